@@ -1,0 +1,15 @@
+"""The measuring instrument: fairness metrics, disparities, intervals and tests from counts.
+
+It knows nothing about immigration: it audits any table of groups, true labels and decisions
+(and optionally scores), a simulation's or a user's own.
+
+>>> from audit import audit                                                  # doctest: +SKIP
+>>> result = audit(frame, groups=["nationality", "sex"], y_true="y", y_pred="d")
+"""
+
+from audit.counts import CountTable, count_table
+from audit.engine import audit, audit_counts
+from audit.errors import AuditInputError
+from audit.result import AuditResult
+
+__all__ = ["AuditInputError", "AuditResult", "CountTable", "audit", "audit_counts", "count_table"]

@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, AuditInputError) as error:
         print(f"bias-audit {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`, say: not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"bias-audit {args.command}: interrupted", file=sys.stderr)
         return 130
