@@ -61,15 +61,15 @@ class AuditResult:
     def to_csv(self, path: str | Path) -> Path:
         """Write the tidy table as CSV and return the path."""
         path = Path(path)
-        _rounded(self.table).to_csv(path, index=False, lineterminator="\n")
+        rounded_frame(self.table).to_csv(path, index=False, lineterminator="\n")
         return path
 
     def to_dict(self) -> dict[str, Any]:
         """The table, summary and settings as JSON-ready data (non-finite numbers as null)."""
         return {
-            "settings": _jsonable(self.settings),
-            "table": _records(self.table),
-            "summary": _records(self.summary),
+            "settings": jsonable(self.settings),
+            "table": frame_records(self.table),
+            "summary": frame_records(self.summary),
         }
 
     def to_json(self, path: str | Path) -> Path:
@@ -90,30 +90,33 @@ class AuditResult:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         summary_path = directory / "summary.csv"
-        _rounded(self.summary).to_csv(summary_path, index=False, lineterminator="\n")
+        rounded_frame(self.summary).to_csv(summary_path, index=False, lineterminator="\n")
         report = directory / "report.md"
         report.write_text(self.to_markdown(title), encoding="utf-8")
         return [self.to_csv(directory / "metrics.csv"), summary_path,
                 self.to_json(directory / "metrics.json"), report]
 
 
-def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+def rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns rounded to :data:`FLOAT_DIGITS`, for stable written files."""
     floats = frame.select_dtypes(include="float").columns
     return frame.assign(**{c: frame[c].round(FLOAT_DIGITS) for c in floats})
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (rounded; non-finite numbers as None)."""
     return [
-        {key: _jsonable(value) for key, value in row.items()}
-        for row in _rounded(frame).to_dict(orient="records")
+        {key: jsonable(value) for key, value in row.items()}
+        for row in rounded_frame(frame).to_dict(orient="records")
     ]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Plain Python data for JSON: numpy scalars unwrapped, NaN and infinity as None."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -1,0 +1,129 @@
+"""Figures of an audit: rates by group with their intervals, and two views side by side.
+
+Figures are written as PNG with a fixed renderer and no timestamp, so the same numbers give
+the same bytes with the same matplotlib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: figures are files
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from audit.metrics import EXPLANATIONS  # noqa: E402
+
+#: PNG metadata without the software version, so files depend only on the numbers drawn.
+PNG_METADATA = {"Software": None}
+
+
+def _shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows that may be drawn: defined and not suppressed."""
+    flags = rows["flags"].fillna("").astype(str)
+    return rows[~flags.str.contains("suppressed|undefined")]
+
+
+def plot_rates_by_group(
+    table: pd.DataFrame,
+    grouping: str,
+    metrics: Sequence[str],
+    path: str | Path,
+    *,
+    title: str | None = None,
+    max_groups: int = 40,
+) -> Path:
+    """Dot-and-interval plot of ``metrics`` per group of one grouping.
+
+    Groups are ordered by the first metric; suppressed and undefined cells are left out (and
+    the caption says so). Returns the written path.
+    """
+    rows = table[(table["grouping"] == grouping) & table["metric"].isin(metrics)]
+    shown = _shown(rows)
+    first = shown[shown["metric"] == metrics[0]].sort_values("value")
+    groups = list(first["group"])[-max_groups:]
+    height = max(2.5, 0.28 * len(groups) + 1.2)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), height), sharey=True,
+                             squeeze=False)
+    positions = {group: i for i, group in enumerate(groups)}
+    for axis, metric in zip(axes[0], metrics, strict=True):
+        part = shown[(shown["metric"] == metric) & shown["group"].isin(groups)]
+        y = part["group"].map(positions).to_numpy()
+        value = part["value"].to_numpy()
+        axis.errorbar(
+            100 * value, y,
+            xerr=100 * np.clip(np.vstack([value - part["ci_low"], part["ci_high"] - value]), 0, None),
+            fmt="o", color="#1f4e79", ecolor="#7f9fbf", capsize=2, markersize=4,
+        )
+        reference = part[part["flags"].str.contains("reference")]
+        if not reference.empty:
+            axis.axvline(100 * reference["value"].iloc[0], color="#b0b0b0", linestyle="--",
+                         linewidth=1, label="reference group")
+            axis.legend(loc="lower right", fontsize=7, frameon=False)
+        axis.set_title(EXPLANATIONS[metric][0], fontsize=10)
+        axis.set_xlabel("% (95% interval)")
+        axis.grid(axis="x", color="#eeeeee")
+    axes[0][0].set_yticks(range(len(groups)), groups, fontsize=8)
+    dropped = rows["group"].nunique() - len(groups)
+    caption = f"{title or 'Rates by ' + grouping}"
+    if dropped:
+        caption += f" ({dropped} groups suppressed, undefined or beyond the {max_groups} shown)"
+    fig.suptitle(caption, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_views(
+    views: Mapping[str, pd.DataFrame],
+    grouping: str,
+    metric: str,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    max_groups: int = 40,
+) -> Path:
+    """Ratio to the reference group of one metric, per group, under each view side by side.
+
+    ``views`` maps a view's name (``"true outcome"``) to its audit table.
+    """
+    names = list(views)
+    frames = []
+    for name in names:
+        rows = views[name]
+        rows = _shown(rows[(rows["grouping"] == grouping) & (rows["metric"] == metric)])
+        frames.append(rows.set_index("group")[["ratio", "ratio_ci_low", "ratio_ci_high"]]
+                      .add_prefix(f"{name}|"))
+    joined = pd.concat(frames, axis=1, join="inner")
+    joined = joined.sort_values(f"{names[0]}|ratio").tail(max_groups)
+    fig, axis = plt.subplots(figsize=(7.5, max(2.5, 0.3 * len(joined) + 1.2)))
+    colours = ["#1f4e79", "#c55a11", "#548235"]
+    offsets = np.linspace(-0.18, 0.18, len(names))
+    for i, name in enumerate(names):
+        ratio = joined[f"{name}|ratio"].to_numpy()
+        low = joined[f"{name}|ratio_ci_low"].fillna(joined[f"{name}|ratio"]).to_numpy()
+        high = joined[f"{name}|ratio_ci_high"].fillna(joined[f"{name}|ratio"]).to_numpy()
+        y = np.arange(len(joined)) + offsets[i]
+        axis.errorbar(ratio, y, xerr=np.clip(np.vstack([ratio - low, high - ratio]), 0, None),
+                      fmt="o",
+                      color=colours[i % 3], label=name, capsize=2, markersize=4)
+    axis.axvline(1, color="#b0b0b0", linestyle="--", linewidth=1)
+    axis.set_yticks(range(len(joined)), joined.index, fontsize=8)
+    axis.set_xscale("log")
+    axis.set_xlabel(f"{EXPLANATIONS[metric][0]}: ratio to reference group (log scale, 95% interval)")
+    axis.legend(fontsize=8, frameon=False)
+    axis.set_title(title or f"{EXPLANATIONS[metric][0]} by {grouping}, by view", fontsize=11)
+    axis.grid(axis="x", color="#eeeeee")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
+    return path

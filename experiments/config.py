@@ -1,0 +1,228 @@
+"""Experiment files: TOML, validated before any work starts.
+
+An experiment file names a population (profile, size), the bias mechanisms and their
+strengths, the system and its settings, the split, the audit settings and the counterfactual
+twins to compare. Every problem is reported with the key's full path (``system.capacity``),
+with a suggestion for a misspelt key, before anything is generated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from experiments.commands import UsageError
+
+EXPERIMENTS_DIR = Path(__file__).parent
+
+
+class ConfigError(UsageError):
+    """An experiment file that cannot be run as written; the message names the key."""
+
+
+class Strict(BaseModel):
+    """A config table: unknown keys are errors, values are checked, nothing is coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ExperimentSection(Strict):
+    name: str = Field(description="short name, used for the results folder")
+    title: str = Field(description="one-line title for reports")
+    system: Literal["immigration_os"] = Field(description="which toy system to run")
+    seed: int = Field(ge=0, description="seed of the whole run")
+    description: str = ""
+
+
+class PopulationSection(Strict):
+    profile: str = Field(description="profile name (bias-audit population --list) or file")
+    size: int = Field(gt=0, le=50_000_000, description="number of synthetic people")
+
+
+class MechanismSection(Strict):
+    strength: float = Field(ge=0, description="0 = off; scale documented per mechanism")
+    targets: list[str] = Field(default_factory=list,
+                               description="ISO3 nationality codes or 'region:<name>'")
+
+    @field_validator("strength", mode="before")
+    @classmethod
+    def _int_is_float(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class SplitSection(Strict):
+    train_fraction: float = Field(default=0.5, gt=0, lt=1)
+
+    @field_validator("train_fraction", mode="before")
+    @classmethod
+    def _int_is_float(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ImmigrationOSSection(Strict):
+    model: Literal["gradient_boosting", "logistic_regression"] = "gradient_boosting"
+    capacity: float = Field(default=0.05, gt=0, le=1,
+                            description="share of people the agency can act on")
+    use_nationality: bool = Field(default=False, description="nationality as a feature")
+
+
+class AuditSection(Strict):
+    groupings: list[list[str]] = Field(min_length=1)
+    reference: dict[str, str] = Field(default_factory=dict)
+    n_boot: int = Field(default=1000, ge=10, le=100_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    min_count: int = Field(default=30, ge=1)
+    suppress_below: int = Field(default=10, ge=0)
+
+
+class Intervention(Strict):
+    attribute: Literal["nationality", "region_of_origin", "first_language"]
+    value: str
+
+
+class CounterfactualSection(Strict):
+    interventions: list[Intervention] = Field(default_factory=list)
+
+
+SYSTEM_SECTIONS: dict[str, type[Strict]] = {"immigration_os": ImmigrationOSSection}
+
+
+class ExperimentConfig(Strict):
+    """A whole experiment file."""
+
+    experiment: ExperimentSection
+    population: PopulationSection
+    mechanisms: dict[str, MechanismSection] = Field(default_factory=dict)
+    system: dict[str, Any] = Field(default_factory=dict)
+    split: SplitSection = SplitSection()
+    audit: AuditSection
+    counterfactual: CounterfactualSection = CounterfactualSection()
+
+    def system_settings(self) -> Strict:
+        """The ``[system]`` table validated against the chosen system's own settings."""
+        section = SYSTEM_SECTIONS[self.experiment.system]
+        try:
+            return section.model_validate(self.system)
+        except ValidationError as error:
+            raise ConfigError(_describe(error, prefix="system", model=section)) from None
+
+
+def _fields_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """Names of the keys allowed at ``path`` inside ``model``, for suggestions."""
+    current: Any = model
+    for part in path:
+        if isinstance(part, int) or current is None:
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        annotation = info.annotation
+        args = getattr(annotation, "__args__", ())
+        current = next((a for a in (annotation, *args)
+                        if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if current is None and args:  # dict[str, Model] or list[Model]
+            current = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)),
+                           None)
+    return list(getattr(current, "model_fields", {}))
+
+
+def _describe(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
+              ) -> str:
+    """One line per problem, each with the key's full path."""
+    lines = []
+    for problem in error.errors():
+        location = tuple(problem["loc"])
+        path = ".".join(str(p) for p in ((prefix,) if prefix else ()) + location)
+        if problem["type"] == "extra_forbidden":
+            allowed = _fields_at(model, location[:-1]) if model else []
+            close = difflib.get_close_matches(str(location[-1]), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known = f" (known keys: {', '.join(allowed)})" if allowed else ""
+            lines.append(f"{path}: unknown key{hint}{known}")
+        elif problem["type"] == "missing":
+            lines.append(f"{path}: required key is missing")
+        else:
+            given = problem.get("input")
+            shown = f" (got {given!r})" if not isinstance(given, dict | list) else ""
+            lines.append(f"{path}: {problem['msg'].lower()}{shown}")
+    return "; ".join(lines)
+
+
+def parse_config(data: Mapping[str, Any], source: str = "experiment") -> ExperimentConfig:
+    """Validate a parsed experiment table, including its system's settings.
+
+    Raises
+    ------
+    ConfigError
+        Naming every bad key by its full path.
+    """
+    try:
+        config = ExperimentConfig.model_validate(dict(data))
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {_describe(error, model=ExperimentConfig)}") from None
+    try:
+        config.system_settings()
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    for grouping in config.audit.groupings:
+        if not grouping:
+            raise ConfigError(f"{source}: audit.groupings: a grouping names no column")
+    return config
+
+
+def builtin_experiments() -> dict[str, Path]:
+    """Experiments shipped with the package, by name (``immigration-os``)."""
+    return {path.stem.replace("_", "-"): path for path in sorted(EXPERIMENTS_DIR.glob("*.toml"))}
+
+
+def resolve_experiment(name_or_path: str | Path) -> Path:
+    """A shipped experiment's name, or a path to a TOML file."""
+    text = str(name_or_path)
+    shipped = builtin_experiments()
+    if text in shipped:
+        return shipped[text]
+    path = Path(text)
+    if path.suffix == ".toml" or path.exists():
+        if not path.exists():
+            raise ConfigError(f"experiment file {text!r} not found")
+        return path
+    close = difflib.get_close_matches(text, list(shipped), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(
+        f"unknown experiment {text!r}; {hint}available: {', '.join(shipped)} "
+        "(or give a path to a .toml file)"
+    )
+
+
+def load_config(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None
+                ) -> tuple[ExperimentConfig, Path]:
+    """Read, override and validate an experiment; return it and the file it came from.
+
+    ``overrides`` maps dotted keys (``"population.size"``) to values.
+    """
+    path = resolve_experiment(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    for dotted, value in (overrides or {}).items():
+        set_dotted(data, dotted, value)
+    return parse_config(data, source=str(path.name)), path
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``data["a"]["b"] = value`` for ``dotted == "a.b"``, creating tables on the way."""
+    *parents, last = dotted.split(".")
+    table = data
+    for key in parents:
+        table = table.setdefault(key, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{dotted}: {key!r} is not a table")
+    table[last] = value

@@ -1,0 +1,144 @@
+"""Headline findings: three to five sentences a policy team could quote, each with its
+interval and the number of people behind it."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from audit import AuditResult
+from audit.engine import grouping_name
+
+if TYPE_CHECKING:
+    from experiments.config import ExperimentConfig
+    from experiments.systems import SystemRun
+
+SIGNIFICANCE = 0.05
+
+
+def share(value: float) -> str:
+    """A share as a percentage with sensible precision (more digits for small shares)."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    percent = 100 * value
+    digits = 2 if percent < 1 else 1
+    return f"{percent:.{digits}f}%"
+
+
+def _usable(rows: pd.DataFrame) -> pd.DataFrame:
+    flags = rows["flags"].fillna("").astype(str)
+    return rows[~flags.str.contains("small_n|suppressed|undefined|reference")]
+
+
+def disparity_headline(
+    result: AuditResult, grouping: str, metric: str, harm: str, population_word: str
+) -> tuple[str, str] | None:
+    """The most significant, largest ratio of ``metric`` to the reference group, in words.
+
+    Returns the sentence and the group it names, or None when the grouping is not audited.
+    """
+    rows = result.table[(result.table["grouping"] == grouping) & (result.table["metric"] == metric)]
+    if rows.empty:
+        return None
+    reference = rows["reference"].iloc[0]
+    reference_row = rows[rows["group"] == reference].iloc[0]
+    candidates = _usable(rows)
+    significant = candidates[candidates["p_holm"] < SIGNIFICANCE]
+    if significant.empty:
+        return (
+            f"By {grouping}, no group's {harm} rate differed significantly from that of "
+            f"{population_word} {reference} (Holm-adjusted p ≥ {SIGNIFICANCE} for all "
+            f"{len(candidates)} groups compared; n = {int(reference_row['denominator']):,} in "
+            "the reference group).",
+            reference,
+        )
+    top = significant.loc[significant["ratio"].idxmax()]
+    direction = "times the rate of"
+    return (
+        f"{population_word.capitalize()} {top['group']} were {harm} at {top['ratio']:.1f} "
+        f"{direction} {population_word} {reference} ({share(top['value'])} against "
+        f"{share(reference_row['value'])}; ratio 95% CI {top['ratio_ci_low']:.1f}–"
+        f"{top['ratio_ci_high']:.1f}; n = {int(top['denominator']):,} and "
+        f"{int(reference_row['denominator']):,}).",
+        str(top["group"]),
+    )
+
+
+def headlines(
+    config: ExperimentConfig,
+    views: dict[str, AuditResult],
+    flips: pd.DataFrame,
+    decisions: pd.DataFrame,
+    system_run: SystemRun,
+) -> list[str]:
+    """Three to five quotable findings of a run, in a fixed order."""
+    found: list[str] = []
+    truth, recorded = views["true"], views["recorded"]
+    harm = "prioritised in error (selected though in no stated priority)"
+    named_group = None
+    named_grouping = None
+    for grouping in config.audit.groupings[:2]:
+        if len(grouping) != 1:
+            continue
+        name = grouping_name(grouping)
+        word = "people from" if grouping[0] in ("nationality", "region_of_origin") else (
+            f"people with {name}")
+        sentence = disparity_headline(truth, name, "fpr", harm, word)
+        if sentence is None:
+            continue
+        found.append(sentence[0])
+        if named_group is None:
+            named_group, named_grouping = sentence[1], name
+    if named_group is not None:
+        rows = recorded.table[(recorded.table["grouping"] == named_grouping)
+                              & (recorded.table["metric"] == "fpr")
+                              & (recorded.table["group"] == named_group)]
+        truth_rows = truth.table[(truth.table["grouping"] == named_grouping)
+                                 & (truth.table["metric"] == "fpr")
+                                 & (truth.table["group"] == named_group)]
+        if not rows.empty and "reference" not in str(rows.iloc[0]["flags"]):
+            row, truth_row = rows.iloc[0], truth_rows.iloc[0]
+            verdict = ("a difference it cannot tell from chance"
+                       if not row["p_holm"] < SIGNIFICANCE else "a significant difference")
+            found.append(
+                f"An audit that sees only the recorded outcomes, as a real auditor would, puts "
+                f"that ratio for {named_group} at {row['ratio']:.2f} (95% CI "
+                f"{row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}), {verdict}, against "
+                f"{truth_row['ratio']:.2f} by the true outcome: the records that train the "
+                "system also hide its errors."
+            )
+    overall = truth.summary[(truth.summary["grouping"] == truth.groupings[0])
+                            & (truth.summary["measure"] == "overall")
+                            & (truth.summary["metric"] == "fdr")]
+    if not overall.empty:
+        row = overall.iloc[0]
+        n_selected = int(decisions["decision"].sum())
+        found.append(
+            f"Of the {n_selected:,} held-out people {system_run.decision_label}, "
+            f"{share(row['value'])} fell in no stated priority (95% CI {share(row['ci_low'])}–"
+            f"{share(row['ci_high'])}; n = {n_selected:,})."
+        )
+    if not flips.empty:
+        first = flips[flips["intervention"] == flips["intervention"].iloc[0]]
+        attribute, value = first["intervention"].iloc[0].split("=", 1)
+        everyone = first[(first["grouping"] == attribute) & (first["group"] == "(all)")]
+        if everyone.empty:
+            everyone = first[first["group"] == "(all)"]
+        row = everyone.iloc[0]
+        by_group = _usable(first[(first["grouping"] == everyone.iloc[0]["grouping"])
+                                 & (first["group"] != "(all)")])
+        most = by_group.loc[by_group["flip_rate"].idxmax()] if not by_group.empty else None
+        sentence = (
+            f"Changing only a person's {attribute.replace('_', ' ')} to {value}, with "
+            f"everything else about them held fixed, changed the decision for "
+            f"{share(row['flip_rate'])} of held-out people (95% CI {share(row['ci_low'])}–"
+            f"{share(row['ci_high'])}; n = {int(row['n']):,})"
+        )
+        if most is not None and most["flip_rate"] > 0:
+            sentence += (f"; for people from {most['group']} it was {share(most['flip_rate'])} "
+                         f"(95% CI {share(most['ci_low'])}–{share(most['ci_high'])}; "
+                         f"n = {int(most['n']):,})")
+        found.append(sentence + ".")
+    return found[:5]

@@ -1,0 +1,84 @@
+"""The manifest behind every figure: version, commit, config, seed, packages and file hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from experiments import __version__
+
+#: Packages whose versions can change the numbers.
+MAIN_DEPENDENCIES = ("numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "matplotlib",
+                     "jinja2", "pydantic", "pyarrow")
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree this package runs from, when it is a git checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+            timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True, text=True, timeout=5, check=False,
+    ).stdout.strip()
+    return done.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def dependency_versions() -> dict[str, str | None]:
+    """Installed versions of :data:`MAIN_DEPENDENCIES`."""
+    versions: dict[str, str | None] = {}
+    for name in MAIN_DEPENDENCIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def build_manifest(
+    *, run_id: str, experiment: str, config: dict[str, Any], config_file: Path, seed: int,
+    population_size: int, directory: Path, details: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything needed to cite, check and reproduce a run's numbers.
+
+    Hashes cover every file in ``directory`` except the manifest itself.
+    """
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "manifest.json")
+    return {
+        "tool": "bias-audit-sandbox",
+        "version": __version__,
+        "git_commit": git_commit(),
+        "run_id": run_id,
+        "experiment": experiment,
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seed": seed,
+        "population_size": population_size,
+        "config_file": str(config_file),
+        "config": config,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "dependencies": dependency_versions(),
+        "details": details,
+        "files": {str(p.relative_to(directory)): sha256_of(p) for p in files},
+    }

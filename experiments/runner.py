@@ -1,0 +1,261 @@
+"""Run one experiment: population, recorded world, system, two audits, twins, results folder.
+
+::
+
+    config ─► population (SCM, seed) with mechanisms ─► system.fit(recorded, training split)
+      ─► decisions on the held-out split ─► audit by the true outcome and by the recorded one
+      ─► counterfactual twins ─► results/<experiment>/<run-id>/
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit import AuditResult, audit_counts, count_table
+from audit.counterfactual import flip_rates
+from audit.engine import grouping_name
+from audit.figures import plot_rates_by_group, plot_views
+from audit.result import frame_records, jsonable, rounded_frame
+from experiments.commands import UsageError
+from experiments.config import ExperimentConfig
+from experiments.headlines import headlines
+from experiments.manifest import build_manifest, sha256_of
+from experiments.report import build_report
+from experiments.systems import SYSTEM_RUNNERS, SystemRun
+from synthetic.population import PopulationInputError, generate
+
+#: The two views of every audit: what the simulation knows, and what a real auditor sees.
+VIEWS = {"true": "y_true", "recorded": "y_recorded"}
+VIEW_TITLES = {"true": "true outcome", "recorded": "recorded outcome"}
+#: Stream of SeedSequence(seed) reserved for the train/held-out split.
+SPLIT_STREAM = 7
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    directory: Path
+    headlines: list[str]
+    manifest: dict[str, Any]
+    views: dict[str, AuditResult]
+    flips: pd.DataFrame
+    decisions: pd.DataFrame
+
+
+def train_split(n: int, train_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the training split: one uniform per person, from a dedicated stream."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_STREAM]))
+    return rng.random(n) < train_fraction
+
+
+def group_columns(config: ExperimentConfig) -> list[str]:
+    """Every column any configured grouping uses, in first-mention order."""
+    return list(dict.fromkeys(c for grouping in config.audit.groupings for c in grouping))
+
+
+def make_run_id(seed: int) -> str:
+    """``20261125-101500-s42``: when the run started (UTC) and its seed."""
+    return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-s{seed}"
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    config_file: Path,
+    *,
+    results_dir: Path = Path("results"),
+    out: Path | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run an experiment and write its results folder.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The validated experiment.
+    config_file : Path
+        Where it came from (recorded in the manifest).
+    results_dir : Path
+        Parent of ``<experiment>/<run-id>/`` when ``out`` is not given.
+    out : Path, optional
+        Exact folder to write; refused if it exists and is not empty, unless ``force``.
+    force : bool
+        Replace an existing ``out``.
+    progress : callable, optional
+        Called with a short message at each stage.
+
+    Returns
+    -------
+    RunResult
+    """
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    seed = config.experiment.seed
+    run_id = make_run_id(seed)
+    target = out if out is not None else results_dir / config.experiment.name / run_id
+    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not force:
+        raise UsageError(
+            f"output {str(target)!r} already exists and is not empty; choose another --out or "
+            "pass --force to replace it"
+        )
+    columns = group_columns(config)
+    mechanisms = {name: m.model_dump() for name, m in config.mechanisms.items()}
+
+    say(f"generating {config.population.size:,} people ({config.population.profile})")
+    try:
+        population = generate(config.population.profile, config.population.size, seed,
+                              mechanisms=mechanisms)
+    except PopulationInputError as error:
+        raise UsageError(str(error)) from None
+    people = population.people
+    unknown = [c for c in columns if c not in people.columns]
+    if unknown:
+        raise UsageError(
+            f"audit.groupings names {unknown}, which the population does not have; "
+            f"columns include: {', '.join(c for c in people.columns if not c.startswith('recorded_'))}"
+        )
+    train = train_split(len(people), config.split.train_fraction, seed)
+
+    say(f"training and running the {config.experiment.system} system")
+    system_run = SYSTEM_RUNNERS[config.experiment.system](config, people, train, columns)
+    decisions = system_run.decisions
+
+    say("auditing by the true and by the recorded outcome")
+    views = {view: _audit_view(config, decisions, column) for view, column in VIEWS.items()}
+
+    flips = _counterfactual_flips(config, population, system_run, decisions, say)
+
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=_ensure_parent(target)))
+    try:
+        say("writing results")
+        facts = {
+            **system_run.details,
+            "held_out_prioritised": int(decisions["decision"].sum()),
+            "seconds": None,
+        }
+        found = headlines(config, views, flips, decisions, system_run)
+        _write_tables(staging, views, flips)
+        figures = _write_figures(staging, config, views)
+        cite_hashes = {name: sha256_of(staging / name) for name in ("metrics.csv",)}
+        resolved = config.model_dump(mode="json")
+        resolved["resolved_mechanisms"] = population.mechanisms
+        document = build_report(
+            config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
+            system_run=system_run, headlines=found, figures=figures, directory=staging,
+            cite_hashes=cite_hashes, config_file=config_file,
+        )
+        (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
+        (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
+        facts["seconds"] = round(time.perf_counter() - started, 2)
+        manifest = build_manifest(
+            run_id=run_id, experiment=config.experiment.name, config=jsonable(resolved),
+            config_file=config_file, seed=seed, population_size=len(people),
+            directory=staging, details=jsonable(facts),
+        )
+        manifest["headlines"] = found
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
+                                               encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        os.replace(staging, target)  # the folder appears whole, or not at all
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RunResult(target, found, manifest, views, flips, decisions)
+
+
+def _ensure_parent(target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.parent
+
+
+def _audit_view(config: ExperimentConfig, decisions: pd.DataFrame, outcome: str) -> AuditResult:
+    settings = config.audit
+    columns = group_columns(config)
+    counts = count_table(decisions, columns, outcome, "decision", "score")
+    return audit_counts(
+        counts, [tuple(g) for g in settings.groupings], settings.reference,
+        n_boot=settings.n_boot, confidence=settings.confidence, min_count=settings.min_count,
+        suppress_below=settings.suppress_below, random_state=config.experiment.seed,
+        settings={"y_true": outcome, "y_pred": "decision", "score": "score"},
+    )
+
+
+def _counterfactual_flips(
+    config: ExperimentConfig, population: Any, system_run: SystemRun, decisions: pd.DataFrame,
+    say: Callable[[str], None],
+) -> pd.DataFrame:
+    parts = []
+    singles = [g[0] for g in config.audit.groupings if len(g) == 1]
+    for intervention in config.counterfactual.interventions:
+        say(f"deciding counterfactual twins with {intervention.attribute} = {intervention.value}")
+        try:
+            twins = population.counterfactual(intervention.attribute, intervention.value)
+        except PopulationInputError as error:
+            raise UsageError(f"counterfactual.interventions: {error}") from None
+        frame = decisions.assign(twin_decision=system_run.decide_twins(twins.people))
+        table = flip_rates(frame, singles, "decision", "twin_decision",
+                           confidence=config.audit.confidence,
+                           suppress_below=config.audit.suppress_below,
+                           min_count=config.audit.min_count)
+        table.insert(0, "intervention", f"{intervention.attribute}={intervention.value}")
+        parts.append(table)
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True)
+
+
+def _write_tables(directory: Path, views: dict[str, AuditResult], flips: pd.DataFrame) -> None:
+    tables = pd.concat([v.table.assign(view=k) for k, v in views.items()], ignore_index=True)
+    tables = tables[["view", *[c for c in tables.columns if c != "view"]]]
+    summary = pd.concat([v.summary.assign(view=k) for k, v in views.items()], ignore_index=True)
+    summary = summary[["view", *[c for c in summary.columns if c != "view"]]]
+    rounded_frame(tables).to_csv(directory / "metrics.csv", index=False, lineterminator="\n")
+    rounded_frame(summary).to_csv(directory / "summary.csv", index=False, lineterminator="\n")
+    if not flips.empty:
+        rounded_frame(flips).to_csv(directory / "flip_rates.csv", index=False, lineterminator="\n")
+    payload = {
+        "views": {k: v.to_dict() for k, v in views.items()},
+        "flip_rates": frame_records(flips) if not flips.empty else [],
+    }
+    (directory / "metrics.json").write_text(
+        json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+def _write_figures(directory: Path, config: ExperimentConfig, views: dict[str, AuditResult]
+                   ) -> dict[str, list[tuple[Path, str]]]:
+    figures: dict[str, list[tuple[Path, str]]] = {}
+    for grouping in config.audit.groupings:
+        name = grouping_name(grouping)
+        slug = "_".join(grouping)
+        rates = plot_rates_by_group(
+            views["true"].table, name, ["fpr", "fnr"], directory / "figures" / f"rates_{slug}.png",
+            title=f"Errors against the true outcome, by {name}",
+        )
+        compare = plot_views(
+            {VIEW_TITLES[k]: v.table for k, v in views.items()}, name, "fpr",
+            directory / "figures" / f"views_fpr_{slug}.png",
+            title=f"False positive rate ratio by {name}: true against recorded outcome",
+        )
+        figures[name] = [
+            (rates, f"False positive and false negative rates by {name}, against the true "
+                    "outcome, with 95% Wilson intervals (suppressed cells left out)."),
+            (compare, f"False positive rate of each {name} group relative to the reference "
+                      "group, judged by the true outcome and by the recorded outcome, with 95% "
+                      "bootstrap intervals."),
+        ]
+    return figures

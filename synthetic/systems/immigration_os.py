@@ -1,0 +1,186 @@
+"""ImmigrationOS-style enforcement prioritisation: a risk score over fused records, with a
+capacity limit.
+
+The mimic learns from *recorded* historical enforcement outcomes (which carry past bias) over
+features fused from several databases: the recorded visa overstay, the recorded criminal
+record, a recorded "gang affiliation" presumed from tattoo reports, licence-plate-reader hits
+(driven by where people live and how closely they are watched), prior recorded contacts, visa
+type and time in the country, and optionally nationality itself. Only the top ``capacity``
+share of scores is prioritised for enforcement. See ``immigration_os.md`` for its card.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from synthetic.systems.base import read_card, top_share
+
+#: Fused record columns the score is learned from.
+CATEGORICAL_FEATURES = ("visa_type", "recorded_criminal_record")
+NUMERIC_FEATURES = (
+    "recorded_overstay", "recorded_gang_affiliation", "plate_reader_hits", "prior_contacts",
+    "recorded_years_in_country", "age",
+)
+#: The enforcement priorities the system claims to find: serious criminals, gang (TCO)
+#: members and visa overstays.
+TRUE_OUTCOME_PARTS = ("true_serious_crime", "true_gang_affiliation", "true_overstay")
+RECORDED_OUTCOME_PARTS = ("recorded_serious_crime", "recorded_gang_affiliation",
+                          "recorded_overstay")
+
+
+def true_priority(people: pd.DataFrame) -> np.ndarray:
+    """Whether a person truly falls in a stated enforcement priority (known only here)."""
+    return np.logical_or.reduce([people[c].to_numpy(dtype=bool) for c in TRUE_OUTCOME_PARTS])
+
+
+def recorded_priority(people: pd.DataFrame) -> np.ndarray:
+    """Whether the records say a person falls in a priority: the historical label."""
+    return np.logical_or.reduce(
+        [people[c].to_numpy(dtype=bool) for c in RECORDED_OUTCOME_PARTS]
+    )
+
+
+class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
+    """Risk score trained on recorded enforcement outcomes, acted on up to a capacity.
+
+    Parameters
+    ----------
+    model : {"gradient_boosting", "logistic_regression"}
+        The learner behind the score.
+    capacity : float
+        Share of the scored population the agency can act on (top scores first).
+    use_nationality : bool
+        Whether nationality itself is a feature (beside the proxies that track it anyway).
+    random_state : int or None
+        Seeds the learner.
+
+    Attributes
+    ----------
+    pipeline_ : Pipeline
+        The fitted feature encoding and classifier.
+    threshold_ : float
+        Score cut-off of the last call to :meth:`prioritise` that set it.
+    """
+
+    card_name = "immigration_os"
+
+    def __init__(
+        self,
+        model: Literal["gradient_boosting", "logistic_regression"] = "gradient_boosting",
+        capacity: float = 0.05,
+        use_nationality: bool = False,
+        random_state: int | None = 0,
+    ) -> None:
+        self.model = model
+        self.capacity = capacity
+        self.use_nationality = use_nationality
+        self.random_state = random_state
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """Columns of the people table the score reads."""
+        extra = ["nationality"] if self.use_nationality else []
+        return [*CATEGORICAL_FEATURES, *extra, *NUMERIC_FEATURES]
+
+    def _pipeline(self) -> Pipeline:
+        categorical = [*CATEGORICAL_FEATURES, *(["nationality"] if self.use_nationality else [])]
+        numeric_steps = "passthrough"
+        if self.model == "logistic_regression":
+            numeric_steps = StandardScaler()
+            learner = LogisticRegression(max_iter=1000)
+        elif self.model == "gradient_boosting":
+            learner = HistGradientBoostingClassifier(
+                max_iter=150, learning_rate=0.1, random_state=self.random_state
+            )
+        else:
+            raise ValueError(
+                f"model must be 'gradient_boosting' or 'logistic_regression', got {self.model!r}"
+            )
+        encode = ColumnTransformer([
+            ("categories", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+             categorical),
+            ("numbers", numeric_steps, list(NUMERIC_FEATURES)),
+        ])
+        return Pipeline([("encode", encode), ("learn", learner)])
+
+    def _features(self, people: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in self.feature_columns if c not in people.columns]
+        if missing:
+            raise ValueError(
+                f"people table lacks the columns {missing}; apply the population's "
+                "mechanisms (which add the recorded_* columns) before fitting or scoring"
+            )
+        features = people[self.feature_columns].copy()
+        for column in ("recorded_overstay", "recorded_gang_affiliation"):
+            features[column] = features[column].astype(np.float32)
+        for column in (*CATEGORICAL_FEATURES, *(["nationality"] if self.use_nationality else [])):
+            features[column] = features[column].astype(str)
+        return features
+
+    def fit(self, people: pd.DataFrame, y: np.ndarray | None = None) -> ImmigrationOSPrioritiser:
+        """Learn the score from people's records and their recorded priority label.
+
+        Parameters
+        ----------
+        people : DataFrame
+            People with the recorded_* columns.
+        y : array of bool, optional
+            Training label; default :func:`recorded_priority` of ``people``.
+        """
+        if not 0 < self.capacity <= 1:
+            raise ValueError(f"capacity must lie in (0, 1], got {self.capacity}")
+        label = recorded_priority(people) if y is None else np.asarray(y, dtype=bool)
+        if label.all() or not label.any():
+            raise ValueError("the training label has one class only; enlarge the training set")
+        self.pipeline_ = self._pipeline().fit(self._features(people), label)
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    def predict_proba(self, people: pd.DataFrame) -> np.ndarray:
+        """Probability of each class (False, True) for each person."""
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict_proba(self._features(people))
+
+    def risk_score(self, people: pd.DataFrame) -> np.ndarray:
+        """The risk score: the learned probability of a recorded priority outcome."""
+        return self.predict_proba(people)[:, 1]
+
+    def prioritise(
+        self, people: pd.DataFrame, threshold: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decide who is prioritised for enforcement.
+
+        Without ``threshold``, the top ``capacity`` share of ``people`` by score is selected
+        and the cut-off is kept in ``threshold_``. With it (for counterfactual twins), everyone
+        scoring at or above it is selected.
+
+        Returns
+        -------
+        selected : ndarray of bool
+        scores : ndarray of float
+        """
+        scores = self.risk_score(people)
+        if threshold is None:
+            selected, self.threshold_ = top_share(scores, self.capacity)
+        else:
+            selected = scores >= threshold
+        return selected, scores
+
+    def predict(self, people: pd.DataFrame) -> np.ndarray:
+        """Prioritised or not: the top ``capacity`` share of ``people``."""
+        return self.prioritise(people)[0]
+
+    @classmethod
+    def card(cls) -> str:
+        """The system's card (Markdown)."""
+        return read_card(cls.card_name)
