@@ -56,7 +56,9 @@ def plot_rates_by_group(
         value = part["value"].to_numpy()
         axis.errorbar(
             100 * value, y,
-            xerr=100 * np.clip(np.vstack([value - part["ci_low"], part["ci_high"] - value]), 0, None),
+            xerr=100 * np.clip(
+                np.vstack([value - part["ci_low"], part["ci_high"] - value]), 0, None
+            ),
             fmt="o", color="#1f4e79", ecolor="#7f9fbf", capsize=2, markersize=4,
         )
         reference = part[part["flags"].str.contains("reference")]
@@ -113,7 +115,9 @@ def plot_views(
     axis.axvline(1, color="#b0b0b0", linestyle="--", linewidth=1)
     axis.set_yticks(range(len(joined)), joined.index, fontsize=8)
     axis.set_xscale("log")
-    axis.set_xlabel(f"{EXPLANATIONS[metric][0]}: ratio to reference group (log scale, 95% interval)")
+    axis.set_xlabel(
+        f"{EXPLANATIONS[metric][0]}: ratio to reference group (log scale, 95% interval)"
+    )
     axis.legend(fontsize=8, frameon=False)
     axis.set_title(title or f"{EXPLANATIONS[metric][0]} by {grouping}, by view", fontsize=11)
     axis.grid(axis="x", color="#eeeeee")

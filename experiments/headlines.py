@@ -100,14 +100,23 @@ def headlines(
                                  & (truth.table["group"] == named_group)]
         if not rows.empty and "reference" not in str(rows.iloc[0]["flags"]):
             row, truth_row = rows.iloc[0], truth_rows.iloc[0]
-            verdict = ("a difference it cannot tell from chance"
-                       if not row["p_holm"] < SIGNIFICANCE else "a significant difference")
+            reference = recorded.table[(recorded.table["grouping"] == named_grouping)
+                                       & (recorded.table["metric"] == "fpr")
+                                       & (recorded.table["group"] == row["reference"])].iloc[0]
+            if not row["p_holm"] < SIGNIFICANCE:
+                verdict = ("a difference it cannot tell from chance; the records that train "
+                           "the system also hide its errors")
+            elif row["ratio"] < truth_row["ratio"]:
+                verdict = "so the records that train the system also understate its errors"
+            else:
+                verdict = "so the records show the disparity too"
             found.append(
                 f"An audit that sees only the recorded outcomes, as a real auditor would, puts "
                 f"that ratio for {named_group} at {row['ratio']:.2f} (95% CI "
-                f"{row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}), {verdict}, against "
-                f"{truth_row['ratio']:.2f} by the true outcome: the records that train the "
-                "system also hide its errors."
+                f"{row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}; n = "
+                f"{int(row['denominator']):,} and {int(reference['denominator']):,} people the "
+                f"records call no priority) against {truth_row['ratio']:.2f} by the true "
+                f"outcome, {verdict}."
             )
     overall = truth.summary[(truth.summary["grouping"] == truth.groupings[0])
                             & (truth.summary["measure"] == "overall")

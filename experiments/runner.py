@@ -125,7 +125,8 @@ def run_experiment(
     if unknown:
         raise UsageError(
             f"audit.groupings names {unknown}, which the population does not have; "
-            f"columns include: {', '.join(c for c in people.columns if not c.startswith('recorded_'))}"
+            "columns include: "
+            + ", ".join(c for c in people.columns if not c.startswith("recorded_"))
         )
     train = train_split(len(people), config.split.train_fraction, seed)
 

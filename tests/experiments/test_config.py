@@ -1,0 +1,98 @@
+"""Experiment files: every problem reported by the key's full path, before any work."""
+
+from __future__ import annotations
+
+import pytest
+
+from experiments.checks import check_experiment
+from experiments.cli import main
+from experiments.config import ConfigError, builtin_experiments, load_config, parse_config
+from tests.experiments.conftest import immigration_os_data
+
+
+def test_shipped_experiments_are_valid():
+    assert "immigration-os" in builtin_experiments()
+    for name in builtin_experiments():
+        config, path = load_config(name)
+        check_experiment(config, path.name)
+
+
+def test_unknown_key_names_path_and_suggests():
+    data = immigration_os_data()
+    data["system"]["capacityy"] = 0.1
+    with pytest.raises(ConfigError,
+                       match=r"system\.capacityy: unknown key; did you mean 'capacity'"):
+        parse_config(data)
+
+
+def test_unknown_top_level_key_suggests():
+    data = immigration_os_data()
+    data["populaton"] = {}
+    with pytest.raises(ConfigError, match=r"populaton: unknown key; did you mean 'population'"):
+        parse_config(data)
+
+
+def test_wrong_type_names_path():
+    data = immigration_os_data(**{"population.size": "lots"})
+    with pytest.raises(ConfigError, match=r"population\.size: .*'lots'"):
+        parse_config(data)
+
+
+def test_out_of_range_capacity_names_path():
+    data = immigration_os_data(**{"system.capacity": 1.5})
+    with pytest.raises(ConfigError,
+                       match=r"system\.capacity: input should be less than or equal to 1"):
+        parse_config(data)
+
+
+def test_out_of_range_strength_is_reported_before_work():
+    data = immigration_os_data(**{"mechanisms.label_bias.strength": 99.0})
+    config = parse_config(data)
+    with pytest.raises(ConfigError, match=r"mechanisms: .*label_bias.*out of range"):
+        check_experiment(config)
+
+
+def test_unknown_mechanism_lists_known_ones():
+    data = immigration_os_data()
+    data["mechanisms"]["label_biass"] = {"strength": 1.0, "targets": ["MEX"]}
+    with pytest.raises(ConfigError, match=r"unknown mechanism 'label_biass'; known mechanisms"):
+        check_experiment(parse_config(data))
+
+
+def test_unknown_grouping_column_is_named():
+    data = immigration_os_data(**{"audit.groupings": [["nationalty"]]})
+    with pytest.raises(ConfigError, match=r"audit\.groupings\.0: unknown column 'nationalty'"):
+        check_experiment(parse_config(data))
+
+
+def test_unknown_counterfactual_value_lists_values():
+    data = immigration_os_data(**{"counterfactual.interventions": [
+        {"attribute": "nationality", "value": "XXX"}]})
+    with pytest.raises(ConfigError, match=r"interventions\.0\.value: 'XXX' is not a nationality"):
+        check_experiment(parse_config(data))
+
+
+def test_validate_command_reports_bad_file_in_one_line(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text('[experiment]\nname = "x"\ntitle = "x"\nsystem = "immigration_os"\n'
+                    'seed = 1\n[population]\nprofile = "us_visa_holders"\nsize = -5\n'
+                    '[audit]\ngroupings = [["nationality"]]\n')
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "population.size: input should be greater than 0" in err[0]
+
+
+def test_validate_command_accepts_shipped_experiment(capsys):
+    assert main(["validate", "immigration-os"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_run_unknown_experiment_suggests(capsys):
+    assert main(["run", "immigration-oss"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown experiment 'immigration-oss'; did you mean 'immigration-os'?" in err
+
+
+def test_experiments_command_lists_flagship(capsys):
+    assert main(["experiments"]) == 0
+    assert "immigration-os" in capsys.readouterr().out
