@@ -73,10 +73,10 @@ def run_immigration_os(
         decision=selected,
         score=scores,
     )
-    threshold = system.threshold_
+    cut_off = system.cut_off_
 
     def decide_twins(twins: pd.DataFrame) -> np.ndarray:
-        return system.prioritise(twins.loc[~train], threshold=threshold)[0]
+        return system.prioritise(twins.loc[~train], cut_off=cut_off)[0]
 
     return SystemRun(
         decisions=decisions,
@@ -85,7 +85,7 @@ def run_immigration_os(
         details={
             "training_people": int(len(training)),
             "held_out_people": int(len(held_out)),
-            "score_threshold": threshold,
+            "score_threshold": cut_off.threshold,
             "features": system.feature_columns,
             "training_label_prevalence": float(recorded_priority(training).mean()),
         },

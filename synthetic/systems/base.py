@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,35 @@ def read_card(name: str) -> str:
     return (CARDS_DIR / f"{name}.md").read_text(encoding="utf-8")
 
 
-def top_share(scores: np.ndarray, share: float) -> tuple[np.ndarray, float]:
-    """Select the highest-scoring ``share`` of people, and return the score threshold used.
+@dataclass(frozen=True)
+class CutOff:
+    """Where a capacity-limited selection stopped.
+
+    Attributes
+    ----------
+    threshold : float
+        The lowest selected score.
+    last_tied_position : int
+        Among people scoring exactly ``threshold``, the highest row position selected (ties
+        are broken by position).
+    """
+
+    threshold: float
+    last_tied_position: int
+
+    def select(self, scores: np.ndarray) -> np.ndarray:
+        """Apply the same cut-off to the same rows' new scores (counterfactual twins, say).
+
+        A row keeps its decision whenever its score is unchanged, ties included.
+        """
+        position = np.arange(len(scores))
+        return (scores > self.threshold) | (
+            (scores == self.threshold) & (position <= self.last_tied_position)
+        )
+
+
+def top_share(scores: np.ndarray, share: float) -> tuple[np.ndarray, CutOff]:
+    """Select the highest-scoring ``share`` of people, and return where the cut fell.
 
     Exactly ``round(share * n)`` people are selected; ties at the threshold are broken by
     position (a stable sort), so the selection is deterministic.
@@ -23,14 +51,16 @@ def top_share(scores: np.ndarray, share: float) -> tuple[np.ndarray, float]:
     Returns
     -------
     selected : ndarray of bool
-    threshold : float
-        The lowest selected score: a person scoring above it would be selected (used to
-        decide counterfactual twins with the same cut-off).
+    cut_off : CutOff
+        Reapplies the same cut to new scores for the same rows.
     """
     n_selected = int(round(share * len(scores)))
     selected = np.zeros(len(scores), dtype=bool)
     if n_selected == 0:
-        return selected, float("inf")
+        return selected, CutOff(float("inf"), -1)
     order = np.argsort(-scores, kind="stable")
-    selected[order[:n_selected]] = True
-    return selected, float(scores[order[n_selected - 1]])
+    chosen = order[:n_selected]
+    selected[chosen] = True
+    threshold = float(scores[order[n_selected - 1]])
+    tied = chosen[scores[chosen] == threshold]
+    return selected, CutOff(threshold, int(tied.max()))

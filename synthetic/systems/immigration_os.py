@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from synthetic.systems.base import read_card, top_share
+from synthetic.systems.base import CutOff, read_card, top_share
 
 #: Fused record columns the score is learned from.
 CATEGORICAL_FEATURES = ("visa_type", "recorded_criminal_record")
@@ -68,8 +68,8 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
     ----------
     pipeline_ : Pipeline
         The fitted feature encoding and classifier.
-    threshold_ : float
-        Score cut-off of the last call to :meth:`prioritise` that set it.
+    cut_off_ : CutOff
+        Where the last capacity-limited call to :meth:`prioritise` cut.
     """
 
     card_name = "immigration_os"
@@ -156,13 +156,14 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
         return self.predict_proba(people)[:, 1]
 
     def prioritise(
-        self, people: pd.DataFrame, threshold: float | None = None
+        self, people: pd.DataFrame, cut_off: CutOff | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decide who is prioritised for enforcement.
 
-        Without ``threshold``, the top ``capacity`` share of ``people`` by score is selected
-        and the cut-off is kept in ``threshold_``. With it (for counterfactual twins), everyone
-        scoring at or above it is selected.
+        Without ``cut_off``, the top ``capacity`` share of ``people`` by score is selected and
+        the cut is kept in ``cut_off_``. With it (for counterfactual twins: the same rows,
+        changed people), the same cut is applied, so a person whose score does not change
+        keeps their decision.
 
         Returns
         -------
@@ -170,10 +171,10 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
         scores : ndarray of float
         """
         scores = self.risk_score(people)
-        if threshold is None:
-            selected, self.threshold_ = top_share(scores, self.capacity)
+        if cut_off is None:
+            selected, self.cut_off_ = top_share(scores, self.capacity)
         else:
-            selected = scores >= threshold
+            selected = cut_off.select(scores)
         return selected, scores
 
     def predict(self, people: pd.DataFrame) -> np.ndarray:
