@@ -139,10 +139,11 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
         """
         if not 0 < self.capacity <= 1:
             raise ValueError(f"capacity must lie in (0, 1], got {self.capacity}")
+        features = self._features(people)
         label = recorded_priority(people) if y is None else np.asarray(y, dtype=bool)
         if label.all() or not label.any():
             raise ValueError("the training label has one class only; enlarge the training set")
-        self.pipeline_ = self._pipeline().fit(self._features(people), label)
+        self.pipeline_ = self._pipeline().fit(features, label)
         self.classes_ = self.pipeline_.classes_
         return self
 
