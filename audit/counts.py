@@ -181,6 +181,21 @@ def count_cells(
     return np.bincount(key, minlength=n_cells * 4).reshape(n_cells, 2, 2).astype(np.int64)
 
 
+def score_bin(scores: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin of each score in [0, 1]: bin ``k`` holds ``[k/n_bins, (k+1)/n_bins)``, the last also 1.
+
+    ``floor(score * n_bins)`` alone puts some scores that lie exactly on an edge one bin low
+    (``0.29 * 100`` is ``28.999999999999996``), which would tie them with the bin below; the
+    guess is corrected against the edges, so scores on the grid land in their own bins.
+    """
+    bins = np.minimum((scores * n_bins).astype(np.int64), n_bins - 1)
+    edges = np.arange(n_bins + 1) / n_bins
+    bins += scores >= edges[bins + 1]
+    np.minimum(bins, n_bins - 1, out=bins)
+    bins -= scores < edges[bins]
+    return bins
+
+
 def count_table(
     frame: pd.DataFrame,
     groups: Sequence[str],
@@ -285,7 +300,7 @@ def count_table(
     if scores is not None:
         if score_bins < 2:
             raise AuditInputError(f"score_bins must be at least 2, got {score_bins}")
-        bins = np.minimum((scores * score_bins).astype(np.int64), score_bins - 1)
+        bins = score_bin(scores, score_bins)
         key = (cell * 2 + truth) * score_bins + bins
         length = n_cells * 2 * score_bins
         score_counts = np.bincount(key, minlength=length).reshape(*sizes, 2, score_bins)

@@ -50,8 +50,12 @@ def wilson_interval(
         denominator = 1 + z**2 / trials
         centre = (p + z**2 / (2 * trials)) / denominator
         half = z * np.sqrt(p * (1 - p) / trials + z**2 / (4 * trials**2)) / denominator
-    low = np.where(trials > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-    high = np.where(trials > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    # At 0 and at n successes the bounds are exactly 0 and 1; rounding would leave them a hair
+    # inside, and the interval would miss its own estimate.
+    low = np.where(successes == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(successes == trials, 1.0, np.clip(centre + half, 0.0, 1.0))
+    low = np.where(trials > 0, low, np.nan)
+    high = np.where(trials > 0, high, np.nan)
     return low, high
 
 
@@ -94,15 +98,53 @@ def percentile_interval(
     """Percentile interval over axis 0 of bootstrap resamples.
 
     Resamples in which the statistic is undefined (NaN) are left out; where fewer than
-    ``min_defined`` of them are defined the interval is NaN, as it would say little.
+    ``min_defined`` of them are defined the interval is NaN, as it would say little. The
+    quantiles interpolate linearly between order statistics, as :func:`numpy.nanquantile`
+    does, but for every column at once: a partial sort where every resample is defined, a
+    full sort (NaN last) elsewhere.
     """
     alpha = 1 - confidence
-    defined = ~np.isnan(resamples)
-    share = defined.mean(axis=0) if len(resamples) else np.zeros(resamples.shape[1:])
-    with np.errstate(invalid="ignore"), ignore_nan_warnings():
-        low, high = np.nanquantile(resamples, [alpha / 2, 1 - alpha / 2], axis=0)
-    enough = share >= min_defined
-    return np.where(enough, low, np.nan), np.where(enough, high, np.nan)
+    resamples = np.asarray(resamples, dtype=np.float64)
+    shape = resamples.shape[1:]
+    n = len(resamples)
+    if n == 0:
+        return np.full(shape, np.nan), np.full(shape, np.nan)
+    # One row per statistic, resamples along the row: sorting and partitioning contiguous
+    # rows is several times faster than working down strided columns.
+    rows = np.ascontiguousarray(resamples.reshape(n, -1).T)
+    defined = n - np.isnan(rows).sum(axis=1)
+    quantiles = (alpha / 2, 1 - alpha / 2)
+    bounds = np.full((2, rows.shape[0]), np.nan)
+    complete = defined == n
+    if complete.any():
+        positions = [(n - 1) * q for q in quantiles]
+        kth = sorted({int(np.floor(p)) for p in positions} | {min(int(np.floor(p)) + 1, n - 1)
+                                                              for p in positions})
+        part = np.partition(rows[complete], kth, axis=1)
+        for i, position in enumerate(positions):
+            below = int(np.floor(position))
+            above = min(below + 1, n - 1)
+            bounds[i, complete] = _interpolate(part[:, below], part[:, above], position - below)
+    partial = ~complete & (defined >= max(min_defined * n, 1))
+    if partial.any():
+        ordered = np.sort(rows[partial], axis=1)  # NaN sorts last
+        count = defined[partial]
+        for i, q in enumerate(quantiles):
+            position = (count - 1) * q
+            below = np.floor(position).astype(np.int64)
+            above = np.minimum(below + 1, count - 1)
+            lower = np.take_along_axis(ordered, below[:, None], axis=1)[:, 0]
+            upper = np.take_along_axis(ordered, above[:, None], axis=1)[:, 0]
+            bounds[i, partial] = _interpolate(lower, upper, position - below)
+    return bounds[0].reshape(shape), bounds[1].reshape(shape)
+
+
+def _interpolate(lower: np.ndarray, upper: np.ndarray, fraction: np.ndarray | float
+                 ) -> np.ndarray:
+    """Linear interpolation between order statistics that keeps infinities intact."""
+    with np.errstate(invalid="ignore"):
+        return np.where((np.asarray(fraction) == 0) | (lower == upper), lower,
+                        lower + fraction * (upper - lower))
 
 
 @contextlib.contextmanager

@@ -65,20 +65,6 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def _masks() -> tuple[np.ndarray, np.ndarray]:
-    numerator = np.zeros((len(RATE_METRICS), 2, 2))
-    denominator = np.zeros((len(RATE_METRICS), 2, 2))
-    for i, metric in enumerate(RATE_METRICS):
-        for t, d in metric.numerator:
-            numerator[i, t, d] = 1
-        for t, d in metric.denominator:
-            denominator[i, t, d] = 1
-    return numerator, denominator
-
-
-_NUMERATOR_MASK, _DENOMINATOR_MASK = _masks()
-
-
 def rate_parts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Numerators and denominators of every rate.
 
@@ -91,8 +77,18 @@ def rate_parts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     numerator, denominator : ndarray, shape ``(..., len(RATE_METRICS))``
     """
     counts = np.asarray(counts, dtype=np.float64)
-    numerator = np.tensordot(counts, _NUMERATOR_MASK, axes=([-2, -1], [1, 2]))
-    denominator = np.tensordot(counts, _DENOMINATOR_MASK, axes=([-2, -1], [1, 2]))
+    cells = {TN: counts[..., 0, 0], FP: counts[..., 0, 1], FN: counts[..., 1, 0],
+             TP: counts[..., 1, 1]}
+    sums: dict[tuple[tuple[int, int], ...], np.ndarray] = {}
+
+    def total(parts: tuple[tuple[int, int], ...]) -> np.ndarray:
+        if parts not in sums:  # each distinct sum of cells is computed once
+            sums[parts] = sum(cells[p] for p in parts[1:]) + cells[parts[0]] if len(
+                parts) > 1 else cells[parts[0]]
+        return sums[parts]
+
+    numerator = np.stack([total(m.numerator) for m in RATE_METRICS], axis=-1)
+    denominator = np.stack([total(m.denominator) for m in RATE_METRICS], axis=-1)
     return numerator, denominator
 
 

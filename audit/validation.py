@@ -147,8 +147,10 @@ def group_codes(
     strings, as they appear in reports.
     """
     if categories is not None:
-        cat = pd.Categorical(series, categories=list(categories))
-        codes, labels = cat.codes, list(cat.categories)
+        index = pd.Index(list(categories))
+        if not index.is_unique:
+            raise AuditInputError(f"the categories given for column {name!r} repeat a value")
+        codes, labels = index.get_indexer(series), list(index)
         if (codes < 0).any() and not series.isna().to_numpy()[codes < 0].all():
             unknown = pd.unique(series[(codes < 0) & ~series.isna().to_numpy()])
             raise AuditInputError(

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -94,9 +95,14 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
 
     def _pipeline(self) -> Pipeline:
         categorical = [*CATEGORICAL_FEATURES, *(["nationality"] if self.use_nationality else [])]
-        numeric_steps = "passthrough"
+        numeric_steps: object = "passthrough"  # gradient boosting handles missing values
         if self.model == "logistic_regression":
-            numeric_steps = StandardScaler()
+            # Records missing for some people (measurement bias) are filled with the median
+            # and flagged, so that missingness itself stays visible to the model.
+            numeric_steps = Pipeline([
+                ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                ("scale", StandardScaler()),
+            ])
             learner = LogisticRegression(max_iter=1000)
         elif self.model == "gradient_boosting":
             learner = HistGradientBoostingClassifier(

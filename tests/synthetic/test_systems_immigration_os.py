@@ -33,7 +33,8 @@ def test_cut_off_moves_only_people_whose_score_changes():
 
 @pytest.fixture(scope="module")
 def people():
-    mechanisms = {"label_bias": {"strength": 1.0, "targets": ["MEX"]}}
+    mechanisms = {"label_bias": {"strength": 1.0, "targets": ["MEX"]},
+                  "measurement_bias": {"strength": 2.0, "targets": ["MEX"]}}
     return generate("us_visa_holders", 20_000, 3, mechanisms=mechanisms).people
 
 
