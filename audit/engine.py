@@ -292,7 +292,6 @@ def _audit_grouping(
         ratio = safe_divide(values, np.broadcast_to(values[ref], values.shape))
         boot_difference = boot_values - boot_values[:, ref : ref + 1]
         boot_ratio = boot_values / boot_values[:, ref : ref + 1]
-    boot_ratio[np.isnan(boot_ratio)] = np.nan
     diff_low, diff_high = percentile_interval(boot_difference, confidence)
     ratio_low, ratio_high = percentile_interval(boot_ratio, confidence)
     p_values = compare_proportions(numerator, denominator, numerator[ref], denominator[ref])
@@ -369,7 +368,8 @@ def _flags(
     parts = [
         np.where(denominator == 0, "undefined", ""),
         np.where((denominator > 0) & (denominator < min_count), "small_n", ""),
-        np.where(denominator < suppress_below, "suppressed", ""),
+        # An empty denominator has nothing to withhold: it is undefined, not suppressed.
+        np.where((denominator > 0) & (denominator < suppress_below), "suppressed", ""),
         np.where(~np.isnan(values) & np.isnan(ratio), "ratio_undefined", ""),
     ]
     four_fifths = np.zeros(values.shape, dtype=bool)

@@ -32,7 +32,7 @@ def test_rates_over_fewer_than_30_are_small_n_and_fewer_than_10_suppressed(sized
         flags = _flags(row["flags"])
         denominator = row["denominator"] if row["metric"] != "n" else row["value"]
         assert ("small_n" in flags) == (0 < denominator < 30), (row["group"], row["metric"])
-        assert ("suppressed" in flags) == (denominator < 10), (row["group"], row["metric"])
+        assert ("suppressed" in flags) == (0 < denominator < 10), (row["group"], row["metric"])
 
 
 def test_rates_with_an_empty_denominator_are_nan_and_undefined(sized_result):
@@ -67,8 +67,8 @@ def test_report_withholds_suppressed_values(sized_result):
     assert mid[4].startswith("33.3% (")
     assert mid[6] == mid[8] == "suppressed"
     assert "small_n" in mid[-1] and "suppressed" in mid[-1]
-    # An empty denominator is below the suppression threshold too: withheld like any other.
-    assert _report_row(report, "no_positives")[6] == "suppressed"
+    # An empty denominator has nothing to withhold: the report says the rate is undefined.
+    assert _report_row(report, "no_positives")[6] == "undefined"
 
 
 def test_report_says_undefined_for_an_empty_denominator_when_nothing_is_suppressed():
