@@ -34,9 +34,20 @@ class Strict(BaseModel):
 class ExperimentSection(Strict):
     name: str = Field(description="short name, used for the results folder")
     title: str = Field(description="one-line title for reports")
-    system: Literal["immigration_os"] = Field(description="which toy system to run")
+    system: str = Field(description="which toy system to run")
     seed: int = Field(ge=0, description="seed of the whole run")
     description: str = ""
+
+    @field_validator("system")
+    @classmethod
+    def _known_system(cls, value: str) -> str:
+        from experiments.systems import SYSTEMS
+
+        if value not in SYSTEMS:
+            close = difflib.get_close_matches(value, list(SYSTEMS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"unknown system {value!r}; {hint}known: {', '.join(SYSTEMS)}")
+        return value
 
 
 class PopulationSection(Strict):
@@ -64,13 +75,6 @@ class SplitSection(Strict):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class ImmigrationOSSection(Strict):
-    model: Literal["gradient_boosting", "logistic_regression"] = "gradient_boosting"
-    capacity: float = Field(default=0.05, gt=0, le=1,
-                            description="share of people the agency can act on")
-    use_nationality: bool = Field(default=False, description="nationality as a feature")
-
-
 class AuditSection(Strict):
     groupings: list[list[str]] = Field(min_length=1)
     reference: dict[str, str] = Field(default_factory=dict)
@@ -89,9 +93,6 @@ class CounterfactualSection(Strict):
     interventions: list[Intervention] = Field(default_factory=list)
 
 
-SYSTEM_SECTIONS: dict[str, type[Strict]] = {"immigration_os": ImmigrationOSSection}
-
-
 class ExperimentConfig(Strict):
     """A whole experiment file."""
 
@@ -105,7 +106,9 @@ class ExperimentConfig(Strict):
 
     def system_settings(self) -> Strict:
         """The ``[system]`` table validated against the chosen system's own settings."""
-        section = SYSTEM_SECTIONS[self.experiment.system]
+        from experiments.systems import system_adapter
+
+        section = system_adapter(self.experiment.system).Settings
         try:
             return section.model_validate(self.system)
         except ValidationError as error:

@@ -13,7 +13,7 @@ from audit.engine import grouping_name
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
-    from experiments.systems import SystemRun
+    from experiments.systems.base import SystemRun
 
 SIGNIFICANCE = 0.05
 
@@ -76,7 +76,7 @@ def headlines(
     """Three to five quotable findings of a run, in a fixed order."""
     found: list[str] = []
     truth, recorded = views["true"], views["recorded"]
-    harm = "prioritised in error (selected though in no stated priority)"
+    harm = system_run.error_phrase
     named_group = None
     named_grouping = None
     for grouping in config.audit.groupings[:2]:
@@ -115,8 +115,8 @@ def headlines(
                 f"that ratio for {named_group} at {row['ratio']:.2f} (95% CI "
                 f"{row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}; n = "
                 f"{int(row['denominator']):,} and {int(reference['denominator']):,} people the "
-                f"records call no priority) against {truth_row['ratio']:.2f} by the true "
-                f"outcome, {verdict}."
+                f"records put {system_run.negative_phrase}) against "
+                f"{truth_row['ratio']:.2f} by the true outcome, {verdict}."
             )
     overall = truth.summary[(truth.summary["grouping"] == truth.groupings[0])
                             & (truth.summary["measure"] == "overall")
@@ -126,8 +126,8 @@ def headlines(
         n_selected = int(decisions["decision"].sum())
         found.append(
             f"Of the {n_selected:,} held-out people {system_run.decision_label}, "
-            f"{share(row['value'])} fell in no stated priority (95% CI {share(row['ci_low'])}–"
-            f"{share(row['ci_high'])}; n = {n_selected:,})."
+            f"{share(row['value'])} fell {system_run.negative_phrase} "
+            f"(95% CI {share(row['ci_low'])}–{share(row['ci_high'])}; n = {n_selected:,})."
         )
     if not flips.empty:
         first = flips[flips["intervention"] == flips["intervention"].iloc[0]]

@@ -27,7 +27,7 @@ from experiments.manifest import git_commit
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
-    from experiments.systems import SystemRun
+    from experiments.systems.base import SystemRun
 
 CAVEAT = (
     "These numbers come from a simulation of a toy mimic, not from a measurement of the real "
@@ -99,7 +99,7 @@ def summary_rows(views: dict[str, AuditResult], grouping: str) -> Table:
     return Table(["view", "measure", "metric", "value (95% interval)", "groups compared"], rows)
 
 
-def flips_table(flips: pd.DataFrame) -> Table:
+def flips_table(flips: pd.DataFrame, decision_label: str) -> Table:
     """Counterfactual flip rates per intervention and group."""
     rows = []
     for _, row in flips.iterrows():
@@ -115,7 +115,7 @@ def flips_table(flips: pd.DataFrame) -> Table:
             row["flags"],
         ])
     return Table(["twin's value", "grouping", "group", "people", "flip rate (95% CI)",
-                  "became prioritised", "ceased to be prioritised", "notes"], rows)
+                  f"became {decision_label}", f"ceased to be {decision_label}", "notes"], rows)
 
 
 def build_report(
@@ -128,6 +128,7 @@ def build_report(
     system_run: SystemRun,
     headlines: list[str],
     figures: dict[str, list[tuple[Path, str]]],
+    extra_blocks: list[object],
     directory: Path,
     cite_hashes: dict[str, str],
     config_file: Path,
@@ -170,8 +171,9 @@ def build_report(
         Paragraph(
             "A real auditor can judge the system's decisions only against the agency's records. "
             "This simulation also knows the truth. The 'true outcome' view counts an error when "
-            "the system prioritised someone who is in no stated priority; the 'recorded "
-            "outcome' view counts an error only when the records disagree with the decision. "
+            f"someone {system_run.negative_phrase} was {system_run.decision_label}; the "
+            "'recorded outcome' view counts an error only when the records disagree with the "
+            "decision. "
             "When the records over-record some groups (label bias), the recorded view calls "
             "those errors correct: a disparity that is large by the truth can vanish in the "
             "records. The difference between the two columns below is that blind spot."
@@ -198,8 +200,9 @@ def build_report(
                 "make those depend on origin). Both are scored by the same fitted system with "
                 "the same cut-off. The flip rate is the share whose decision differs."
             ),
-            flips_table(flips),
+            flips_table(flips, system_run.decision_label),
         )
+    document.add(*extra_blocks)
     commit = git_commit() or "not a git checkout"
     document.add(
         Heading("How to cite"),

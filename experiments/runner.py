@@ -33,7 +33,8 @@ from experiments.config import ExperimentConfig
 from experiments.headlines import headlines
 from experiments.manifest import build_manifest, sha256_of
 from experiments.report import build_report
-from experiments.systems import SYSTEM_RUNNERS, SystemRun
+from experiments.systems import system_adapter
+from experiments.systems.base import SystemRun
 from synthetic.population import PopulationInputError, generate
 
 #: The two views of every audit: what the simulation knows, and what a real auditor sees.
@@ -131,7 +132,7 @@ def run_experiment(
     train = train_split(len(people), config.split.train_fraction, seed)
 
     say(f"training and running the {config.experiment.system} system")
-    system_run = SYSTEM_RUNNERS[config.experiment.system](config, people, train, columns)
+    system_run = system_adapter(config.experiment.system).run(config, people, train, columns)
     decisions = system_run.decisions
 
     say("auditing by the true and by the recorded outcome")
@@ -149,13 +150,17 @@ def run_experiment(
         }
         found = headlines(config, views, flips, decisions, system_run)
         _write_tables(staging, views, flips)
+        for name, table in system_run.extra_tables.items():
+            rounded_frame(table).to_csv(staging / f"{name}.csv", index=False, lineterminator="\n")
         figures = _write_figures(staging, config, views)
+        extra_blocks = system_run.write_extras(staging) if system_run.write_extras else []
         cite_hashes = {name: sha256_of(staging / name) for name in ("metrics.csv",)}
         resolved = config.model_dump(mode="json")
         resolved["resolved_mechanisms"] = population.mechanisms
         document = build_report(
             config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
-            system_run=system_run, headlines=found, figures=figures, directory=staging,
+            system_run=system_run, headlines=found, figures=figures, extra_blocks=extra_blocks,
+            directory=staging,
             cite_hashes=cite_hashes, config_file=config_file,
         )
         (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
@@ -201,6 +206,8 @@ def _counterfactual_flips(
 ) -> pd.DataFrame:
     parts = []
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
+    if system_run.decide_twins is None:
+        return pd.DataFrame()
     for intervention in config.counterfactual.interventions:
         say(f"deciding counterfactual twins with {intervention.attribute} = {intervention.value}")
         try:

@@ -1,58 +1,36 @@
-"""Adapters that run one toy system on a population and return who it decided what for.
-
-Each adapter trains the system on the training split's recorded world, decides on the
-held-out split, and returns one row per held-out person with the grouping columns, the true
-and the recorded outcome, the decision and the score. Counterfactual twins are decided with
-the same fitted system and the same cut-off.
-"""
+"""Adapter for the ImmigrationOS-style prioritiser: train on the recorded world, decide on
+the held-out people, decide their counterfactual twins with the same cut-off."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
-from experiments.config import ExperimentConfig
+from experiments.config import Strict
+from experiments.systems.base import SystemRun
 from synthetic.systems.immigration_os import (
     ImmigrationOSPrioritiser,
     recorded_priority,
     true_priority,
 )
 
-
-@dataclass
-class SystemRun:
-    """What a system decided on the held-out people.
-
-    Attributes
-    ----------
-    decisions : DataFrame
-        One row per held-out person: the grouping columns, ``y_true``, ``y_recorded``,
-        ``decision``, ``score``.
-    card : str
-        The system's card (Markdown).
-    decide_twins : callable
-        Takes the twins' people table (same rows as the population) and returns their
-        decisions for the held-out people, with the factual run's cut-off.
-    details : dict
-        Facts for the manifest and report (training size, threshold, features).
-    outcome_label : str
-        What ``y_true`` means, in words.
-    decision_label : str
-        What a positive decision means, in words.
-    """
-
-    decisions: pd.DataFrame
-    card: str
-    decide_twins: Callable[[pd.DataFrame], np.ndarray]
-    details: dict = field(default_factory=dict)
-    outcome_label: str = "truly in a stated priority"
-    decision_label: str = "prioritised for enforcement"
+if TYPE_CHECKING:
+    from experiments.config import ExperimentConfig
 
 
-def run_immigration_os(
+class Settings(Strict):
+    """The ``[system]`` table of an ImmigrationOS experiment."""
+
+    model: Literal["gradient_boosting", "logistic_regression"] = "gradient_boosting"
+    capacity: float = Field(default=0.05, gt=0, le=1,
+                            description="share of people the agency can act on")
+    use_nationality: bool = Field(default=False, description="nationality as a feature")
+
+
+def run(
     config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray, group_columns: list[str]
 ) -> SystemRun:
     """Train the ImmigrationOS mimic on the training split and decide on the rest."""
@@ -90,6 +68,3 @@ def run_immigration_os(
             "training_label_prevalence": float(recorded_priority(training).mean()),
         },
     )
-
-
-SYSTEM_RUNNERS: dict[str, Callable[..., SystemRun]] = {"immigration_os": run_immigration_os}

@@ -1,0 +1,20 @@
+"""Adapters between the experiment runner and the toy systems, one module per system.
+
+Each module exposes ``Settings`` (its ``[system]`` table) and ``run`` (see
+:mod:`experiments.systems.base`). Register a new system by adding its module name here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: Experiment-file name of each system -> adapter module under experiments.systems.
+SYSTEMS: dict[str, str] = {
+    "immigration_os": "immigration_os",
+}
+
+
+def system_adapter(name: str) -> ModuleType:
+    """The adapter module of a system, by its experiment-file name."""
+    return importlib.import_module(f"experiments.systems.{SYSTEMS[name]}")

@@ -1,0 +1,66 @@
+"""The contract between the runner and a toy system's adapter.
+
+An adapter module in :mod:`experiments.systems` exposes:
+
+- ``Settings``: a pydantic model (subclass of :class:`experiments.config.Strict`) for the
+  experiment file's ``[system]`` table;
+- ``run(config, people, train, group_columns) -> SystemRun``: train the system on the training
+  split's recorded world and decide on the held-out people.
+
+and is listed in :data:`experiments.systems.SYSTEMS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class SystemRun:
+    """What a system decided on the held-out people, and how to talk about it.
+
+    Attributes
+    ----------
+    decisions : DataFrame
+        One row per held-out person: the grouping columns, ``y_true`` (the true outcome the
+        system claims to predict), ``y_recorded`` (the outcome as the records hold it),
+        ``decision`` (bool, True = the harmful action: prioritised, flagged, revoked) and
+        ``score`` (in [0, 1]).
+    card : str
+        The system's card (Markdown).
+    decide_twins : callable or None
+        Takes the twins' people table (same rows as the population) and returns their
+        decisions for the held-out people with the factual run's cut-off; None when the system
+        cannot decide twins.
+    details : dict
+        Facts for the manifest and report (training size, threshold, features).
+    decision_label : str
+        A positive decision in words, after "people ...": "prioritised for enforcement".
+    error_phrase : str
+        A false positive in words, after "were ...".
+    negative_phrase : str
+        A true negative outcome in words, after "fell ...".
+    extra_tables : dict
+        More tables to write as ``<name>.csv`` beside metrics.csv.
+    extra_blocks : list
+        Report blocks (:mod:`experiments.document`) for a system-specific section; figures
+        in it must be written under ``figures/`` of the directory given to ``write_extras``.
+    write_extras : callable or None
+        Called with the staging directory before the report is built; returns extra report
+        blocks (figures included).
+    """
+
+    decisions: pd.DataFrame
+    card: str
+    decide_twins: Callable[[pd.DataFrame], np.ndarray] | None = None
+    details: dict = field(default_factory=dict)
+    decision_label: str = "prioritised for enforcement"
+    error_phrase: str = "prioritised in error (selected though in no stated priority)"
+    negative_phrase: str = "in no stated priority"
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    write_extras: Callable[[Path], list[object]] | None = None
