@@ -16,7 +16,9 @@ import sys
 from experiments.commands import UsageError
 
 # Module names under experiments.commands, in the order `bias-audit --help` lists them.
-COMMAND_MODULES = ("run", "audit_cmd", "population", "experiments_cmd", "validate")
+COMMAND_MODULES = (
+    "run", "sweep_cmd", "audit_cmd", "population", "experiments_cmd", "validate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -93,6 +93,33 @@ class CounterfactualSection(Strict):
     interventions: list[Intervention] = Field(default_factory=list)
 
 
+GridValue = bool | int | float | str
+
+
+class SweepSection(Strict):
+    """A grid over config values, times a list of seeds."""
+
+    seeds: list[int] = Field(min_length=1, description="seeds; each grid point runs once each")
+    grid: dict[str, list[GridValue]] = Field(
+        default_factory=dict, description="dotted config key -> values to try")
+    question: str = Field(default="", description="the research question, for the report")
+    answer: Literal["none", "blind_spot", "unawareness", "capacity"] = Field(
+        default="none", description="which built-in analysis states the answer")
+    focus_grouping: str = "region_of_origin"
+    focus_group: str = ""
+    focus_metric: str = "fpr"
+
+    @field_validator("grid")
+    @classmethod
+    def _non_empty_values(cls, grid: dict[str, list[GridValue]]) -> dict[str, list[GridValue]]:
+        for key, values in grid.items():
+            if not values:
+                raise ValueError(f"grid key {key!r} has no values to try")
+            if key.startswith(("experiment.seed", "sweep")):
+                raise ValueError(f"grid key {key!r} cannot be swept; list seeds in sweep.seeds")
+        return grid
+
+
 class ExperimentConfig(Strict):
     """A whole experiment file."""
 
@@ -103,6 +130,7 @@ class ExperimentConfig(Strict):
     split: SplitSection = SplitSection()
     audit: AuditSection
     counterfactual: CounterfactualSection = CounterfactualSection()
+    sweep: SweepSection | None = None
 
     def system_settings(self) -> Strict:
         """The ``[system]`` table validated against the chosen system's own settings."""
@@ -172,15 +200,37 @@ def parse_config(data: Mapping[str, Any], source: str = "experiment") -> Experim
         config.system_settings()
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
+    _check_mechanisms(config, source)
     for grouping in config.audit.groupings:
         if not grouping:
             raise ConfigError(f"{source}: audit.groupings: a grouping names no column")
     return config
 
 
+def _check_mechanisms(config: ExperimentConfig, source: str) -> None:
+    """Mechanism names and strength ranges, reported by key path."""
+    from synthetic.population import MECHANISMS
+
+    for name, mechanism in config.mechanisms.items():
+        if name not in MECHANISMS:
+            close = difflib.get_close_matches(name, list(MECHANISMS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{source}: mechanisms.{name}: unknown mechanism{hint} "
+                f"(known: {', '.join(MECHANISMS)})"
+            )
+        limit = MECHANISMS[name].max_strength
+        if mechanism.strength > limit:
+            raise ConfigError(
+                f"{source}: mechanisms.{name}.strength: {mechanism.strength:g} is out of range; "
+                f"allowed range is [0, {limit:g}]"
+            )
+
+
 def builtin_experiments() -> dict[str, Path]:
-    """Experiments shipped with the package, by name (``immigration-os``)."""
-    return {path.stem.replace("_", "-"): path for path in sorted(EXPERIMENTS_DIR.glob("*.toml"))}
+    """Experiments and sweeps shipped with the package, by name (``immigration-os``)."""
+    paths = sorted(EXPERIMENTS_DIR.glob("*.toml")) + sorted(EXPERIMENTS_DIR.glob("sweeps/*.toml"))
+    return {path.stem.replace("_", "-"): path for path in paths}
 
 
 def resolve_experiment(name_or_path: str | Path) -> Path:
@@ -209,15 +259,43 @@ def load_config(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     ``overrides`` maps dotted keys (``"population.size"``) to values.
     """
     path = resolve_experiment(name_or_path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    data = read_experiment_data(path)
     for dotted, value in (overrides or {}).items():
         set_dotted(data, dotted, value)
     return parse_config(data, source=str(path.name)), path
+
+
+def read_experiment_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Parse an experiment file; a top-level ``base = "name"`` starts from that experiment.
+
+    Tables of the file are merged into the base's key by key, recursively; other values
+    (lists included) replace the base's.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path.name}: base: give the name of an experiment, got {base!r}")
+    base_path = resolve_experiment(base)
+    if base_path.resolve() in seen or base_path.resolve() == path.resolve():
+        raise ConfigError(f"{path.name}: base: {base!r} leads back to itself")
+    return _deep_merge(read_experiment_data(base_path, (*seen, path.resolve())), data)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -59,12 +59,15 @@ def dependency_versions() -> dict[str, str | None]:
 def build_manifest(
     *, run_id: str, experiment: str, config: dict[str, Any], config_file: Path, seed: int,
     population_size: int, directory: Path, details: dict[str, Any],
+    manifest_name: str = "manifest.json",
 ) -> dict[str, Any]:
     """Everything needed to cite, check and reproduce a run's numbers.
 
-    Hashes cover every file in ``directory`` except the manifest itself.
+    Hashes cover every file in ``directory``, sub-folders included, except the manifest
+    itself (``directory / manifest_name``).
     """
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.name != "manifest.json")
+    own = directory / manifest_name
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p != own)
     return {
         "tool": "bias-audit-sandbox",
         "version": __version__,

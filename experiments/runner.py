@@ -80,6 +80,7 @@ def run_experiment(
     out: Path | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    report: bool = True,
 ) -> RunResult:
     """Run an experiment and write its results folder.
 
@@ -97,6 +98,9 @@ def run_experiment(
         Replace an existing ``out``.
     progress : callable, optional
         Called with a short message at each stage.
+    report : bool
+        Write figures and the Markdown and HTML reports; sweeps turn this off and write
+        only the tables and the manifest of each point.
 
     Returns
     -------
@@ -145,26 +149,27 @@ def run_experiment(
         say("writing results")
         facts = {
             **system_run.details,
-            "held_out_prioritised": int(decisions["decision"].sum()),
+            "held_out_selected": int(decisions["decision"].sum()),
             "seconds": None,
         }
         found = headlines(config, views, flips, decisions, system_run)
         _write_tables(staging, views, flips)
         for name, table in system_run.extra_tables.items():
             rounded_frame(table).to_csv(staging / f"{name}.csv", index=False, lineterminator="\n")
-        figures = _write_figures(staging, config, views)
-        extra_blocks = system_run.write_extras(staging) if system_run.write_extras else []
-        cite_hashes = {name: sha256_of(staging / name) for name in ("metrics.csv",)}
         resolved = config.model_dump(mode="json")
         resolved["resolved_mechanisms"] = population.mechanisms
-        document = build_report(
-            config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
-            system_run=system_run, headlines=found, figures=figures, extra_blocks=extra_blocks,
-            directory=staging,
-            cite_hashes=cite_hashes, config_file=config_file,
-        )
-        (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
-        (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
+        if report:
+            figures = _write_figures(staging, config, views)
+            extra_blocks = system_run.write_extras(staging) if system_run.write_extras else []
+            document = build_report(
+                config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
+                system_run=system_run, headlines=found, figures=figures,
+                extra_blocks=extra_blocks, directory=staging,
+                cite_hashes={"metrics.csv": sha256_of(staging / "metrics.csv")},
+                config_file=config_file,
+            )
+            (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
+            (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
         facts["seconds"] = round(time.perf_counter() - started, 2)
         manifest = build_manifest(
             run_id=run_id, experiment=config.experiment.name, config=jsonable(resolved),
