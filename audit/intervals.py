@@ -117,14 +117,22 @@ def percentile_interval(
     bounds = np.full((2, rows.shape[0]), np.nan)
     complete = defined == n
     if complete.any():
-        positions = [(n - 1) * q for q in quantiles]
-        kth = sorted({int(np.floor(p)) for p in positions} | {min(int(np.floor(p)) + 1, n - 1)
-                                                              for p in positions})
-        part = np.partition(rows[complete], kth, axis=1)
-        for i, position in enumerate(positions):
-            below = int(np.floor(position))
-            above = min(below + 1, n - 1)
-            bounds[i, complete] = _interpolate(part[:, below], part[:, above], position - below)
+        # Partition at the two inner order statistics only; the outer neighbours are then
+        # the largest value left of the lower one and the smallest right of the upper one.
+        low_position, high_position = ((n - 1) * q for q in quantiles)
+        low_below, high_below = int(np.floor(low_position)), int(np.floor(high_position))
+        low_above, high_above = min(low_below + 1, n - 1), min(high_below + 1, n - 1)
+        if complete.all():
+            part = rows
+            part.partition(sorted({low_above, high_below}), axis=1)
+        else:
+            part = np.partition(rows[complete], sorted({low_above, high_below}), axis=1)
+        low_lower = part[:, :low_above].max(axis=1) if low_below < low_above else part[:, low_above]
+        high_upper = (part[:, high_below + 1:].min(axis=1) if high_above > high_below
+                      else part[:, high_below])
+        bounds[0, complete] = _interpolate(low_lower, part[:, low_above], low_position - low_below)
+        bounds[1, complete] = _interpolate(part[:, high_below], high_upper,
+                                           high_position - high_below)
     partial = ~complete & (defined >= max(min_defined * n, 1))
     if partial.any():
         ordered = np.sort(rows[partial], axis=1)  # NaN sorts last
