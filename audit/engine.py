@@ -30,6 +30,7 @@ from audit.metrics import (
 )
 from audit.result import TABLE_COLUMNS, AuditResult
 from audit.significance import benjamini_hochberg, compare_proportions, holm
+from audit.validation import check_columns, missing_mask
 
 #: Cells with fewer people than this (in a rate's denominator) are flagged ``small_n``.
 DEFAULT_MIN_COUNT = 30
@@ -76,9 +77,24 @@ def resolve_groupings(
     return groupings
 
 
+def grouping_families(groupings: Sequence[Grouping]) -> list[Grouping]:
+    """Sets of columns to count jointly: each grouping is counted inside one family.
+
+    Intersections are families of their own (the largest first); a grouping whose columns all
+    lie in an existing family joins it, as its counts are a sum over that family's array.
+    Unrelated groupings are counted apart, so nationality, language and topic never become a
+    three-way cross product nobody asked for.
+    """
+    families: list[Grouping] = []
+    for grouping in sorted(groupings, key=len, reverse=True):
+        if not any(set(grouping) <= set(family) for family in families):
+            families.append(tuple(grouping))
+    return families
+
+
 def audit(
     frame: pd.DataFrame,
-    groups: Sequence[str],
+    groups: Sequence[str] | Sequence[Sequence[str]],
     y_true: str,
     y_pred: str,
     score: str | None = None,
@@ -101,8 +117,10 @@ def audit(
     ----------
     frame : DataFrame
         One row per person (or decision).
-    groups : sequence of str
-        Grouping columns, for example ``["nationality", "sex"]``.
+    groups : sequence of str, or sequence of sequences of str
+        Grouping columns, for example ``["nationality", "sex"]``; or the exact groupings to
+        audit, for example ``[["nationality"], ["nationality", "sex"]]`` (then
+        ``intersections`` is not used).
     y_true : str
         Binary column with the outcome the decision claims to predict.
     y_pred : str
@@ -147,16 +165,83 @@ def audit(
     ...                y_pred="prioritised")                                # doctest: +SKIP
     >>> result.table.query("metric == 'fpr'")                                # doctest: +SKIP
     """
-    groupings = resolve_groupings(list(groups), intersections)
-    table = count_table(
-        frame, groups, y_true, y_pred, score, positive_label=positive_label,
-        score_bins=score_bins, dropna=dropna, max_groups=max_groups,
-    )
+    explicit = [g for g in groups if not isinstance(g, str)]
+    if explicit and len(explicit) != len(groups):
+        raise AuditInputError(
+            "give groups either as column names or as groupings (lists of column names), "
+            f"not a mix: {list(groups)}"
+        )
+    if explicit:
+        groupings = [tuple(g) for g in groups]
+        if any(not g for g in groupings):
+            raise AuditInputError("a grouping names no column; give at least one column each")
+    else:
+        groupings = resolve_groupings(list(groups), intersections)
+    if not groupings:
+        raise AuditInputError("give at least one group column (--group COL)")
+    columns = list(dict.fromkeys(c for g in groupings for c in g))
+    n_dropped = 0
+    if dropna:
+        used = [*columns, y_true, y_pred, *([score] if score is not None else [])]
+        check_columns(frame, used, {c: "--group" for c in columns})
+        mask = missing_mask(frame, used)
+        n_dropped = int(mask.sum())
+        if n_dropped == len(frame) and len(frame):
+            raise AuditInputError(
+                f"every row has a missing value in {used}; no rows are left to audit")
+        frame = frame.loc[~mask] if n_dropped else frame
+    rng = check_random_state(random_state)
     settings = {"y_true": y_true, "y_pred": y_pred, "score": score,
-                "positive_label": None if positive_label is None else str(positive_label)}
-    return audit_counts(
-        table, groupings, reference, n_boot=n_boot, confidence=confidence,
-        min_count=min_count, suppress_below=suppress_below, random_state=random_state,
+                "positive_label": None if positive_label is None else str(positive_label),
+                "random_state": random_state if isinstance(random_state, int | None)
+                else "Generator"}
+    parts = []
+    for family in grouping_families(groupings):
+        table = count_table(
+            frame, family, y_true, y_pred, score, positive_label=positive_label,
+            score_bins=score_bins, max_groups=max_groups,
+        )
+        members = [g for g in groupings if set(g) <= set(family)
+                   and all(g not in p[1] for p in parts)]
+        parts.append((table, members, audit_counts(
+            table, members, _references_for(reference, members, family), n_boot=n_boot,
+            confidence=confidence, min_count=min_count, suppress_below=suppress_below,
+            random_state=rng, settings=settings,
+        )))
+    return _combine([p[2] for p in parts], groupings, reference, n_dropped)
+
+
+def _references_for(reference: Mapping[str, str] | None, groupings: list[Grouping],
+                    family: Grouping) -> dict[str, str]:
+    """The references that concern one family's groupings (its columns or their names)."""
+    names = {grouping_name(g) for g in groupings} | set(family)
+    return {k: v for k, v in (reference or {}).items() if k in names}
+
+
+def _combine(results: list[AuditResult], groupings: list[Grouping],
+             reference: Mapping[str, str] | None, n_dropped: int) -> AuditResult:
+    """One result from the results of several families, groupings in the order asked."""
+    known = {grouping_name(g) for g in groupings} | {c for g in groupings for c in g}
+    unknown = [k for k in (reference or {}) if k not in known]
+    if unknown:
+        raise AuditInputError(
+            f"reference given for {unknown[0]!r}, which is not a grouping; groupings: "
+            f"{sorted(known)}"
+        )
+    order = {grouping_name(g): i for i, g in enumerate(groupings)}
+
+    def ordered(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        joined = pd.concat(frames, ignore_index=True)
+        rank = joined["grouping"].map(order)
+        return joined.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+
+    settings = dict(results[0].settings)
+    settings["groupings"] = [grouping_name(g) for g in groupings]
+    settings["n_dropped"] = n_dropped
+    return AuditResult(
+        table=ordered([r.table for r in results]),
+        summary=ordered([r.summary for r in results]),
+        counts=tuple(table for r in results for table in r.counts),
         settings=settings,
     )
 
@@ -221,7 +306,7 @@ def audit_counts(
     return AuditResult(
         table=pd.concat(tables, ignore_index=True)[list(TABLE_COLUMNS)],
         summary=pd.concat(summaries, ignore_index=True),
-        counts=table,
+        counts=(table,),
         settings=result_settings,
     )
 

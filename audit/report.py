@@ -140,7 +140,7 @@ def markdown_report(result: AuditResult, title: str = "Audit") -> str:
     parts = [
         f"# {title}",
         "",
-        f"Rows audited: {settings.get('n_rows', result.counts.n_rows):,}"
+        f"Rows audited: {settings.get('n_rows', result.counts[0].n_rows):,}"
         + (f" ({settings['n_dropped']:,} rows with missing values dropped)"
            if settings.get("n_dropped") else "")
         + f". True outcome: `{settings.get('y_true')}`; decision: `{settings.get('y_pred')}`"

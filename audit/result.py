@@ -35,15 +35,16 @@ class AuditResult:
     summary : DataFrame
         One row per (grouping, measure, metric): overall rates, max-min differences and
         min/max ratios across groups, equalized odds and demographic parity, with intervals.
-    counts : CountTable
-        The sufficient statistics everything above was derived from.
+    counts : tuple of CountTable
+        The sufficient statistics everything above was derived from: one count array per
+        family of groupings counted together (see :func:`audit.engine.grouping_families`).
     settings : dict
         How the audit was run (columns, bootstrap size, confidence, thresholds, seed).
     """
 
     table: pd.DataFrame
     summary: pd.DataFrame
-    counts: CountTable
+    counts: tuple[CountTable, ...]
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -27,17 +27,25 @@ def share(value: float) -> str:
     return f"{percent:.{digits}f}%"
 
 
+def _has_flag(rows: pd.DataFrame, *names: str) -> pd.Series:
+    """Whether each row's ``;``-joined flags include any of ``names`` (whole tokens)."""
+    tokens = rows["flags"].fillna("").astype(str).str.split(";")
+    return tokens.map(lambda flags: any(name in flags for name in names))
+
+
 def _usable(rows: pd.DataFrame) -> pd.DataFrame:
-    flags = rows["flags"].fillna("").astype(str)
-    return rows[~flags.str.contains("small_n|suppressed|undefined|reference")]
+    """Rows a headline may quote: defined, large enough, and not the reference itself."""
+    return rows[~_has_flag(rows, "small_n", "suppressed", "undefined", "reference")]
 
 
 def disparity_headline(
     result: AuditResult, grouping: str, metric: str, harm: str, population_word: str
 ) -> tuple[str, str] | None:
-    """The most significant, largest ratio of ``metric`` to the reference group, in words.
+    """The most significant, largest gap in ``metric`` from the reference group, in words.
 
-    Returns the sentence and the group it names, or None when the grouping is not audited.
+    The gap is a ratio when the reference group's rate is above zero, else a difference in
+    percentage points. Returns the sentence and the group it names, or None when the grouping
+    is not audited.
     """
     rows = result.table[(result.table["grouping"] == grouping) & (result.table["metric"] == metric)]
     if rows.empty:
@@ -45,23 +53,30 @@ def disparity_headline(
     reference = rows["reference"].iloc[0]
     reference_row = rows[rows["group"] == reference].iloc[0]
     candidates = _usable(rows)
-    significant = candidates[candidates["p_holm"] < SIGNIFICANCE]
+    # A headline names a group harmed more than the reference, never one harmed less.
+    significant = candidates[(candidates["p_holm"] < SIGNIFICANCE)
+                             & (candidates["difference"] > 0)]
     if significant.empty:
         return (
-            f"By {grouping}, no group's {harm} rate differed significantly from that of "
-            f"{population_word} {reference} (Holm-adjusted p ≥ {SIGNIFICANCE} for all "
-            f"{len(candidates)} groups compared; n = {int(reference_row['denominator']):,} in "
-            "the reference group).",
+            f"By {grouping}, no group was {harm} significantly more often than "
+            f"{population_word} {reference} (Holm-adjusted p ≥ {SIGNIFICANCE} or a lower rate "
+            f"for all {len(candidates)} groups compared; n = "
+            f"{int(reference_row['denominator']):,} in the reference group).",
             reference,
         )
-    top = significant.loc[significant["ratio"].idxmax()]
-    direction = "times the rate of"
+    if reference_row["value"] > 0:
+        top = significant.loc[significant["ratio"].idxmax()]
+        gap = (f"at {top['ratio']:.1f} times the rate of {population_word} {reference} "
+               f"({share(top['value'])} against {share(reference_row['value'])}; ratio 95% CI "
+               f"{top['ratio_ci_low']:.1f}–{top['ratio_ci_high']:.1f}")
+    else:
+        top = significant.loc[significant["difference"].idxmax()]
+        gap = (f"at a rate of {share(top['value'])}, against none of {population_word} "
+               f"{reference} (difference {100 * top['difference']:.1f} percentage points, 95% CI "
+               f"{100 * top['diff_ci_low']:.1f}–{100 * top['diff_ci_high']:.1f}")
     return (
-        f"{population_word.capitalize()} {top['group']} were {harm} at {top['ratio']:.1f} "
-        f"{direction} {population_word} {reference} ({share(top['value'])} against "
-        f"{share(reference_row['value'])}; ratio 95% CI {top['ratio_ci_low']:.1f}–"
-        f"{top['ratio_ci_high']:.1f}; n = {int(top['denominator']):,} and "
-        f"{int(reference_row['denominator']):,}).",
+        f"{population_word.capitalize()} {top['group']} were {harm} {gap}; n = "
+        f"{int(top['denominator']):,} and {int(reference_row['denominator']):,}).",
         str(top["group"]),
     )
 
@@ -74,7 +89,7 @@ def headlines(
     system_run: SystemRun,
 ) -> list[str]:
     """Three to five quotable findings of a run, in a fixed order."""
-    found: list[str] = []
+    found: list[str] = list(system_run.headlines)
     truth, recorded = views["true"], views["recorded"]
     harm = system_run.error_phrase
     named_group = None
@@ -91,7 +106,9 @@ def headlines(
         found.append(sentence[0])
         if named_group is None:
             named_group, named_grouping = sentence[1], name
-    if named_group is not None:
+    same_views = truth.table["numerator"].equals(recorded.table["numerator"]) and \
+        truth.table["denominator"].equals(recorded.table["denominator"])
+    if named_group is not None and not same_views:  # no recorded world: nothing to compare
         rows = recorded.table[(recorded.table["grouping"] == named_grouping)
                               & (recorded.table["metric"] == "fpr")
                               & (recorded.table["group"] == named_group)]
@@ -103,20 +120,30 @@ def headlines(
             reference = recorded.table[(recorded.table["grouping"] == named_grouping)
                                        & (recorded.table["metric"] == "fpr")
                                        & (recorded.table["group"] == row["reference"])].iloc[0]
+            by_ratio = math.isfinite(row["ratio"]) and math.isfinite(truth_row["ratio"])
+            measure, column = ("ratio", "ratio") if by_ratio else ("difference", "difference")
             if not row["p_holm"] < SIGNIFICANCE:
                 verdict = ("a difference it cannot tell from chance; the records that train "
                            "the system also hide its errors")
-            elif row["ratio"] < truth_row["ratio"]:
+            elif row[column] < truth_row[column]:
                 verdict = "so the records that train the system also understate its errors"
             else:
                 verdict = "so the records show the disparity too"
+
+            def gap(r: pd.Series, low: str = "", high: str = "") -> str:
+                scale, unit = (1, "") if by_ratio else (100, " points")
+                text = f"{scale * r[column]:.2f}{unit}"
+                if low:
+                    text += f" (95% CI {scale * r[low]:.2f}–{scale * r[high]:.2f}"
+                return text
+
+            low, high = ("ratio_ci_low", "ratio_ci_high") if by_ratio else (
+                "diff_ci_low", "diff_ci_high")
             found.append(
                 f"An audit that sees only the recorded outcomes, as a real auditor would, puts "
-                f"that ratio for {named_group} at {row['ratio']:.2f} (95% CI "
-                f"{row['ratio_ci_low']:.2f}–{row['ratio_ci_high']:.2f}; n = "
-                f"{int(row['denominator']):,} and {int(reference['denominator']):,} people the "
-                f"records put {system_run.negative_phrase}) against "
-                f"{truth_row['ratio']:.2f} by the true outcome, {verdict}."
+                f"that {measure} for {named_group} at {gap(row, low, high)}; n = "
+                f"{int(row['denominator']):,} and {int(reference['denominator']):,}, counted by "
+                f"the records) against {gap(truth_row)} by the true outcome, {verdict}."
             )
     overall = truth.summary[(truth.summary["grouping"] == truth.groupings[0])
                             & (truth.summary["measure"] == "overall")
@@ -126,7 +153,7 @@ def headlines(
         n_selected = int(decisions["decision"].sum())
         found.append(
             f"Of the {n_selected:,} held-out people {system_run.decision_label}, "
-            f"{share(row['value'])} fell {system_run.negative_phrase} "
+            f"{share(row['value'])} were people {system_run.negative_phrase} "
             f"(95% CI {share(row['ci_low'])}–{share(row['ci_high'])}; n = {n_selected:,})."
         )
     if not flips.empty:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit import AuditResult, audit_counts, count_table
+from audit import AuditResult, audit
 from audit.counterfactual import flip_rates
 from audit.engine import grouping_name
 from audit.figures import plot_rates_by_group, plot_views
@@ -195,13 +195,11 @@ def _ensure_parent(target: Path) -> Path:
 
 def _audit_view(config: ExperimentConfig, decisions: pd.DataFrame, outcome: str) -> AuditResult:
     settings = config.audit
-    columns = group_columns(config)
-    counts = count_table(decisions, columns, outcome, "decision", "score")
-    return audit_counts(
-        counts, [tuple(g) for g in settings.groupings], settings.reference,
-        n_boot=settings.n_boot, confidence=settings.confidence, min_count=settings.min_count,
-        suppress_below=settings.suppress_below, random_state=config.experiment.seed,
-        settings={"y_true": outcome, "y_pred": "decision", "score": "score"},
+    return audit(
+        decisions, [list(g) for g in settings.groupings], outcome, "decision", "score",
+        settings.reference, n_boot=settings.n_boot, confidence=settings.confidence,
+        min_count=settings.min_count, suppress_below=settings.suppress_below,
+        random_state=config.experiment.seed,
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from experiments.commands import UsageError
 
 #: What ``bias-audit run`` runs without an argument.
-DEFAULT_EXPERIMENT = "immigration-os"
+DEFAULT_EXPERIMENT = "catch-and-revoke"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -12,6 +12,11 @@ from types import ModuleType
 #: Experiment-file name of each system -> adapter module under experiments.systems.
 SYSTEMS: dict[str, str] = {
     "immigration_os": "immigration_os",
+    "catch_and_revoke": "catch_and_revoke",
+    "babel_x": "babel_x",
+    "visa_streaming": "visa_streaming",
+    "detention_rca": "detention_rca",
+    "cbp_one": "cbp_one",
 }
 
 

@@ -40,19 +40,20 @@ class SystemRun:
     details : dict
         Facts for the manifest and report (training size, threshold, features).
     decision_label : str
-        A positive decision in words, after "people ...": "prioritised for enforcement".
+        A positive decision as a participle phrase that reads after "people" and after
+        "were": "prioritised for enforcement".
     error_phrase : str
-        A false positive in words, after "were ...".
+        A false positive in the same form: "prioritised in error (...)".
     negative_phrase : str
-        A true negative outcome in words, after "fell ...".
+        A true negative outcome that reads after "someone" and "people": "in no stated
+        priority", "posing no threat".
     extra_tables : dict
         More tables to write as ``<name>.csv`` beside metrics.csv.
-    extra_blocks : list
-        Report blocks (:mod:`experiments.document`) for a system-specific section; figures
-        in it must be written under ``figures/`` of the directory given to ``write_extras``.
     write_extras : callable or None
         Called with the staging directory before the report is built; returns extra report
         blocks (figures included).
+    headlines : list of str
+        System-specific findings, quoted before the general ones (five at most in all).
     """
 
     decisions: pd.DataFrame
@@ -64,3 +65,4 @@ class SystemRun:
     negative_phrase: str = "in no stated priority"
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     write_extras: Callable[[Path], list[object]] | None = None
+    headlines: list[str] = field(default_factory=list)

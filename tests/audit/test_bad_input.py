@@ -207,7 +207,7 @@ def test_dropna_drops_rows_with_missing_values_and_says_how_many(decisions, tmp_
     result = audit(frame, **API_DEFAULTS, dropna=True)
     assert result.settings["n_dropped"] == 3
     assert result.settings["n_rows"] == len(frame) - 3
-    assert result.counts.n_rows == len(frame) - 3
+    assert result.counts[0].n_rows == len(frame) - 3
 
     path = tmp_path / "decisions.csv"
     frame.to_csv(path, index=False)

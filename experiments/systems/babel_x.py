@@ -1,0 +1,549 @@
+"""Adapter for the Babel X-style post scorer: annotate a corpus, train, search persistently,
+audit posts and people, and test the same content written in other styles.
+
+The runner audits *people*: flagged as a threat when any post pulled in over the window is
+flagged; the true outcome is the population's ``true_threat`` (the rare people who write
+genuine threats), the recorded outcome is whether annotators labelled any of the person's
+posts "threat". This module adds what is particular to posts: a post-level audit (against true
+intent and against the annotators' labels), the keyword flagger's error by topic, the volume of
+posts pulled in by group, and the counterfactual text test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from pydantic import Field, field_validator  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from audit import audit  # noqa: E402
+from audit.figures import PNG_METADATA  # noqa: E402
+from audit.intervals import wilson_interval  # noqa: E402
+from audit.report import number, percent  # noqa: E402
+from experiments.config import Strict  # noqa: E402
+from experiments.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.systems.base import SystemRun  # noqa: E402
+from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle  # noqa: E402
+from synthetic.systems.babel_x import (  # noqa: E402
+    DEFAULT_KEYWORDS,
+    BabelXScorer,
+    persistent_search,
+)
+
+if TYPE_CHECKING:
+    from experiments.config import ExperimentConfig
+
+#: Noise streams of the annotated training corpus and of the audited posts.
+CORPUS_STREAM = "babel_x.corpus"
+POSTS_STREAM = "babel_x.posts"
+#: Stream of SeedSequence(seed) reserved for the counterfactual sample.
+COUNTERFACTUAL_STREAM = 11
+#: Post-level groupings beside the experiment's single-column ones.
+POST_GROUPINGS = ("style", "topic")
+VIEW_COLUMNS = {"true intent": "true_threat", "annotator labels": "annotator_threat"}
+
+
+class Settings(Strict):
+    """The ``[system]`` table of a Babel X experiment."""
+
+    months: float = Field(default=3.0, gt=0, le=60,
+                          description="window of persistent search, in months")
+    annotator_bias: float = Field(
+        default=1.0, ge=0, le=5,
+        description="0 = annotators' errors do not depend on who wrote the post")
+    annotator_noise: float = Field(
+        default=0.01, gt=0, le=0.2,
+        description="chance that annotators label an unmarked non-threat post 'threat'")
+    annotator_miss_rate: float = Field(default=0.1, ge=0, lt=1,
+                                       description="chance that annotators miss a threat")
+    threat_share: float = Field(default=0.25, gt=0, le=1,
+                                description="share of a threat writer's posts that threaten")
+    training_posts: int = Field(default=100_000, ge=1_000, le=5_000_000,
+                                description="expected size of the annotated corpus")
+    training_threat_rate: float = Field(
+        default=0.02, gt=0, le=0.5,
+        description="share of genuine threats in the annotated corpus (enriched)")
+    keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYWORDS), min_length=1,
+                                description="the keyword flagger's lexicon (prefixes)")
+    threshold: float = Field(default=0.5, gt=0, lt=1,
+                             description="threat probability that flags a post")
+    flag_rule: Literal["either", "classifier", "keywords"] = "either"
+    n_features: int = Field(default=2**18, ge=2**10, le=2**24,
+                            description="hashed feature space")
+    counterfactual_posts: int = Field(default=5_000, ge=100, le=200_000,
+                                      description="posts re-rendered in every style")
+    n_jobs: int = Field(default=1, ge=1, le=64, description="processes for featurising")
+
+    @field_validator("keywords")
+    @classmethod
+    def _words(cls, value: list[str]) -> list[str]:
+        blank = [i for i, word in enumerate(value) if not word.strip()]
+        if blank:
+            raise ValueError(f"keywords must be non-empty words; entry {blank[0]} is blank")
+        return value
+
+
+def run(
+    config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray, group_columns: list[str]
+) -> SystemRun:
+    """Train the Babel X mimic on an annotated corpus and search the held-out people."""
+    settings = config.system_settings()
+    seed = config.experiment.seed
+    system = BabelXScorer(
+        keywords=tuple(settings.keywords), threshold=settings.threshold,
+        flag_rule=settings.flag_rule, n_features=settings.n_features, n_jobs=settings.n_jobs,
+        random_state=seed,
+    )
+    annotation = dict(annotator_bias=settings.annotator_bias,
+                      annotator_noise=settings.annotator_noise,
+                      annotator_miss_rate=settings.annotator_miss_rate,
+                      threat_share=settings.threat_share)
+    training_people = people.loc[train]
+    corpus = annotated_corpus(training_people, seed, settings, annotation)
+    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy(),
+               corpus["annotator_sentiment"].astype(str).to_numpy())
+
+    held_out = people.loc[~train].reset_index(drop=True)
+    posts = generate_posts(held_out, seed, months=settings.months, stream=POSTS_STREAM,
+                           **annotation)
+    posts = pd.concat([posts, system.score_posts(posts["text"])], axis=1)
+    searched = persistent_search(
+        held_out["person_id"].to_numpy(), posts["person_id"].to_numpy(),
+        posts["flagged"].to_numpy(), posts["threat_probability"].to_numpy(),
+    )
+    author = pd.Index(held_out["person_id"]).get_indexer(posts["person_id"])
+    recorded = np.bincount(author, weights=posts["annotator_threat"].to_numpy(np.float64),
+                           minlength=len(held_out)) > 0
+    decisions = held_out[group_columns].reset_index(drop=True).assign(
+        y_true=held_out["true_threat"].to_numpy(dtype=bool),
+        y_recorded=recorded,
+        decision=searched["flagged"].to_numpy(),
+        score=searched["max_threat_probability"].to_numpy(),
+    )
+
+    single = [g[0] for g in config.audit.groupings if len(g) == 1]
+    post_frame = posts.assign(**{c: held_out[c].to_numpy()[author] for c in single})
+    post_groups = [*single, *POST_GROUPINGS]
+    post_views = post_audit(config, post_frame, post_groups)
+    keywords = keyword_table(posts, config.audit.confidence)
+    volume = volume_table(held_out, searched, single)
+    counterfactual = text_counterfactual(posts, held_out, seed, system, settings,
+                                         config.audit.confidence)
+    facts = {
+        "training_people": int(len(training_people)),
+        "held_out_people": int(len(held_out)),
+        "training_posts": int(len(corpus)),
+        "training_label_threat_share": round(system.training_threat_share_, 6),
+        "held_out_posts": int(len(posts)),
+        "held_out_threat_posts": int(posts["true_threat"].sum()),
+        "posts_flagged": int(posts["flagged"].sum()),
+        "posts_keyword_hits": int(posts["keyword_hit"].sum()),
+        "posts_classifier_flags": int(posts["classifier_flag"].sum()),
+        "months_searched": settings.months,
+        "annotator_bias": settings.annotator_bias,
+        "flag_rule": settings.flag_rule,
+        "threshold": settings.threshold,
+        "features": f"hashed words and word pairs, {settings.n_features:,} columns",
+        "keywords": list(settings.keywords),
+    }
+    post_table = pd.concat([t.assign(view=v) for v, t in post_views.items()],
+                           ignore_index=True)
+    post_table = post_table[["view", *[c for c in post_table.columns if c != "view"]]]
+    extra_tables = {
+        "post_metrics": post_table,
+        "keyword_flagger": keywords,
+        "posts_pulled_in": volume,
+        "text_counterfactual": counterfactual,
+    }
+
+    def write_extras(directory: Path) -> list[object]:
+        return report_blocks(directory, post_table, keywords, volume, counterfactual, facts,
+                             settings, single)
+
+    return SystemRun(
+        decisions=decisions,
+        card=system.card(),
+        decide_twins=None,
+        details=facts,
+        decision_label="flagged as a threat",
+        error_phrase="flagged as a threat in error (though they posted no threat)",
+        negative_phrase="with no threatening post",
+        extra_tables=extra_tables,
+        write_extras=write_extras,
+    )
+
+
+def annotated_corpus(training_people: pd.DataFrame, seed: int, settings: Settings,
+                     annotation: dict) -> pd.DataFrame:
+    """Posts of the training split, enriched in genuine threats, labelled by annotators.
+
+    The corpus window is chosen so that about ``settings.training_posts`` posts come in.
+    """
+    rate = np.nan_to_num(training_people["observed_posts_per_month"].to_numpy(np.float64)).sum()
+    if rate <= 0:
+        raise ValueError("the training split posts nothing; enlarge the population")
+    return generate_posts(training_people, seed, months=settings.training_posts / rate,
+                          threat_rate=settings.training_threat_rate, stream=CORPUS_STREAM,
+                          **annotation)
+
+
+def post_audit(config: ExperimentConfig, posts: pd.DataFrame, groups: list[str]
+               ) -> dict[str, pd.DataFrame]:
+    """The post-level audit, against true intent and against the annotators' labels.
+
+    Each grouping is audited on its own (a loop per grouping): counting all of them jointly
+    would make a cell for every combination of nationality, language, style and topic.
+
+    Returns
+    -------
+    dict
+        View name -> tidy audit table (as ``AuditResult.table``) of every grouping.
+    """
+    settings = config.audit
+    reference = {k: v for k, v in settings.reference.items() if k in groups}
+    reference.setdefault("style", "english")
+    tables: dict[str, pd.DataFrame] = {}
+    for view, column in VIEW_COLUMNS.items():
+        parts = [
+            audit(posts, [group], y_true=column, y_pred="flagged", score="threat_probability",
+                  reference={k: v for k, v in reference.items() if k == group},
+                  intersections=False, n_boot=settings.n_boot, confidence=settings.confidence,
+                  min_count=settings.min_count, suppress_below=settings.suppress_below,
+                  random_state=config.experiment.seed).table
+            for group in groups
+        ]
+        tables[view] = pd.concat(parts, ignore_index=True)
+    return tables
+
+
+def keyword_table(posts: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """False positive rates of the keyword flagger and of the classifier, by topic.
+
+    Counted from the posts themselves: among posts that are not threats, the share with a
+    keyword hit, and the share the classifier flags; among threats, the share each catches.
+    """
+    harmless = ~posts["true_threat"].to_numpy(dtype=bool)
+    frame = pd.DataFrame({
+        "topic": posts["topic"].astype(str),
+        "harmless": harmless,
+        "keyword_false": harmless & posts["keyword_hit"].to_numpy(),
+        "classifier_false": harmless & posts["classifier_flag"].to_numpy(),
+        "threat": ~harmless,
+        "keyword_caught": ~harmless & posts["keyword_hit"].to_numpy(),
+    })
+    sums = frame.groupby("topic", sort=True).sum()
+    sums.loc["(all)"] = sums.sum()
+    table = pd.DataFrame({"topic": sums.index, "posts": sums[["harmless", "threat"]].sum(axis=1),
+                          "non_threat_posts": sums["harmless"]})
+    for name, column in (("keyword", "keyword_false"), ("classifier", "classifier_false")):
+        low, high = wilson_interval(sums[column], sums["harmless"], confidence)
+        table[f"{name}_false_positives"] = sums[column].to_numpy()
+        table[f"{name}_fpr"] = np.divide(sums[column], sums["harmless"],
+                                         out=np.full(len(sums), np.nan),
+                                         where=sums["harmless"] > 0)
+        table[f"{name}_fpr_ci_low"], table[f"{name}_fpr_ci_high"] = low, high
+    table["threat_posts"] = sums["threat"].to_numpy()
+    table["keyword_caught"] = sums["keyword_caught"].to_numpy()
+    return table.reset_index(drop=True)
+
+
+def volume_table(held_out: pd.DataFrame, searched: pd.DataFrame, groups: list[str]
+                 ) -> pd.DataFrame:
+    """Per group: people, posts pulled in per person, and share flagged among non-threats."""
+    harmless = ~held_out["true_threat"].to_numpy(dtype=bool)
+    parts = []
+    for column in groups:
+        frame = pd.DataFrame({
+            "group": held_out[column].astype(str).to_numpy(),
+            "people": 1, "posts_pulled_in": searched["posts_pulled_in"].to_numpy(),
+            "harmless": harmless,
+            "flagged_harmless": harmless & searched["flagged"].to_numpy(),
+            "coverage": held_out["surveillance_coverage"].to_numpy(np.float64),
+        })
+        sums = frame.groupby("group", sort=True).sum()
+        low, high = wilson_interval(sums["flagged_harmless"], sums["harmless"])
+        parts.append(pd.DataFrame({
+            "grouping": column, "group": sums.index, "people": sums["people"].to_numpy(),
+            "mean_surveillance_coverage": (sums["coverage"] / sums["people"]).to_numpy(),
+            "posts_pulled_in_per_person": (sums["posts_pulled_in"] / sums["people"]).to_numpy(),
+            "fpr": (sums["flagged_harmless"] / sums["harmless"]).to_numpy(),
+            "fpr_ci_low": low, "fpr_ci_high": high,
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def text_counterfactual(
+    posts: pd.DataFrame, people: pd.DataFrame, seed: int, system: BabelXScorer,
+    settings: Settings, confidence: float,
+) -> pd.DataFrame:
+    """The same content written in each style: flip rates of the flags and score shifts.
+
+    A sample of held-out posts without threatening intent is re-rendered under every entry of
+    :data:`synthetic.posts.RENDERINGS` (the topic, template and fillers kept), scored by the
+    fitted system, and compared with the baseline rendering (plain English). Flip rates come
+    with Wilson intervals; mean shifts of the threat probability with t intervals.
+    """
+    harmless = np.flatnonzero(~posts["true_threat"].to_numpy(dtype=bool))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, COUNTERFACTUAL_STREAM]))
+    size = min(settings.counterfactual_posts, harmless.size)
+    sample = posts.iloc[np.sort(rng.choice(harmless, size=size, replace=False))]
+    texts = np.concatenate([restyle(sample, people, seed, r, stream=POSTS_STREAM)
+                            for r in RENDERINGS])
+    scored = system.score_posts(pd.Series(texts, dtype="str"))
+    shape = (len(RENDERINGS), size)
+    probability = scored["threat_probability"].to_numpy().reshape(shape)
+    classifier = scored["classifier_flag"].to_numpy().reshape(shape)
+    flagged = scored["flagged"].to_numpy().reshape(shape)
+    shift = probability - probability[0]
+    n = np.full(len(RENDERINGS), size)
+    table = pd.DataFrame({"rendering": [r.name for r in RENDERINGS], "posts": n})
+    for name, flags in (("threat_flag", classifier), ("post_flag", flagged)):
+        flips = (flags != flags[0]).sum(axis=1)
+        low, high = wilson_interval(flips, n, confidence)
+        table[f"{name}_flips"] = flips
+        table[f"{name}_flip_rate"] = flips / n
+        table[f"{name}_flip_ci_low"], table[f"{name}_flip_ci_high"] = low, high
+        table[f"{name}_flips_to_flagged"] = (flags & ~flags[0]).sum(axis=1)
+        table[f"{name}_rate"] = flags.mean(axis=1)
+    mean = shift.mean(axis=1)
+    half = stats.t.ppf(0.5 + confidence / 2, size - 1) * shift.std(axis=1, ddof=1) / np.sqrt(size)
+    table["mean_score_shift"] = mean
+    table["shift_ci_low"], table["shift_ci_high"] = mean - half, mean + half
+    table["mean_threat_probability"] = probability.mean(axis=1)
+    table["arabic_style"] = table["rendering"].isin(ARABIC_RENDERINGS)
+    return table
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report_blocks(
+    directory: Path, post_table: pd.DataFrame, keywords: pd.DataFrame, volume: pd.DataFrame,
+    counterfactual: pd.DataFrame, facts: dict, settings: Settings, groups: list[str],
+) -> list[object]:
+    """The report's section on posts: findings, tables and figures."""
+    figures = directory / "figures"
+    flips_png = _plot_counterfactual(counterfactual, figures / "text_counterfactual.png")
+    keyword_png = _plot_keywords(keywords, figures / "keyword_flagger_by_topic.png")
+    blocks: list[object] = [
+        Heading("Posts: the post-level audit, the keyword flagger and the text counterfactual"),
+        Paragraph(
+            f"The classifier was trained on {facts['training_posts']:,} annotated posts "
+            f"({percent(facts['training_label_threat_share'], 2)} labelled 'threat'; annotator "
+            f"bias {number(settings.annotator_bias, 2)}). Over {number(settings.months, 1)} "
+            f"months of persistent search it read {facts['held_out_posts']:,} posts of the "
+            f"held-out people, of which {facts['held_out_threat_posts']:,} were genuine "
+            f"threats; it flagged {facts['posts_flagged']:,} ({facts['posts_keyword_hits']:,} "
+            f"keyword hits, {facts['posts_classifier_flags']:,} classifier flags; rule: "
+            f"'{settings.flag_rule}')."
+        ),
+        Bullets(_findings(post_table, keywords, volume, counterfactual, groups)),
+        Heading("Posts pulled in and people flagged in error", 3),
+        Paragraph(
+            "Persistent search reads more of the posts of the people it watches more closely. "
+            "The same per-post error then compounds: a person is flagged when any post is. "
+            "FPR here is the share of people without any threatening post who were flagged."
+        ),
+        _volume_blocks(volume, _summary_grouping(groups)),
+        Heading("Post-level false positive rate", 3),
+        Paragraph(
+            "Per post, by the author's group and by the post's writing style: the share of "
+            "posts without threatening intent that were flagged (true intent), and the share "
+            "of posts the annotators did not label 'threat' that were flagged (annotator "
+            "labels). An auditor holding only the annotations sees the second column."
+        ),
+        _post_fpr_table(post_table, "style"),
+        Heading("The keyword flagger, by topic", 3),
+        Paragraph(
+            "Measured on the generated posts, not assumed: among posts without threatening "
+            f"intent, the share matching the lexicon ({', '.join(settings.keywords)}), "
+            "against the share the learned classifier flags."
+        ),
+        _keyword_table(keywords),
+        Figure(keyword_png, "False positive rate of the keyword flagger and of the classifier "
+               "by topic, among posts without threatening intent (95% Wilson intervals).",
+               relative_to=directory),
+        Heading("Counterfactual text test", 3),
+        Paragraph(
+            f"In the spirit of the Equity Evaluation Corpus (Kiritchenko and Mohammad, 2018): "
+            f"{int(counterfactual['posts'].iloc[0]):,} held-out posts without threatening "
+            "intent were written again in each style, with the same topic, template and "
+            "fillers, and scored by the same fitted system. A flip is a post whose threat flag "
+            "differs from that of its plain-English baseline; the score shift is the change in "
+            "threat probability. Any change of wording moves some borderline posts across "
+            "the threshold, so read the Arabic renderings against the controls (a Christian "
+            "phrase, Hispanic names, Nigerian English markers) and against a run with "
+            "annotator bias 0. Changes of language also change which English keywords "
+            "match, which the 'post flag' column shows."
+        ),
+        _counterfactual_table(counterfactual),
+        Figure(flips_png, "Flip rate of the classifier's threat flag (95% Wilson interval) "
+               "and mean shift of the threat probability (95% t interval) when the same "
+               "content is written in another style.", relative_to=directory),
+        Paragraph("Tables: post_metrics.csv (post-level audit, both views), "
+                  "keyword_flagger.csv, posts_pulled_in.csv, text_counterfactual.csv."),
+    ]
+    return blocks
+
+
+def _findings(post_table: pd.DataFrame, keywords: pd.DataFrame, volume: pd.DataFrame,
+              counterfactual: pd.DataFrame, groups: list[str]) -> list[str]:
+    found = []
+    solidarity = keywords[keywords["topic"] == "solidarity_palestine"]
+    daily = keywords[keywords["topic"] == "daily_life"]
+    if not solidarity.empty and not daily.empty:
+        s, d = solidarity.iloc[0], daily.iloc[0]
+        found.append(
+            f"The keyword flagger matched {percent(s['keyword_fpr'], 1)} of posts in "
+            f"solidarity with Palestinians (95% CI {percent(s['keyword_fpr_ci_low'], 1)}–"
+            f"{percent(s['keyword_fpr_ci_high'], 1)}; n = {int(s['non_threat_posts']):,}), "
+            f"none of them threats, against {percent(d['keyword_fpr'], 1)} of posts about "
+            f"daily life (n = {int(d['non_threat_posts']):,})."
+        )
+    arabic = counterfactual[counterfactual["arabic_style"]]
+    if not arabic.empty:
+        top = arabic.loc[arabic["threat_flag_flip_rate"].idxmax()]
+        found.append(
+            f"Writing the same harmless content as '{top['rendering']}' changed the "
+            f"classifier's threat flag for {percent(top['threat_flag_flip_rate'], 2)} of posts "
+            f"(95% CI {percent(top['threat_flag_flip_ci_low'], 2)}–"
+            f"{percent(top['threat_flag_flip_ci_high'], 2)}; n = {int(top['posts']):,}), and "
+            f"moved the threat probability by {top['mean_score_shift']:+.3f} on average (95% "
+            f"CI {top['shift_ci_low']:+.3f} to {top['shift_ci_high']:+.3f})."
+        )
+    if groups:
+        rows = volume[volume["grouping"] == _summary_grouping(groups)]
+        rows = rows[rows["people"] >= 30]
+        if len(rows) > 1:
+            most = rows.loc[rows["posts_pulled_in_per_person"].idxmax()]
+            least = rows.loc[rows["posts_pulled_in_per_person"].idxmin()]
+            found.append(
+                f"Persistent search read {most['posts_pulled_in_per_person']:.1f} posts per "
+                f"person from {most['group']} against {least['posts_pulled_in_per_person']:.1f} "
+                f"from {least['group']}; {percent(most['fpr'], 1)} of the former without any "
+                f"threatening post were flagged (95% CI {percent(most['fpr_ci_low'], 1)}–"
+                f"{percent(most['fpr_ci_high'], 1)}; n = {int(most['people']):,}) against "
+                f"{percent(least['fpr'], 1)} (95% CI {percent(least['fpr_ci_low'], 1)}–"
+                f"{percent(least['fpr_ci_high'], 1)}; n = {int(least['people']):,})."
+            )
+    return found
+
+
+def _summary_grouping(groups: list[str]) -> str:
+    """The grouping the section summarises: region of origin when audited, else the first."""
+    return "region_of_origin" if "region_of_origin" in groups else groups[0]
+
+
+def _volume_blocks(volume: pd.DataFrame, grouping: str) -> Table:
+    rows = volume[volume["grouping"] == grouping]
+    return Table(
+        [grouping.replace("_", " "), "people", "surveillance coverage",
+         "posts pulled in per person", "flagged without any threat (95% CI)"],
+        [[str(r["group"]), f"{int(r['people']):,}", number(r["mean_surveillance_coverage"], 2),
+          number(r["posts_pulled_in_per_person"], 1),
+          f"{percent(r['fpr'], 1)} ({percent(r['fpr_ci_low'], 1)}–"
+          f"{percent(r['fpr_ci_high'], 1)})"] for _, r in rows.iterrows()],
+    )
+
+
+def _post_fpr_table(post_table: pd.DataFrame, grouping: str) -> Table:
+    rows = post_table[(post_table["grouping"] == grouping) & (post_table["metric"] == "fpr")]
+    wide = rows.pivot(index="group", columns="view",
+                      values=["value", "ci_low", "ci_high", "denominator", "ratio", "p_holm"])
+    out = []
+    for group in wide.index:
+        cells = [str(group)]
+        for view in VIEW_COLUMNS:
+            cells.append(f"{percent(wide.loc[group, ('value', view)], 2)} "
+                         f"({percent(wide.loc[group, ('ci_low', view)], 2)}–"
+                         f"{percent(wide.loc[group, ('ci_high', view)], 2)})")
+            cells.append(number(wide.loc[group, ("ratio", view)], 2))
+        cells.append(f"{int(wide.loc[group, ('denominator', 'true intent')]):,}")
+        out.append(cells)
+    return Table([grouping, "FPR, true intent (95% CI)", "ratio", "FPR, annotator labels "
+                  "(95% CI)", "ratio", "posts without threat"], out)
+
+
+def _keyword_table(keywords: pd.DataFrame) -> Table:
+    keywords = keywords[keywords["non_threat_posts"] > 0]  # the threat topic has none
+    return Table(
+        ["topic", "posts without threat", "keyword FPR (95% CI)", "classifier FPR (95% CI)"],
+        [[r["topic"].replace("_", " "), f"{int(r['non_threat_posts']):,}",
+          f"{percent(r['keyword_fpr'], 2)} ({percent(r['keyword_fpr_ci_low'], 2)}–"
+          f"{percent(r['keyword_fpr_ci_high'], 2)})",
+          f"{percent(r['classifier_fpr'], 2)} ({percent(r['classifier_fpr_ci_low'], 2)}–"
+          f"{percent(r['classifier_fpr_ci_high'], 2)})"] for _, r in keywords.iterrows()],
+    )
+
+
+def _counterfactual_table(table: pd.DataFrame) -> Table:
+    return Table(
+        ["rendering", "threat flag rate", "threat flag flip rate (95% CI)", "became flagged",
+         "mean score shift (95% CI)", "post flag flip rate (95% CI)"],
+        [[r["rendering"], percent(r["threat_flag_rate"], 2),
+          f"{percent(r['threat_flag_flip_rate'], 2)} ({percent(r['threat_flag_flip_ci_low'], 2)}"
+          f"–{percent(r['threat_flag_flip_ci_high'], 2)})",
+          f"{int(r['threat_flag_flips_to_flagged']):,}",
+          f"{r['mean_score_shift']:+.3f} ({r['shift_ci_low']:+.3f} to {r['shift_ci_high']:+.3f})",
+          f"{percent(r['post_flag_flip_rate'], 2)} ({percent(r['post_flag_flip_ci_low'], 2)}–"
+          f"{percent(r['post_flag_flip_ci_high'], 2)})"] for _, r in table.iterrows()],
+    )
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
+    return path
+
+
+def _plot_counterfactual(table: pd.DataFrame, path: Path) -> Path:
+    rows = table.iloc[1:].iloc[::-1]  # the baseline has nothing to compare with
+    y = np.arange(len(rows))
+    colours = np.where(rows["arabic_style"], "#c55a11", "#1f4e79")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.35 * len(rows) + 1.6), sharey=True)
+    rate = 100 * rows["threat_flag_flip_rate"].to_numpy()
+    left.errorbar(rate, y, xerr=np.clip(np.vstack([
+        rate - 100 * rows["threat_flag_flip_ci_low"], 100 * rows["threat_flag_flip_ci_high"] - rate
+    ]), 0, None), fmt="none", ecolor="#7f9fbf", capsize=2)
+    left.scatter(rate, y, c=colours, s=18, zorder=3)
+    left.set_xlabel("threat flag flip rate, % (95% interval)")
+    shift = rows["mean_score_shift"].to_numpy()
+    right.errorbar(shift, y, xerr=np.vstack([shift - rows["shift_ci_low"],
+                                             rows["shift_ci_high"] - shift]),
+                   fmt="none", ecolor="#7f9fbf", capsize=2)
+    right.scatter(shift, y, c=colours, s=18, zorder=3)
+    right.axvline(0, color="#b0b0b0", linestyle="--", linewidth=1)
+    right.set_xlabel("mean shift of threat probability (95% interval)")
+    left.set_yticks(y, rows["rendering"], fontsize=8)
+    for axis in (left, right):
+        axis.grid(axis="x", color="#eeeeee")
+    fig.suptitle("Same content, another style: against the plain-English baseline "
+                 "(Arabic styles in orange)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _plot_keywords(table: pd.DataFrame, path: Path) -> Path:
+    rows = table[(table["topic"] != "(all)") & (table["non_threat_posts"] > 0)].iloc[::-1]
+    y = np.arange(len(rows))
+    fig, axis = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.4))
+    for offset, name, colour in ((-0.15, "keyword", "#c55a11"), (0.15, "classifier", "#1f4e79")):
+        value = 100 * rows[f"{name}_fpr"].to_numpy()
+        error = np.clip(np.vstack([value - 100 * rows[f"{name}_fpr_ci_low"],
+                                   100 * rows[f"{name}_fpr_ci_high"] - value]), 0, None)
+        axis.errorbar(value, y + offset, xerr=error, fmt="o", color=colour, capsize=2,
+                      markersize=4, label=name)
+    axis.set_yticks(y, rows["topic"].str.replace("_", " "), fontsize=8)
+    axis.set_xlabel("false positive rate among posts without threat, % (95% interval)")
+    axis.legend(fontsize=8, frameon=False)
+    axis.grid(axis="x", color="#eeeeee")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,393 @@
+"""Adapter for the Risk Classification Assessment-style detention tool: run the configured
+version (by default without its release branch, as changed in 2017), run the other version on
+the same people, and report the change as a difference with bootstrap intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from pydantic import Field, field_validator  # noqa: E402
+
+from audit.figures import PNG_METADATA  # noqa: E402
+from audit.intervals import (  # noqa: E402
+    check_random_state,
+    ignore_nan_warnings,
+    percentile_interval,
+    resample_cells,
+    wilson_interval,
+)
+from audit.report import percent  # noqa: E402
+from experiments.config import Strict  # noqa: E402
+from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.systems.base import SystemRun  # noqa: E402
+from synthetic.systems.detention_rca import (  # noqa: E402
+    DETAIN,
+    RECOMMENDATIONS,
+    RELEASE,
+    RiskClassificationAssessment,
+    recorded_risk,
+    true_risk,
+)
+
+if TYPE_CHECKING:
+    from experiments.config import ExperimentConfig
+
+#: Name of the before/after table (``release_branch_change.csv``).
+CHANGE_TABLE = "release_branch_change"
+#: Stream of SeedSequence(seed) for the before/after bootstrap.
+CHANGE_BOOTSTRAP_STREAM = 11
+
+
+class Settings(Strict):
+    """The ``[system]`` table of a Risk Classification Assessment experiment."""
+
+    release_branch: bool = Field(
+        default=False, description="whether the tool may recommend release (false: as of 2017)")
+    supervisor_band: bool = Field(
+        default=True, description="medium risk refers the case to a supervisor")
+    public_safety_cuts: list[int] = Field(
+        default=[2, 8], min_length=2, max_length=2,
+        description="points at which public-safety risk becomes medium and high")
+    flight_risk_cuts: list[int] = Field(
+        default=[4, 6], min_length=2, max_length=2,
+        description="points at which flight risk becomes medium and high")
+
+    @field_validator("public_safety_cuts", "flight_risk_cuts")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if not 0 < value[0] < value[1]:
+            raise ValueError(f"needs two increasing positive points, like [2, 8]; got {value}")
+        return value
+
+
+def _version(release_branch: bool) -> str:
+    return "with release branch" if release_branch else "without release branch"
+
+
+def run(
+    config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray, group_columns: list[str]
+) -> SystemRun:
+    """Score the held-out people with both versions of the tool; audit the configured one.
+
+    The training split is the historical caseload that sets the score's percentile scale;
+    the points and cut-offs themselves are fixed, not learned.
+    """
+    settings = config.system_settings()
+    seed = config.experiment.seed
+    system = RiskClassificationAssessment(
+        release_branch=settings.release_branch, supervisor_band=settings.supervisor_band,
+        public_safety_cuts=tuple(settings.public_safety_cuts),
+        flight_risk_cuts=tuple(settings.flight_risk_cuts),
+    )
+    caseload = people.loc[train]
+    system.fit(caseload)
+    held_out = people.loc[~train]
+    truth = true_risk(held_out, seed)
+    with_branch = system.recommend(held_out, release_branch=True)
+    without_branch = system.recommend(held_out, release_branch=False)
+    configured = with_branch if settings.release_branch else without_branch
+    decisions = held_out[group_columns].reset_index(drop=True).assign(
+        y_true=truth,
+        y_recorded=recorded_risk(held_out),
+        decision=configured == DETAIN,
+        score=system.risk_score(held_out),
+    )
+    singles = [g[0] for g in config.audit.groupings if len(g) == 1]
+    change = release_branch_change(
+        decisions[singles], truth, with_branch, without_branch,
+        n_boot=config.audit.n_boot, confidence=config.audit.confidence,
+        suppress_below=config.audit.suppress_below, min_count=config.audit.min_count,
+        random_state=np.random.default_rng(np.random.SeedSequence([seed,
+                                                                   CHANGE_BOOTSTRAP_STREAM])),
+    )
+
+    def decide_twins(twins: pd.DataFrame) -> np.ndarray:
+        return system.recommend(twins.loc[~train]) == DETAIN
+
+    def write_extras(directory: Path) -> list[object]:
+        return change_section(change, directory, singles, config.audit.confidence,
+                              settings.release_branch)
+
+    shares = {
+        _version(branch): {name: float(np.mean(codes == i))
+                           for i, name in enumerate(RECOMMENDATIONS)}
+        for branch, codes in ((True, with_branch), (False, without_branch))
+    }
+    return SystemRun(
+        decisions=decisions,
+        card=system.card(),
+        decide_twins=decide_twins,
+        details={
+            "training_people": int(len(caseload)),
+            "held_out_people": int(len(held_out)),
+            "audited_version": _version(settings.release_branch),
+            "recommendation_shares": shares,
+            "true_risk_prevalence": float(truth.mean()),
+        },
+        decision_label="recommended for detention",
+        error_phrase=("recommended for detention though they posed neither flight risk nor "
+                      "danger"),
+        negative_phrase="posing neither flight risk nor danger",
+        extra_tables={CHANGE_TABLE: change},
+        write_extras=write_extras,
+        headlines=change_headlines(change),
+    )
+
+
+def _pp(value: float) -> str:
+    return f"{100 * value:+.1f} percentage points"
+
+
+def change_headlines(change: pd.DataFrame) -> list[str]:
+    """Two findings on the removal: overall, and the group it moved most."""
+    wrongful = change[change["metric"] == "wrongful_detention_rate"]
+    overall = wrongful[wrongful["grouping"] == "(all)"].iloc[0]
+    found = [
+        f"Removing the release branch moved the share of held-out people posing neither flight "
+        f"risk nor danger who were recommended for detention from {percent(overall['before'])} "
+        f"to {percent(overall['after'])} ({_pp(overall['difference'])}, 95% CI "
+        f"{100 * overall['diff_ci_low']:+.1f} to {100 * overall['diff_ci_high']:+.1f}; "
+        f"n = {int(overall['denominator_before']):,})."
+    ]
+    usable = wrongful[(wrongful["grouping"] == "nationality") & (wrongful["flags"] == "")]
+    if not usable.empty:
+        top = usable.loc[usable["difference"].idxmax()]
+        release = change[(change["grouping"] == "nationality") & (change["group"] == top["group"])
+                         & (change["metric"] == "release_rate")].iloc[0]
+        found.append(
+            f"The change fell hardest on people from {top['group']}, {percent(release['before'])} "
+            f"of whom the tool had recommended for release: their wrongful detention "
+            f"recommendations rose by {_pp(top['difference'])} (95% CI "
+            f"{100 * top['diff_ci_low']:+.1f} to {100 * top['diff_ci_high']:+.1f}; "
+            f"n = {int(top['denominator_before']):,}), against {_pp(overall['difference'])} "
+            "overall."
+        )
+    return found
+
+
+def _rates(counts: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
+    """Numerators and denominators of each metric, before and after, from paired counts.
+
+    ``counts[..., true risk, recommendation before, recommendation after]``; "before" is the
+    version with the release branch, "after" the one without.
+    """
+    before = counts.sum(axis=-1)          # (..., true risk, before)
+    after = counts.sum(axis=-2)           # (..., true risk, after)
+    everyone = counts.sum(axis=(-1, -2, -3))
+    out: dict[str, tuple[np.ndarray, ...]] = {}
+    for label, table in (("before", before), ("after", after)):
+        out[f"release_rate|{label}"] = (table[..., RELEASE].sum(axis=-1), everyone)
+        out[f"detention_rate|{label}"] = (table[..., DETAIN].sum(axis=-1), everyone)
+        out[f"wrongful_detention_rate|{label}"] = (table[..., 0, DETAIN],
+                                                   table[..., 0, :].sum(axis=-1))
+        out[f"detained_posing_neither|{label}"] = (table[..., 0, DETAIN],
+                                                   table[..., DETAIN].sum(axis=-1))
+    return out
+
+
+METRIC_TITLES = {
+    "release_rate": "recommended for release",
+    "detention_rate": "recommended for detention",
+    "wrongful_detention_rate": ("recommended for detention, of those posing neither flight "
+                                "risk nor danger"),
+    "detained_posing_neither": ("posing neither flight risk nor danger, of those recommended "
+                                "for detention"),
+}
+
+
+#: Shorter titles for the figure's panels.
+PANEL_TITLES = {
+    "release_rate": "recommended for release",
+    "wrongful_detention_rate": "detention recommended, posing neither risk",
+}
+
+
+def release_branch_change(
+    groups: pd.DataFrame,
+    truth: np.ndarray,
+    with_branch: np.ndarray,
+    without_branch: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    suppress_below: int = 10,
+    min_count: int = 30,
+    random_state: None | int | np.random.Generator = None,
+) -> pd.DataFrame:
+    """Rates with and without the release branch per group, and the change, with intervals.
+
+    The same people are scored by both versions, so the change is paired: each group's
+    people are counted over (true risk, recommendation with the branch, recommendation
+    without it), 18 cells, and the bootstrap draws those cells multinomially (counts, not
+    rows). Rates carry Wilson intervals; the change (after minus before) a percentile
+    bootstrap interval.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        One column per grouping, one row per person.
+    truth : array of bool
+        Truly a flight risk or a danger.
+    with_branch, without_branch : array of int
+        Recommendation codes of the two versions.
+    n_boot, confidence : int, float
+        Bootstrap resamples and interval coverage.
+    suppress_below, min_count : int
+        Groups smaller than ``suppress_below`` are withheld; smaller than ``min_count``,
+        flagged ``small_n``.
+    random_state : None, int or Generator
+
+    Returns
+    -------
+    DataFrame
+        One row per (grouping, group, metric): ``people``, ``before`` (with the release
+        branch) and ``after`` (without it) with their denominators and intervals, and
+        ``difference`` (after minus before) with its interval, and ``flags``.
+    """
+    rng = check_random_state(random_state)
+    n_codes = len(RECOMMENDATIONS)
+    cell = (truth.astype(np.int64) * n_codes + with_branch) * n_codes + without_branch
+    parts = []
+    columns = [("(all)", np.zeros(len(truth), dtype=np.int64), ["(all)"])]
+    for column in groups.columns:
+        categorical = pd.Categorical(groups[column])
+        columns.append((column, categorical.codes.astype(np.int64),
+                        [str(c) for c in categorical.categories]))
+    for grouping, codes, labels in columns:  # one pass per grouping, not per person
+        size = 2 * n_codes * n_codes
+        counts = np.bincount(codes * size + cell, minlength=len(labels) * size).reshape(
+            len(labels), 2, n_codes, n_codes)
+        point = _rates(counts)
+        with ignore_nan_warnings():
+            resampled = _rates(resample_cells(counts, n_boot, rng, category_axes=3))
+        people = counts.sum(axis=(1, 2, 3))
+        for metric in METRIC_TITLES:
+            numerator_b, denominator_b = point[f"{metric}|before"]
+            numerator_a, denominator_a = point[f"{metric}|after"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                before = numerator_b / denominator_b
+                after = numerator_a / denominator_a
+                boot = (resampled[f"{metric}|after"][0] / resampled[f"{metric}|after"][1]
+                        - resampled[f"{metric}|before"][0] / resampled[f"{metric}|before"][1])
+            low_b, high_b = wilson_interval(numerator_b, denominator_b, confidence)
+            low_a, high_a = wilson_interval(numerator_a, denominator_a, confidence)
+            diff_low, diff_high = percentile_interval(boot, confidence)
+            flags = np.where(people < suppress_below, "suppressed",
+                             np.where(np.minimum(denominator_b, denominator_a) < min_count,
+                                      "small_n", ""))
+            undefined = (denominator_b == 0) | (denominator_a == 0)
+            flags = np.where(undefined & (flags == ""), "undefined", flags)
+            frame = pd.DataFrame({
+                "grouping": grouping, "group": labels, "metric": metric, "people": people,
+                "denominator_before": denominator_b, "before": before,
+                "before_ci_low": low_b, "before_ci_high": high_b,
+                "denominator_after": denominator_a, "after": after,
+                "after_ci_low": low_a, "after_ci_high": high_a,
+                "difference": after - before, "diff_ci_low": diff_low,
+                "diff_ci_high": diff_high, "flags": flags,
+            })
+            withheld = frame["flags"] == "suppressed"
+            value_columns = [c for c in frame.columns
+                             if c not in ("grouping", "group", "metric", "people", "flags")]
+            frame[value_columns] = frame[value_columns].astype(np.float64)
+            frame.loc[withheld, value_columns] = np.nan
+            parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _interval(row: pd.Series, prefix: str) -> str:
+    if row["flags"] == "suppressed":
+        return "suppressed"
+    value = row[prefix]
+    low = row[f"{prefix}_ci_low" if prefix != "difference" else "diff_ci_low"]
+    high = row[f"{prefix}_ci_high" if prefix != "difference" else "diff_ci_high"]
+    if prefix == "difference":
+        return (f"{100 * value:+.1f} pp ({100 * low:+.1f} to {100 * high:+.1f})"
+                if np.isfinite(value) else "—")
+    return f"{percent(value)} ({percent(low)}–{percent(high)})"
+
+
+def change_section(change: pd.DataFrame, directory: Path, singles: list[str],
+                   confidence: float, audited_with_branch: bool) -> list[object]:
+    """Report blocks and a figure: the tool with and without its release branch."""
+    level = f"{100 * confidence:.0f}%"
+    blocks: list[object] = [
+        Heading("With and without the release branch"),
+        Paragraph(
+            "The same held-out people were scored by both versions of the tool: the original "
+            "one, which could recommend release, and the one changed in 2017, which turns every "
+            "'release' into 'detain'. The audit above covers the version "
+            f"{_version(audited_with_branch)}. Each rate carries its {level} Wilson "
+            f"interval; the change (without minus with the branch, in percentage points) a "
+            f"{level} bootstrap interval from multinomial resamples of each group's paired "
+            "counts (true risk × recommendation before × after). Every group and metric is in "
+            f"{CHANGE_TABLE}.csv."
+        ),
+    ]
+    shown = [g for g in ["(all)", *singles] if g != "nationality"] or ["(all)"]
+    header = ["grouping", "group", "people", "release: with branch", "release: without",
+              "wrongful detention: with branch", "wrongful detention: without",
+              "change in wrongful detention"]
+    rows = []
+    for grouping in shown:
+        part = change[change["grouping"] == grouping]
+        release = part[part["metric"] == "release_rate"].set_index("group")
+        wrongful = part[part["metric"] == "wrongful_detention_rate"].set_index("group")
+        for group in release.index:
+            r, w = release.loc[group], wrongful.loc[group]
+            rows.append([grouping, group, f"{int(r['people']):,}", _interval(r, "before"),
+                         _interval(r, "after"), _interval(w, "before"), _interval(w, "after"),
+                         _interval(w, "difference")])
+    blocks.append(Table(header, rows, caption=(
+        "Release recommendations, and wrongful detention recommendations (recommended for "
+        "detention, of those posing neither flight risk nor danger), with and without the "
+        "release branch.")))
+    figure_grouping = "nationality" if "nationality" in singles else (singles or ["(all)"])[0]
+    path = plot_change(change, figure_grouping, directory / "figures" / "release_branch.png")
+    blocks.append(Figure(path, (
+        f"Share recommended for release and share of people posing neither flight risk nor "
+        f"danger recommended for detention, by {figure_grouping}, with the release branch "
+        f"(open circles) and without it (filled), with {level} Wilson intervals."),
+        relative_to=directory))
+    return blocks
+
+
+def plot_change(change: pd.DataFrame, grouping: str, path: Path) -> Path:
+    """Two panels: release rate and wrongful detention rate, before and after, per group."""
+    part = change[(change["grouping"] == grouping) & (change["flags"] != "suppressed")]
+    metrics = ("release_rate", "wrongful_detention_rate")
+    order = (part[part["metric"] == metrics[0]].sort_values("before")["group"].tolist())
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, max(2.5, 0.3 * len(order) + 1.3)),
+                             sharey=True)
+    position = {group: i for i, group in enumerate(order)}
+    for axis, metric in zip(axes, metrics, strict=True):
+        rows = part[part["metric"] == metric]
+        y = rows["group"].map(position).to_numpy(dtype=float)
+        for label, style, offset in (("before", "o", -0.12), ("after", "o", 0.12)):
+            value = rows[label].to_numpy()
+            error = np.clip(np.vstack([value - rows[f"{label}_ci_low"],
+                                       rows[f"{label}_ci_high"] - value]), 0, None)
+            axis.errorbar(100 * value, y + offset, xerr=100 * error, fmt=style, capsize=2,
+                          markersize=5, color="#1f4e79",
+                          markerfacecolor="white" if label == "before" else "#1f4e79",
+                          label="with release branch" if label == "before"
+                          else "without release branch")
+        axis.set_title(PANEL_TITLES[metric], fontsize=9)
+        axis.set_xlabel("%")
+        axis.set_xlim(-2, 102)
+        axis.grid(axis="x", color="#eeeeee")
+    axes[0].set_yticks(range(len(order)), order, fontsize=8)
+    axes[0].legend(fontsize=7, frameon=False, loc="lower right")
+    fig.suptitle(f"The tool with and without its release branch, by {grouping}", fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
+    return path

@@ -1,0 +1,637 @@
+"""Synthetic social-media posts written by synthetic people, assembled without a loop per post.
+
+Each person writes posts in proportion to their social-media activity. A monitoring tool reads
+only part of them: the posts *pulled in* over a window of ``months`` are Poisson with mean
+``observed_posts_per_month * months`` (the population's surveillance coverage times the
+person's posting rate), so a more closely watched person has more posts read.
+
+A post has a true topic (daily life, sport, religion, politics, solidarity with Palestinians,
+solidarity with another cause, criticism of a government) and a true intent: a genuine threat
+of violence, written generically, is very rare and has the same rate for every group by
+default (a share ``threat_share`` of the posts of the population's ``true_threat`` people, and
+``threat_rate`` of everyone else's). The language and style come from the author's profile:
+English, English code-switched with Arabic or Spanish, Spanish, French or transliterated
+Arabic, with religious phrases, dialect markers and friends' names (``vocabulary``).
+
+Randomness. A person's posts are a deterministic function of the seed, the person's id and the
+post's index: one 64-bit key per person is drawn from the population's block streams
+(``SeedSequence(seed, spawn_key=(block, crc32(name)))``, :mod:`synthetic.population.noise`),
+and every per-post uniform is a SplitMix64 hash of (key, post index, variable). Hence a
+person's posts are identical whatever other people are generated with them, in any order or
+chunk, and a post can be re-rendered in another style with its content kept
+(:func:`restyle`).
+
+Labels. Annotators label each post "threat" or not. They miss a genuine threat with
+probability ``annotator_miss_rate``, and label a non-threat post "threat" with probability
+
+    annotator_noise * (1 + annotator_bias * (arabic + code_switched + palestine))
+
+(capped at 0.95), where ``arabic`` marks Arabic or Islamic terms (transliterated Arabic, Arabic
+words, Islamic phrases, Arabic names, a mosque), ``code_switched`` a post mixing languages and
+``palestine`` pro-Palestinian topic words. With ``annotator_bias = 0`` label errors do not
+depend on who wrote the post. The knob follows the documented dialect and identity-term bias
+of toxicity annotation and classifiers: tweets in African-American English were about twice as
+likely to be labelled offensive by annotators and by classifiers trained on their labels
+(Sap, Card, Gabriel, Choi and Smith, "The Risk of Racial Bias in Hate Speech Detection", ACL
+2019), and classifiers learned to treat identity terms such as "muslim" or "gay" as toxic
+because of their skewed use in the training data (Dixon, Li, Sorensen, Thain and Vasserman,
+"Measuring and Mitigating Unintended Bias in Text Classification", AIES 2018).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from synthetic.population.noise import person_uniforms, poisson_from_uniform
+from synthetic.posts import vocabulary as vocab
+
+#: Columns of a post table, in order.
+POST_COLUMNS = (
+    "person_id", "post_index", "topic", "true_threat", "sentiment", "style", "language",
+    "religious_phrase", "dialect_marker", "arabic_or_islamic_terms", "code_switched",
+    "pro_palestinian_terms", "text", "annotator_threat", "annotator_sentiment",
+)
+#: Share of posts whose sentiment annotators label at random.
+SENTIMENT_LABEL_NOISE = 0.1
+#: Most posts one person can have pulled in over a window (a guard against absurd rates).
+MAX_POSTS_PER_PERSON = 5_000
+
+_TEXT = object  # gathers of Python strings are fast; np.add concatenates them
+_MASK_INT = 0xFFFFFFFFFFFFFFFF
+_GOLDEN_INT = 0x9E3779B97F4A7C15
+_GOLDEN = np.uint64(_GOLDEN_INT)
+_TO_UNIT = 2.0**-53
+
+_SLOT_KINDS = ("place", "time", "food", "team", "cause", "official", "issue", "friend",
+               "worship", "holiday")
+_FRIEND = _SLOT_KINDS.index("friend")
+_RELIGIOUS_SLOTS = (_SLOT_KINDS.index("worship"), _SLOT_KINDS.index("holiday"))
+_MAX_SLOTS = 4
+_N_CONTEXTS = max(len(vocab.NAME_FAMILIES), len(vocab.RELIGIONS))
+_NAME_FAMILIES = tuple(vocab.NAME_FAMILIES)
+_DIALECT_FAMILIES = tuple(vocab.DIALECT_MARKERS)
+_N_VARIANTS = 5
+
+
+class PostInputError(ValueError):
+    """Post generation cannot run as asked; the message names the input and the fix."""
+
+
+# --------------------------------------------------------------------------- randomness
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: a bijective, well-mixed hash of 64-bit integers."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def person_keys(seed: int, person_id: np.ndarray, stream: str) -> np.ndarray:
+    """One 64-bit key per person, from the population's block streams (uint64)."""
+    uniforms = person_uniforms(seed, person_id, f"{stream}.key")
+    return (uniforms * 2.0**53).astype(np.uint64)
+
+
+class PostNoise:
+    """Per-post uniforms: a hash of (person key, post index, variable name).
+
+    Parameters
+    ----------
+    keys : ndarray of uint64
+        The author's key, one per post.
+    post_index : ndarray of int
+        The post's index among its author's posts.
+    """
+
+    def __init__(self, keys: np.ndarray, post_index: np.ndarray) -> None:
+        with np.errstate(over="ignore"):
+            self._base = _mix64(keys + post_index.astype(np.uint64) * _GOLDEN)
+
+    def uniform(self, variable: str) -> np.ndarray:
+        """Uniforms on [0, 1) for one named variable, one per post."""
+        salt = np.uint64((zlib.crc32(variable.encode("utf-8")) * _GOLDEN_INT) & _MASK_INT)
+        with np.errstate(over="ignore"):
+            hashed = _mix64(self._base ^ salt)
+        return (hashed >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+
+
+def _pick(u: np.ndarray, size: int | np.ndarray) -> np.ndarray:
+    """Index in ``range(size)`` from a uniform."""
+    return np.minimum((u * size).astype(np.int64), np.asarray(size) - 1)
+
+
+def _pick_rows(u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """Category per row from row-wise cumulative probabilities ``cdf`` (inverse CDF)."""
+    return np.minimum((u[:, None] >= cdf).sum(axis=1), cdf.shape[1] - 1)
+
+
+# --------------------------------------------------------------------------- compiled parts
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """Templates and pools as flat arrays, indexed without a loop per post."""
+
+    pieces: np.ndarray        # (n_templates, MAX_SLOTS + 1) text around the slots
+    slots: np.ndarray         # (n_templates, MAX_SLOTS) slot kind code, -1 for none
+    sentiment: np.ndarray     # (n_templates,) sentiment code
+    pool_text: np.ndarray     # flat fillers
+    pool_offset: np.ndarray   # (n_kinds, n_languages, n_contexts)
+    pool_length: np.ndarray   # (n_kinds, n_languages, n_contexts)
+    openers: np.ndarray       # (n_styles, 8)
+    tails: np.ndarray         # (n_styles, 8)
+    phrases: np.ndarray       # (n_religions, n_languages, 6); row 0 (none) is empty
+    dialects: np.ndarray      # (n_dialect_families, 4)
+    hashtags: np.ndarray      # (n_topics, 6)
+
+
+def _split_template(template: str) -> tuple[list[str], list[int]]:
+    pieces, slots, rest = [], [], template
+    while "{" in rest:
+        before, _, after = rest.partition("{")
+        name, _, rest = after.partition("}")
+        pieces.append(before)
+        slots.append(_SLOT_KINDS.index(name))
+    pieces.append(rest)
+    if len(slots) > _MAX_SLOTS:
+        raise ValueError(f"template {template!r} has more than {_MAX_SLOTS} slots")
+    pad = _MAX_SLOTS - len(slots)
+    return pieces + [""] * pad, slots + [-1] * pad
+
+
+def _table(rows: list[list[str]], *, before: str = "", after: str = "") -> np.ndarray:
+    """Rows of words as a padded 2-D array, each non-empty word with its separating space."""
+    width = max(len(r) for r in rows)
+    return np.array([[f"{before}{w}{after}" if w else "" for w in r] + [""] * (width - len(r))
+                     for r in rows], dtype=_TEXT)
+
+
+@lru_cache(maxsize=1)
+def _parts() -> _Parts:
+    pieces, slots, sentiment = [], [], []
+    for topic in vocab.TOPICS:
+        variants = vocab.TEMPLATES[topic]
+        if len(variants) != _N_VARIANTS:
+            raise ValueError(f"topic {topic!r} needs {_N_VARIANTS} templates")
+        for mood, *texts in variants:
+            for text in texts:
+                p, s = _split_template(text)
+                pieces.append(p)
+                slots.append(s)
+                sentiment.append(vocab.SENTIMENTS.index(mood))
+    flat: list[str] = []
+    shape = (len(_SLOT_KINDS), len(vocab.LANGUAGES), _N_CONTEXTS)
+    offset, length = np.zeros(shape, dtype=np.int64), np.ones(shape, dtype=np.int64)
+
+    def add(kind: int, language: int, context: int, items: list[str]) -> None:
+        offset[kind, language, context] = len(flat)
+        length[kind, language, context] = len(items)
+        flat.extend(items)
+
+    for kind, name in enumerate(_SLOT_KINDS):
+        for li, language in enumerate(vocab.LANGUAGES):
+            if name == "friend":
+                for ci, family in enumerate(_NAME_FAMILIES):
+                    add(kind, li, ci, vocab.NAME_FAMILIES[family])
+            elif name in vocab.RELIGION_POOLS:
+                for ci, religion in enumerate(vocab.RELIGIONS):
+                    add(kind, li, ci, vocab.RELIGION_POOLS[name][religion][language])
+            else:
+                add(kind, li, 0, vocab.SLOT_POOLS[name][language])
+                offset[kind, li, 1:] = offset[kind, li, 0]
+                length[kind, li, 1:] = length[kind, li, 0]
+    phrases = np.full((len(vocab.RELIGIONS), len(vocab.LANGUAGES), 6), "", dtype=_TEXT)
+    for ri, religion in enumerate(vocab.RELIGIONS):
+        for li, language in enumerate(vocab.LANGUAGES):
+            if religion in vocab.RELIGIOUS_PHRASES:
+                phrases[ri, li] = [f" {w}" for w in vocab.RELIGIOUS_PHRASES[religion][language]]
+    return _Parts(
+        pieces=np.array(pieces, dtype=_TEXT), slots=np.array(slots, dtype=np.int64),
+        sentiment=np.array(sentiment, dtype=np.int8), pool_text=np.array(flat, dtype=_TEXT),
+        pool_offset=offset, pool_length=length,
+        openers=_table([vocab.OPENERS[s] for s in vocab.STYLES], after=" "),
+        tails=_table([vocab.TAILS[s] for s in vocab.STYLES], before=" "),
+        phrases=phrases,
+        dialects=_table([vocab.DIALECT_MARKERS[f] for f in _DIALECT_FAMILIES], before=" "),
+        hashtags=_table([vocab.HASHTAGS[t] for t in vocab.TOPICS], before=" "),
+    )
+
+
+# --------------------------------------------------------------------------- authors
+
+
+@dataclass(frozen=True)
+class Authors:
+    """What shapes a person's posts, one entry per person.
+
+    Attributes
+    ----------
+    religion : ndarray of int
+        Index into ``vocabulary.RELIGIONS``.
+    name_family : ndarray of int
+        Index of the family of their friends' names.
+    dialect_family : ndarray of int
+        Index of their dialect's marker family, -1 for none.
+    style_cdf : ndarray, shape (n, n_styles)
+        Cumulative probabilities of the writing styles.
+    topic_cdf : ndarray, shape (n, n_topics - 1)
+        Cumulative probabilities of the (non-threat) topics.
+    """
+
+    religion: np.ndarray
+    name_family: np.ndarray
+    dialect_family: np.ndarray
+    style_cdf: np.ndarray
+    topic_cdf: np.ndarray
+
+
+def _by_category(column: pd.Series, table: dict, default: object) -> tuple[np.ndarray, list]:
+    """Codes of a categorical column, and the table's value for each of its categories."""
+    values = column.astype("category")
+    categories = list(values.cat.categories)
+    return values.cat.codes.to_numpy(), [table.get(c, default) for c in categories]
+
+
+def author_profiles(people: pd.DataFrame, seed: int) -> Authors:
+    """Religion, friends' names, dialect markers, writing styles and topics of each person.
+
+    Parameters
+    ----------
+    people : DataFrame
+        People with ``person_id``, ``first_language``, ``dialect``, ``name_origin``,
+        ``speaks_english`` and ``protest_participation``.
+    seed : int
+        Seed of the population (religion is drawn from its block streams).
+    """
+    person_id = people["person_id"].to_numpy()
+    codes, shares = _by_category(people["first_language"], vocab.RELIGION_BY_LANGUAGE,
+                                 vocab.DEFAULT_RELIGION)
+    shares = np.array(shares, dtype=np.float64).reshape(-1, 2)[codes]
+    u = person_uniforms(seed, person_id, "posts.religion")
+    religion = np.where(u < shares[:, 0], 1, np.where(u < shares.sum(axis=1), 2, 0))
+
+    codes, families = _by_category(people["name_origin"], vocab.NAME_ORIGIN_FAMILY, "anglo")
+    name_family = np.array([_NAME_FAMILIES.index(f) for f in families], dtype=np.int64)[codes]
+    codes, families = _by_category(people["dialect"], vocab.DIALECT_FAMILY, None)
+    dialect_family = np.array([-1 if f is None else _DIALECT_FAMILIES.index(f)
+                               for f in families], dtype=np.int64)[codes]
+
+    codes, styles = _by_category(people["first_language"], vocab.STYLE_BY_LANGUAGE,
+                                 {"english": 1.0})
+    _, weak = _by_category(people["first_language"], vocab.NON_ENGLISH_SPEAKER_STYLE, None)
+    fluent = np.array([[mix.get(s, 0.0) for s in vocab.STYLES] for mix in styles])
+    limited = np.array([[(w or mix).get(s, 0.0) for s in vocab.STYLES]
+                        for mix, w in zip(styles, weak, strict=True)])
+    style_probs = np.where(people["speaks_english"].to_numpy(dtype=bool)[:, None],
+                           fluent[codes], limited[codes])
+
+    topics = vocab.TOPICS[:-1]
+    base = np.array([vocab.TOPIC_BASE_WEIGHTS[t] for t in topics])
+    codes, interests = _by_category(people["first_language"], vocab.TOPIC_INTEREST, {})
+    interest = np.array([[mix.get(t, 1.0) for t in topics] for mix in interests])[codes]
+    political = np.array([t in vocab.POLITICAL_TOPICS for t in topics])
+    protest = people["protest_participation"].to_numpy(dtype=bool)
+    weights = base * interest * np.where(protest[:, None] & political,
+                                         vocab.PROTEST_TOPIC_MULTIPLIER, 1.0)
+    return Authors(
+        religion=religion, name_family=name_family, dialect_family=dialect_family,
+        style_cdf=np.cumsum(style_probs / style_probs.sum(axis=1, keepdims=True), axis=1),
+        topic_cdf=np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1),
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What a post says, independent of how it is written."""
+
+    topic: np.ndarray          # topic code
+    variant: np.ndarray        # template variant within the topic
+    noise: PostNoise
+    religion: np.ndarray       # author's religion (places of worship, holidays)
+
+
+def _render(
+    content: _Content,
+    style: np.ndarray,
+    name_family: np.ndarray,
+    phrase_religion: np.ndarray,
+    dialect_family: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Assemble the text of every post.
+
+    Returns
+    -------
+    text : ndarray of str (object dtype)
+    sentiment : ndarray of int8
+    arabic_slots : ndarray of bool
+        Whether a slot put an Arabic name or an Islamic place or holiday in the text.
+    """
+    parts = _parts()
+    noise = content.noise
+    language = np.array([vocab.LANGUAGES.index(vocab.STYLE_LANGUAGE[s])
+                         for s in vocab.STYLES])[style]
+    template = (content.topic * _N_VARIANTS + content.variant) * len(vocab.LANGUAGES) + language
+    text = parts.openers[style, _pick(noise.uniform("opener"), 8)]
+    arabic_slots = np.zeros(len(style), dtype=bool)
+    muslim = vocab.RELIGIONS.index("muslim")
+    arabic_names = _NAME_FAMILIES.index("arabic")
+    for i in range(_MAX_SLOTS):  # a loop over the slot positions, not over posts
+        text = text + parts.pieces[template, i]
+        kind = parts.slots[template, i]
+        used = kind >= 0
+        safe_kind = np.where(used, kind, 0)
+        religious = np.isin(safe_kind, _RELIGIOUS_SLOTS)
+        context = np.where(safe_kind == _FRIEND, name_family,
+                           np.where(religious, content.religion, 0))
+        offset = parts.pool_offset[safe_kind, language, context]
+        length = parts.pool_length[safe_kind, language, context]
+        filler = parts.pool_text[offset + _pick(noise.uniform(f"slot{i}"), length)]
+        text = text + np.where(used, filler, "")
+        arabic_slots |= used & (((safe_kind == _FRIEND) & (name_family == arabic_names))
+                                | (religious & (content.religion == muslim)))
+    text = text + parts.pieces[template, _MAX_SLOTS]
+    has_phrase = phrase_religion > 0
+    phrase = parts.phrases[np.where(has_phrase, phrase_religion, 0), language,
+                           _pick(noise.uniform("phrase"), 6)]
+    has_marker = dialect_family >= 0
+    marker = parts.dialects[np.where(has_marker, dialect_family, 0),
+                            _pick(noise.uniform("dialect_marker"), 4)]
+    empty = ""
+    hashtag = np.where(noise.uniform("hashtag_use") < vocab.HASHTAG_RATE,
+                       parts.hashtags[content.topic, _pick(noise.uniform("hashtag"), 6)], empty)
+    # Every extra carries its own leading space, so empty ones leave no double space.
+    for extra in (np.where(has_phrase, phrase, empty), np.where(has_marker, marker, empty),
+                  parts.tails[style, _pick(noise.uniform("tail"), 8)], hashtag):
+        text = text + extra
+    return text, parts.sentiment[template], arabic_slots
+
+
+# --------------------------------------------------------------------------- posts
+
+
+def post_counts(people: pd.DataFrame, seed: int, months: float,
+                rate_column: str = "observed_posts_per_month", stream: str = "posts"
+                ) -> np.ndarray:
+    """Posts pulled in per person over ``months``: Poisson(rate x months), one uniform each."""
+    if rate_column not in people.columns:
+        raise PostInputError(
+            f"people table lacks {rate_column!r}; generate the population with its mechanisms "
+            "(surveillance_intensity adds observed_posts_per_month)"
+        )
+    rate = np.nan_to_num(people[rate_column].to_numpy(dtype=np.float64)) * months
+    counts = poisson_from_uniform(person_uniforms(seed, people["person_id"].to_numpy(),
+                                                  f"{stream}.count"), rate)
+    return np.minimum(counts, MAX_POSTS_PER_PERSON)
+
+
+def generate_posts(
+    people: pd.DataFrame,
+    seed: int,
+    *,
+    months: float = 12.0,
+    rate_column: str = "observed_posts_per_month",
+    threat_share: float = 0.25,
+    threat_rate: float = 0.0,
+    annotator_bias: float = 0.0,
+    annotator_noise: float = 0.01,
+    annotator_miss_rate: float = 0.1,
+    stream: str = "posts",
+) -> pd.DataFrame:
+    """The posts of ``people`` pulled in over a window, with their text and annotator labels.
+
+    Parameters
+    ----------
+    people : DataFrame
+        People of a generated population (``person_id``, ``first_language``, ``dialect``,
+        ``name_origin``, ``speaks_english``, ``protest_participation``, ``true_threat`` and
+        ``rate_column``).
+    seed : int
+        Seed of the population.
+    months : float
+        Length of the window of persistent search.
+    rate_column : str
+        Posts per month that reach the tool; ``observed_posts_per_month`` (surveillance
+        coverage times activity) by default, ``posts_per_month`` for everything written.
+    threat_share : float
+        Share of the posts of ``true_threat`` people that are genuine threats.
+    threat_rate : float
+        Share of everyone else's posts that are genuine threats (0 by default; an annotation
+        corpus enriched in threats sets it higher, the same for every group).
+    annotator_bias : float
+        In [0, 5]; 0 = annotators' errors do not depend on the author (see the module doc).
+    annotator_noise : float
+        Probability that annotators label an unmarked non-threat post "threat".
+    annotator_miss_rate : float
+        Probability that annotators miss a genuine threat.
+    stream : str
+        Name of the noise streams: another name gives another, independent set of posts.
+
+    Returns
+    -------
+    DataFrame
+        One row per post, columns :data:`POST_COLUMNS`, sorted by (person_id, post_index).
+    """
+    _check_rates(months=months, threat_share=threat_share, threat_rate=threat_rate,
+                 annotator_bias=annotator_bias, annotator_noise=annotator_noise,
+                 annotator_miss_rate=annotator_miss_rate)
+    missing = [c for c in ("person_id", "first_language", "dialect", "name_origin",
+                           "speaks_english", "protest_participation", "true_threat")
+               if c not in people.columns]
+    if missing:
+        raise PostInputError(f"people table lacks the columns {missing}; pass people from "
+                             "synthetic.population.generate(...).people")
+    counts = post_counts(people, seed, months, rate_column, stream)
+    author = np.repeat(np.arange(len(people)), counts)
+    starts = np.cumsum(counts) - counts
+    post_index = np.arange(author.size) - np.repeat(starts, counts)
+    person_id = people["person_id"].to_numpy(dtype=np.int64)
+    noise = PostNoise(person_keys(seed, person_id, stream)[author], post_index)
+    authors = author_profiles(people, seed)
+
+    writes_threats = people["true_threat"].to_numpy(dtype=bool)[author]
+    threat = noise.uniform("threat") < np.where(writes_threats, threat_share, threat_rate)
+    topic = np.where(threat, len(vocab.TOPICS) - 1,
+                     _pick_rows(noise.uniform("topic"), authors.topic_cdf[author]))
+    content = _Content(topic=topic, variant=_pick(noise.uniform("template"), _N_VARIANTS),
+                       noise=noise, religion=authors.religion[author])
+    style = _pick_rows(noise.uniform("style"), authors.style_cdf[author])
+    phrase_religion = np.where(noise.uniform("phrase_use") < vocab.RELIGIOUS_PHRASE_RATE,
+                               content.religion, 0)
+    dialect = authors.dialect_family[author]
+    dialect = np.where(noise.uniform("dialect_use") < vocab.DIALECT_MARKER_RATE, dialect, -1)
+    text, sentiment, arabic_slots = _render(content, style, authors.name_family[author],
+                                            phrase_religion, dialect)
+    markers = identity_markers(style, phrase_religion, dialect, topic, arabic_slots)
+    annotator_threat = annotate_threats(
+        threat, markers, noise.uniform("annotator_threat"), annotator_bias, annotator_noise,
+        annotator_miss_rate)
+    random_sentiment = _pick(noise.uniform("annotator_sentiment_pick"), len(vocab.SENTIMENTS))
+    annotator_sentiment = np.where(
+        noise.uniform("annotator_sentiment") < SENTIMENT_LABEL_NOISE, random_sentiment,
+        sentiment)
+    return pd.DataFrame({
+        "person_id": person_id[author],
+        "post_index": post_index.astype(np.int32),
+        "topic": pd.Categorical.from_codes(topic, vocab.TOPICS),
+        "true_threat": threat,
+        "sentiment": pd.Categorical.from_codes(sentiment, vocab.SENTIMENTS),
+        "style": pd.Categorical.from_codes(style, vocab.STYLES),
+        "language": _language_column(style),
+        "religious_phrase": phrase_religion > 0,
+        "dialect_marker": dialect >= 0,
+        **markers,
+        "text": pd.array(text, dtype="str"),
+        "annotator_threat": annotator_threat,
+        "annotator_sentiment": pd.Categorical.from_codes(annotator_sentiment, vocab.SENTIMENTS),
+    }, columns=list(POST_COLUMNS))
+
+
+def _language_column(style: np.ndarray) -> pd.Categorical:
+    names = [vocab.LANGUAGE_NAMES[language] for language in vocab.LANGUAGES]
+    code_of_style = np.array([vocab.LANGUAGES.index(vocab.STYLE_LANGUAGE[s])
+                              for s in vocab.STYLES])
+    return pd.Categorical.from_codes(code_of_style[style], names)
+
+
+def identity_markers(style: np.ndarray, phrase_religion: np.ndarray, dialect: np.ndarray,
+                     topic: np.ndarray, arabic_slots: np.ndarray) -> dict[str, np.ndarray]:
+    """The three post features biased annotators react to, as boolean columns."""
+    arabic_styles = [vocab.STYLES.index(s) for s in vocab.ARABIC_STYLES]
+    switched = [vocab.STYLES.index(s) for s in vocab.CODE_SWITCHED_STYLES]
+    arabic_dialects = [_DIALECT_FAMILIES.index(f) for f in vocab.ARABIC_DIALECT_FAMILIES]
+    return {
+        "arabic_or_islamic_terms": (np.isin(style, arabic_styles)
+                                    | (phrase_religion == vocab.RELIGIONS.index("muslim"))
+                                    | np.isin(dialect, arabic_dialects) | arabic_slots),
+        "code_switched": np.isin(style, switched),
+        "pro_palestinian_terms": topic == vocab.TOPICS.index("solidarity_palestine"),
+    }
+
+
+def annotate_threats(
+    threat: np.ndarray, markers: dict[str, np.ndarray], u: np.ndarray, bias: float,
+    noise: float, miss_rate: float,
+) -> np.ndarray:
+    """Simulated annotators' "threat" labels (see the module docstring for the model)."""
+    identity = (markers["arabic_or_islamic_terms"].astype(np.float64)
+                + markers["code_switched"] + markers["pro_palestinian_terms"])
+    false_label = np.minimum(0.95, noise * (1.0 + bias * identity))
+    return np.where(threat, u >= miss_rate, u < false_label)
+
+
+def _check_rates(**values: float) -> None:
+    limits = {"months": (0, 600), "threat_share": (0, 1), "threat_rate": (0, 1),
+              "annotator_bias": (0, 5), "annotator_noise": (0, 1),
+              "annotator_miss_rate": (0, 1)}
+    for name, value in values.items():
+        low, high = limits[name]
+        if not (low <= value <= high) or (name == "months" and value == 0):
+            raise PostInputError(f"{name} must lie in [{low}, {high}]"
+                                 f"{' and be positive' if name == 'months' else ''}, got {value}")
+
+
+# --------------------------------------------------------------------------- restyling
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One way of writing the same content, for the counterfactual text test.
+
+    Attributes
+    ----------
+    name : str
+        How reports call it ("English code-switched with Arabic").
+    style : str
+        One of ``vocabulary.STYLES``.
+    names : str
+        Family of the friends' names mentioned (``vocabulary.NAME_FAMILIES``).
+    religious_phrase : str
+        ``"none"``, ``"muslim"`` or ``"christian"``: a phrase added to every post.
+    dialect : str or None
+        A dialect family whose marker is added to every post.
+    """
+
+    name: str
+    style: str = "english"
+    names: str = "anglo"
+    religious_phrase: str = "none"
+    dialect: str | None = None
+
+
+#: The renderings of the counterfactual text test; the first is the baseline.
+RENDERINGS = (
+    Rendering("English (baseline)"),
+    Rendering("English with Arabic names", names="arabic"),
+    Rendering("English with an Islamic phrase", religious_phrase="muslim"),
+    Rendering("English with a Christian phrase", religious_phrase="christian"),
+    Rendering("English code-switched with Arabic", style="english_arabic"),
+    Rendering("Transliterated Arabic", style="arabizi"),
+    Rendering("English with Levantine Arabic markers", dialect="levantine"),
+    Rendering("English code-switched with Spanish", style="english_spanish"),
+    Rendering("Spanish", style="spanish"),
+    Rendering("French", style="french"),
+    Rendering("English with Nigerian English markers", dialect="west_african_english"),
+    Rendering("English with Hispanic names", names="hispanic"),
+)
+#: The renderings that write a post in an Arabic style.
+ARABIC_RENDERINGS = ("English code-switched with Arabic", "Transliterated Arabic")
+
+
+def restyle(posts: pd.DataFrame, people: pd.DataFrame, seed: int, rendering: Rendering,
+            *, stream: str = "posts") -> np.ndarray:
+    """The text of the same posts (same topic, template and fillers) written another way.
+
+    Parameters
+    ----------
+    posts : DataFrame
+        Posts from :func:`generate_posts` with the same ``seed`` and ``stream``
+        (``person_id``, ``post_index``, ``topic``).
+    people : DataFrame
+        A table holding every author of ``posts``.
+    seed : int
+    rendering : Rendering
+    stream : str
+
+    Returns
+    -------
+    ndarray of str
+    """
+    if rendering.style not in vocab.STYLES:
+        raise PostInputError(f"unknown style {rendering.style!r}; styles: {vocab.STYLES}")
+    if rendering.names not in _NAME_FAMILIES:
+        raise PostInputError(f"unknown name family {rendering.names!r}; "
+                             f"families: {_NAME_FAMILIES}")
+    position = pd.Index(people["person_id"]).get_indexer(posts["person_id"])
+    if (position < 0).any():
+        raise PostInputError("some posts' authors are not in the people table")
+    authors = people.iloc[np.unique(position)]
+    religion = np.zeros(len(people), dtype=np.int64)
+    religion[np.unique(position)] = author_profiles(authors, seed).religion
+    noise = PostNoise(person_keys(seed, posts["person_id"].to_numpy(dtype=np.int64), stream),
+                      posts["post_index"].to_numpy())
+    topic = pd.Categorical(posts["topic"], categories=vocab.TOPICS).codes.astype(np.int64)
+    if (topic < 0).any():
+        raise PostInputError(f"posts have topics outside {vocab.TOPICS}")
+    content = _Content(topic=topic, variant=_pick(noise.uniform("template"), _N_VARIANTS),
+                       noise=noise, religion=religion[position])
+    n = len(posts)
+    text, _, _ = _render(
+        content,
+        np.full(n, vocab.STYLES.index(rendering.style)),
+        np.full(n, _NAME_FAMILIES.index(rendering.names)),
+        np.full(n, vocab.RELIGIONS.index(rendering.religious_phrase)),
+        np.full(n, -1 if rendering.dialect is None
+                else _DIALECT_FAMILIES.index(rendering.dialect)),
+    )
+    return text

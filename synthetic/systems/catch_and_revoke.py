@@ -1,0 +1,178 @@
+"""Catch and Revoke-style visa revocation: a pipeline of surveillance, social-media flags,
+record and visa-status checks, an automated threat score and a revocation decision.
+
+Each stage is an explicit step with its own output column, so an audit can follow who is
+watched, flagged, matched against records, scored and finally revoked:
+
+1. ``watched``: surveillance coverage decides which of a person's posts are pulled in
+   (``posts_pulled_in``); a person with at least one post pulled in is watched.
+2. ``social_flag``: the Babel X mimic flags a person when any pulled-in post is flagged
+   (keyword lexicon or learned classifier); ``max_threat_probability`` is kept as well.
+3. ``record_hit``: record and visa-status checks: a recorded criminal record, minor (a traffic
+   ticket) or serious, or a recorded overstay.
+4. ``threat_score``: an automated score in [0, 1] combining the previous stages with fixed,
+   documented points (a logistic link), plus points for nationalities on a "countries of
+   concern" list.
+5. ``revoked``: the visa is revoked for the top ``capacity`` share of scores, or for every
+   score at or above ``threshold``.
+
+See ``catch_and_revoke.md`` for its card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from synthetic.systems.base import read_card, top_share
+
+STAGES = ("watched", "social_flag", "record_hit", "high_threat_score", "revoked")
+STAGE_TITLES = {
+    "watched": "1. watched (posts pulled in)",
+    "social_flag": "2. flagged on social media",
+    "record_hit": "3. record or visa-status hit",
+    "high_threat_score": "4. threat score at or above the cut",
+    "revoked": "5. visa revoked",
+}
+
+
+@dataclass(frozen=True)
+class ThreatPoints:
+    """Points of the automated threat score, on the logit scale.
+
+    The score is ``expit(intercept + sum of points)``. The defaults make a social-media flag
+    and a record together enough for a high score, and either alone borderline.
+    """
+
+    intercept: float = -5.0
+    social_flag: float = 2.5
+    threat_probability: float = 2.0
+    minor_record: float = 1.5
+    serious_record: float = 3.0
+    overstay: float = 2.0
+    country_of_concern: float = 1.5
+
+
+def countries_of_concern_mask(people: pd.DataFrame, targets: Sequence[str]) -> np.ndarray:
+    """Whether each person's nationality (or ``region:<name>``) is on the list."""
+    nationality = people["nationality"].astype(str).to_numpy()
+    region = people["region_of_origin"].astype(str).to_numpy()
+    codes = [t for t in targets if not t.startswith("region:")]
+    regions = [t.removeprefix("region:") for t in targets if t.startswith("region:")]
+    return np.isin(nationality, codes) | np.isin(region, regions)
+
+
+def pulled_in(post_author: np.ndarray, post_uniform: np.ndarray, coverage: np.ndarray
+              ) -> np.ndarray:
+    """Which written posts reach the tool: each with its author's coverage probability.
+
+    ``post_author`` indexes ``coverage``; ``post_uniform`` is each post's own uniform, so a
+    post is pulled in under more surveillance whenever it is under less.
+    """
+    return post_uniform < np.asarray(coverage, dtype=np.float64)[post_author]
+
+
+class CatchAndRevokePipeline:
+    """Stages 2 to 5 of the pipeline, over people whose posts have been scored.
+
+    Parameters
+    ----------
+    points : ThreatPoints
+        Points of the automated threat score.
+    countries_of_concern : sequence of str
+        ISO3 nationality codes or ``region:<name>`` earning ``points.country_of_concern``.
+    rule : {"capacity", "threshold"}
+        Revoke the top ``capacity`` share of scores, or every score at or above ``threshold``.
+    capacity, threshold : float
+    """
+
+    card_name = "catch_and_revoke"
+
+    def __init__(
+        self,
+        points: ThreatPoints = ThreatPoints(),
+        countries_of_concern: Sequence[str] = (),
+        rule: Literal["capacity", "threshold"] = "capacity",
+        capacity: float = 0.01,
+        threshold: float = 0.5,
+    ) -> None:
+        if rule not in ("capacity", "threshold"):
+            raise ValueError(f"rule must be 'capacity' or 'threshold', got {rule!r}")
+        self.points = points
+        self.countries_of_concern = tuple(countries_of_concern)
+        self.rule = rule
+        self.capacity = capacity
+        self.threshold = threshold
+
+    def stages(
+        self,
+        people: pd.DataFrame,
+        post_author: np.ndarray,
+        post_pulled_in: np.ndarray,
+        post_flagged: np.ndarray,
+        post_threat_probability: np.ndarray,
+    ) -> pd.DataFrame:
+        """Every stage's output for every person.
+
+        Parameters
+        ----------
+        people : DataFrame
+            The people (recorded columns included), in the order of the result.
+        post_author : array of int
+            Row of ``people`` that wrote each post.
+        post_pulled_in, post_flagged : array of bool
+            Whether each post reached the tool, and whether the tool flagged it.
+        post_threat_probability : array of float
+
+        Returns
+        -------
+        DataFrame
+            ``posts_pulled_in``, ``watched``, ``social_flag``, ``max_threat_probability``,
+            ``minor_record``, ``serious_record``, ``overstay_record``, ``record_hit``,
+            ``country_of_concern``, ``threat_score``, ``high_threat_score``, ``revoked``.
+        """
+        n = len(people)
+        author = np.asarray(post_author)[post_pulled_in]
+        pulled = np.bincount(author, minlength=n)
+        flagged = np.bincount(author, weights=np.asarray(post_flagged)[post_pulled_in]
+                              .astype(np.float64), minlength=n) > 0
+        highest = np.zeros(n)
+        np.maximum.at(highest, author, np.asarray(post_threat_probability)[post_pulled_in])
+        record = people["recorded_criminal_record"].astype(str).to_numpy()
+        minor, serious = record == "minor", record == "serious"
+        overstay = people["recorded_overstay"].to_numpy(dtype=bool)
+        concern = countries_of_concern_mask(people, self.countries_of_concern)
+        p = self.points
+        logit = (p.intercept + p.social_flag * flagged + p.threat_probability * highest
+                 + p.minor_record * minor + p.serious_record * serious + p.overstay * overstay
+                 + p.country_of_concern * concern)
+        score = expit(logit)
+        if self.rule == "capacity":
+            revoked, cut = top_share(score, self.capacity)
+            high = score >= cut.threshold
+        else:
+            revoked = high = score >= self.threshold
+        return pd.DataFrame({
+            "posts_pulled_in": pulled.astype(np.int64),
+            "watched": pulled > 0,
+            "social_flag": flagged,
+            "max_threat_probability": highest,
+            "minor_record": minor,
+            "serious_record": serious,
+            "overstay_record": overstay,
+            "record_hit": minor | serious | overstay,
+            "country_of_concern": concern,
+            "threat_score": score,
+            "high_threat_score": high,
+            "revoked": revoked,
+        })
+
+    @classmethod
+    def card(cls) -> str:
+        """The system's card (Markdown)."""
+        return read_card(cls.card_name)

@@ -1,0 +1,600 @@
+"""UK-style visa streaming with a feedback loop: a red/amber/green classifier of visa
+applications, with nationality as an input, retrained every year on the adverse events its own
+scrutiny recorded.
+
+Each yearly round, a cohort of applicants is scored and streamed: the highest scores red, the
+next amber, the rest green. Red applications are refused, and so is any application whose
+check recorded an adverse event. Each stream is checked with its own probability (red most,
+green least); a check finds a true adverse event (an overstay or an offence, known only to the
+simulation) with a fixed sensitivity and, for an applicant who would have complied, records a
+false adverse event at a small rate. So the more an application is scrutinised, the likelier
+it is to leave an adverse record, true or false. The recorded events feed next year's
+nationality rating: the loop of Ensign et al. (2018), "Runaway Feedback Loops in Predictive
+Policing". Two corrections learn only from records whose discovery does not depend on the
+stream: uniform random checks, or operational checks weighted by the inverse of their
+probability. See ``visa_streaming.md`` for the card.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils.validation import check_is_fitted
+
+from synthetic.systems.base import CutOff, read_card, top_share
+
+#: Streams, in increasing order of scrutiny; a stream is stored as its index here.
+STREAMS = ("green", "amber", "red")
+GREEN, AMBER, RED = 0, 1, 2
+#: Application features the score reads (nationality is added when it is an input).
+APPLICATION_FEATURES = ("visa_type", "employer_sector", "sex", "age_band", "speaks_english",
+                        "family_ties")
+AGE_BANDS = (0, 22, 26, 30, 40, 50)
+AGE_BAND_NAMES = ("under 22", "22-25", "26-29", "30-39", "40-49", "50 and over")
+#: Streams of SeedSequence(seed) reserved for cohorts and for the checks' randomness.
+COHORT_STREAM = 81
+CHECK_STREAM = 82
+
+Correction = Literal["none", "random_checks", "inverse_scrutiny"]
+CORRECTIONS: tuple[str, ...] = ("none", "random_checks", "inverse_scrutiny")
+
+
+def true_adverse(people: pd.DataFrame) -> np.ndarray:
+    """Whether an applicant would truly stay past their leave or offend during their stay."""
+    return people["true_overstay"].to_numpy(dtype=bool) | (
+        people["true_criminal_record"].astype(str).to_numpy() != "none")
+
+
+def initial_records(people: pd.DataFrame) -> np.ndarray:
+    """The adverse events the agency's history holds before the first round.
+
+    The population's recorded overstay and serious crime (shaped by its ``label_bias``
+    mechanism); the truth itself when the population has no recorded columns.
+    """
+    if not {"recorded_overstay", "recorded_criminal_record"} <= set(people.columns):
+        return true_adverse(people)
+    return people["recorded_overstay"].to_numpy(dtype=bool) | (
+        people["recorded_criminal_record"].astype(str).to_numpy() != "none")
+
+
+def assign_cohorts(n: int, rounds: int, seed: int) -> np.ndarray:
+    """Cohort of each person: 0 is the history before the first round, ``r`` arrives in round r.
+
+    One uniform per person from a dedicated stream, so cohorts are of equal expected size and
+    independent of everything about the person.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    uniform = np.random.default_rng(np.random.SeedSequence([seed, COHORT_STREAM])).random(n)
+    return np.minimum((uniform * (rounds + 1)).astype(np.int64), rounds)
+
+
+@dataclass(frozen=True)
+class CheckNoise:
+    """Each person's uniforms for the checks, drawn once so every setting shares them.
+
+    Common random numbers: a person checked under two settings gets the same finding, so the
+    settings differ only by what they change, not by luck.
+    """
+
+    check: np.ndarray
+    finding: np.ndarray
+    audit: np.ndarray
+
+    @classmethod
+    def draw(cls, n: int, seed: int) -> CheckNoise:
+        """Uniforms for ``n`` people from the stream reserved for checks."""
+        rng = np.random.default_rng(np.random.SeedSequence([seed, CHECK_STREAM]))
+        check, finding, audit = rng.random((3, n))
+        return cls(check, finding, audit)
+
+    def take(self, rows: np.ndarray) -> CheckNoise:
+        """The uniforms of the given row positions."""
+        return CheckNoise(self.check[rows], self.finding[rows], self.audit[rows])
+
+
+@dataclass(frozen=True)
+class Scrutiny:
+    """How closely each stream is checked, and what a check records.
+
+    Attributes
+    ----------
+    check_red, check_amber, check_green : float
+        Probability that an application in the stream gets a thorough check.
+    sensitivity : float
+        Probability that a check finds a true adverse event.
+    false_event_rate : float
+        Probability that a check records an adverse event for someone who would have
+        complied; since only checked people can get one, false records grow with scrutiny.
+    audit_share : float
+        Share of each cohort given a uniform random check (used by the ``random_checks``
+        correction).
+    """
+
+    check_red: float = 0.9
+    check_amber: float = 0.3
+    check_green: float = 0.05
+    sensitivity: float = 0.9
+    false_event_rate: float = 0.02
+    audit_share: float = 0.1
+
+    @property
+    def check_rates(self) -> np.ndarray:
+        """Check probability indexed by stream (green, amber, red)."""
+        return np.array([self.check_green, self.check_amber, self.check_red])
+
+    def findings(self, adverse: np.ndarray, finding_uniform: np.ndarray) -> np.ndarray:
+        """What a check of each person would record: a found true event or a false one."""
+        return np.where(adverse, finding_uniform < self.sensitivity,
+                        finding_uniform > 1 - self.false_event_rate)
+
+
+def application_features(people: pd.DataFrame) -> pd.DataFrame:
+    """The application fields the score reads, as strings; numbers are banded (age, ties).
+
+    Banding keeps the feature space small, so training rows with equal features can be
+    merged into one weighted row (see :meth:`VisaStreamer.fit`).
+    """
+    age_band = np.searchsorted(np.asarray(AGE_BANDS[1:]), people["age"].to_numpy(), side="right")
+    ties = np.minimum(people["n_family_ties"].to_numpy(), 3)
+    return pd.DataFrame({
+        "visa_type": people["visa_type"].astype(str).to_numpy(),
+        "employer_sector": people["employer_sector"].astype(str).to_numpy(),
+        "sex": people["sex"].astype(str).to_numpy(),
+        "age_band": np.asarray(AGE_BAND_NAMES, dtype=object)[age_band],
+        "speaks_english": np.where(people["speaks_english"].to_numpy(dtype=bool), "yes", "no"),
+        "family_ties": np.asarray(["0", "1", "2", "3+"], dtype=object)[ties],
+    }, index=people.index)[list(APPLICATION_FEATURES)]
+
+
+class VisaStreamer(ClassifierMixin, BaseEstimator):
+    """Traffic-light streaming of visa applications: an application score plus a nationality
+    risk rating, both learned from recorded adverse events.
+
+    The score is ``sigmoid(application logit + nationality rating)``. The application logit
+    comes from a logistic regression on the application's fields (route, sector, sex, age,
+    English, family ties). The nationality rating is the log of the nationality's recorded
+    adverse-event rate over the overall rate, less ``rating_z`` standard errors (0 when the
+    difference is within them): a "risk list" of nationalities read straight from the
+    records, with evidence required, but without asking who was looked at.
+
+    Parameters
+    ----------
+    red_share : float
+        Share of a cohort streamed red: the highest scores.
+    amber_share : float
+        Share streamed amber: the next highest scores.
+    use_nationality : bool
+        Whether the nationality rating enters the score, as nationality did in the withdrawn
+        UK tool.
+    rating_z : float
+        Standard errors of evidence a nationality's difference must exceed to be rated; the
+        rating is the part beyond them.
+    regularisation : float
+        Inverse regularisation strength ``C`` of the logistic regression.
+
+    Attributes
+    ----------
+    pipeline_ : Pipeline
+        One-hot encoding and logistic regression of the application fields.
+    nationality_rating_ : Series
+        Log relative rate of recorded adverse events by nationality (0 when not used).
+    cut_offs_ : tuple of CutOff
+        Where the last call to :meth:`stream` cut the red stream and the red-or-amber streams.
+    """
+
+    card_name = "visa_streaming"
+
+    def __init__(
+        self,
+        red_share: float = 0.10,
+        amber_share: float = 0.30,
+        use_nationality: bool = True,
+        rating_z: float = 2.0,
+        regularisation: float = 1.0,
+    ) -> None:
+        self.red_share = red_share
+        self.amber_share = amber_share
+        self.use_nationality = use_nationality
+        self.rating_z = rating_z
+        self.regularisation = regularisation
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """Names of the inputs the score reads."""
+        return [*(["nationality"] if self.use_nationality else []), *APPLICATION_FEATURES]
+
+    def fit(
+        self, people: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> VisaStreamer:
+        """Learn the application model and the nationality rating from recorded events.
+
+        Rows with the same fields and label are merged into one row whose weight is the sum
+        of theirs: the logistic loss is a sum over rows, so the fit is the same as on the rows
+        themselves, at a fraction of the cost.
+
+        Parameters
+        ----------
+        people : DataFrame
+            Applicants (population columns).
+        y : array of bool
+            Recorded adverse event of each applicant.
+        sample_weight : array of float, optional
+            Weight of each applicant (inverse scrutiny); default 1.
+        """
+        if not (0 < self.red_share and 0 <= self.amber_share
+                and self.red_share + self.amber_share <= 1):
+            raise ValueError(
+                f"red_share ({self.red_share}) must be positive and red_share + amber_share "
+                f"({self.red_share + self.amber_share}) at most 1"
+            )
+        if self.rating_z < 0:
+            raise ValueError(f"rating_z must be at least 0, got {self.rating_z}")
+        label = np.asarray(y, dtype=bool)
+        if len(label) != len(people):
+            raise ValueError(f"y has {len(label)} values for {len(people)} applicants")
+        if label.all() or not label.any():
+            raise ValueError("the training label has one class only; enlarge the training set")
+        weight = np.ones(len(label)) if sample_weight is None else np.asarray(
+            sample_weight, dtype=np.float64)
+        columns = list(APPLICATION_FEATURES)
+        merged = (
+            application_features(people)
+            .assign(label=label, weight=weight)
+            .groupby([*columns, "label"], sort=True, observed=True)["weight"]
+            .sum()
+            .reset_index()
+        )
+        self.pipeline_ = Pipeline([
+            ("encode", OneHotEncoder(handle_unknown="ignore")),
+            ("learn", LogisticRegression(C=self.regularisation, max_iter=2000)),
+        ])
+        self.pipeline_.fit(merged[columns], merged["label"].to_numpy(),
+                           learn__sample_weight=merged["weight"].to_numpy())
+        self.classes_ = self.pipeline_.classes_
+
+        self.nationality_rating_ = self._rating(people, label, weight)
+        return self
+
+    def with_new_rating(
+        self, people: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> VisaStreamer:
+        """A copy with the same application model and the nationality rating relearned.
+
+        The yearly refresh of a nationality "risk list" from new records, the application
+        rules left as they were.
+        """
+        check_is_fitted(self, "pipeline_")
+        label = np.asarray(y, dtype=bool)
+        weight = np.ones(len(label)) if sample_weight is None else np.asarray(
+            sample_weight, dtype=np.float64)
+        refreshed = copy.copy(self)
+        refreshed.nationality_rating_ = self._rating(people, label, weight)
+        return refreshed
+
+    def _rating(self, people: pd.DataFrame, label: np.ndarray, weight: np.ndarray) -> pd.Series:
+        """Log of each nationality's recorded event rate over the overall rate, soft-thresholded
+        at ``rating_z`` standard errors."""
+        nationality = people["nationality"].astype(str).to_numpy()
+        names, codes = np.unique(nationality, return_inverse=True)
+        events = np.bincount(codes, weights=weight * label, minlength=len(names))
+        applicants = np.bincount(codes, weights=weight, minlength=len(names))
+        squares = np.bincount(codes, weights=weight**2, minlength=len(names))
+        overall = events.sum() / applicants.sum()
+        if not overall > 0:
+            raise ValueError("the training records hold no adverse event; enlarge the training set")
+        # Effective sample size: weighted rows carry less information than as many plain ones.
+        effective = applicants**2 / squares
+        rate = np.maximum(events / applicants, 0.5 / effective)  # no events: half an event
+        log_ratio = np.log(rate / overall)
+        standard_error = np.sqrt((1 - rate) / (effective * rate))
+        rating = np.sign(log_ratio) * np.maximum(
+            np.abs(log_ratio) - self.rating_z * standard_error, 0.0) + 0.0  # no -0.0
+        if not self.use_nationality:
+            rating = np.zeros(len(names))
+        return pd.Series(rating, index=names, name="nationality_rating")
+
+    def decision_function(self, people: pd.DataFrame) -> np.ndarray:
+        """Log-odds of the score: application logit plus nationality rating."""
+        check_is_fitted(self, "pipeline_")
+        logit = self.pipeline_.decision_function(application_features(people))
+        rating = (self.nationality_rating_
+                  .reindex(people["nationality"].astype(str).to_numpy())
+                  .fillna(0.0).to_numpy())  # a nationality never seen is rated neutral
+        return logit + rating
+
+    def predict_proba(self, people: pd.DataFrame) -> np.ndarray:
+        """Score as probabilities of (no recorded event, recorded event)."""
+        score = 1.0 / (1.0 + np.exp(-self.decision_function(people)))
+        return np.column_stack([1.0 - score, score])
+
+    def risk_score(self, people: pd.DataFrame) -> np.ndarray:
+        """The score in [0, 1]: how likely the records say an adverse event is."""
+        return self.predict_proba(people)[:, 1]
+
+    def stream(
+        self, people: pd.DataFrame, cut_offs: tuple[CutOff, CutOff] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Stream a cohort: top ``red_share`` red, next ``amber_share`` amber, the rest green.
+
+        Without ``cut_offs`` the cuts are made on ``people`` and kept in ``cut_offs_`` (red,
+        red or amber). With them (counterfactual twins: the same rows, changed people) the same
+        cuts are applied, so a row whose score is unchanged keeps its stream.
+
+        Returns
+        -------
+        streams : ndarray of int8
+            Index into :data:`STREAMS`.
+        scores : ndarray of float
+        """
+        scores = self.risk_score(people)
+        streams = np.full(len(scores), GREEN, dtype=np.int8)
+        if cut_offs is None:
+            red, red_cut = top_share(scores, self.red_share)
+            red_or_amber, amber_cut = top_share(scores, self.red_share + self.amber_share)
+            self.cut_offs_ = (red_cut, amber_cut)
+        else:
+            red, red_or_amber = cut_offs[0].select(scores), cut_offs[1].select(scores)
+        streams[red_or_amber] = AMBER
+        streams[red] = RED
+        return streams, scores
+
+    def predict(self, people: pd.DataFrame) -> np.ndarray:
+        """Streamed red or not."""
+        return self.stream(people)[0] == RED
+
+    @classmethod
+    def card(cls) -> str:
+        """The system's card (Markdown)."""
+        return read_card(cls.card_name)
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What happened to one cohort in one round.
+
+    Attributes
+    ----------
+    streams : ndarray of int8
+        Index into :data:`STREAMS`.
+    scores : ndarray of float
+    checked : ndarray of bool
+        Given an operational check (probability set by the stream).
+    audited : ndarray of bool
+        Given a uniform random check (only under the ``random_checks`` correction).
+    findings : ndarray of bool
+        What a check of the applicant records (a found true event or a false one), whether or
+        not they were checked.
+    recorded : ndarray of bool
+        Recorded adverse event: checked or audited, and the check recorded one.
+    refused : ndarray of bool
+        Streamed red, or a recorded adverse event in any stream.
+    """
+
+    streams: np.ndarray
+    scores: np.ndarray
+    checked: np.ndarray
+    audited: np.ndarray
+    findings: np.ndarray
+    recorded: np.ndarray
+    refused: np.ndarray
+
+
+@dataclass
+class LoopRun:
+    """One run of the feedback loop under one correction.
+
+    Attributes
+    ----------
+    correction : str
+    by_round : DataFrame
+        One row per (round, nationality): ``applicants``, ``red``, ``amber``, ``refused``,
+        ``adverse`` (true), ``compliant``, ``wrongful_refusals`` (refused among the
+        compliant), ``recorded`` (recorded adverse events), ``false_records``, ``checked``,
+        ``training_rows`` (rows the round's model learned from, all nationalities).
+    final_rows : ndarray of int
+        Row positions (in ``people``) of the last round's cohort.
+    final : Screening
+        The last round's streams, checks, records and refusals, for those rows.
+    model : VisaStreamer
+        The last round's fitted model (its ``cut_offs_`` are the last round's cuts).
+    kept_models : int
+        Rounds with no recorded event to learn from, in which last year's model was kept.
+    """
+
+    correction: str
+    by_round: pd.DataFrame
+    final_rows: np.ndarray
+    final: Screening
+    model: VisaStreamer
+    kept_models: int = 0
+
+
+@dataclass
+class FeedbackLoop:
+    """Yearly rounds of streaming, scrutiny, recording and retraining.
+
+    Parameters
+    ----------
+    rounds : int
+        Number of yearly rounds after the initial history.
+    red_share, amber_share : float
+        Stream shares (see :class:`VisaStreamer`).
+    scrutiny : Scrutiny
+        Check probabilities per stream, sensitivity, false-event rate, random-audit share.
+    memory : {"accumulate", "replace"}
+        Whether each year's records are added to the training data or replace it.
+    use_nationality : bool
+        Whether the nationality rating enters the score.
+    rating_z : float
+        Standard errors of evidence behind a nationality rating (see :class:`VisaStreamer`).
+    regularisation : float
+        ``C`` of the logistic regression.
+    relearn : {"rating", "all"}
+        What each year's records retrain: only the nationality rating (the application model
+        keeps what it learned from the initial history), or the application model too.
+    """
+
+    rounds: int = 10
+    red_share: float = 0.10
+    amber_share: float = 0.30
+    scrutiny: Scrutiny = field(default_factory=Scrutiny)
+    memory: Literal["accumulate", "replace"] = "accumulate"
+    use_nationality: bool = True
+    rating_z: float = 2.0
+    regularisation: float = 1.0
+    relearn: Literal["rating", "all"] = "rating"
+
+    def new_model(self) -> VisaStreamer:
+        """An unfitted streamer with this loop's settings."""
+        return VisaStreamer(red_share=self.red_share, amber_share=self.amber_share,
+                            use_nationality=self.use_nationality,
+                            rating_z=self.rating_z, regularisation=self.regularisation)
+
+    def run(
+        self,
+        people: pd.DataFrame,
+        cohort: np.ndarray,
+        noise: CheckNoise,
+        correction: Correction = "none",
+    ) -> LoopRun:
+        """Run every round under one correction.
+
+        Parameters
+        ----------
+        people : DataFrame
+            Every applicant, with the population's true and recorded columns.
+        cohort : ndarray of int
+            Cohort of each row (:func:`assign_cohorts`); rows with a negative cohort take no
+            part.
+        noise : CheckNoise
+            Each row's uniforms for the checks (shared by every correction).
+        correction : {"none", "random_checks", "inverse_scrutiny"}
+            ``none`` learns from every recorded event; ``random_checks`` only from the uniform
+            random audit sample; ``inverse_scrutiny`` only from operationally checked
+            applications, each weighted by one over its stream's check probability. Round 1
+            learns from the initial history under every setting, so the settings start alike;
+            the corrections leave that history out from round 2 on, as its discovery
+            probabilities are unknown.
+
+        Returns
+        -------
+        LoopRun
+        """
+        if correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+        if self.memory not in ("accumulate", "replace"):
+            raise ValueError(f"memory must be 'accumulate' or 'replace', got {self.memory!r}")
+        if correction == "inverse_scrutiny" and np.any(self.scrutiny.check_rates <= 0):
+            raise ValueError("inverse_scrutiny needs every stream's check probability above 0")
+        adverse = true_adverse(people)
+        nationality = people["nationality"].cat.codes.to_numpy()
+        nationalities = list(people["nationality"].cat.categories)
+        check_rates = self.scrutiny.check_rates
+
+        history = np.flatnonzero(cohort == 0)
+        # Training data as (rows, labels, weights) blocks, one per year.
+        blocks = [(history, initial_records(people.iloc[history]), np.ones(len(history)))]
+        model = self.new_model()
+        kept_models = 0
+        tables = []
+        for year in range(1, self.rounds + 1):
+            rows = np.concatenate([b[0] for b in blocks])
+            labels = np.concatenate([b[1] for b in blocks])
+            weights = np.concatenate([b[2] for b in blocks])
+            if year == 1 or (self.relearn == "all" and labels.any() and not labels.all()):
+                model = self.new_model().fit(people.iloc[rows], labels, sample_weight=weights)
+            elif labels.any():
+                model = model.with_new_rating(people.iloc[rows], labels, sample_weight=weights)
+            else:
+                kept_models += 1  # nothing to learn from this year: keep last year's model
+
+            members = np.flatnonzero(cohort == year)
+            screened = self.screen(model, people.iloc[members], noise.take(members), correction)
+            streams, checked, audited = screened.streams, screened.checked, screened.audited
+            tables.append(_round_counts(
+                year, nationality[members], len(nationalities), screened, adverse[members],
+                len(rows),
+            ))
+
+            if correction == "none":
+                new = (members, screened.recorded, np.ones(len(members)))
+            elif correction == "random_checks":
+                new = (members[audited], screened.findings[audited], np.ones(int(audited.sum())))
+            else:
+                new = (members[checked], screened.findings[checked],
+                       1.0 / check_rates[streams[checked]])
+            if self.memory == "replace" or (correction != "none" and year == 1):
+                blocks = [new]
+            else:
+                blocks.append(new)
+
+        by_round = pd.concat(tables, ignore_index=True)
+        by_round.insert(1, "nationality", pd.Categorical.from_codes(
+            by_round.pop("code").to_numpy(), categories=nationalities))
+        return LoopRun(correction, by_round, members, screened, model, kept_models)
+
+    def screen(
+        self,
+        model: VisaStreamer,
+        applicants: pd.DataFrame,
+        noise: CheckNoise,
+        correction: Correction,
+        cut_offs: tuple[CutOff, CutOff] | None = None,
+    ) -> Screening:
+        """Stream one cohort, check it, record what the checks find, decide refusals.
+
+        Parameters
+        ----------
+        model : VisaStreamer
+            The fitted streamer.
+        applicants : DataFrame
+            The cohort.
+        noise : CheckNoise
+            The cohort's uniforms (:meth:`CheckNoise.take`).
+        correction : str
+            Random audit checks are made only under ``random_checks``.
+        cut_offs : tuple of CutOff, optional
+            Apply these stream cuts instead of cutting this cohort (counterfactual twins).
+        """
+        streams, scores = model.stream(applicants, cut_offs)
+        checked = noise.check < self.scrutiny.check_rates[streams]
+        audited = (noise.audit < self.scrutiny.audit_share) if (
+            correction == "random_checks") else np.zeros(len(streams), dtype=bool)
+        findings = self.scrutiny.findings(true_adverse(applicants), noise.finding)
+        recorded = (checked | audited) & findings
+        return Screening(streams, scores, checked, audited, findings, recorded,
+                         refused=(streams == RED) | recorded)
+
+
+def _round_counts(
+    year: int, codes: np.ndarray, n_groups: int, screened: Screening, adverse: np.ndarray,
+    training_rows: int,
+) -> pd.DataFrame:
+    """Counts of one round per nationality (one bincount per quantity)."""
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[mask], minlength=n_groups)
+
+    return pd.DataFrame({
+        "round": year,
+        "code": np.arange(n_groups),
+        "applicants": np.bincount(codes, minlength=n_groups),
+        "red": count(screened.streams == RED),
+        "amber": count(screened.streams == AMBER),
+        "refused": count(screened.refused),
+        "adverse": count(adverse),
+        "compliant": count(~adverse),
+        "wrongful_refusals": count(screened.refused & ~adverse),
+        "recorded": count(screened.recorded),
+        "false_records": count(screened.recorded & ~adverse),
+        "checked": count(screened.checked),
+        "training_rows": training_rows,
+    })

@@ -1,0 +1,138 @@
+"""Visa streaming through the runner: knobs off audit as fair, knobs on show the disparity in
+the direction the loop implies, the loop's gap grows without correction and stays bounded with
+it, and runs are deterministic."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.checks import check_experiment
+from experiments.config import EXPERIMENTS_DIR, ConfigError, parse_config
+from experiments.runner import run_experiment
+
+FAIR_PROFILE = Path(__file__).parent / "data" / "fair_uk_world.toml"
+TARGET = "EGY"
+
+
+def visa_data(**changes: object) -> dict:
+    """The shipped visa-streaming experiment, made small; ``changes`` maps dotted keys."""
+    data = tomllib.loads((EXPERIMENTS_DIR / "visa_streaming.toml").read_text(encoding="utf-8"))
+    data["population"]["size"] = 40_000
+    data["audit"]["n_boot"] = 200
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        table = data
+        for key in parents:
+            table = table.setdefault(key, {})
+        table[last] = copy.deepcopy(value)
+    return data
+
+
+def fair_world_data(seed: int, label_bias: float, **changes: object) -> dict:
+    """Five alike nationalities; ``label_bias`` over-records the history of one of them."""
+    mechanisms: dict = {"proxy_leakage": {"strength": 0.0}}
+    if label_bias > 0:
+        mechanisms["label_bias"] = {"strength": label_bias, "targets": [TARGET]}
+    return visa_data(**{
+        "population.profile": str(FAIR_PROFILE),
+        "population.size": 60_000,
+        "experiment.seed": seed,
+        "mechanisms": mechanisms,
+        "audit.reference": {"nationality": "TUR"},
+        # Not sex: adverse events truly differ by sex, and the score reads it. Regions would
+        # repeat nationalities here (one nationality per region).
+        "audit.groupings": [["nationality"]],
+        "counterfactual.interventions": [],
+        **changes,
+    })
+
+
+def run(data: dict, out: Path):
+    config = parse_config(data)
+    check_experiment(config)
+    return run_experiment(config, Path("visa_streaming.toml"), out=out)
+
+
+def read_gaps(result) -> pd.DataFrame:
+    return pd.read_csv(result.directory / "loop_gap.csv")
+
+
+@pytest.fixture(scope="module")
+def loop_on(tmp_path_factory):
+    """Knobs on: the history records one nationality's events fully and others' two times in
+    three (label bias 0.5); unequal scrutiny by stream; false events."""
+    return run(fair_world_data(11, 0.5), tmp_path_factory.mktemp("visa") / "on")
+
+
+def test_no_significant_disparity_with_every_knob_off(tmp_path):
+    """No label bias, no false events, equal checks in every stream: no loop, no disparity."""
+    significant = []
+    for seed in (1, 2):
+        data = fair_world_data(seed, 0.0, **{
+            "system.false_event_rate": 0.0, "system.check_red": 0.3,
+            "system.check_amber": 0.3, "system.check_green": 0.3})
+        result = run(data, tmp_path / str(seed))
+        table = result.views["true"].table
+        rates = table[table["metric"].isin(["fpr", "fnr", "selection_rate"])]
+        significant += list(rates.loc[rates["p_holm"] < 0.05, ["grouping", "group", "metric"]]
+                            .itertuples(index=False))
+    # Holm controls the family-wise error per (grouping, metric) at 5%; across the 6 families of
+    # two seeds a stray rejection is chance, more would be a disparity.
+    assert len(significant) <= 1, significant
+
+
+def test_over_recorded_history_leads_to_more_wrongful_refusals(loop_on):
+    table = loop_on.views["true"].table
+    row = table[(table["grouping"] == "nationality") & (table["metric"] == "fpr")
+                & (table["group"] == TARGET)].iloc[0]
+    # The reference nationality ends up never streamed red: its wrongful refusals come from
+    # false records alone, so the difference is the measure, not the ratio.
+    assert row["difference"] > 0.1 and row["p_holm"] < 0.05
+    assert loop_on.manifest["details"]["most_scrutinised"] == TARGET
+
+
+def test_gap_grows_without_correction_and_stays_bounded_with_it(loop_on):
+    gaps = read_gaps(loop_on).set_index(["correction", "round"])["red_share_gap"]
+    last = gaps.index.get_level_values("round").max()
+    assert gaps[("none", last)] > gaps[("none", 1)] + 0.05
+    for correction in ("random_checks", "inverse_scrutiny"):
+        later = gaps[correction].loc[2:]
+        assert later.abs().max() < 0.08, (correction, later.tolist())
+        assert gaps[(correction, last)] < gaps[("none", last)] - 0.1
+
+
+def test_report_has_the_loop_section_and_tables(loop_on):
+    report = (loop_on.directory / "report.md").read_text(encoding="utf-8")
+    assert "## The feedback loop, year by year" in report
+    assert "figures/visa_streaming_loop.png" in report
+    assert "Ensign" in report
+    by_round = pd.read_csv(loop_on.directory / "loop_by_round.csv")
+    assert set(by_round["correction"]) == {"none", "random_checks", "inverse_scrutiny"}
+    assert {"red_share", "wrongful_refusal_rate_ci_low", "recorded_rate"} <= set(by_round)
+    assert (by_round["wrongful_refusal_rate_ci_low"] <= by_round["wrongful_refusal_rate"]).all()
+    assert (loop_on.directory / "figures" / "visa_streaming_loop.png").stat().st_size > 0
+    assert any("yearly rounds without correction" in line for line in loop_on.headlines)
+
+
+def test_same_config_and_seed_give_byte_identical_files(tmp_path):
+    data = visa_data(**{"system.rounds": 3})
+    first, second = run(data, tmp_path / "a"), run(data, tmp_path / "b")
+    for name in ("metrics.csv", "loop_by_round.csv", "loop_gap.csv", "flip_rates.csv"):
+        assert (first.directory / name).read_bytes() == (second.directory / name).read_bytes()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"system.red_share": 0.7, "system.amber_share": 0.5}, "at most 1"),
+    ({"system.correction": "inverse_scrutiny", "system.check_green": 0.0}, "check_green"),
+    ({"system.correction": "audit"}, "system.correction"),
+    ({"system.round": 3}, "did you mean 'rounds'"),
+    ({"system.rounds": 0}, "system.rounds"),
+])
+def test_bad_settings_name_the_key(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(visa_data(**changes))

@@ -1,0 +1,162 @@
+"""Synthetic posts: columns, determinism, chunk invariance, labels, restyling, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from synthetic.population import generate
+from synthetic.posts import (
+    POST_COLUMNS,
+    PostInputError,
+    Rendering,
+    author_profiles,
+    generate_posts,
+    post_counts,
+    restyle,
+)
+from synthetic.posts import vocabulary as vocab
+
+SEED = 31
+MONTHS = 4.0
+
+
+@pytest.fixture(scope="module")
+def people() -> pd.DataFrame:
+    mechanisms = {"surveillance_intensity": {"strength": 1.0,
+                                             "targets": ["region:Middle East and North Africa"]}}
+    return generate("us_visa_holders", 8_000, seed=SEED, mechanisms=mechanisms).people
+
+
+@pytest.fixture(scope="module")
+def posts(people) -> pd.DataFrame:
+    return generate_posts(people, SEED, months=MONTHS, threat_rate=0.01, annotator_bias=2.0)
+
+
+def assert_same_posts(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Column by column (pandas' assert_frame_equal is slow on long text columns)."""
+    assert list(left.columns) == list(right.columns)
+    differing = [c for c in left.columns
+                 if not np.array_equal(left[c].to_numpy(dtype=object),
+                                       right[c].to_numpy(dtype=object))]
+    assert not differing, differing
+
+
+def test_posts_have_every_column_in_order(posts):
+    assert tuple(posts.columns) == POST_COLUMNS
+    assert posts["text"].str.len().min() > 10
+    assert set(posts["topic"].cat.categories) == set(vocab.TOPICS)
+    assert posts["true_threat"].dtype == bool and posts["annotator_threat"].dtype == bool
+
+
+def test_post_counts_follow_observed_activity(people, posts):
+    counts = post_counts(people, SEED, MONTHS)
+    assert counts.sum() == len(posts)
+    per_person = posts.groupby("person_id").size().reindex(people["person_id"], fill_value=0)
+    assert np.array_equal(per_person.to_numpy(), counts)
+    watched = people["surveillance_coverage"].to_numpy() > 0.3
+    # Persistent search reads more of the posts of the people it watches more closely.
+    assert counts[watched].mean() > 1.3 * counts[~watched].mean()
+
+
+def test_posts_are_sorted_and_indexed_per_person(posts):
+    keys = posts[["person_id", "post_index"]].to_numpy()
+    assert np.all(np.diff(keys[:, 0]) >= 0)
+    first = np.r_[True, keys[1:, 0] != keys[:-1, 0]]
+    assert np.all(keys[first, 1] == 0)
+    assert np.all(keys[~first, 1] == keys[np.flatnonzero(~first) - 1, 1] + 1)
+
+
+def test_same_seed_same_posts_other_seed_other_posts(people, posts):
+    again = generate_posts(people, SEED, months=MONTHS, threat_rate=0.01, annotator_bias=2.0)
+    assert_same_posts(again, posts)
+    other = generate_posts(people, SEED + 1, months=MONTHS, threat_rate=0.01, annotator_bias=2.0)
+    assert not other["text"].head(500).equals(posts["text"].head(500))
+
+
+def test_a_persons_posts_do_not_depend_on_who_else_is_generated(people, posts):
+    # Chunks that cut through a block, in reverse order: each person's posts are unchanged.
+    rows = np.array_split(np.arange(len(people))[::-1], 5)
+    parts = [generate_posts(people.iloc[chunk], SEED, months=MONTHS, threat_rate=0.01,
+                            annotator_bias=2.0) for chunk in rows]
+    joined = pd.concat(parts).sort_values(["person_id", "post_index"]).reset_index(drop=True)
+    assert_same_posts(joined, posts)
+
+
+def test_text_has_variety(posts):
+    assert posts["text"].nunique() > 0.5 * len(posts)
+    assert set(posts["style"].unique()) == set(vocab.STYLES)
+
+
+def test_genuine_threats_have_the_same_rate_in_every_region(people, posts):
+    region = people.set_index("person_id").loc[posts["person_id"], "region_of_origin"]
+    table = pd.crosstab(region.to_numpy(), posts["true_threat"].to_numpy())
+    assert stats.chi2_contingency(table)[1] > 0.001
+
+
+def test_threats_are_generic(posts):
+    threats = posts.loc[posts["true_threat"], "text"].str.lower()
+    assert len(threats) > 50
+    for word in ("jihad", "intifada", "shaheed", "martyr", "gaza", "palestin", "islam"):
+        assert not threats.str.contains(word).any(), word
+
+
+@pytest.mark.parametrize("bias", [0.0, 2.0])
+def test_annotator_false_labels_follow_the_bias_knob(people, bias):
+    posts = generate_posts(people, SEED, months=MONTHS, annotator_bias=bias, annotator_noise=0.02)
+    harmless = posts[~posts["true_threat"]]
+    marked = (harmless["arabic_or_islamic_terms"] | harmless["code_switched"]
+              | harmless["pro_palestinian_terms"]).to_numpy()
+    labels = harmless["annotator_threat"].to_numpy()
+    table = pd.crosstab(marked, labels)
+    p_value = stats.chi2_contingency(table)[1]
+    if bias == 0:
+        assert p_value > 0.001
+        assert abs(labels.mean() - 0.02) < 0.004
+    else:
+        assert labels[marked].mean() > 2 * labels[~marked].mean()
+        assert p_value < 1e-6
+
+
+def test_markers_match_the_text(posts):
+    arabizi = posts[posts["style"] == "arabizi"]
+    assert (arabizi["language"] == "Arabic (transliterated)").all()
+    assert arabizi["arabic_or_islamic_terms"].all()
+    palestine = posts[posts["topic"] == "solidarity_palestine"]
+    assert palestine["pro_palestinian_terms"].all()
+    assert palestine["text"].str.contains("Gaza|Palestin|Ghazze|Falasteen|falasteen").mean() > 0.6
+
+
+def test_restyling_a_plain_post_as_itself_gives_its_own_text(people, posts):
+    authors = author_profiles(people, SEED)
+    anglo = pd.Series(authors.name_family == list(vocab.NAME_FAMILIES).index("anglo"),
+                      index=people["person_id"])
+    plain = posts[(posts["style"] == "english") & ~posts["religious_phrase"]
+                  & ~posts["dialect_marker"] & anglo.loc[posts["person_id"]].to_numpy()]
+    assert len(plain) > 1000
+    text = restyle(plain, people, SEED, Rendering("English (baseline)"))
+    assert np.array_equal(text, plain["text"].to_numpy(dtype=object))
+
+
+def test_restyling_keeps_content_and_changes_style(people, posts):
+    sample = posts[~posts["true_threat"]].head(2000)
+    spanish = restyle(sample, people, SEED, Rendering("Spanish", style="spanish"))
+    switched = restyle(sample, people, SEED, Rendering("Arabic", style="english_arabic"))
+    base = restyle(sample, people, SEED, Rendering("English (baseline)"))
+    assert (spanish != base).mean() > 0.95
+    # Code-switching keeps the English core text: only openers and tails change.
+    cores = [b.split(" ", 2)[-1][:15] in s for b, s in zip(base, switched, strict=True)]
+    assert np.mean(cores) > 0.6
+
+
+def test_bad_input_names_the_problem(people):
+    with pytest.raises(PostInputError, match="months must"):
+        generate_posts(people, SEED, months=0)
+    with pytest.raises(PostInputError, match="annotator_bias"):
+        generate_posts(people, SEED, annotator_bias=9)
+    with pytest.raises(PostInputError, match="observed_posts_per_month"):
+        generate_posts(people.drop(columns="observed_posts_per_month"), SEED)
+    with pytest.raises(PostInputError, match="lacks the columns"):
+        generate_posts(people.drop(columns="dialect"), SEED)

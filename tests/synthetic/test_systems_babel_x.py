@@ -1,0 +1,129 @@
+"""The Babel X mimic: keyword flagger, learned classifier, persistent search, card."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthetic.population import generate
+from synthetic.posts import generate_posts
+from synthetic.systems.babel_x import (
+    DEFAULT_KEYWORDS,
+    BabelXScorer,
+    keyword_hits,
+    persistent_search,
+)
+
+SEED = 5
+MONTHS = 3.0
+
+
+@pytest.fixture(scope="module")
+def people() -> pd.DataFrame:
+    return generate("us_visa_holders", 10_000, seed=SEED).people
+
+
+@pytest.fixture(scope="module")
+def held_out(people) -> pd.DataFrame:
+    """Posts the systems were not trained on (another noise stream), 2% genuine threats."""
+    return generate_posts(people, SEED, months=MONTHS, threat_rate=0.02, stream="held_out")
+
+
+@pytest.fixture(scope="module")
+def fitted(people) -> dict[float, tuple[BabelXScorer, pd.DataFrame]]:
+    """A system fitted on unbiased and on biased annotators' labels, with its corpus."""
+    out = {}
+    for bias in (0.0, 3.0):
+        corpus = generate_posts(people, SEED, months=MONTHS, threat_rate=0.02,
+                                annotator_bias=bias, stream="corpus")
+        system = BabelXScorer().fit(corpus["text"], corpus["annotator_threat"].to_numpy(),
+                                    corpus["annotator_sentiment"].astype(str).to_numpy())
+        out[bias] = system, corpus
+    return out
+
+
+def test_keywords_match_word_starts_in_any_case():
+    texts = ["Stop the BOMBING", "Bombay mix", "a xbomb", "Gaza!", "hurting", "nothing"]
+    assert keyword_hits(texts, ["bomb", "gaza", "hurt"]).tolist() == [
+        True, True, False, True, True, False]
+
+
+def test_keyword_hits_agree_with_a_direct_search(held_out):
+    posts = held_out.head(20_000)
+    pattern = re.compile(r"\b(?:" + "|".join(DEFAULT_KEYWORDS) + ")", re.IGNORECASE)
+    direct = [bool(pattern.search(text)) for text in posts["text"]]
+    assert keyword_hits(posts["text"], DEFAULT_KEYWORDS).tolist() == direct
+
+
+def test_blank_keyword_is_refused():
+    with pytest.raises(ValueError, match="non-empty"):
+        keyword_hits(["x"], ["bomb", " "])
+
+
+def test_scores_are_probabilities_and_flags_follow_the_rule(fitted):
+    system, corpus = fitted[0.0]
+    scored = system.score_posts(corpus["text"].head(5000))
+    assert list(scored.columns) == ["keyword_hit", "threat_probability", "classifier_flag",
+                                    "flagged", "predicted_sentiment"]
+    assert scored["threat_probability"].between(0, 1).all()
+    assert (scored["classifier_flag"] == (scored["threat_probability"] >= 0.5)).all()
+    hits, classifier = scored["keyword_hit"].to_numpy(), scored["classifier_flag"].to_numpy()
+    assert np.array_equal(scored["flagged"], hits | classifier)
+    assert np.array_equal(BabelXScorer(flag_rule="keywords").combine(hits, classifier), hits)
+    assert np.array_equal(BabelXScorer(flag_rule="classifier").combine(hits, classifier),
+                          classifier)
+
+
+def test_classifier_learns_threats_and_sentiment(fitted, held_out):
+    system, _ = fitted[0.0]
+    test = held_out
+    scored = system.score_posts(test["text"])
+    threat = test["true_threat"].to_numpy()
+    assert scored["classifier_flag"][threat].mean() > 0.9
+    assert scored["classifier_flag"][~threat].mean() < 0.1
+    accuracy = (scored["predicted_sentiment"].astype(str) == test["sentiment"].astype(str)).mean()
+    assert accuracy > 0.9
+
+
+def test_biased_labels_teach_the_classifier_that_arabic_terms_threaten(fitted, held_out):
+    gaps = {}
+    harmless = held_out[~held_out["true_threat"]]
+    for bias, (system, _) in fitted.items():
+        probability = system.score_posts(harmless["text"])["threat_probability"].to_numpy()
+        arabic = harmless["arabic_or_islamic_terms"].to_numpy()
+        gaps[bias] = probability[arabic].mean() - probability[~arabic].mean()
+    assert gaps[3.0] > gaps[0.0] + 0.05
+
+
+def test_fit_refuses_one_class_and_bad_settings():
+    texts = ["a post", "another post"]
+    with pytest.raises(ValueError, match="one class"):
+        BabelXScorer().fit(texts, np.array([False, False]))
+    with pytest.raises(ValueError, match="threshold"):
+        BabelXScorer(threshold=1.5).fit(texts, np.array([False, True]))
+    with pytest.raises(ValueError, match="flag_rule"):
+        BabelXScorer(flag_rule="any").fit(texts, np.array([False, True]))
+
+
+def test_persistent_search_flags_a_person_when_any_post_is_flagged():
+    result = persistent_search(
+        people_ids=np.array([10, 11, 12]),
+        post_person_ids=np.array([10, 10, 12, 12, 12]),
+        post_flagged=np.array([False, True, False, False, False]),
+        post_score=np.array([0.2, 0.9, 0.1, 0.3, 0.2]),
+    )
+    assert result["posts_pulled_in"].tolist() == [2, 0, 3]
+    assert result["flagged"].tolist() == [True, False, False]
+    assert result["max_threat_probability"].tolist() == [0.9, 0.0, 0.3]
+    with pytest.raises(ValueError, match="not among"):
+        persistent_search(np.array([1]), np.array([2]), np.array([True]), np.array([0.5]))
+
+
+def test_card_names_sources_and_knobs():
+    card = BabelXScorer.card()
+    for phrase in ("Babel X", "Public sources", "What is simplified", "Knobs",
+                   "annotator_bias", "persistent search", "Sap et al.", "Dixon et al."):
+        assert phrase in card
