@@ -175,6 +175,7 @@ def collect(points: list[SweepPoint], directory: Path) -> tuple[pd.DataFrame, pd
         seeds=("seed", "nunique"),
         value_mean=("value", "mean"), value_sd=("value", "std"),
         value_min=("value", "min"), value_max=("value", "max"),
+        difference_mean=("difference", "mean"),
         ratio_mean=("ratio", "mean"), ratio_sd=("ratio", "std"),
         ratio_min=("ratio", "min"), ratio_max=("ratio", "max"),
         significant_share=("p_holm", lambda p: float((p < 0.05).mean())),

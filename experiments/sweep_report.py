@@ -89,16 +89,31 @@ def answer_question(config: ExperimentConfig, summary: pd.DataFrame) -> str:
                 + (f" ({100 * removed:.0f}% of the excess over parity removed)"
                    if math.isfinite(removed) else "")
             )
-        return ("By the true outcome (means over " f"{seeds} seeds): " + "; ".join(parts) + ". "
-                "Where language, neighbourhood and name track nationality, a model that never "
-                "sees nationality still reaches it through them, so leaving it out is not "
-                "enough to remove the disparity.")
+        levels = sorted({k[0] for k in truth.index})
+        unaware = [truth.get((leak, False), math.nan) for leak in levels]
+        if not all(math.isfinite(v) for v in unaware) or len(levels) < 2:
+            verdict = ""
+        elif unaware[-1] > 1.25 * unaware[0]:
+            verdict = (" Without nationality, the disparity grows with proxy leakage: where "
+                       "language, neighbourhood and name track nationality, a model that never "
+                       "sees nationality still reaches it through them.")
+        else:
+            verdict = (" Without nationality, the disparity hardly depends on proxy leakage "
+                       f"({unaware[0]:.2f} at leakage {levels[0]:g}, {unaware[-1]:.2f} at "
+                       f"{levels[-1]:g}): it comes from the biased records themselves (label "
+                       "bias, presumed gang membership, surveillance), which the model reads "
+                       "whether or not it sees nationality. Leaving nationality out is not "
+                       "enough to remove it.")
+        return ("By the true outcome (means over " f"{seeds} seeds): " + "; ".join(parts) + "."
+                + verdict)
     if sweep.answer == "capacity":
         key = "system.capacity"
         truth = _mean_by(rows, key, "true")
+        difference = _mean_by(rows, key, "true", "difference_mean")
         values = ", ".join(
             (f"{truth[k]:.2f}" if math.isfinite(truth[k]) else
-             "undefined (the reference group had no wrongful prioritisations)") + f" at k = {k:g}"
+             f"undefined (the reference group had no wrongful prioritisations; {group} "
+             f"{100 * difference[k]:.2f} points above it)") + f" at k = {k:g}"
             for k in truth.index)
         defined = truth.dropna()
         if len(defined) < 2:
