@@ -383,11 +383,16 @@ def _audit_grouping(
     p_values[ref] = np.nan
     p_holm = holm(p_values.T).T
     p_bh = benjamini_hochberg(p_values.T).T
+    # A rate of exactly 0 or 1 never varies under a multinomial resample of its own counts,
+    # so a percentile interval of a gap involving it would claim a certainty it lacks.
+    extreme = (denominator > 0) & ((numerator == 0) | (numerator == denominator))
+    not_estimable = (extreme | extreme[ref]) & (np.arange(len(values)) != ref)[:, None]
     for array in (diff_low, diff_high, ratio_low, ratio_high):
         array[ref] = np.nan
+        array[not_estimable] = np.nan
 
     n_groups, n_rates = values.shape
-    flags = _flags(denominator, values, ratio, ref, min_count, suppress_below)
+    flags = _flags(denominator, values, ratio, ref, min_count, suppress_below, not_estimable)
     rate_block = {
         "grouping": name,
         "group": np.repeat(labels, n_rates),
@@ -448,6 +453,7 @@ def _flags(
     ref: int,
     min_count: int,
     suppress_below: int,
+    not_estimable: np.ndarray,
 ) -> np.ndarray:
     selection = RATE_NAMES.index("selection_rate")
     parts = [
@@ -456,6 +462,7 @@ def _flags(
         # An empty denominator has nothing to withhold: it is undefined, not suppressed.
         np.where((denominator > 0) & (denominator < suppress_below), "suppressed", ""),
         np.where(~np.isnan(values) & np.isnan(ratio), "ratio_undefined", ""),
+        np.where(not_estimable & (denominator > 0), "no_gap_interval", ""),
     ]
     four_fifths = np.zeros(values.shape, dtype=bool)
     with np.errstate(invalid="ignore"):

@@ -52,6 +52,10 @@ def plot_rates_by_group(
     positions = {group: i for i, group in enumerate(groups)}
     for axis, metric in zip(axes[0], metrics, strict=True):
         part = shown[(shown["metric"] == metric) & shown["group"].isin(groups)]
+        if part.empty:
+            axis.text(0.5, 0.5, "undefined or suppressed\nfor every group", ha="center",
+                      va="center", transform=axis.transAxes, fontsize=9, color="#666666")
+            axis.set_xticks([])
         y = part["group"].map(positions).to_numpy()
         value = part["value"].to_numpy()
         axis.errorbar(

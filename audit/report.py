@@ -63,6 +63,8 @@ def ratio_with_interval(row: pd.Series) -> str:
         return "—"
     if row["ratio"] is None or not math.isfinite(row["ratio"]):
         return "— (reference rate is 0)"
+    if "no_gap_interval" in flags.split(";"):
+        return f"{number(row['ratio'])} (no interval: a rate of 0% or 100%)"
     return f"{number(row['ratio'])} ({number(row['ratio_ci_low'])}–{number(row['ratio_ci_high'])})"
 
 
@@ -160,7 +162,9 @@ def markdown_report(result: AuditResult, title: str = "Audit") -> str:
         "Groups with fewer than "
         f"{settings.get('min_count', 30)} people behind a rate are marked small_n; under "
         f"{settings.get('suppress_below', 10)} the rate is suppressed. four_fifths marks a "
-        "selection rate below 0.8 or above 1.25 times the reference's. A rate with no one in "
+        "selection rate below 0.8 or above 1.25 times the reference's. no_gap_interval marks a "
+        "comparison with a rate of exactly 0% or 100%, whose counts cannot vary under the "
+        "bootstrap, so no interval is claimed for its ratio or difference. A rate with no one in "
         "its denominator (a false positive rate in a group with no true negatives, say) is "
         "undefined, never zero.",
     ]

@@ -64,16 +64,21 @@ def disparity_headline(
             f"{int(reference_row['denominator']):,} in the reference group).",
             reference,
         )
+    def interval(low: float, high: float, scale: float = 1.0) -> str:
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return "no interval, as a rate of 0% or 100% cannot vary under resampling"
+        return f"95% CI {scale * low:.1f}–{scale * high:.1f}"
+
     if reference_row["value"] > 0:
         top = significant.loc[significant["ratio"].idxmax()]
         gap = (f"at {top['ratio']:.1f} times the rate of {population_word} {reference} "
-               f"({share(top['value'])} against {share(reference_row['value'])}; ratio 95% CI "
-               f"{top['ratio_ci_low']:.1f}–{top['ratio_ci_high']:.1f}")
+               f"({share(top['value'])} against {share(reference_row['value'])}; ratio "
+               f"{interval(top['ratio_ci_low'], top['ratio_ci_high'])}")
     else:
         top = significant.loc[significant["difference"].idxmax()]
         gap = (f"at a rate of {share(top['value'])}, against none of {population_word} "
-               f"{reference} (difference {100 * top['difference']:.1f} percentage points, 95% CI "
-               f"{100 * top['diff_ci_low']:.1f}–{100 * top['diff_ci_high']:.1f}")
+               f"{reference} (difference {100 * top['difference']:.1f} percentage points, "
+               f"{interval(top['diff_ci_low'], top['diff_ci_high'], 100)}")
     return (
         f"{population_word.capitalize()} {top['group']} were {harm} {gap}; n = "
         f"{int(top['denominator']):,} and {int(reference_row['denominator']):,}).",
@@ -133,8 +138,10 @@ def headlines(
             def gap(r: pd.Series, low: str = "", high: str = "") -> str:
                 scale, unit = (1, "") if by_ratio else (100, " points")
                 text = f"{scale * r[column]:.2f}{unit}"
-                if low:
+                if low and math.isfinite(r[low]) and math.isfinite(r[high]):
                     text += f" (95% CI {scale * r[low]:.2f}–{scale * r[high]:.2f}"
+                elif low:
+                    text += " (no interval, as a rate of 0% or 100% cannot vary under resampling"
                 return text
 
             low, high = ("ratio_ci_low", "ratio_ci_high") if by_ratio else (

@@ -156,8 +156,9 @@ def build_report(
                for name, m in config.mechanisms.items()] or [["none", "—", "—"]]),
         Heading("What the numbers mean"),
         Bullets([f"{EXPLANATIONS[m][0]}: {EXPLANATIONS[m][1]}." for m in SHOWN_METRICS]
-                 + ["Flip rate: share of people whose decision changes when only one "
-                    "attribute of theirs changes (their counterfactual twin)."]),
+                 + (["Flip rate: share of people whose decision changes when only one "
+                     "attribute of theirs changes (their counterfactual twin)."]
+                    if not flips.empty else [])),
         Paragraph(
             "Every rate is shown with its 95% Wilson interval. A ratio compares a group's rate "
             "with the reference group's (the largest group unless the experiment names one); "

@@ -104,3 +104,18 @@ def test_four_fifths_flags_selection_rate_ratios_outside_0_8_to_1_25():
     others = result.table[result.table["metric"] != "selection_rate"]
     assert not any("four_fifths" in _flags(f) for f in others["flags"])
     assert np.isnan(selection.loc["ref", "p_value"])
+
+
+def test_gaps_to_a_rate_of_zero_claim_no_interval():
+    # 'zero' selects nobody: its ratio to the reference is 0, and no resample of its counts
+    # can say otherwise, so no interval is claimed for the gap.
+    frame = frame_from_counts({"big": (300, 60, 40, 100), "zero": (80, 0, 20, 0)})
+    result = audit(frame, groups=["group"], y_true="y", y_pred="d", n_boot=100)
+    rows = result.table[(result.table["group"] == "zero")
+                        & result.table["metric"].isin(["selection_rate", "fpr", "tpr"])]
+    assert (rows["value"] == 0).all()
+    assert rows[["ratio_ci_low", "ratio_ci_high", "diff_ci_low", "diff_ci_high"]].isna().all().all()
+    assert all("no_gap_interval" in _flags(f) for f in rows["flags"])
+    # the rate's own Wilson interval is still there
+    assert (rows["ci_high"] > 0).all()
+    assert "no interval: a rate of 0% or 100%" in result.to_markdown()

@@ -30,6 +30,7 @@ def test_difference_when_the_reference_has_no_errors():
                                          "people from")
     assert group == "B"
     assert "against none of people from A (difference" in sentence
+    assert "no interval, as a rate of 0% or 100% cannot vary" in sentence
     assert "nan" not in sentence and "inf" not in sentence
 
 
