@@ -3,9 +3,7 @@ keyword flagger measured from data, settings errors."""
 
 from __future__ import annotations
 
-import copy
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +11,13 @@ import pandas as pd
 import pytest
 
 from experiments.checks import check_experiment
-from experiments.config import EXPERIMENTS_DIR, ConfigError, load_config, parse_config
+from experiments.config import ConfigError, load_config, parse_config
 from experiments.runner import run_experiment as run
 from experiments.runner import train_split
 from experiments.systems import babel_x as adapter
 from synthetic.population import generate
 from synthetic.posts import ARABIC_RENDERINGS, generate_posts
+from tests.experiments.conftest import apply_changes, shipped_data
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_world.toml"
 EXTRA_FILES = ("post_metrics.csv", "keyword_flagger.csv", "posts_pulled_in.csv",
@@ -28,17 +27,9 @@ DETERMINISTIC_FILES = ("metrics.csv", "metrics.json", "summary.csv", *EXTRA_FILE
 
 def babel_x_data(**changes: object) -> dict:
     """The shipped babel-x experiment, made small; ``changes`` maps dotted keys."""
-    data = tomllib.loads((EXPERIMENTS_DIR / "babel_x.toml").read_text(encoding="utf-8"))
-    data["population"]["size"] = 20_000
-    data["audit"]["n_boot"] = 200
+    data = shipped_data("babel_x", 20_000, 200)
     data["system"].update(training_posts=20_000, counterfactual_posts=2_000, n_jobs=1)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        table = data
-        for key in parents:
-            table = table[key]
-        table[last] = copy.deepcopy(value)
-    return data
+    return apply_changes(data, changes)
 
 
 @pytest.fixture(scope="module")

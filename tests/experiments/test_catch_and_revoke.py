@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import copy
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.config import EXPERIMENTS_DIR, parse_config
+from experiments.config import parse_config
 from experiments.runner import run_experiment
 from synthetic.systems.catch_and_revoke import STAGE_TITLES
+from tests.experiments.conftest import apply_changes, shipped_data
 from tests.experiments.test_fair_world import FAIR_PROFILE
 
 STAGE_COUNT = 4
 
 
 def catch_and_revoke_data(**changes: object) -> dict:
-    data = tomllib.loads((EXPERIMENTS_DIR / "catch_and_revoke.toml").read_text())
-    data["population"]["size"] = 16_000
-    data["audit"]["n_boot"] = 200
+    data = shipped_data("catch_and_revoke", 16_000, 200)
     data["system"]["training_posts"] = 8_000
     data["system"]["attribution"]["n_boot"] = 300
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        table = data
-        for key in parents:
-            table = table.setdefault(key, {})
-        table[last] = copy.deepcopy(value)
-    return data
+    return apply_changes(data, changes)
 
 
 @pytest.fixture(scope="module")

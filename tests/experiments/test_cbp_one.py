@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import copy
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from experiments.config import EXPERIMENTS_DIR, ConfigError, parse_config
+from experiments.config import ConfigError, parse_config
 from experiments.runner import run_experiment
+from tests.experiments.conftest import apply_changes, shipped_data
 
 DARKER, LIGHTER = "darker (Monk 7-10)", "lighter (Monk 1-3)"
 
 
 def cbp_data(**changes: object) -> dict:
     """The shipped cbp-one experiment, made small; ``changes`` maps dotted keys."""
-    data = tomllib.loads((EXPERIMENTS_DIR / "cbp_one.toml").read_text(encoding="utf-8"))
-    data["population"]["size"] = 30_000
-    data["audit"]["n_boot"] = 200
+    data = shipped_data("cbp_one", 30_000, 200)
     data["audit"]["groupings"] = [["skin_tone"], ["region_of_origin"], ["nationality"]]
     data["system"].update(training_identities=600, representation_levels=[0.0, 1.0],
                           target_fmr=0.002)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        table = data
-        for key in parents:
-            table = table.setdefault(key, {})
-        table[last] = copy.deepcopy(value)
-    return data
+    return apply_changes(data, changes)
 
 
 def run(tmp_path: Path, name: str, **changes: object):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import copy
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from experiments.checks import check_experiment
-from experiments.config import EXPERIMENTS_DIR, ConfigError, parse_config
+from experiments.config import ConfigError, parse_config
 from experiments.runner import run_experiment
+from tests.experiments.conftest import apply_changes, shipped_data
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_world.toml"
 MECHANISMS = ("label_bias", "measurement_bias", "surveillance_intensity", "representation_bias",
@@ -19,16 +18,8 @@ MECHANISMS = ("label_bias", "measurement_bias", "surveillance_intensity", "repre
 
 def detention_data(**changes: object) -> dict:
     """The shipped detention-rca experiment, made small; ``changes`` maps dotted keys."""
-    data = tomllib.loads((EXPERIMENTS_DIR / "detention_rca.toml").read_text(encoding="utf-8"))
-    data["population"]["size"] = 20_000
-    data["audit"]["n_boot"] = 200
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        table = data
-        for key in parents:
-            table = table.setdefault(key, {})
-        table[last] = copy.deepcopy(value)
-    return data
+    data = shipped_data("detention_rca", 20_000, 200)
+    return apply_changes(data, changes)
 
 
 def fair_data(seed: int, **changes: object) -> dict:

@@ -4,16 +4,15 @@ it, and runs are deterministic."""
 
 from __future__ import annotations
 
-import copy
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from experiments.checks import check_experiment
-from experiments.config import EXPERIMENTS_DIR, ConfigError, parse_config
+from experiments.config import ConfigError, parse_config
 from experiments.runner import run_experiment
+from tests.experiments.conftest import apply_changes, shipped_data
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_uk_world.toml"
 TARGET = "EGY"
@@ -21,16 +20,8 @@ TARGET = "EGY"
 
 def visa_data(**changes: object) -> dict:
     """The shipped visa-streaming experiment, made small; ``changes`` maps dotted keys."""
-    data = tomllib.loads((EXPERIMENTS_DIR / "visa_streaming.toml").read_text(encoding="utf-8"))
-    data["population"]["size"] = 40_000
-    data["audit"]["n_boot"] = 200
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        table = data
-        for key in parents:
-            table = table.setdefault(key, {})
-        table[last] = copy.deepcopy(value)
-    return data
+    data = shipped_data("visa_streaming", 40_000, 200)
+    return apply_changes(data, changes)
 
 
 def fair_world_data(seed: int, label_bias: float, **changes: object) -> dict:
