@@ -158,7 +158,8 @@ def marginalise(
 
 
 def count_cells(
-    cell: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, n_cells: int
+    cell: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, n_cells: int,
+    overwrite_cell: bool = False,
 ) -> np.ndarray:
     """Count rows per (cell, true label, decision) in one ``bincount`` pass.
 
@@ -170,14 +171,23 @@ def count_cells(
         True label and decision of each row.
     n_cells : int
         Number of cells.
+    overwrite_cell : bool
+        Build the bincount key in ``cell`` itself (an int64 array the caller no longer needs),
+        saving a pass over memory.
 
     Returns
     -------
     ndarray of int64, shape ``(n_cells, 2, 2)``
     """
-    key = cell * 4
-    key += y_true.view(np.uint8) * 2 if y_true.dtype == bool else y_true.astype(np.int64) * 2
-    key += y_pred.view(np.uint8) if y_pred.dtype == bool else y_pred.astype(np.int64)
+    # (true label, decision) as one small code per row, in bytes, before touching the wide key.
+    outcome = np.left_shift(np.asarray(y_true, dtype=bool).view(np.uint8), 1)
+    outcome |= np.asarray(y_pred, dtype=bool).view(np.uint8)
+    if overwrite_cell and cell.dtype == np.int64:
+        key = cell
+        key *= 4
+    else:
+        key = cell.astype(np.int64) * 4
+    key += outcome
     return np.bincount(key, minlength=n_cells * 4).reshape(n_cells, 2, 2).astype(np.int64)
 
 
@@ -295,9 +305,8 @@ def count_table(
         cell *= size
         cell += column_codes
 
-    counts = count_cells(cell, truth, decision, n_cells).reshape(*sizes, 2, 2)
     score_counts = score_sums = None
-    if scores is not None:
+    if scores is not None:  # before count_cells, which reuses ``cell`` as its key
         if score_bins < 2:
             raise AuditInputError(f"score_bins must be at least 2, got {score_bins}")
         bins = score_bin(scores, score_bins)
@@ -307,4 +316,6 @@ def count_table(
         score_sums = np.bincount(key, weights=scores, minlength=length).reshape(
             *sizes, 2, score_bins
         )
+    counts = count_cells(cell, truth, decision, n_cells, overwrite_cell=True).reshape(
+        *sizes, 2, 2)
     return CountTable(tuple(groups), tuple(labels), counts, score_counts, score_sums, n_dropped)

@@ -58,7 +58,10 @@ def missing_mask(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
     """Boolean mask of rows with a missing value in any of ``names``."""
     mask = np.zeros(len(frame), dtype=bool)
     for name in dict.fromkeys(names):
-        mask |= frame[name].isna().to_numpy()
+        column = frame[name]
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biu":
+            continue  # numpy booleans and integers cannot be missing
+        mask |= column.isna().to_numpy()
     return mask
 
 
