@@ -127,13 +127,17 @@ def headlines(
                                        & (recorded.table["group"] == row["reference"])].iloc[0]
             by_ratio = math.isfinite(row["ratio"]) and math.isfinite(truth_row["ratio"])
             measure, column = ("ratio", "ratio") if by_ratio else ("difference", "difference")
+            low, high = ("ratio_ci_low", "ratio_ci_high") if by_ratio else (
+                "diff_ci_low", "diff_ci_high")
             if not row["p_holm"] < SIGNIFICANCE:
                 verdict = ("a difference it cannot tell from chance; the records that train "
                            "the system also hide its errors")
+            elif row[low] <= truth_row[column] <= row[high]:
+                verdict = "so the records show much the same disparity"
             elif row[column] < truth_row[column]:
                 verdict = "so the records that train the system also understate its errors"
             else:
-                verdict = "so the records show the disparity too"
+                verdict = "so the records exaggerate the disparity"
 
             def gap(r: pd.Series, low: str = "", high: str = "") -> str:
                 scale, unit = (1, "") if by_ratio else (100, " points")
@@ -144,8 +148,6 @@ def headlines(
                     text += " (no interval, as a rate of 0% or 100% cannot vary under resampling"
                 return text
 
-            low, high = ("ratio_ci_low", "ratio_ci_high") if by_ratio else (
-                "diff_ci_low", "diff_ci_high")
             found.append(
                 f"An audit that sees only the recorded outcomes, as a real auditor would, puts "
                 f"that {measure} for {named_group} at {gap(row, low, high)}; n = "
@@ -159,8 +161,10 @@ def headlines(
         row = overall.iloc[0]
         n_selected = int(decisions["decision"].sum())
         found.append(
-            f"Of the {n_selected:,} held-out people {system_run.decision_label}, "
-            f"{share(row['value'])} were people {system_run.negative_phrase} "
+            f"Of the {n_selected:,} held-out {system_run.unit} {system_run.decision_label}, "
+            f"{share(row['value'])} "
+            f"{'were' if system_run.unit == 'people' else 'involved'} people "
+            f"{system_run.negative_phrase} "
             f"(95% CI {share(row['ci_low'])}–{share(row['ci_high'])}; n = {n_selected:,})."
         )
     if not flips.empty:

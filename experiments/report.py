@@ -137,12 +137,14 @@ def build_report(
     experiment = config.experiment
     truth = views["true"]
     document = Document(f"{experiment.title}: audit report")
+    who = ("synthetic people" if system_run.unit == "people"
+           else f"{system_run.unit} by synthetic people")
     document.add(
         Paragraph(
-            f"Run {run_id}. {len(decisions):,} held-out synthetic people from the "
-            f"'{config.population.profile}' profile (population {config.population.size:,}, "
-            f"seed {experiment.seed}); the system was trained on "
-            f"{system_run.details.get('training_people', 0):,} others."
+            f"Run {run_id}. {len(decisions):,} held-out {who} from the "
+            f"'{config.population.profile}' profile (population "
+            f"{config.population.size:,}, seed {experiment.seed}); the training split held "
+            f"{system_run.details.get('training_people', 0):,} people."
         ),
         Caveat("A simulation of a mimic, not a measurement of the real system", CAVEAT),
         Heading("Headline findings"),

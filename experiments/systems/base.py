@@ -54,6 +54,8 @@ class SystemRun:
         blocks (figures included).
     headlines : list of str
         System-specific findings, quoted before the general ones (five at most in all).
+    unit : str
+        What one row of ``decisions`` is, in the plural: "people", or "verification attempts".
     """
 
     decisions: pd.DataFrame
@@ -66,3 +68,4 @@ class SystemRun:
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     write_extras: Callable[[Path], list[object]] | None = None
     headlines: list[str] = field(default_factory=list)
+    unit: str = "people"

@@ -299,6 +299,7 @@ def run(
             "calibration_fmr": main.calibration_fmr,
             "training_shares": dict(zip(TONE_BANDS, main.shares.tolist(), strict=True)),
         },
+        unit="verification attempts",
         decision_label="rejected at face verification",
         error_phrase="wrongly rejected at face verification (told they are not themselves)",
         negative_phrase="who were who they said they were",
