@@ -15,7 +15,6 @@ from audit.intervals import (
     DEFAULT_CONFIDENCE,
     DEFAULT_N_BOOT,
     check_random_state,
-    ignore_nan_warnings,
     percentile_interval,
     resample_cells,
     wilson_interval,
@@ -421,19 +420,37 @@ def _audit_grouping(
         "numerator": sizes.astype(np.float64), "denominator": float(sizes.sum()),
         "reference": labels[ref], "flags": size_flags,
     }
-    frames = [pd.DataFrame(size_block), pd.DataFrame(rate_block)]
+    blocks = [(size_block, np.arange(n_groups)),
+              (rate_block, np.repeat(np.arange(n_groups), n_rates))]
     if table.score_counts is not None:
-        frames.append(
-            _score_metrics(table, columns, present, labels, ref, calibration, boot_calibration,
-                           sizes, confidence, min_count, suppress_below)
-        )
-    group_table = pd.concat(frames, ignore_index=True)
-    order = {label: i for i, label in enumerate(labels)}
-    group_table = group_table.sort_values(
-        "group", key=lambda s: s.map(order), kind="stable"
-    ).reset_index(drop=True)
+        blocks += _score_metrics(table, columns, present, labels, ref, calibration,
+                                 boot_calibration, sizes, confidence, min_count, suppress_below)
     summary = _summary(name, counts, values, boot_values, confidence)
-    return group_table.reindex(columns=TABLE_COLUMNS), summary
+    return _stack_blocks(blocks), summary
+
+
+def _stack_blocks(blocks: list[tuple[dict, np.ndarray]]) -> pd.DataFrame:
+    """One table from column blocks, rows ordered by group (each block's ``positions``).
+
+    Columns a block lacks are NaN; scalars are repeated. Plain numpy concatenation keeps
+    pandas out of the per-grouping work until the one DataFrame at the end.
+    """
+    positions = np.concatenate([p for _, p in blocks])
+    order = np.argsort(positions, kind="stable")
+    columns = {}
+    for name in TABLE_COLUMNS:
+        parts = []
+        for block, block_positions in blocks:
+            value = block.get(name, np.nan)
+            if np.ndim(value) == 0:
+                value = np.full(len(block_positions), value,
+                                dtype=object if isinstance(value, str) else np.float64)
+            parts.append(np.asarray(value, dtype=object if name in _TEXT_COLUMNS else np.float64))
+        columns[name] = np.concatenate(parts)[order]
+    return pd.DataFrame(columns)
+
+
+_TEXT_COLUMNS = frozenset({"grouping", "group", "metric", "reference", "flags"})
 
 
 def _join(*parts: str) -> str:
@@ -482,9 +499,9 @@ def _flags(
 def _spread(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Max-min difference, min/max ratio, and number of defined groups along ``axis``."""
     defined = (~np.isnan(values)).sum(axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"), ignore_nan_warnings():
-        high = np.nanmax(values, axis=axis)
-        low = np.nanmin(values, axis=axis)
+    # fmax and fmin skip NaN without the copies nanmax and nanmin make; all-NaN stays NaN.
+    high = np.fmax.reduce(values, axis=axis)
+    low = np.fmin.reduce(values, axis=axis)
     return high - low, safe_divide(low, high), defined
 
 
@@ -543,8 +560,8 @@ def _score_metrics(
     confidence: float,
     min_count: int,
     suppress_below: int,
-) -> pd.DataFrame:
-    """AUC (Hanley-McNeil interval) and ECE (bootstrap interval) per group."""
+) -> list[tuple[dict, np.ndarray]]:
+    """AUC (Hanley-McNeil interval) and ECE (bootstrap interval) per group, as row blocks."""
     score_counts = marginalise(table.score_counts, table.columns, columns)
     score_counts = score_counts.reshape(-1, *score_counts.shape[-2:])[present]
     auc = auc_from_bins(score_counts)
@@ -595,7 +612,7 @@ def _score_metrics(
     auc_flags = [_join("undefined" if p == 0 else "", *s, r)
                  for p, s, r in zip(pairs, size_parts, reference, strict=True)]
     ece_flags = [_join(*s, r) for s, r in zip(size_parts, reference, strict=True)]
-    auc_frame = pd.DataFrame({
+    auc_block = {
         "grouping": grouping_name(columns), "group": labels, "metric": "auc", "value": auc,
         "ci_low": auc_low, "ci_high": auc_high, "numerator": np.nan, "denominator": pairs,
         "reference": labels[ref], "difference": auc_difference,
@@ -606,16 +623,17 @@ def _score_metrics(
         "ratio": safe_divide(auc, np.full(auc.shape, auc[ref])),
         "p_value": auc_p, "p_holm": holm(auc_p), "p_bh": benjamini_hochberg(auc_p),
         "flags": auc_flags,
-    })
-    ece_frame = pd.DataFrame({
+    }
+    ece_block = {
         "grouping": grouping_name(columns), "group": labels, "metric": "ece", "value": ece,
         "ci_low": ece_low, "ci_high": ece_high, "numerator": np.nan,
         "denominator": sizes.astype(np.float64), "reference": labels[ref],
         "difference": ece - ece[ref], "diff_ci_low": ece_diff_low, "diff_ci_high": ece_diff_high,
         "ratio": safe_divide(ece, np.full(ece.shape, ece[ref])),
         "ratio_ci_low": ece_ratio_low, "ratio_ci_high": ece_ratio_high, "flags": ece_flags,
-    })
-    return pd.concat([auc_frame, ece_frame], ignore_index=True)
+    }
+    positions = np.arange(len(labels))
+    return [(auc_block, positions), (ece_block, positions)]
 
 
 def _hanley_mcneil_se(auc: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
