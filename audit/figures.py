@@ -80,7 +80,7 @@ def plot_rates_by_group(
         caption += f" ({dropped} groups suppressed, undefined or beyond the {max_groups} shown)"
     fig.suptitle(caption, fontsize=11)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_views(
@@ -126,10 +126,11 @@ def plot_views(
     axis.set_title(title or f"{EXPLANATIONS[metric][0]} by {grouping}, by view", fontsize=11)
     axis.grid(axis="x", color="#eeeeee")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Write ``fig`` as PNG at ``path`` (folders created), without metadata, and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata=PNG_METADATA)

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from audit.figures import PNG_METADATA  # noqa: E402
+from audit.figures import save_figure  # noqa: E402
 from audit.metrics import EXPLANATIONS  # noqa: E402
 from audit.report import number  # noqa: E402
 from experiments.document import Caveat, Document, Figure, Heading, Paragraph, Table  # noqa: E402
@@ -155,10 +155,7 @@ def plot_knob(rows: pd.DataFrame, key: str, other_keys: list[str], path: Path, t
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_sweep_outputs(

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from audit import audit  # noqa: E402
-from audit.figures import PNG_METADATA  # noqa: E402
+from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
@@ -497,12 +497,6 @@ def _counterfactual_table(table: pd.DataFrame) -> Table:
     )
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
-    return path
-
 
 def _plot_counterfactual(table: pd.DataFrame, path: Path) -> Path:
     rows = table.iloc[1:].iloc[::-1]  # the baseline has nothing to compare with
@@ -528,7 +522,7 @@ def _plot_counterfactual(table: pd.DataFrame, path: Path) -> Path:
     fig.suptitle("Same content, another style: against the plain-English baseline "
                  "(Arabic styles in orange)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _plot_keywords(table: pd.DataFrame, path: Path) -> Path:
@@ -546,4 +540,4 @@ def _plot_keywords(table: pd.DataFrame, path: Path) -> Path:
     axis.legend(fontsize=8, frameon=False)
     axis.grid(axis="x", color="#eeeeee")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

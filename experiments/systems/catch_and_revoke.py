@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 from audit import audit  # noqa: E402
-from audit.figures import PNG_METADATA  # noqa: E402
+from audit.figures import save_figure  # noqa: E402
 from audit.intervals import percentile_interval, wilson_interval  # noqa: E402
 from audit.report import percent  # noqa: E402
 from experiments.commands import UsageError  # noqa: E402
@@ -501,8 +501,5 @@ def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
     axis.legend(fontsize=7, frameon=False, ncol=2)
     axis.grid(axis="y", color="#eeeeee")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from pydantic import Field, field_validator  # noqa: E402
 
-from audit.figures import PNG_METADATA  # noqa: E402
+from audit.figures import save_figure  # noqa: E402
 from audit.intervals import (  # noqa: E402
     ignore_nan_warnings,
     percentile_interval,
@@ -567,7 +567,7 @@ def plot_det(verification: Verification, band: np.ndarray, target_fmr: float, pa
     axis.grid(color="#eeeeee")
     axis.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sweep(sweep: pd.DataFrame, path: Path) -> Path:
@@ -587,11 +587,5 @@ def plot_sweep(sweep: pd.DataFrame, path: Path) -> Path:
     axis.grid(color="#eeeeee")
     axis.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
-    return path

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from pydantic import Field, field_validator  # noqa: E402
 
-from audit.figures import PNG_METADATA  # noqa: E402
+from audit.figures import save_figure  # noqa: E402
 from audit.intervals import (  # noqa: E402
     check_random_state,
     ignore_nan_warnings,
@@ -387,7 +387,4 @@ def plot_change(change: pd.DataFrame, grouping: str, path: Path) -> Path:
     axes[0].legend(fontsize=7, frameon=False, loc="lower right")
     fig.suptitle(f"The tool with and without its release branch, by {grouping}", fontsize=11)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from audit.figures import PNG_METADATA  # also selects the file-only matplotlib backend
+from audit.figures import save_figure  # also selects the file-only matplotlib backend
 from audit.intervals import wilson_interval
 from experiments.config import Strict
 from experiments.document import Figure, Heading, Paragraph, Table
@@ -309,10 +309,7 @@ def plot_loop(by_round: pd.DataFrame, most: str, least: str, path: Path) -> Path
         axis.grid(color="#eeeeee")
     axes[0].legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _points(value: float) -> str:
