@@ -22,7 +22,7 @@ behaviour and truth in the same way for every group.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,6 +38,18 @@ from synthetic.population.noise import (
 )
 
 _REGION_PREFIX = "region:"
+
+
+def target_mask(people: pd.DataFrame, targets: Sequence[str]) -> np.ndarray:
+    """Whether each person belongs to a target: an ISO3 nationality or ``region:<name>``."""
+    codes = [t for t in targets if not t.startswith(_REGION_PREFIX)]
+    regions = [t[len(_REGION_PREFIX):] for t in targets if t.startswith(_REGION_PREFIX)]
+    mask = np.zeros(len(people), dtype=bool)
+    if codes:
+        mask |= people["nationality"].isin(codes).to_numpy()
+    if regions:
+        mask |= people["region_of_origin"].isin(regions).to_numpy()
+    return mask
 _CONFIG_KEYS = ("strength", "targets")
 
 
@@ -64,14 +76,7 @@ class Mechanism:
 
     def targeted(self, people: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the people in a targeted group."""
-        codes = [t for t in self.targets if not t.startswith(_REGION_PREFIX)]
-        regions = [t[len(_REGION_PREFIX):] for t in self.targets if t.startswith(_REGION_PREFIX)]
-        mask = np.zeros(len(people), dtype=bool)
-        if codes:
-            mask |= people["nationality"].isin(codes).to_numpy()
-        if regions:
-            mask |= people["region_of_origin"].isin(regions).to_numpy()
-        return mask
+        return target_mask(people, self.targets)
 
     def uniforms(self, people: pd.DataFrame, seed: int, stream: str) -> np.ndarray:
         """One uniform per person for ``stream`` of this mechanism, keyed by ``person_id``."""

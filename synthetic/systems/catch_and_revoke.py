@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from synthetic.population.mechanisms import target_mask
 from synthetic.systems.base import read_card, top_share
 
 STAGES = ("watched", "social_flag", "record_hit", "high_threat_score", "revoked")
@@ -56,15 +57,6 @@ class ThreatPoints:
     serious_record: float = 3.0
     overstay: float = 2.0
     country_of_concern: float = 1.5
-
-
-def countries_of_concern_mask(people: pd.DataFrame, targets: Sequence[str]) -> np.ndarray:
-    """Whether each person's nationality (or ``region:<name>``) is on the list."""
-    nationality = people["nationality"].astype(str).to_numpy()
-    region = people["region_of_origin"].astype(str).to_numpy()
-    codes = [t for t in targets if not t.startswith("region:")]
-    regions = [t.removeprefix("region:") for t in targets if t.startswith("region:")]
-    return np.isin(nationality, codes) | np.isin(region, regions)
 
 
 def pulled_in(post_author: np.ndarray, post_uniform: np.ndarray, coverage: np.ndarray
@@ -146,7 +138,7 @@ class CatchAndRevokePipeline:
         record = people["recorded_criminal_record"].astype(str).to_numpy()
         minor, serious = record == "minor", record == "serious"
         overstay = people["recorded_overstay"].to_numpy(dtype=bool)
-        concern = countries_of_concern_mask(people, self.countries_of_concern)
+        concern = target_mask(people, self.countries_of_concern)
         p = self.points
         logit = (p.intercept + p.social_flag * flagged + p.threat_probability * highest
                  + p.minor_record * minor + p.serious_record * serious + p.overstay * overstay
