@@ -9,14 +9,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from audit import clusters
 from audit.counts import DEFAULT_SCORE_BINS, CountTable, count_table, marginalise
 from audit.errors import AuditInputError
 from audit.intervals import (
     DEFAULT_CONFIDENCE,
     DEFAULT_N_BOOT,
     check_random_state,
+    ignore_nan_warnings,
+    mover_ratio_interval,
+    newcombe_difference_interval,
     percentile_interval,
     resample_cells,
+    score_limits,
     wilson_interval,
 )
 from audit.metrics import (
@@ -27,9 +32,10 @@ from audit.metrics import (
     rates,
     safe_divide,
 )
+from audit.power import detectable_gap
 from audit.result import TABLE_COLUMNS, AuditResult
 from audit.significance import benjamini_hochberg, compare_proportions, holm
-from audit.validation import check_columns, missing_mask
+from audit.validation import binary_indicator, check_columns, group_codes, missing_mask
 
 #: Cells with fewer people than this (in a rate's denominator) are flagged ``small_n``.
 DEFAULT_MIN_COUNT = 30
@@ -108,6 +114,7 @@ def audit(
     dropna: bool = False,
     max_groups: int = 10_000,
     score_bins: int = DEFAULT_SCORE_BINS,
+    cluster: str | None = None,
     random_state: None | int | np.random.Generator = 0,
 ) -> AuditResult:
     """Audit binary decisions for unequal rates across groups.
@@ -146,12 +153,25 @@ def audit(
         Refuse a group column with more distinct values (probably an identifier).
     score_bins : int
         Equal-width score bins for AUC and calibration.
+    cluster : str, optional
+        Column naming the cluster of each row (``"author_id"`` for posts, a person for
+        attempts). Rows of one cluster are not independent: intervals and tests then use
+        effective counts (see :mod:`audit.clusters`), and ``design_effect`` says by how much
+        each rate's variance grew.
     random_state : None, int or Generator
         Seeds the bootstrap; the default 0 makes every run give the same intervals.
 
     Returns
     -------
     AuditResult
+        Its ``table`` holds, per group and rate: the rate with a Wilson interval; the
+        difference to the reference with Newcombe's hybrid score interval and the ratio with
+        a MOVER-R interval (both closed-form, given at zero events too); the same two
+        intervals made simultaneous over the grouping's groups (Bonferroni; ``sim_*``), for a
+        group picked afterwards as the most extreme; the smallest difference and ratio the
+        audit could detect with 80% power (``detectable_*``); p-values with Holm and BH
+        adjustment; and flags. Its ``summary`` holds spreads across groups with bootstrap
+        intervals. Every column and flag is described in :data:`audit.result.COLUMN_HELP`.
 
     Raises
     ------
@@ -164,6 +184,8 @@ def audit(
     ...                y_pred="prioritised")                                # doctest: +SKIP
     >>> result.table.query("metric == 'fpr'")                                # doctest: +SKIP
     """
+    if isinstance(groups, str):  # one column, not its letters
+        groups = [groups]
     explicit = [g for g in groups if not isinstance(g, str)]
     if explicit and len(explicit) != len(groups):
         raise AuditInputError(
@@ -180,8 +202,11 @@ def audit(
         raise AuditInputError("give at least one group column (--group COL)")
     columns = list(dict.fromkeys(c for g in groupings for c in g))
     n_dropped = 0
+    if cluster is not None:
+        check_columns(frame, [cluster], {cluster: "cluster"})
     if dropna:
-        used = [*columns, y_true, y_pred, *([score] if score is not None else [])]
+        used = [*columns, y_true, y_pred, *([score] if score is not None else []),
+                *([cluster] if cluster is not None else [])]
         check_columns(frame, used, {c: "--group" for c in columns})
         mask = missing_mask(frame, used)
         n_dropped = int(mask.sum())
@@ -202,12 +227,43 @@ def audit(
         )
         members = [g for g in groupings if set(g) <= set(family)
                    and all(g not in p[1] for p in parts)]
+        effects = (None if cluster is None else
+                   _design_effects(frame, table, members, cluster, y_true, y_pred,
+                                   positive_label))
         parts.append((table, members, audit_counts(
             table, members, _references_for(reference, members, family), n_boot=n_boot,
             confidence=confidence, min_count=min_count, suppress_below=suppress_below,
-            random_state=rng, settings=settings,
+            random_state=rng, settings={**settings, "cluster": cluster},
+            design_effects=effects,
         )))
     return _combine([p[2] for p in parts], groupings, reference, n_dropped)
+
+
+def _design_effects(frame: pd.DataFrame, table: CountTable, groupings: list[Grouping],
+                    cluster: str, y_true: str, y_pred: str,
+                    positive_label: object | None) -> dict[str, np.ndarray]:
+    """Design effects of each grouping's rates, keyed by grouping name."""
+    if frame[cluster].isna().any():
+        raise AuditInputError(
+            f"cluster column {cluster!r} has missing values; every row needs its cluster "
+            "(pass dropna=True to drop those rows)")
+    cluster_codes, _ = pd.factorize(frame[cluster], sort=False)
+    truth = binary_indicator(frame[y_true], y_true, "--y-true", positive_label)
+    decision = binary_indicator(frame[y_pred], y_pred, "--y-pred", positive_label)
+    outcome = truth.astype(np.int64) * 2 + decision
+    codes = {c: group_codes(frame[c], c, len(cats), cats)[0]
+             for c, cats in zip(table.columns, table.categories, strict=True)}
+    effects = {}
+    for grouping in groupings:
+        index = np.zeros(len(frame), dtype=np.int64)
+        n_groups = 1
+        for column in grouping:
+            size = len(table.categories[table.columns.index(column)])
+            index = index * size + codes[column]
+            n_groups *= size
+        effects[grouping_name(grouping)] = clusters.design_effects(
+            index, cluster_codes, outcome, n_groups)
+    return effects
 
 
 def _references_for(reference: Mapping[str, str] | None, groupings: list[Grouping],
@@ -256,11 +312,14 @@ def audit_counts(
     suppress_below: int = DEFAULT_SUPPRESS_BELOW,
     random_state: None | int | np.random.Generator = 0,
     settings: Mapping[str, object] | None = None,
+    design_effects: Mapping[str, np.ndarray] | None = None,
 ) -> AuditResult:
     """Audit from a :class:`~audit.counts.CountTable` (for example, a sum of chunk counts).
 
     Parameters are as for :func:`audit`; ``groupings`` defaults to each column alone and the
-    intersection of all of them.
+    intersection of all of them. ``design_effects`` maps a grouping's name to an array of
+    shape ``(n_groups, n_rates)`` (see :func:`audit.clusters.design_effects`) for clustered
+    rows; counts alone cannot tell clusters apart.
     """
     if n_boot < 1:
         raise AuditInputError(f"n_boot must be a positive number of resamples, got {n_boot}")
@@ -277,7 +336,6 @@ def audit_counts(
             f"{sorted(known)}"
         )
     rng = check_random_state(random_state)
-    boot = resample_cells(table.counts, n_boot, rng)
     calibration = boot_calibration = None
     if table.score_counts is not None:
         calibration = _coarse_calibration(table)
@@ -286,8 +344,9 @@ def audit_counts(
     tables, summaries = [], []
     for columns in groupings:
         part = _audit_grouping(
-            table, tuple(columns), references, boot, calibration, boot_calibration,
+            table, tuple(columns), references, rng, n_boot, calibration, boot_calibration,
             confidence=confidence, min_count=min_count, suppress_below=suppress_below,
+            design_effects=(design_effects or {}).get(grouping_name(columns)),
         )
         tables.append(part[0])
         summaries.append(part[1])
@@ -303,11 +362,42 @@ def audit_counts(
         **(settings or {}),
     }
     return AuditResult(
-        table=pd.concat(tables, ignore_index=True)[list(TABLE_COLUMNS)],
+        table=_flag_intervals(pd.concat(tables, ignore_index=True)[list(TABLE_COLUMNS)]),
         summary=pd.concat(summaries, ignore_index=True),
         counts=(table,),
         settings=result_settings,
     )
+
+
+#: Interval columns of the table, as (low, high) pairs.
+INTERVAL_PAIRS = (("ci_low", "ci_high"), ("diff_ci_low", "diff_ci_high"),
+                  ("ratio_ci_low", "ratio_ci_high"), ("sim_diff_ci_low", "sim_diff_ci_high"),
+                  ("sim_ratio_ci_low", "sim_ratio_ci_high"))
+
+
+def _flag_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """Withhold intervals that cannot move and flag those with no bound, in every row.
+
+    An interval of zero width (a bootstrap of counts that resampling cannot change, an AUC
+    of exactly 1) would claim certainty: it is blanked and flagged ``no_interval``. An
+    infinite bound (a ratio to a reference rate of 0) is kept and flagged ``unbounded``.
+    """
+    frozen = np.zeros(len(table), dtype=bool)
+    unbounded = np.zeros(len(table), dtype=bool)
+    for low_name, high_name in INTERVAL_PAIRS:
+        low = table[low_name].to_numpy(dtype=np.float64)
+        high = table[high_name].to_numpy(dtype=np.float64)
+        stuck = ~np.isnan(low) & (low == high)
+        frozen |= stuck
+        unbounded |= np.isinf(low) | np.isinf(high)
+        table.loc[stuck, [low_name, high_name]] = np.nan
+    flags = table["flags"].to_numpy(dtype=object)
+    for mask, flag in ((frozen, "no_interval"), (unbounded, "unbounded")):
+        for index in np.flatnonzero(mask):
+            if flag not in flags[index].split(";"):
+                flags[index] = _join(flags[index], flag)
+    table["flags"] = flags
+    return table
 
 
 def _coarse_calibration(table: CountTable) -> tuple[np.ndarray, np.ndarray]:
@@ -349,49 +439,60 @@ def _audit_grouping(
     table: CountTable,
     columns: Grouping,
     references: Mapping[str, str],
-    boot: np.ndarray,
+    rng: np.random.Generator,
+    n_boot: int,
     calibration: tuple[np.ndarray, np.ndarray] | None,
     boot_calibration: np.ndarray | None,
     *,
     confidence: float,
     min_count: int,
     suppress_below: int,
+    design_effects: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     name = grouping_name(columns)
     counts = marginalise(table.counts, table.columns, columns).reshape(-1, 2, 2)
-    boot_counts = marginalise(boot, table.columns, columns, leading=1).reshape(len(boot), -1, 2, 2)
     labels = _group_labels(table, columns)
     sizes = counts.sum(axis=(1, 2))
     present = np.flatnonzero(sizes)  # categories nobody belongs to are not groups
-    counts, boot_counts, sizes = counts[present], boot_counts[:, present], sizes[present]
+    counts, sizes = counts[present], sizes[present]
     labels = [labels[i] for i in present]
     ref = _reference_index(columns, labels, sizes, references)
 
     numerator, denominator = rate_parts(counts)
     values = safe_divide(numerator, denominator)
-    low, high = wilson_interval(numerator, denominator, confidence)
-    boot_values = rates(boot_counts)
+    # Clustered rows (posts by one author) carry less information than their number: every
+    # closed form below works on effective counts, the counts divided by the design effect.
+    deff = np.ones(values.shape) if design_effects is None else design_effects[present]
+    eff_numerator, eff_denominator = numerator / deff, denominator / deff
+    low, high = wilson_interval(eff_numerator, eff_denominator, confidence)
+    # Resamples of the groups' own confusion tables serve only the spreads' bias estimate;
+    # every interval of the table is closed-form.
+    boot_values = rates(resample_cells(counts, n_boot, rng))
+    if design_effects is not None:
+        with np.errstate(invalid="ignore"):
+            boot_values = values + (boot_values - values) * np.sqrt(deff)
     with np.errstate(divide="ignore", invalid="ignore"):
         difference = values - values[ref]
         ratio = safe_divide(values, np.broadcast_to(values[ref], values.shape))
-        boot_difference = boot_values - boot_values[:, ref : ref + 1]
-        boot_ratio = boot_values / boot_values[:, ref : ref + 1]
-    diff_low, diff_high = percentile_interval(boot_difference, confidence)
-    ratio_low, ratio_high = percentile_interval(boot_ratio, confidence)
-    p_values = compare_proportions(numerator, denominator, numerator[ref], denominator[ref])
+    gaps = _gap_intervals(eff_numerator, eff_denominator, ref, confidence)
+    # Simultaneous intervals: Bonferroni over the groups compared with the reference, so a
+    # group picked afterwards as the most extreme still has an interval that holds.
+    compared = ((denominator > 0) & (np.arange(len(values)) != ref)[:, None]).sum(axis=0)
+    simultaneous = _gap_intervals(eff_numerator, eff_denominator, ref,
+                                  1 - (1 - confidence) / np.maximum(compared, 1),
+                                  conservative=True)
+    detectable_difference, detectable_ratio = detectable_gap(
+        eff_denominator, values[ref], eff_denominator[ref], confidence)
+    detectable_difference[ref] = detectable_ratio[ref] = np.nan
+    p_values = compare_proportions(eff_numerator, eff_denominator, eff_numerator[ref],
+                                   eff_denominator[ref])
     p_values[ref] = np.nan
     p_holm = holm(p_values.T).T
     p_bh = benjamini_hochberg(p_values.T).T
-    # A rate of exactly 0 or 1 never varies under a multinomial resample of its own counts,
-    # so a percentile interval of a gap involving it would claim a certainty it lacks.
-    extreme = (denominator > 0) & ((numerator == 0) | (numerator == denominator))
-    not_estimable = (extreme | extreme[ref]) & (np.arange(len(values)) != ref)[:, None]
-    for array in (diff_low, diff_high, ratio_low, ratio_high):
-        array[ref] = np.nan
-        array[not_estimable] = np.nan
+    diff_low, diff_high, ratio_low, ratio_high = gaps
 
     n_groups, n_rates = values.shape
-    flags = _flags(denominator, values, ratio, ref, min_count, suppress_below, not_estimable)
+    flags = _flags(denominator, values, ratio, ref, min_count, suppress_below, gaps)
     rate_block = {
         "grouping": name,
         "group": np.repeat(labels, n_rates),
@@ -408,6 +509,13 @@ def _audit_grouping(
         "ratio": ratio.ravel(),
         "ratio_ci_low": ratio_low.ravel(),
         "ratio_ci_high": ratio_high.ravel(),
+        "sim_diff_ci_low": simultaneous[0].ravel(),
+        "sim_diff_ci_high": simultaneous[1].ravel(),
+        "sim_ratio_ci_low": simultaneous[2].ravel(),
+        "sim_ratio_ci_high": simultaneous[3].ravel(),
+        "detectable_difference": detectable_difference.ravel(),
+        "detectable_ratio": detectable_ratio.ravel(),
+        "design_effect": deff.ravel(),
         "p_value": p_values.ravel(),
         "p_holm": p_holm.ravel(),
         "p_bh": p_bh.ravel(),
@@ -425,8 +533,21 @@ def _audit_grouping(
     if table.score_counts is not None:
         blocks += _score_metrics(table, columns, present, labels, ref, calibration,
                                  boot_calibration, sizes, confidence, min_count, suppress_below)
-    summary = _summary(name, counts, values, boot_values, confidence)
+    eligible = denominator >= max(min_count, suppress_below)
+    summary = _summary(name, counts, values, boot_values, eligible, confidence, min_count,
+                       eff_numerator, eff_denominator)
     return _stack_blocks(blocks), summary
+
+
+def _gap_intervals(numerator: np.ndarray, denominator: np.ndarray, ref: int,
+                   confidence: float | np.ndarray, conservative: bool = False
+                   ) -> list[np.ndarray]:
+    """Closed-form intervals of each group's gap to the reference: difference, then ratio."""
+    args = (numerator, denominator, numerator[ref], denominator[ref], confidence, conservative)
+    intervals = [*newcombe_difference_interval(*args), *mover_ratio_interval(*args)]
+    for interval in intervals:
+        interval[ref] = np.nan
+    return intervals
 
 
 def _stack_blocks(blocks: list[tuple[dict, np.ndarray]]) -> pd.DataFrame:
@@ -470,16 +591,23 @@ def _flags(
     ref: int,
     min_count: int,
     suppress_below: int,
-    not_estimable: np.ndarray,
+    gaps: list[np.ndarray],
 ) -> np.ndarray:
     selection = RATE_NAMES.index("selection_rate")
+    ratio_low, ratio_high = gaps[2], gaps[3]
+    with np.errstate(invalid="ignore"):
+        # Parity and a material gap (the four-fifths boundary) both inside the interval: the
+        # data cannot tell whether the group is treated alike or not.
+        inconclusive = (ratio_low <= 1) & (ratio_high >= 1) & (
+            (ratio_low <= FOUR_FIFTHS) | (ratio_high >= 1 / FOUR_FIFTHS))
     parts = [
         np.where(denominator == 0, "undefined", ""),
         np.where((denominator > 0) & (denominator < min_count), "small_n", ""),
         # An empty denominator has nothing to withhold: it is undefined, not suppressed.
         np.where((denominator > 0) & (denominator < suppress_below), "suppressed", ""),
         np.where(~np.isnan(values) & np.isnan(ratio), "ratio_undefined", ""),
-        np.where(not_estimable & (denominator > 0), "no_gap_interval", ""),
+        np.where(np.isinf(ratio_high), "unbounded", ""),
+        np.where(inconclusive, "inconclusive", ""),
     ]
     four_fifths = np.zeros(values.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
@@ -505,47 +633,133 @@ def _spread(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.n
     return high - low, safe_divide(low, high), defined
 
 
+SUMMARY_COLUMNS = ("grouping", "measure", "metric", "value", "ci_low", "ci_high",
+                   "bias", "groups_compared", "groups_left_out", "flags")
+
+
 def _summary(
-    name: str, counts: np.ndarray, values: np.ndarray, boot_values: np.ndarray, confidence: float
+    name: str,
+    counts: np.ndarray,
+    values: np.ndarray,
+    boot_values: np.ndarray,
+    eligible: np.ndarray,
+    confidence: float,
+    min_count: int,
+    numerator: np.ndarray,
+    denominator: np.ndarray,
 ) -> pd.DataFrame:
-    """Per-grouping measures: overall rates, spreads across groups, and fairlearn's summaries."""
+    """Per-grouping measures: overall rates, spreads across groups, and fairlearn's summaries.
+
+    Spreads are taken over the groups whose rate rests on at least ``min_count`` people (and
+    is not suppressed): a group of two people with no events would otherwise decide the
+    max-min gap alone. Their intervals are projections of simultaneous intervals: with
+    Bonferroni score limits for every compared group (every group and both rates, for
+    equalized odds), all true rates lie inside their limits with at least the nominal
+    probability, and then the true spread lies between the smallest and largest spread the
+    limits allow. The interval is conservative, always contains the estimate, and never has
+    zero width. A max-min gap over many groups is biased upward (a min/max ratio downward),
+    as chance alone spreads the extremes; ``bias`` is its bootstrap estimate (mean resample
+    minus estimate), shown beside the estimate rather than subtracted from it.
+    """
     overall_num, overall_den = rate_parts(counts.sum(axis=0))
     overall_low, overall_high = wilson_interval(overall_num, overall_den, confidence)
-    difference, ratio, defined = _spread(values, axis=0)
-    boot_difference, boot_ratio, _ = _spread(boot_values, axis=1)
-    diff_low, diff_high = percentile_interval(boot_difference, confidence)
-    ratio_low, ratio_high = percentile_interval(boot_ratio, confidence)
-    rows = []
-    for i, metric in enumerate(RATE_NAMES):
-        rows.append(("overall", metric, safe_divide(overall_num[i], overall_den[i]).item(),
-                     overall_low[i], overall_high[i], int(len(values))))
-        rows.append(("max_min_difference", metric, difference[i], diff_low[i], diff_high[i],
-                     int(defined[i])))
-        rows.append(("min_max_ratio", metric, ratio[i], ratio_low[i], ratio_high[i],
-                     int(defined[i])))
+    kept = np.where(eligible, values, np.nan)
+    boot_kept = np.where(eligible, boot_values, np.nan)
+    left_out = (~eligible).sum(axis=0)
+    difference, ratio, defined = _spread(kept, axis=0)
+    boot_difference, boot_ratio, _ = _spread(boot_kept, axis=1)
+    alpha = 1 - confidence
+    limits = [np.where(eligible, bound, np.nan) for bound in score_limits(
+        numerator, denominator, 1 - alpha / np.maximum(defined, 1), conservative=True)]
+    diff_bounds, ratio_bounds = _spread_bounds(*limits)
     tpr, fpr, sel = (RATE_NAMES.index(m) for m in ("tpr", "fpr", "selection_rate"))
-    eo_difference = np.fmax(boot_difference[:, tpr], boot_difference[:, fpr])
-    eo_ratio = np.fmin(boot_ratio[:, tpr], boot_ratio[:, fpr])
-    eo_difference_low, eo_difference_high = percentile_interval(eo_difference, confidence)
-    eo_ratio_low, eo_ratio_high = percentile_interval(eo_ratio, confidence)
-    compared = int(min(defined[tpr], defined[fpr]))
-    rows += [
-        ("equalized_odds_difference", "tpr,fpr", np.fmax(difference[tpr], difference[fpr]),
-         eo_difference_low, eo_difference_high, compared),
-        ("equalized_odds_ratio", "tpr,fpr", np.fmin(ratio[tpr], ratio[fpr]),
-         eo_ratio_low, eo_ratio_high, compared),
-        ("demographic_parity_difference", "selection_rate", difference[sel], diff_low[sel],
-         diff_high[sel], int(defined[sel])),
-        ("demographic_parity_ratio", "selection_rate", ratio[sel], ratio_low[sel],
-         ratio_high[sel], int(defined[sel])),
+    odds = [tpr, fpr]
+    odds_defined = np.minimum(defined[tpr], defined[fpr])
+    odds_limits = [np.where(eligible[:, odds], bound, np.nan) for bound in score_limits(
+        numerator[:, odds], denominator[:, odds],
+        1 - alpha / np.maximum(defined[tpr] + defined[fpr], 1), conservative=True)]
+    odds_diff, odds_ratio = _spread_bounds(*odds_limits)
+    odds_left_out = np.maximum(left_out[tpr], left_out[fpr])
+    measures = [
+        ("max_min_difference", list(RATE_NAMES), difference, diff_bounds, boot_difference,
+         defined, left_out),
+        ("min_max_ratio", list(RATE_NAMES), ratio, ratio_bounds, boot_ratio, defined,
+         left_out),
+        ("equalized_odds_difference", ["tpr,fpr"],
+         np.fmax(difference[tpr], difference[fpr])[None],
+         (np.fmax(*odds_diff[0])[None], np.fmax(*odds_diff[1])[None]),
+         np.fmax(boot_difference[:, tpr], boot_difference[:, fpr])[:, None],
+         odds_defined[None], odds_left_out[None]),
+        ("equalized_odds_ratio", ["tpr,fpr"], np.fmin(ratio[tpr], ratio[fpr])[None],
+         (np.fmin(*odds_ratio[0])[None], np.fmin(*odds_ratio[1])[None]),
+         np.fmin(boot_ratio[:, tpr], boot_ratio[:, fpr])[:, None],
+         odds_defined[None], odds_left_out[None]),
+        ("demographic_parity_difference", ["selection_rate"], difference[sel][None],
+         (diff_bounds[0][sel][None], diff_bounds[1][sel][None]),
+         boot_difference[:, sel][:, None], defined[sel][None], left_out[sel][None]),
+        ("demographic_parity_ratio", ["selection_rate"], ratio[sel][None],
+         (ratio_bounds[0][sel][None], ratio_bounds[1][sel][None]),
+         boot_ratio[:, sel][:, None], defined[sel][None], left_out[sel][None]),
     ]
-    summary = pd.DataFrame(
-        rows, columns=["measure", "metric", "value", "ci_low", "ci_high", "groups_compared"]
-    )
+    frames = [pd.DataFrame({
+        "measure": "overall", "metric": list(RATE_NAMES),
+        "value": safe_divide(overall_num, overall_den), "ci_low": overall_low,
+        "ci_high": overall_high, "bias": np.nan, "groups_compared": len(values),
+        "groups_left_out": 0, "flags": "",
+    })]
+    for measure, metrics, value, bounds, boot, compared, dropped in measures:
+        frames.append(_spread_rows(measure, metrics, value, bounds, boot, compared, dropped,
+                                   min_count))
+    summary = pd.concat(frames, ignore_index=True)
     summary.insert(0, "grouping", name)
-    for column in ("value", "ci_low", "ci_high"):
+    for column in ("value", "ci_low", "ci_high", "bias"):
         summary[column] = summary[column].astype(np.float64)
-    return summary
+    for column in ("groups_compared", "groups_left_out"):
+        summary[column] = summary[column].astype(np.int64)
+    return summary[list(SUMMARY_COLUMNS)]
+
+
+def _spread_bounds(low: np.ndarray, high: np.ndarray
+                   ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Bounds on the max-min difference and min/max ratio of rates inside their limits.
+
+    Groups run along axis 0. The smallest spread the limits allow is the gap between the
+    highest lower limit and the lowest upper limit (0 where the limits overlap); the largest
+    is the highest upper limit minus the lowest lower limit.
+    """
+    highest_low, lowest_low = np.fmax.reduce(low, axis=0), np.fmin.reduce(low, axis=0)
+    highest_high, lowest_high = np.fmax.reduce(high, axis=0), np.fmin.reduce(high, axis=0)
+    difference = (np.maximum(highest_low - lowest_high, 0.0), highest_high - lowest_low)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (np.where(highest_high > 0, lowest_low / highest_high, 0.0),
+                 np.where(highest_low > 0, np.minimum(lowest_high / highest_low, 1.0), 1.0))
+    return difference, ratio
+
+
+def _spread_rows(measure: str, metrics: list[str], value: np.ndarray,
+                 bounds: tuple[np.ndarray, np.ndarray], boot: np.ndarray,
+                 compared: np.ndarray, left_out: np.ndarray, min_count: int) -> pd.DataFrame:
+    """Rows of one spread measure: estimate, projected interval, bootstrap bias, flags."""
+    few = compared < 2
+    value = np.where(few, np.nan, value)
+    low, high = (np.where(few, np.nan, bound) for bound in bounds)
+    with ignore_nan_warnings():
+        bias = np.nanmean(boot, axis=0) - value
+    frozen = ~np.isnan(value) & ~(high > low)
+    flags = [
+        _join(
+            "fewer_than_two_groups" if f else "",
+            "no_interval" if z else "",
+            f"left_out_{int(d)}_under_{min_count}" if d else "",
+        )
+        for f, z, d in zip(few, frozen, left_out, strict=True)
+    ]
+    return pd.DataFrame({
+        "measure": measure, "metric": metrics, "value": value,
+        "ci_low": np.where(frozen, np.nan, low), "ci_high": np.where(frozen, np.nan, high),
+        "bias": bias, "groups_compared": compared, "groups_left_out": left_out,
+        "flags": flags,
+    })
 
 
 def _score_metrics(

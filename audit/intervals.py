@@ -161,3 +161,207 @@ def ignore_nan_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
+
+
+#: Events (or non-events) up to which a Wilson limit is replaced by the exact one where lower.
+SMALL_COUNT = 3
+
+
+def score_limits(
+    successes: np.ndarray,
+    trials: np.ndarray,
+    confidence: float | np.ndarray = DEFAULT_CONFIDENCE,
+    conservative: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson limits with the exact limit at 1 to 3 events, as the blocks of score intervals.
+
+    Wilson's lower limit is too high at 1 to 3 events out of many trials (Brown, Cai and
+    DasGupta 2001): with a true rate of 0.3% in 30 people, a single event puts it above the
+    truth, and a difference or ratio interval built on it misses one time in ten. There the
+    Clopper-Pearson limit, when further out, replaces it (and symmetrically for the upper
+    limit at 1 to 3 non-events). Intervals built on these limits stay at or above nominal
+    coverage at rare rates, conservatively so when fewer than one event is expected.
+
+    Parameters
+    ----------
+    successes, trials : array_like
+        Broadcastable counts (they may be fractional effective counts).
+    confidence : float or array_like
+        Nominal coverage; an array broadcasts against the counts.
+    conservative : bool
+        Take the wider of the Wilson and the exact limit at every count. Simultaneous
+        (Bonferroni) intervals use it: at levels such as 99.6% Wilson's tails are too short
+        well beyond three events, and a family of intervals then misses jointly too often.
+
+    Returns
+    -------
+    low, high : ndarray
+        NaN where there are no trials.
+    """
+    x, n = _broadcast_counts(successes, trials)
+    low, high = wilson_interval(x, n, confidence)
+    alpha = 1 - np.asarray(confidence, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exact_low = stats.beta.ppf(alpha / 2, x, n - x + 1)
+        exact_high = stats.beta.ppf(1 - alpha / 2, x + 1, n - x)
+    few = (x >= 1) & ((x <= SMALL_COUNT) | conservative)
+    few_misses = (n - x >= 1) & ((n - x <= SMALL_COUNT) | conservative)
+    low = np.where(few, np.fmin(low, exact_low), low)
+    high = np.where(few_misses, np.fmax(high, exact_high), high)
+    return low, high
+
+
+def newcombe_difference_interval(
+    successes: np.ndarray,
+    trials: np.ndarray,
+    ref_successes: np.ndarray,
+    ref_trials: np.ndarray,
+    confidence: float | np.ndarray = DEFAULT_CONFIDENCE,
+    conservative: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newcombe's hybrid score interval for a difference of two independent proportions.
+
+    The interval of ``p1 - p2`` is built from each proportion's score limits
+    (:func:`score_limits`; Newcombe 1998, method 10). It is defined whenever both sides have
+    trials, zero events included, and its coverage stays near nominal at rare rates, where a
+    bootstrap of the counts cannot move.
+
+    Parameters
+    ----------
+    successes, trials : array_like
+        Counts of the group (``p1 = successes / trials``).
+    ref_successes, ref_trials : array_like
+        Counts of the reference (``p2``); all four broadcast together.
+    confidence : float or array_like
+        Nominal coverage.
+    conservative : bool
+        Build on :func:`score_limits` with ``conservative=True`` (for simultaneous intervals).
+
+    Returns
+    -------
+    low, high : ndarray
+        NaN where either side has no trials.
+    """
+    x1, n1, x2, n2 = _broadcast_counts(successes, trials, ref_successes, ref_trials)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = score_limits(x1, n1, confidence, conservative)
+    l2, u2 = score_limits(x2, n2, confidence, conservative)
+    return _mover_difference(p1 - p2, p1, l1, u1, p2, l2, u2)
+
+
+def mover_ratio_interval(
+    successes: np.ndarray,
+    trials: np.ndarray,
+    ref_successes: np.ndarray,
+    ref_trials: np.ndarray,
+    confidence: float | np.ndarray = DEFAULT_CONFIDENCE,
+    conservative: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """MOVER-R interval for a ratio of two independent proportions, on score limits.
+
+    The method of variance estimates recovery for a ratio (Donner and Zou 2012) combines each
+    proportion's score limits (:func:`score_limits`); among the closed forms tried it held
+    nominal coverage in every cell of a grid of rare rates and small groups. It gives an
+    interval with zero events in the group (its lower bound is then 0); where the reference
+    has no events the upper bound is ``inf``: the data set no upper limit, which callers flag
+    as ``unbounded``.
+
+    Parameters are as for :func:`newcombe_difference_interval`.
+
+    Returns
+    -------
+    low, high : ndarray
+        NaN where either side has no trials. With no events on either side the ratio itself
+        is 0/0, but the interval ``[0, inf)`` still says what the data allow.
+    """
+    x1, n1, x2, n2 = _broadcast_counts(successes, trials, ref_successes, ref_trials)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p2 = x1 / n1, x2 / n2
+        l1, u1 = score_limits(x1, n1, confidence, conservative)
+        l2, u2 = score_limits(x2, n2, confidence, conservative)
+        product = p1 * p2
+        low_root = np.sqrt(np.maximum(product**2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0))
+        high_root = np.sqrt(np.maximum(product**2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2), 0))
+        low = (product - low_root) / (u2 * (2 * p2 - u2))
+        high = (product + high_root) / (l2 * (2 * p2 - l2))
+    # A reference rate of 0 leaves the ratio without an upper limit; at 100% the formula's
+    # denominators vanish for the lower bound, which is then the group rate's lower limit.
+    high = np.where(l2 * (2 * p2 - l2) <= 0, np.inf, high)
+    low = np.where(u2 * (2 * p2 - u2) <= 0, l1 / np.where(u2 > 0, u2, np.nan), low)
+    low = np.where(x1 == 0, 0.0, np.maximum(low, 0.0))
+    undefined = (n1 == 0) | (n2 == 0)
+    return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
+
+
+def paired_difference_interval(
+    both: np.ndarray,
+    only_a: np.ndarray,
+    only_b: np.ndarray,
+    neither: np.ndarray,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newcombe's score interval for the change ``p_b - p_a`` of two paired proportions.
+
+    The same people are classified twice (decision a and decision b). Only the discordant
+    counts move the difference; the interval combines each margin's Wilson limits with the
+    correlation of the pairs (Newcombe 1998, paired method 10; the margins' limits are
+    :func:`score_limits`), and is defined with no
+    discordant pairs at all.
+
+    Parameters
+    ----------
+    both, only_a, only_b, neither : array_like
+        Counts of people positive under both decisions, under a only, under b only, under
+        neither; they broadcast together.
+    confidence : float
+        Nominal coverage.
+
+    Returns
+    -------
+    low, high : ndarray
+        NaN where there is nobody.
+    """
+    n11, n10, n01, n00 = _broadcast_counts(both, only_a, only_b, neither)
+    n = n11 + n10 + n01 + n00
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_a, p_b = (n11 + n10) / n, (n11 + n01) / n
+        margins = (n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00)
+        phi = np.where(margins > 0, (n11 * n00 - n10 * n01) / np.sqrt(margins), 0.0)
+    l_a, u_a = score_limits(n11 + n10, n, confidence)
+    l_b, u_b = score_limits(n11 + n01, n, confidence)
+    change = p_b - p_a
+    with np.errstate(invalid="ignore"):
+        below = np.sqrt(np.maximum(
+            (p_b - l_b) ** 2 - 2 * phi * (p_b - l_b) * (u_a - p_a) + (u_a - p_a) ** 2, 0))
+        above = np.sqrt(np.maximum(
+            (u_b - p_b) ** 2 - 2 * phi * (u_b - p_b) * (p_a - l_a) + (p_a - l_a) ** 2, 0))
+    return np.clip(change - below, -1, 1), np.clip(change + above, -1, 1)
+
+
+def mover_difference(
+    estimate: np.ndarray,
+    ref_estimate: np.ndarray,
+    limits: tuple[np.ndarray, np.ndarray],
+    ref_limits: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of ``estimate - ref_estimate`` for two independent estimates with intervals.
+
+    The method of variance estimates recovery (Zou and Donner 2008) recovers each side's
+    variance from its own interval, so asymmetric intervals (Wilson's, Newcombe's) keep
+    their shape. Used for a change in a disparity: a group's change minus the reference's.
+    """
+    estimate, ref_estimate = np.asarray(estimate, float), np.asarray(ref_estimate, float)
+    return _mover_difference(estimate - ref_estimate, estimate, *limits, ref_estimate,
+                             *ref_limits)
+
+
+def _mover_difference(difference, p1, l1, u1, p2, l2, u2):
+    with np.errstate(invalid="ignore"):
+        low = difference - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+        high = difference + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return low, high
+
+
+def _broadcast_counts(*arrays: np.ndarray) -> list[np.ndarray]:
+    return np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in arrays))

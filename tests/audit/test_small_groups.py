@@ -106,16 +106,28 @@ def test_four_fifths_flags_selection_rate_ratios_outside_0_8_to_1_25():
     assert np.isnan(selection.loc["ref", "p_value"])
 
 
-def test_gaps_to_a_rate_of_zero_claim_no_interval():
-    # 'zero' selects nobody: its ratio to the reference is 0, and no resample of its counts
-    # can say otherwise, so no interval is claimed for the gap.
+def test_gaps_to_a_rate_of_zero_get_closed_form_intervals_that_can_move():
+    # 'zero' selects nobody. A resample of its counts could never move its rate, but a score
+    # interval of the gap still says how large a gap the data allow, and it is not zero-width.
     frame = frame_from_counts({"big": (300, 60, 40, 100), "zero": (80, 0, 20, 0)})
     result = audit(frame, groups=["group"], y_true="y", y_pred="d", n_boot=100)
     rows = result.table[(result.table["group"] == "zero")
                         & result.table["metric"].isin(["selection_rate", "fpr", "tpr"])]
     assert (rows["value"] == 0).all()
-    assert rows[["ratio_ci_low", "ratio_ci_high", "diff_ci_low", "diff_ci_high"]].isna().all().all()
-    assert all("no_gap_interval" in _flags(f) for f in rows["flags"])
-    # the rate's own Wilson interval is still there
+    assert (rows["ratio_ci_low"] == 0).all()
+    assert (rows["ratio_ci_high"] > 0).all() & np.isfinite(rows["ratio_ci_high"]).all()
+    assert (rows["diff_ci_low"] < rows["difference"]).all()
+    assert (rows["diff_ci_high"] > rows["difference"]).all()
+    assert (rows["diff_ci_high"] > rows["diff_ci_low"]).all()
     assert (rows["ci_high"] > 0).all()
-    assert "no interval: a rate of 0% or 100%" in result.to_markdown()
+
+
+def test_a_reference_rate_of_zero_leaves_the_ratio_unbounded_and_flagged():
+    frame = frame_from_counts({"big": (400, 0, 100, 0), "some": (70, 10, 15, 5)})
+    result = audit(frame, groups=["group"], y_true="y", y_pred="d", n_boot=20,
+                   reference={"group": "big"})
+    row = result.metric("selection_rate").loc["some"]
+    assert np.isinf(row["ratio_ci_high"]) and row["ratio_ci_low"] > 0
+    assert "unbounded" in _flags(row["flags"])
+    flagged = result.table[np.isinf(result.table["ratio_ci_high"].astype(float))]
+    assert all("unbounded" in _flags(f) for f in flagged["flags"])
