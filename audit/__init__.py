@@ -7,9 +7,11 @@ It knows nothing about immigration: it audits any table of groups, true labels a
 >>> result = audit(frame, groups=["nationality", "sex"], y_true="y", y_pred="d")
 """
 
+from audit.compare import Comparison, compare
 from audit.counts import CountTable, count_table
 from audit.engine import audit, audit_counts
 from audit.errors import AuditInputError
 from audit.result import AuditResult
 
-__all__ = ["AuditInputError", "AuditResult", "CountTable", "audit", "audit_counts", "count_table"]
+__all__ = ["AuditInputError", "AuditResult", "Comparison", "CountTable", "audit",
+           "audit_counts", "compare", "count_table"]
