@@ -45,6 +45,8 @@ DEFAULT_SUPPRESS_BELOW = 10
 FOUR_FIFTHS = 0.8
 #: Calibration bins for the expected calibration error.
 CALIBRATION_BINS = 10
+#: Resamples behind the bias estimate of a spread across groups (a mean, not a quantile).
+BIAS_RESAMPLES = 200
 #: Joins the columns of an intersectional grouping, and the labels of its groups.
 INTERSECTION = " × "
 
@@ -385,13 +387,14 @@ def _flag_intervals(table: pd.DataFrame) -> pd.DataFrame:
     frozen = np.zeros(len(table), dtype=bool)
     unbounded = np.zeros(len(table), dtype=bool)
     for low_name, high_name in INTERVAL_PAIRS:
-        low = table[low_name].to_numpy(dtype=np.float64)
-        high = table[high_name].to_numpy(dtype=np.float64)
+        low = table[low_name].to_numpy(dtype=np.float64, copy=True)
+        high = table[high_name].to_numpy(dtype=np.float64, copy=True)
         stuck = ~np.isnan(low) & (low == high)
         frozen |= stuck
         unbounded |= np.isinf(low) | np.isinf(high)
-        table.loc[stuck, [low_name, high_name]] = np.nan
-    flags = table["flags"].to_numpy(dtype=object)
+        low[stuck] = high[stuck] = np.nan
+        table[low_name], table[high_name] = low, high
+    flags = table["flags"].to_numpy(dtype=object, copy=True)
     for mask, flag in ((frozen, "no_interval"), (unbounded, "unbounded")):
         for index in np.flatnonzero(mask):
             if flag not in flags[index].split(";"):
@@ -465,9 +468,9 @@ def _audit_grouping(
     deff = np.ones(values.shape) if design_effects is None else design_effects[present]
     eff_numerator, eff_denominator = numerator / deff, denominator / deff
     low, high = wilson_interval(eff_numerator, eff_denominator, confidence)
-    # Resamples of the groups' own confusion tables serve only the spreads' bias estimate;
-    # every interval of the table is closed-form.
-    boot_values = rates(resample_cells(counts, n_boot, rng))
+    # Resamples of the groups' own confusion tables serve only the spreads' bias estimate, a
+    # mean, for which a few hundred resamples suffice; every interval here is closed-form.
+    boot_values = rates(resample_cells(counts, min(n_boot, BIAS_RESAMPLES), rng))
     if design_effects is not None:
         with np.errstate(invalid="ignore"):
             boot_values = values + (boot_values - values) * np.sqrt(deff)

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 DEFAULT_N_BOOT = 1000
 DEFAULT_CONFIDENCE = 0.95
@@ -82,13 +82,19 @@ def resample_cells(
     counts = np.asarray(counts, dtype=np.int64)
     flat = counts.reshape(-1, int(np.prod(counts.shape[counts.ndim - category_axes :])))
     totals = flat.sum(axis=1)
-    occupied = np.flatnonzero(totals)  # empty cells stay empty: no draws spent on them
+    # A multinomial draw as a chain of binomials: category k takes a binomial share of what
+    # the categories before it left. numpy draws binomials for a whole array at once, where
+    # its multinomial loops over cells; the result has the same distribution.
     draws = np.zeros((n_boot, *flat.shape), dtype=np.int64)
-    if len(occupied):
-        probabilities = flat[occupied] / totals[occupied, None]
-        draws[:, occupied] = rng.multinomial(
-            totals[occupied], probabilities, size=(n_boot, len(occupied))
-        )
+    remaining = np.broadcast_to(totals, (n_boot, len(totals))).copy()
+    left = totals.astype(np.float64)
+    for k in range(flat.shape[1] - 1):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(left > 0, flat[:, k] / left, 0.0)
+        draws[..., k] = rng.binomial(remaining, np.clip(share, 0.0, 1.0))
+        remaining -= draws[..., k]
+        left -= flat[:, k]
+    draws[..., -1] = remaining
     return draws.reshape(n_boot, *counts.shape)
 
 
@@ -200,14 +206,15 @@ def score_limits(
     """
     x, n = _broadcast_counts(successes, trials)
     low, high = wilson_interval(x, n, confidence)
-    alpha = 1 - np.asarray(confidence, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exact_low = stats.beta.ppf(alpha / 2, x, n - x + 1)
-        exact_high = stats.beta.ppf(1 - alpha / 2, x + 1, n - x)
-    few = (x >= 1) & ((x <= SMALL_COUNT) | conservative)
-    few_misses = (n - x >= 1) & ((n - x <= SMALL_COUNT) | conservative)
-    low = np.where(few, np.fmin(low, exact_low), low)
-    high = np.where(few_misses, np.fmax(high, exact_high), high)
+    alpha = np.broadcast_to(1 - np.asarray(confidence, dtype=np.float64), x.shape)
+    few = (x >= 1) & ((x <= SMALL_COUNT) | conservative) & (n > 0)
+    few_misses = (n - x >= 1) & ((n - x <= SMALL_COUNT) | conservative) & (n > 0)
+    # Clopper-Pearson limits are beta quantiles; computed only where they may replace Wilson's.
+    low, high = low.copy(), high.copy()
+    low[few] = np.fmin(low[few], special.betaincinv(x[few], n[few] - x[few] + 1,
+                                                    alpha[few] / 2))
+    high[few_misses] = np.fmax(high[few_misses], special.betaincinv(
+        x[few_misses] + 1, n[few_misses] - x[few_misses], 1 - alpha[few_misses] / 2))
     return low, high
 
 
