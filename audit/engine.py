@@ -186,6 +186,42 @@ def audit(
     ...                y_pred="prioritised")                                # doctest: +SKIP
     >>> result.table.query("metric == 'fpr'")                                # doctest: +SKIP
     """
+    groupings = groupings_of(groups, intersections)
+    columns = list(dict.fromkeys(c for g in groupings for c in g))
+    n_dropped = 0
+    if cluster is not None:
+        check_columns(frame, [cluster], {cluster: "cluster"})
+    if dropna:
+        used = [*columns, y_true, y_pred, *([score] if score is not None else []),
+                *([cluster] if cluster is not None else [])]
+        check_columns(frame, used, {c: "--group" for c in columns})
+        mask = missing_mask(frame, used)
+        n_dropped = int(mask.sum())
+        if n_dropped == len(frame) and len(frame):
+            raise AuditInputError(
+                f"every row has a missing value in {used}; no rows are left to audit")
+        frame = frame.loc[~mask] if n_dropped else frame
+    tables = [count_table(frame, family, y_true, y_pred, score, positive_label=positive_label,
+                          score_bins=score_bins, max_groups=max_groups)
+              for family in grouping_families(groupings)]
+    effects = None
+    if cluster is not None:
+        effects = {}
+        for table in tables:
+            effects.update(_design_effects(frame, table, groupings_in(table, groupings),
+                                           cluster, y_true, y_pred, positive_label))
+    return audit_families(
+        tables, groupings, reference, n_boot=n_boot, confidence=confidence,
+        min_count=min_count, suppress_below=suppress_below, random_state=random_state,
+        settings={"y_true": y_true, "y_pred": y_pred, "score": score, "cluster": cluster,
+                  "positive_label": None if positive_label is None else str(positive_label)},
+        design_effects=effects, n_dropped=n_dropped,
+    )
+
+
+def groupings_of(groups: str | Sequence[str] | Sequence[Sequence[str]],
+                 intersections: bool | Sequence[Sequence[str]] = True) -> list[Grouping]:
+    """The groupings an audit's ``groups`` and ``intersections`` ask for, validated."""
     if isinstance(groups, str):  # one column, not its letters
         groups = [groups]
     explicit = [g for g in groups if not isinstance(g, str)]
@@ -202,43 +238,51 @@ def audit(
         groupings = resolve_groupings(list(groups), intersections)
     if not groupings:
         raise AuditInputError("give at least one group column (--group COL)")
-    columns = list(dict.fromkeys(c for g in groupings for c in g))
-    n_dropped = 0
-    if cluster is not None:
-        check_columns(frame, [cluster], {cluster: "cluster"})
-    if dropna:
-        used = [*columns, y_true, y_pred, *([score] if score is not None else []),
-                *([cluster] if cluster is not None else [])]
-        check_columns(frame, used, {c: "--group" for c in columns})
-        mask = missing_mask(frame, used)
-        n_dropped = int(mask.sum())
-        if n_dropped == len(frame) and len(frame):
-            raise AuditInputError(
-                f"every row has a missing value in {used}; no rows are left to audit")
-        frame = frame.loc[~mask] if n_dropped else frame
+    return groupings
+
+
+def groupings_in(table: CountTable, groupings: Sequence[Grouping]) -> list[Grouping]:
+    """The groupings a family's count table serves (those not served by a larger family)."""
+    families = grouping_families(groupings)
+    own = families.index(table.columns)
+    return [g for g in groupings
+            if set(g) <= set(table.columns)
+            and not any(set(g) <= set(f) for f in families[:own])]
+
+
+def audit_families(
+    tables: Sequence[CountTable],
+    groupings: Sequence[Grouping],
+    reference: Mapping[str, str] | None = None,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    confidence: float = DEFAULT_CONFIDENCE,
+    min_count: int = DEFAULT_MIN_COUNT,
+    suppress_below: int = DEFAULT_SUPPRESS_BELOW,
+    random_state: None | int | np.random.Generator = 0,
+    settings: Mapping[str, object] | None = None,
+    design_effects: Mapping[str, np.ndarray] | None = None,
+    n_dropped: int = 0,
+) -> AuditResult:
+    """Audit the count tables of every family of groupings (see :func:`grouping_families`).
+
+    The in-memory audit, the streaming audit of a file and the audit on a cluster all end
+    here, with the same tables, so they give the same result.
+    """
     rng = check_random_state(random_state)
-    settings = {"y_true": y_true, "y_pred": y_pred, "score": score,
-                "positive_label": None if positive_label is None else str(positive_label),
+    settings = {**(settings or {}),
                 "random_state": random_state if isinstance(random_state, int | None)
                 else "Generator"}
-    parts = []
-    for family in grouping_families(groupings):
-        table = count_table(
-            frame, family, y_true, y_pred, score, positive_label=positive_label,
-            score_bins=score_bins, max_groups=max_groups,
-        )
-        members = [g for g in groupings if set(g) <= set(family)
-                   and all(g not in p[1] for p in parts)]
-        effects = (None if cluster is None else
-                   _design_effects(frame, table, members, cluster, y_true, y_pred,
-                                   positive_label))
-        parts.append((table, members, audit_counts(
-            table, members, _references_for(reference, members, family), n_boot=n_boot,
-            confidence=confidence, min_count=min_count, suppress_below=suppress_below,
-            random_state=rng, settings={**settings, "cluster": cluster},
-            design_effects=effects,
-        )))
-    return _combine([p[2] for p in parts], groupings, reference, n_dropped)
+    results = []
+    for table in tables:
+        members = groupings_in(table, groupings)
+        results.append(audit_counts(
+            table, members, _references_for(reference, members, table.columns),
+            n_boot=n_boot, confidence=confidence, min_count=min_count,
+            suppress_below=suppress_below, random_state=rng, settings=settings,
+            design_effects=design_effects,
+        ))
+    return _combine(results, list(groupings), reference, n_dropped)
 
 
 def _design_effects(frame: pd.DataFrame, table: CountTable, groupings: list[Grouping],

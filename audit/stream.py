@@ -1,0 +1,301 @@
+"""Audits of tables larger than memory, and of tables spread over a Dask cluster.
+
+Counts add, so a table can be counted in pieces: record batches of a Parquet or CSV file read
+one at a time, or the partitions of a Dask DataFrame counted where they live. Each piece gives
+one :class:`~audit.counts.CountTable` per family of groupings; a group first seen in a later
+piece widens the table's axis (:func:`merge_tables`), and the summed tables are audited
+exactly as the in-memory audit audits its own: same tables, same result. Memory depends on
+the batch size and the number of groups, not on the number of rows; on a cluster, only count
+arrays cross the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audit.counts import DEFAULT_SCORE_BINS, CountTable, count_table
+from audit.engine import (
+    DEFAULT_MIN_COUNT,
+    DEFAULT_SUPPRESS_BELOW,
+    Grouping,
+    audit_families,
+    grouping_families,
+    groupings_of,
+)
+from audit.errors import AuditInputError
+from audit.intervals import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT
+from audit.result import AuditResult
+from audit.validation import DEFAULT_MAX_GROUPS, check_columns, missing_mask
+
+#: Rows per record batch read from a file.
+DEFAULT_BATCH_ROWS = 1_000_000
+
+
+def merge_tables(first: CountTable, second: CountTable) -> CountTable:
+    """Sum two count tables of the same columns whose groups may differ.
+
+    Each axis takes the sorted union of both tables' labels (the order the in-memory audit
+    gives string labels), and each table's counts are placed at their labels' positions.
+    """
+    if first.columns != second.columns:
+        raise AuditInputError(
+            f"count tables of different grouping columns cannot be merged: {first.columns} "
+            f"and {second.columns}")
+    if (first.score_counts is None) != (second.score_counts is None):
+        raise AuditInputError("count tables with and without scores cannot be merged")
+    if first.categories == second.categories:
+        return first + second
+    union = tuple(tuple(sorted(set(a) | set(b)))
+                  for a, b in zip(first.categories, second.categories, strict=True))
+
+    def widened(table: CountTable) -> CountTable:
+        maps = [np.searchsorted(np.array(u, dtype=object), np.array(c, dtype=object))
+                if c else np.zeros(0, dtype=np.int64)
+                for u, c in zip(union, table.categories, strict=True)]
+        sizes = tuple(len(u) for u in union)
+
+        def place(array: np.ndarray | None) -> np.ndarray | None:
+            if array is None:
+                return None
+            out = np.zeros(sizes + array.shape[len(sizes):], dtype=array.dtype)
+            # An axis without categories holds one empty cell; it has nothing to place.
+            if all(len(m) for m in maps):
+                out[np.ix_(*maps)] = array
+            return out
+
+        return CountTable(table.columns, union, place(table.counts),
+                          place(table.score_counts), place(table.score_sums), table.n_dropped)
+
+    return widened(first) + widened(second)
+
+
+def count_families(
+    pieces: Iterable[pd.DataFrame],
+    groupings: Sequence[Grouping],
+    y_true: str,
+    y_pred: str,
+    score: str | None = None,
+    *,
+    positive_label: object | None = None,
+    score_bins: int = DEFAULT_SCORE_BINS,
+    dropna: bool = False,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    progress: Callable[[int], None] | None = None,
+    allow_empty: bool = False,
+) -> list[CountTable]:
+    """Count every family of groupings over pieces of one table, and sum the pieces.
+
+    Parameters
+    ----------
+    pieces : iterable of DataFrame
+        The table in pieces (record batches, partitions); each is counted, then dropped.
+    groupings, y_true, y_pred, score, positive_label, score_bins, dropna, max_groups
+        As for :func:`audit.audit`.
+    progress : callable, optional
+        Called with the number of rows of each piece once it is counted.
+    allow_empty : bool
+        Return an empty list for pieces with no rows at all (a worker's empty partition)
+        instead of refusing them.
+
+    Returns
+    -------
+    list of CountTable
+        One per family, in :func:`~audit.engine.grouping_families` order; each carries the
+        number of rows dropped for missing values.
+    """
+    families = grouping_families(groupings)
+    used = [*dict.fromkeys(c for f in families for c in f), y_true, y_pred,
+            *([score] if score is not None else [])]
+    totals: list[CountTable | None] = [None] * len(families)
+    n_dropped = 0
+    for piece in pieces:
+        if dropna:  # a row missing any used value is dropped for every family, as in memory
+            check_columns(piece, used, {c: "--group" for c in used})
+            mask = missing_mask(piece, used)
+            n_dropped += int(mask.sum())
+            piece = piece.loc[~mask] if mask.any() else piece
+        if len(piece) == 0:
+            continue
+        for i, family in enumerate(families):
+            table = count_table(piece, family, y_true, y_pred, score,
+                                positive_label=positive_label, score_bins=score_bins,
+                                max_groups=max_groups)
+            totals[i] = table if totals[i] is None else merge_tables(totals[i], table)
+            labels = max(len(c) for c in totals[i].categories)
+            if labels > max_groups:
+                raise AuditInputError(
+                    f"a group column of {family} has more than {max_groups:,} distinct values: "
+                    "it is probably an identifier; raise max_groups (--max-groups) if you "
+                    "mean it")
+        if progress is not None:
+            progress(len(piece))
+    if any(t is None for t in totals):
+        if allow_empty:
+            return []
+        raise AuditInputError("the table has no rows; nothing to audit")
+    for table in totals:
+        table.n_dropped = n_dropped
+    return totals  # type: ignore[return-value]
+
+
+def audit_pieces(
+    pieces: Iterable[pd.DataFrame],
+    groups: str | Sequence[str] | Sequence[Sequence[str]],
+    y_true: str,
+    y_pred: str,
+    score: str | None = None,
+    reference: Mapping[str, str] | None = None,
+    *,
+    intersections: bool | Sequence[Sequence[str]] = True,
+    positive_label: object | None = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    confidence: float = DEFAULT_CONFIDENCE,
+    min_count: int = DEFAULT_MIN_COUNT,
+    suppress_below: int = DEFAULT_SUPPRESS_BELOW,
+    dropna: bool = False,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    score_bins: int = DEFAULT_SCORE_BINS,
+    random_state: None | int | np.random.Generator = 0,
+    progress: Callable[[int], None] | None = None,
+) -> AuditResult:
+    """Audit a table given in pieces; the result equals :func:`audit.audit` on the whole.
+
+    Parameters are as for :func:`audit.audit` (no ``cluster``: a design effect needs every
+    row of a cluster together); ``progress`` as for :func:`count_families`.
+    """
+    groupings = groupings_of(groups, intersections)
+    tables = count_families(pieces, groupings, y_true, y_pred, score,
+                            positive_label=positive_label, score_bins=score_bins,
+                            dropna=dropna, max_groups=max_groups, progress=progress)
+    return audit_families(
+        tables, groupings, reference, n_boot=n_boot, confidence=confidence,
+        min_count=min_count, suppress_below=suppress_below, random_state=random_state,
+        settings={"y_true": y_true, "y_pred": y_pred, "score": score, "cluster": None,
+                  "positive_label": None if positive_label is None else str(positive_label)},
+        n_dropped=tables[0].n_dropped,
+    )
+
+
+def read_batches(path: str | Path, columns: Sequence[str], group_columns: Sequence[str],
+                 batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    """Record batches of a Parquet or CSV file, as DataFrames of ``columns`` only.
+
+    Group columns are read as strings, and only an empty cell is missing in them: ``NA``
+    (Namibia), ``None`` and ``nan`` are group names, as in the in-memory reader.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        source = pq.ParquetFile(path)
+        missing = [c for c in columns if c not in source.schema_arrow.names]
+        if missing:
+            raise AuditInputError(f"column {missing[0]!r} not found in {path.name}; columns: "
+                                  + ", ".join(source.schema_arrow.names))
+        for batch in source.iter_batches(batch_size=batch_rows, columns=list(columns)):
+            frame = batch.to_pandas()
+            for column in group_columns:
+                frame[column] = _as_group_strings(frame[column])
+            yield frame
+        return
+    convert = pa_csv.ConvertOptions(
+        include_columns=list(columns),
+        column_types={c: pa.string() for c in group_columns},
+        null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False)
+    # CSV batches are blocks of bytes: about 64 bytes a row, within sensible bounds.
+    read = pa_csv.ReadOptions(block_size=int(min(max(batch_rows * 64, 1 << 12), 1 << 26)))
+    try:
+        reader = pa_csv.open_csv(path, read_options=read, convert_options=convert)
+    except (pa.ArrowInvalid, KeyError) as error:
+        raise AuditInputError(f"cannot read {path.name} as CSV: {error}") from None
+    for batch in reader:
+        yield batch.to_pandas()
+
+
+def _as_group_strings(series: pd.Series) -> pd.Series:
+    """A group column as strings, keeping missing values missing."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    return series.where(series.isna(), series.astype(str))
+
+
+def audit_file(
+    path: str | Path,
+    groups: str | Sequence[str] | Sequence[Sequence[str]],
+    y_true: str,
+    y_pred: str,
+    score: str | None = None,
+    reference: Mapping[str, str] | None = None,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    progress: Callable[[int], None] | None = None,
+    **options: object,
+) -> AuditResult:
+    """Audit a Parquet or CSV file batch by batch, in memory bounded by the batch size.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.parquet`` file, or a CSV file with a header row.
+    groups, y_true, y_pred, score, reference
+        As for :func:`audit.audit`.
+    batch_rows : int
+        Rows per record batch (for CSV, a block of about 64 bytes a row).
+    progress : callable, optional
+        Called with the rows of each batch once counted.
+    **options
+        Other options of :func:`audit_pieces`.
+    """
+    groupings = groupings_of(groups, options.get("intersections", True))  # type: ignore[arg-type]
+    group_columns = list(dict.fromkeys(c for g in groupings for c in g))
+    columns = [*group_columns, y_true, y_pred, *([score] if score is not None else [])]
+    return audit_pieces(read_batches(path, columns, group_columns, batch_rows),
+                        [list(g) for g in groupings], y_true, y_pred, score, reference,
+                        progress=progress, **options)
+
+
+def audit_dask(
+    frame: object,
+    groups: str | Sequence[str] | Sequence[Sequence[str]],
+    y_true: str,
+    y_pred: str,
+    score: str | None = None,
+    reference: Mapping[str, str] | None = None,
+    *,
+    intersections: bool | Sequence[Sequence[str]] = True,
+    positive_label: object | None = None,
+    score_bins: int = DEFAULT_SCORE_BINS,
+    dropna: bool = False,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    **options: object,
+) -> AuditResult:
+    """Audit a Dask DataFrame: each partition is counted on its worker, counts are summed here.
+
+    Parameters are as for :func:`audit.audit`; ``frame`` is a ``dask.dataframe.DataFrame``
+    and the computation runs on the current Dask client (or scheduler). Only the count tables
+    travel back, never rows.
+    """
+    import dask
+
+    groupings = groupings_of(groups, intersections)
+    counted = [dask.delayed(count_families)(
+        [partition], groupings, y_true, y_pred, score, positive_label=positive_label,
+        score_bins=score_bins, dropna=dropna, max_groups=max_groups, allow_empty=True)
+        for partition in frame.to_delayed()]
+    per_partition = [tables for tables in dask.compute(*counted) if tables]
+    if not per_partition:
+        raise AuditInputError("the table has no rows; nothing to audit")
+    tables = list(per_partition[0])
+    for more in per_partition[1:]:
+        tables = [merge_tables(a, b) for a, b in zip(tables, more, strict=True)]
+    return audit_families(
+        tables, groupings, reference, settings={
+            "y_true": y_true, "y_pred": y_pred, "score": score, "cluster": None,
+            "positive_label": None if positive_label is None else str(positive_label)},
+        n_dropped=tables[0].n_dropped, **options)
