@@ -199,10 +199,7 @@ def read_batches(path: str | Path, columns: Sequence[str], group_columns: Sequen
             raise AuditInputError(f"column {missing[0]!r} not found in {path.name}; columns: "
                                   + ", ".join(source.schema_arrow.names))
         for batch in source.iter_batches(batch_size=batch_rows, columns=list(columns)):
-            frame = batch.to_pandas()
-            for column in group_columns:
-                frame[column] = _as_group_strings(frame[column])
-            yield frame
+            yield _with_group_strings(batch, group_columns).to_pandas()
         return
     convert = pa_csv.ConvertOptions(
         include_columns=list(columns),
@@ -218,11 +215,14 @@ def read_batches(path: str | Path, columns: Sequence[str], group_columns: Sequen
         yield batch.to_pandas()
 
 
-def _as_group_strings(series: pd.Series) -> pd.Series:
-    """A group column as strings, keeping missing values missing."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    return series.where(series.isna(), series.astype(str))
+def _with_group_strings(batch: object, group_columns: Sequence[str]) -> object:
+    """A record batch whose group columns are strings (nulls stay null), cast in Arrow."""
+    import pyarrow as pa
+
+    arrays = [batch.column(name).cast(pa.string())
+              if name in group_columns and batch.schema.field(name).type != pa.string()
+              else batch.column(name) for name in batch.schema.names]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def audit_file(
