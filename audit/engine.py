@@ -173,7 +173,7 @@ def audit(
         group picked afterwards as the most extreme; the smallest difference and ratio the
         audit could detect with 80% power (``detectable_*``); p-values with Holm and BH
         adjustment; and flags. Its ``summary`` holds spreads across groups with bootstrap
-        intervals. Every column and flag is described in :data:`audit.result.COLUMN_HELP`.
+        intervals. Every column and flag is described in :mod:`audit.glossary`.
 
     Raises
     ------

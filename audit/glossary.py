@@ -1,0 +1,79 @@
+"""What every column and flag of an audit's tables means, in one place.
+
+Reports, the README and notebooks quote these texts; a test checks that every column the
+engine writes and every flag it sets is described here.
+"""
+
+from __future__ import annotations
+
+#: Columns of ``AuditResult.table`` (metrics.csv).
+COLUMN_HELP: dict[str, str] = {
+    "grouping": "the grouping: one column, or an intersection joined by ' × '",
+    "group": "the group's label",
+    "metric": "n (group size), a rate (selection_rate, fpr, ...), auc or ece",
+    "value": "the metric's value in the group; NaN where undefined (see flags)",
+    "ci_low": "lower end of the value's interval (Wilson for rates; Hanley-McNeil for AUC; "
+              "bootstrap of the counts for ECE)",
+    "ci_high": "upper end of the value's interval",
+    "numerator": "count behind a rate's numerator",
+    "denominator": "count behind a rate's denominator (people the rate is over)",
+    "reference": "the reference group of the grouping",
+    "difference": "value minus the reference group's value",
+    "diff_ci_low": "lower end of the difference's interval: Newcombe's hybrid score interval "
+                   "(closed form, given with zero events)",
+    "diff_ci_high": "upper end of the difference's interval",
+    "ratio": "value over the reference group's value",
+    "ratio_ci_low": "lower end of the ratio's interval: MOVER-R on score limits (closed form, "
+                    "given with zero events)",
+    "ratio_ci_high": "upper end of the ratio's interval; inf where the reference rate is 0 "
+                     "(flag unbounded)",
+    "sim_diff_ci_low": "lower end of the difference's simultaneous interval: Bonferroni over "
+                       "the grouping's groups, for a group picked afterwards as the most "
+                       "extreme",
+    "sim_diff_ci_high": "upper end of the simultaneous difference interval",
+    "sim_ratio_ci_low": "lower end of the simultaneous ratio interval",
+    "sim_ratio_ci_high": "upper end of the simultaneous ratio interval",
+    "detectable_difference": "the smallest rise above the reference rate this audit would "
+                             "detect with 80% power at the group's size",
+    "detectable_ratio": "the same, as a ratio to the reference rate",
+    "design_effect": "how much clustering (rows of one author or person) inflates the "
+                     "rate's variance; 1 without clusters",
+    "p_value": "two-sided test of the group's rate against the reference's (z-test, or "
+               "Fisher's exact test with expected counts under 5)",
+    "p_holm": "p_value adjusted over the grouping's groups (Holm: family-wise error)",
+    "p_bh": "p_value adjusted over the grouping's groups (Benjamini-Hochberg: false "
+            "discovery rate)",
+    "flags": "the notes below, joined by ';'",
+}
+
+#: Columns of ``AuditResult.summary`` (summary.csv).
+SUMMARY_HELP: dict[str, str] = {
+    "measure": "overall, max_min_difference, min_max_ratio, equalized_odds_difference, "
+               "equalized_odds_ratio, demographic_parity_difference or _ratio",
+    "value": "the measure over the groups compared",
+    "ci_low": "lower end: for spreads, a projection of simultaneous score intervals of every "
+              "compared group (conservative; always contains the value)",
+    "ci_high": "upper end of the same interval",
+    "bias": "bootstrap estimate of the spread's bias from chance (a max-min gap over many "
+            "noisy groups is too large on average)",
+    "groups_compared": "groups whose rate rests on at least min_count people",
+    "groups_left_out": "groups left out as too small (their rates would decide the spread "
+                       "alone and could disclose suppressed cells)",
+}
+
+#: Flags the engine sets, and what each means for a reader.
+FLAG_HELP: dict[str, str] = {
+    "reference": "the reference group",
+    "undefined": "nobody in the rate's denominator: the rate does not exist (never 0)",
+    "small_n": "fewer than min_count (30) people behind the rate: read with care",
+    "suppressed": "fewer than suppress_below (10) people: withheld from every output",
+    "ratio_undefined": "the reference rate is 0, so the ratio is not a number",
+    "unbounded": "an interval end is infinite: the data set no limit on that side",
+    "inconclusive": "the ratio's interval holds both parity (1) and the four-fifths boundary "
+                    "(0.8 or 1.25): the data cannot tell whether the group is treated alike",
+    "four_fifths": "selection rate below 0.8 or above 1.25 times the reference's",
+    "no_interval": "an interval that resampling cannot move, withheld rather than shown as "
+                   "certain",
+    "fewer_than_two_groups": "a spread needs two groups large enough to compare",
+    "left_out_N_under_M": "N groups with fewer than M people were left out of the spread",
+}
