@@ -297,7 +297,8 @@ def _design_effects(frame: pd.DataFrame, table: CountTable, groupings: list[Grou
     truth = binary_indicator(frame[y_true], y_true, "--y-true", positive_label)
     decision = binary_indicator(frame[y_pred], y_pred, "--y-pred", positive_label)
     outcome = truth.astype(np.int64) * 2 + decision
-    codes = {c: group_codes(frame[c], c, len(cats), cats)[0]
+    # The table's labels are the values' text (see group_codes), so match on text.
+    codes = {c: group_codes(frame[c].astype(str), c, len(cats), cats)[0]
              for c, cats in zip(table.columns, table.categories, strict=True)}
     effects = {}
     for grouping in groupings:

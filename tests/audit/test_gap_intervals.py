@@ -220,3 +220,12 @@ def test_groups_may_be_given_as_one_column_name():
     one = audit(frame, groups="group", y_true="y", y_pred="d", n_boot=10)
     listed = audit(frame, groups=["group"], y_true="y", y_pred="d", n_boot=10)
     pd.testing.assert_frame_equal(one.table, listed.table)
+
+
+def test_clustered_audit_of_an_integer_group_column():
+    rng = np.random.default_rng(9)
+    posts = _posts(np.repeat(np.arange(300), 4), rng)
+    posts["tone"] = (posts["author"] % 3).astype(int)
+    clustered = audit(posts, "tone", "y", "d", n_boot=20, cluster="author").metric("fpr")
+    assert list(clustered.index) == ["0", "1", "2"]
+    assert (clustered["design_effect"] >= 1).all()

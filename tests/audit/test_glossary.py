@@ -22,3 +22,12 @@ def test_every_table_column_summary_column_and_flag_is_described():
                  for f in str(text).split(";") if f}
         generic = {re.sub(r"^left_out_\d+_under_\d+$", "left_out_N_under_M", f) for f in flags}
         assert generic <= set(FLAG_HELP), generic - set(FLAG_HELP)
+
+
+def test_a_result_prints_a_short_focus_table_not_count_arrays():
+    result = audit(random_decisions(1), ["nationality", "sex"], "y", "d", n_boot=20)
+    text = repr(result)
+    assert len(text.splitlines()) < 40
+    assert "False positive rate" in text and "array(" not in text
+    html = result._repr_html_()
+    assert html.count("<tr") > 3 and "<script" not in html
