@@ -1,11 +1,14 @@
 """Sweeps: one experiment run over a grid of config values times a list of seeds.
 
-Every point is an ordinary run (tables and manifest, no figures) written atomically into
-``<sweep folder>/points/<point id>/``, so an interrupted sweep resumes by skipping the points
-whose folder exists. Points run in parallel with joblib on one machine, or on a Dask
-distributed cluster; each point is deterministic given its config, so both give the same
-numbers. When every point is done, the sweep's tables, figures, manifest and report are
-assembled from the points' files.
+Every point is an ordinary run (tables and manifest, no figures). Points are computed in
+parallel with joblib on one machine, or on a Dask distributed cluster whose workers share no
+folder or disk with the client: a point's computation returns its tables as bytes
+(:mod:`experiments.point_result`), and the client alone writes each point atomically into
+``<sweep folder>/points/<point id>/``. An interrupted sweep resumes by skipping the points
+whose folder is complete; a point that fails is reported with its grid values and seed while
+the others finish and are kept. Each point is deterministic given its config, and joblib and
+Dask run the same function, so both give the same bytes. When every point is done, the
+sweep's tables, figures, manifest and report are assembled from the points' files.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import hashlib
 import itertools
 import json
 import shutil
+import socket
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +27,24 @@ from typing import Any
 import pandas as pd
 
 from audit.result import rounded_frame
+from experiments.checks import check_experiment
 from experiments.commands import UsageError
 from experiments.config import ConfigError, parse_config, set_dotted
 from experiments.manifest import build_manifest
+from experiments.point_result import (
+    PointFailure,
+    PointResult,
+    compute_point,
+    one_line,
+    write_point,
+)
 
 POINTS_DIR = "points"
 SWEEP_STATE = "sweep.json"
+#: Seconds to wait for a Dask scheduler to answer before giving up on its address.
+CONNECT_TIMEOUT = 3.0
+#: Seconds to wait for a Dask scheduler that answers to have at least one worker.
+WORKER_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -43,8 +60,9 @@ class SweepPoint:
 def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[SweepPoint]:
     """Expand an experiment's ``[sweep]`` table into validated points.
 
-    Every point's config is validated here, before any work, so a bad grid value is reported
-    with its key path and the point it belongs to.
+    Every point's config is validated and checked against its population profile here,
+    before any work, so a bad grid value is reported with its key path and the point it
+    belongs to.
     """
     config = parse_config(data, source)
     if config.sweep is None:
@@ -61,8 +79,11 @@ def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[Sweep
                 set_dotted(point, key, value)
             set_dotted(point, "experiment.seed", seed)
             where = ", ".join(f"{k} = {v!r}" for k, v in params.items()) or "no grid"
+            label = f"{source} (sweep point {where}, seed {seed})"
             try:
-                parse_config(point, f"{source} (sweep point {where}, seed {seed})")
+                point_config = parse_config(point, label)
+                if seed == config.sweep.seeds[0]:  # the checks do not depend on the seed
+                    check_experiment(point_config, label)
             except ConfigError as error:
                 raise ConfigError(str(error)) from None
             points.append(SweepPoint(f"g{index:03d}-s{seed}", params, seed, point))
@@ -72,18 +93,6 @@ def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[Sweep
 def sweep_hash(data: dict[str, Any]) -> str:
     """Fingerprint of a sweep's full config: a folder belongs to one sweep only."""
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def run_point(point_data: dict[str, Any], directory: str, config_file: str) -> str:
-    """Run one sweep point into ``directory`` (tables and manifest only); return its path.
-
-    A plain function of plain data, so that joblib and Dask can ship it to workers.
-    """
-    from experiments.runner import run_experiment
-
-    config = parse_config(point_data, config_file)
-    run_experiment(config, Path(config_file), out=Path(directory), report=False)
-    return directory
 
 
 def prepare_sweep_dir(directory: Path, data: dict[str, Any], force: bool) -> None:
@@ -107,7 +116,8 @@ def prepare_sweep_dir(directory: Path, data: dict[str, Any], force: bool) -> Non
     elif directory.exists() and force:
         shutil.rmtree(directory)
     (directory / POINTS_DIR).mkdir(parents=True, exist_ok=True)
-    for stale in (directory / POINTS_DIR).glob(".partial-*"):
+    for stale in [*(directory / POINTS_DIR).glob(".partial-*"),
+                  *(directory / POINTS_DIR).glob(".replaced-*")]:
         shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted point
     state.write_text(json.dumps({"config_sha256": fingerprint, "config": data}, indent=1)
                      + "\n", encoding="utf-8")
@@ -119,13 +129,12 @@ def pending(points: list[SweepPoint], directory: Path) -> list[SweepPoint]:
             if not (directory / POINTS_DIR / p.point_id / "manifest.json").exists()]
 
 
-def run_local(points: list[SweepPoint], directory: Path, config_file: str, jobs: int
-              ) -> Iterator[str]:
-    """Run points with joblib, yielding each point's folder as it finishes."""
+def run_local(points: list[SweepPoint], config_file: str, jobs: int
+              ) -> Iterator[PointResult | PointFailure]:
+    """Compute points with joblib, yielding each point's results as it finishes."""
     from joblib import Parallel, delayed
 
-    tasks = (delayed(run_point)(p.data, str(directory / POINTS_DIR / p.point_id), config_file)
-             for p in points)
+    tasks = (delayed(compute_point)(p.point_id, p.data, config_file) for p in points)
     if jobs == 1:
         for task in tasks:
             function, args, kwargs = task
@@ -134,28 +143,100 @@ def run_local(points: list[SweepPoint], directory: Path, config_file: str, jobs:
     yield from Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks)
 
 
-def run_dask(points: list[SweepPoint], directory: Path, config_file: str, address: str
-             ) -> Iterator[str]:
-    """Run points on a Dask distributed cluster, yielding each folder as it finishes."""
+def check_dask_address(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Refuse, in one line and within ``timeout`` seconds, an address nobody answers at.
+
+    A plain TCP connection to a ``tcp://`` or ``tls://`` address (the scheme may be left
+    out): it fails fast and quietly where nobody listens, without importing Dask and without
+    the client's retries and log lines. Other schemes are left to the client.
+
+    Raises
+    ------
+    UsageError
+        A malformed address, or nobody answering there.
+    """
+    scheme, _, location = address.rpartition("://")
+    if scheme not in ("", "tcp", "tls"):
+        return
+    host, _, port = location.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:8786
+    if not host or not port.isdigit():
+        raise UsageError(f"--dask {address!r}: no host and port number; give an address "
+                         "like tcp://127.0.0.1:8786")
     try:
-        from distributed import Client, as_completed
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise UsageError(
+            f"--dask {address!r}: no Dask scheduler answers there ({reason}); start one with "
+            "`dask scheduler` or check the address"
+        ) from None
+
+
+def connect_dask(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
+    """A ``distributed.Client`` on the scheduler at ``address``, with at least one worker.
+
+    Fails within about ``timeout`` seconds (plus the wait for a worker) with one line naming
+    the address when nobody answers there, rather than after Dask's long default retries.
+
+    Raises
+    ------
+    UsageError
+        Dask distributed not installed, a malformed address, nobody answering, or a
+        scheduler without workers.
+    """
+    try:
+        from distributed import Client
     except ImportError:
         raise UsageError(
             "--dask needs Dask distributed: pip install 'bias-audit-sandbox[distributed]'"
         ) from None
+    check_dask_address(address, timeout)
     try:
-        client = Client(address, timeout="10s")
-    except OSError as error:
-        raise UsageError(f"cannot reach the Dask scheduler at {address!r}: {error}") from None
+        client = Client(address, timeout=f"{timeout:g}s", set_as_default=False)
+    except Exception as error:  # noqa: BLE001 - whatever the handshake raised, one line
+        raise UsageError(
+            f"--dask {address!r}: could not connect to a Dask scheduler there "
+            f"({one_line(str(error)) if str(error) else type(error).__name__})"
+        ) from None
     try:
-        futures = [client.submit(run_point, p.data, str(directory / POINTS_DIR / p.point_id),
-                                 config_file, key=f"sweep-point-{p.point_id}-{id(directory)}",
-                                 pure=False)
-                   for p in points]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
+        client.wait_for_workers(1, timeout=WORKER_WAIT)
+    except TimeoutError:
         client.close()
+        raise UsageError(
+            f"--dask {address!r}: the scheduler has no workers after {WORKER_WAIT:g} s; start "
+            f"some with `dask worker {address}`"
+        ) from None
+    return client
+
+
+def run_dask(points: list[SweepPoint], config_file: str, client: Any
+             ) -> Iterator[PointResult | PointFailure]:
+    """Compute points on a Dask cluster, yielding each point's results as it finishes.
+
+    Only the point's plain config data travels to a worker and only its results come back:
+    nothing assumes the workers share the client's folder or disk.
+    """
+    from distributed import as_completed
+
+    token = uuid.uuid4().hex[:8]
+    futures = {client.submit(compute_point, p.point_id, p.data, config_file,
+                             key=f"bias-audit-point-{p.point_id}-{token}", pure=False): p
+               for p in points}
+    try:
+        for future in as_completed(list(futures), loop=client.loop):
+            point = futures[future]
+            try:
+                yield future.result()
+            except Exception as error:  # noqa: BLE001 - a worker lost, say: that point fails
+                reason = one_line(f"{type(error).__name__}: {error}")
+                yield PointFailure(point.point_id, f"on the cluster: {reason}")
+            finally:
+                future.release()
+    finally:
+        unfinished = [f for f in futures if not f.done()]
+        if unfinished:  # an interrupted sweep leaves no work behind on the cluster
+            client.cancel(unfinished)
 
 
 def collect(points: list[SweepPoint], directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -195,6 +276,34 @@ class SweepResult:
     skipped: int
 
 
+@dataclass(frozen=True)
+class FailedPoint:
+    """A point that raised, as the client reports it."""
+
+    point: SweepPoint
+    reason: str
+    #: Traceback of an error that is not the user's to fix (kept in the sweep's state file).
+    traceback: str | None = None
+
+    def describe(self) -> str:
+        """``point g001-s1 (system.capacity = 0.1, seed 1) failed: <reason>``, one line."""
+        values = ", ".join(f"{k} = {v!r}" for k, v in self.point.params.items())
+        where = f"{values}, seed {self.point.seed}" if values else f"seed {self.point.seed}"
+        saved = f" (traceback in {SWEEP_STATE})" if self.traceback else ""
+        return f"point {self.point.point_id} ({where}) failed: {self.reason}{saved}"
+
+
+class SweepIncomplete(Exception):  # noqa: N818 - reads as what happened, like StopIteration
+    """Some points failed; the finished ones are kept and a rerun resumes."""
+
+    def __init__(self, failed: list[FailedPoint], total: int, directory: Path) -> None:
+        self.failed, self.total, self.directory = failed, total, directory
+        super().__init__(
+            f"{len(failed)} of {total} points failed; the finished points are kept in "
+            f"{str(directory)!r}; run the same command again to retry the failed ones"
+        )
+
+
 def run_sweep(
     data: dict[str, Any],
     config_file: Path,
@@ -204,8 +313,12 @@ def run_sweep(
     dask_address: str | None = None,
     force: bool = False,
     on_point_done: Callable[[str], None] | None = None,
+    on_point_failed: Callable[[FailedPoint], None] | None = None,
 ) -> SweepResult:
     """Run (or resume) a sweep and assemble its outputs.
+
+    Wherever a point is computed, its results come back as data and are written here, by
+    the calling process, into ``directory`` (see :mod:`experiments.point_result`).
 
     Parameters
     ----------
@@ -214,7 +327,8 @@ def run_sweep(
     config_file : Path
         Where it came from.
     directory : Path
-        The sweep folder; rerunning with the same config resumes it.
+        The sweep folder, relative to this process's working folder or absolute; rerunning
+        with the same config resumes it.
     jobs : int
         Parallel local workers (joblib); ignored with ``dask_address``.
     dask_address : str, optional
@@ -223,17 +337,44 @@ def run_sweep(
         Discard a folder that holds another sweep.
     on_point_done : callable, optional
         Called with each finished point's folder (for a progress bar).
+    on_point_failed : callable, optional
+        Called with each point that failed, as it fails.
+
+    Raises
+    ------
+    SweepIncomplete
+        When some points failed, after every other point has finished and been written.
+    UsageError
+        A folder holding another sweep, or a Dask address nobody answers at.
     """
     from experiments.sweep_report import answer_question, write_sweep_outputs
 
     points = sweep_points(data, config_file.name)
-    prepare_sweep_dir(directory, data, force)
-    todo = pending(points, directory)
-    runner = (run_dask(todo, directory, config_file.name, dask_address) if dask_address
-              else run_local(todo, directory, config_file.name, jobs))
-    for finished in runner:
-        if on_point_done:
-            on_point_done(finished)
+    # Connect before touching the folder: a wrong address should leave nothing behind.
+    client = connect_dask(dask_address) if dask_address else None
+    failed: list[FailedPoint] = []
+    try:
+        prepare_sweep_dir(directory, data, force)
+        todo = pending(points, directory)
+        by_id = {p.point_id: p for p in todo}
+        outcomes = (run_dask(todo, config_file.name, client) if client is not None
+                    else run_local(todo, config_file.name, jobs))
+        for outcome in outcomes:
+            if isinstance(outcome, PointFailure):
+                failed.append(FailedPoint(by_id[outcome.point_id], outcome.reason,
+                                          outcome.traceback))
+                if on_point_failed:
+                    on_point_failed(failed[-1])
+                continue
+            folder = write_point(outcome, directory / POINTS_DIR, Path(config_file.name))
+            if on_point_done:
+                on_point_done(str(folder))
+    finally:
+        if client is not None:
+            client.close()
+    if failed:
+        _record_failures(directory, failed)
+        raise SweepIncomplete(failed, len(points), directory)
     tidy, summary = collect(points, directory)
     config = parse_config(data, config_file.name)
     answer = answer_question(config, summary)
@@ -253,7 +394,20 @@ def run_sweep(
     return SweepResult(directory, tidy, summary, answer, len(todo), len(points) - len(todo))
 
 
+def _record_failures(directory: Path, failed: list[FailedPoint]) -> None:
+    """Keep the failures of this attempt, tracebacks included, in the sweep's state file.
+
+    The command line reports each failure in one line; the full traceback of an unexpected
+    error is here for whoever debugs it. The next attempt rewrites the state file.
+    """
+    state_file = directory / SWEEP_STATE
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    state["failed_points"] = [
+        {"point": f.point.point_id, "params": f.point.params, "seed": f.point.seed,
+         "reason": f.reason, "traceback": f.traceback} for f in failed]
+    state_file.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> None:
     """CSV with rounded floats and Unix line ends, as every table of the project."""
     rounded_frame(frame).to_csv(path, index=False, lineterminator="\n")
-

@@ -18,7 +18,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Run every point of an experiment's [sweep] grid times its seeds, in parallel "
             "with joblib (--jobs) or on a Dask cluster (--dask), then write one tidy table, a "
             "summary across seeds, figures, a sweep manifest and a report that states what "
-            "the sweep found. Rerunning the same command resumes an interrupted sweep."
+            "the sweep found. Workers need not share this folder or a disk with it: every "
+            "point's results come back as data and are written here. Rerunning the same "
+            "command resumes an interrupted sweep. A point that fails is reported with its "
+            "grid values and seed while the others finish and are kept (exit code 1); a bad "
+            "command, config or --dask address exits with code 2."
         ),
     )
     parser.add_argument("experiment", help="a shipped sweep's name or a .toml file with [sweep]")
@@ -46,10 +50,19 @@ def sweep_command(args: argparse.Namespace) -> int:
         resolve_experiment,
         set_dotted,
     )
-    from experiments.sweep import pending, run_sweep, sweep_points
+    from experiments.sweep import (
+        FailedPoint,
+        SweepIncomplete,
+        check_dask_address,
+        pending,
+        run_sweep,
+        sweep_points,
+    )
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.dask:  # before any work: an address nobody answers at fails in seconds
+        check_dask_address(args.dask)
     path = resolve_experiment(args.experiment)
     data = read_experiment_data(path)
     if args.size is not None:
@@ -58,18 +71,34 @@ def sweep_command(args: argparse.Namespace) -> int:
     check_experiment(config, path.name)
     points = sweep_points(data, path.name)
     directory = args.out or Path("results") / f"{config.experiment.name}-sweep"
+    from experiments.output import resolve_output_dir  # the one output policy of every command
+
+    resolve_output_dir(directory, "", args.force, inputs=[path], resume=True)
     todo = len(pending(points, directory)) if directory.exists() else len(points)
     if not args.quiet:
         print(f"{len(points)} points ({todo} to run) into {directory}", file=sys.stderr)
     bar = tqdm(total=todo, unit="point", disable=args.quiet, file=sys.stderr)
+
+    def report_failure(failed: FailedPoint) -> None:
+        bar.update()
+        bar.write(f"bias-audit sweep: {failed.describe()}", file=sys.stderr)
+
     try:
         result = run_sweep(data, path, directory, jobs=args.jobs, dask_address=args.dask,
-                           force=args.force, on_point_done=lambda _: bar.update())
+                           force=args.force, on_point_done=lambda _: bar.update(),
+                           on_point_failed=report_failure)
     except KeyboardInterrupt:
         bar.close()
         print(f"stopped; finished points are kept in {directory}; run the same command to "
               "resume", file=sys.stderr)
         return 130
+    except SweepIncomplete as incomplete:
+        bar.close()
+        print(f"bias-audit sweep: error: {incomplete}", file=sys.stderr)
+        return 1
+    except UsageError:
+        bar.close()  # the bar's line ends before the error's line
+        raise
     bar.close()
     if not args.quiet and result.answer:
         print(f"\n{result.answer}\n")

@@ -1,0 +1,207 @@
+"""Sweeps on a real Dask cluster: a scheduler and two workers as separate processes, each in
+its own working folder, and the sweep run from a third folder with a relative ``--out``.
+
+Nothing is shared but the network: the tables must still equal a joblib run byte for byte,
+the workers' folders must hold no results, a point a worker cannot compute is reported while
+the rest are kept, and an address where nobody answers fails in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.cli import main
+
+distributed = pytest.importorskip("distributed")
+
+DASK = Path(sys.executable).parent / "dask"
+#: A sweep small enough for seconds per point: two capacities, one seed.
+TINY_SWEEP = """\
+base = "immigration-os"
+[population]
+size = 3000
+[audit]
+n_boot = 50
+[counterfactual]
+interventions = []
+[attribution]
+enabled = false
+[sweep]
+seeds = [3]
+answer = "capacity"
+focus_group = "Latin America and Caribbean"
+[sweep.grid]
+"system.capacity" = [0.05, 0.2]
+"""
+#: 40 people leave the system a training label with one class: it refuses to train.
+REFUSED_SWEEP = TINY_SWEEP.replace('"system.capacity" = [0.05, 0.2]',
+                                   '"population.size" = [40, 3000]')
+RESULT_NAMES = {"metrics.csv", "summary.csv", "metrics.json", "manifest.json", "sweep.json",
+                "sweep_metrics.csv", "points"}
+
+
+def _start(command: list[str], cwd: Path, log: Path) -> subprocess.Popen:
+    with log.open("wb") as handle:  # the child keeps its own descriptor
+        return subprocess.Popen(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a process and everything it started (its own process group)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """``dask scheduler`` and two ``dask worker`` processes, each in its own temporary folder.
+
+    Yields the scheduler's address and the workers' working folders.
+    """
+    base = tmp_path_factory.mktemp("cluster")
+    logs = base / "logs"
+    logs.mkdir()
+    scheduler_dir, scheduler_file = base / "scheduler", base / "scheduler" / "scheduler.json"
+    scheduler_dir.mkdir()
+    processes = []
+    try:
+        processes.append(_start(
+            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--scheduler-file", str(scheduler_file)], scheduler_dir, logs / "scheduler.log"))
+        worker_dirs = []
+        for index in (1, 2):
+            folder = base / f"worker{index}"
+            folder.mkdir()
+            worker_dirs.append(folder)
+            processes.append(_start(
+                [str(DASK), "worker", "--scheduler-file", str(scheduler_file),
+                 "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1", "--no-nanny",
+                 "--no-dashboard", "--local-directory", str(folder / "scratch")],
+                folder, logs / f"worker{index}.log"))
+        address = _wait_for_cluster(scheduler_file, processes, logs)
+        yield address, worker_dirs
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+
+
+def _wait_for_cluster(scheduler_file: Path, processes: list, logs: Path) -> str:
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists():
+        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+            pytest.fail("the Dask cluster did not start:\n" + "\n".join(
+                f.read_text(errors="replace")[-2000:] for f in sorted(logs.iterdir())))
+        time.sleep(0.2)
+    address = json.loads(scheduler_file.read_text())["address"]
+    with distributed.Client(address, timeout="30s", set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=60)
+    return address
+
+
+def _sweep(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """``bias-audit sweep`` as a user runs it, in ``folder``."""
+    return subprocess.run([sys.executable, "-m", "experiments.cli", "sweep", *args],
+                          cwd=folder, capture_output=True, text=True, timeout=300, check=False)
+
+
+def _results_in(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name in RESULT_NAMES or "sweep" in p.name]
+
+
+def test_real_cluster_sweep_from_another_folder_equals_joblib(cluster, tmp_path):
+    address, worker_dirs = cluster
+    client_dir = tmp_path / "client"
+    client_dir.mkdir()
+    (client_dir / "tiny.toml").write_text(TINY_SWEEP)
+    done = _sweep(client_dir, "tiny.toml", "--dask", address, "--out", "results/tiny-sweep",
+                  "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    joblib_out = tmp_path / "joblib"
+    assert main(["sweep", str(client_dir / "tiny.toml"), "--out", str(joblib_out),
+                 "--quiet"]) == 0
+
+    ours = client_dir / "results" / "tiny-sweep"
+    for name in ("sweep_metrics.csv", "sweep_summary.csv"):
+        assert (ours / name).read_bytes() == (joblib_out / name).read_bytes(), name
+    points = sorted(p.name for p in (joblib_out / "points").iterdir())
+    assert points == ["g000-s3", "g001-s3"]
+    for point in points:
+        for table in sorted((joblib_out / "points" / point).glob("*.csv")):
+            written = ours / "points" / point / table.name
+            assert written.read_bytes() == table.read_bytes(), (point, table.name)
+        manifest = json.loads((ours / "points" / point / "manifest.json").read_text())
+        assert "metrics.csv" in manifest["files"] and manifest["details"]["computed_on"]
+    for folder in worker_dirs:
+        assert _results_in(folder) == [], folder
+
+
+def test_point_refused_on_a_worker_is_reported_and_the_rest_kept(cluster, tmp_path):
+    address, worker_dirs = cluster
+    (tmp_path / "refused.toml").write_text(REFUSED_SWEEP)
+    failed = _sweep(tmp_path, "refused.toml", "--dask", address, "--out", "out", "--quiet")
+    assert failed.returncode == 1, failed.stderr
+    assert "Traceback" not in failed.stderr
+    lines = failed.stderr.strip().splitlines()
+    assert lines == [
+        "bias-audit sweep: point g000-s3 (population.size = 40, seed 3) failed: ValueError: "
+        "the training label has one class only; enlarge the training set (traceback in "
+        "sweep.json)",
+        "bias-audit sweep: error: 1 of 2 points failed; the finished points are kept in "
+        "'out'; run the same command again to retry the failed ones",
+    ]
+    state = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert [f["point"] for f in state["failed_points"]] == ["g000-s3"]
+    assert "Traceback" in state["failed_points"][0]["traceback"]
+    kept = tmp_path / "out" / "points" / "g001-s3" / "manifest.json"
+    before = kept.read_bytes()
+    assert not (tmp_path / "out" / "points" / "g000-s3").exists()
+    assert not (tmp_path / "out" / "sweep_report.md").exists()
+
+    again = _sweep(tmp_path, "refused.toml", "--dask", address, "--out", "out")
+    assert again.returncode == 1
+    assert "2 points (1 to run) into out" in again.stderr
+    assert kept.read_bytes() == before  # the finished point was not computed again
+    for folder in worker_dirs:
+        assert _results_in(folder) == [], folder
+
+
+def test_address_nobody_answers_fails_in_one_line(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY_SWEEP)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    done = _sweep(tmp_path, "tiny.toml", "--dask", address, "--out", "out", "--quiet")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"bias-audit sweep: error: --dask {address!r}: no Dask "
+                                  "scheduler answers there")
+    assert not (tmp_path / "out").exists()
+
+
+def test_malformed_address_names_the_expected_form(tmp_path, capsys):
+    (tmp_path / "tiny.toml").write_text(TINY_SWEEP)
+    assert main(["sweep", str(tmp_path / "tiny.toml"), "--dask", "127.0.0.1", "--out",
+                 str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "--dask '127.0.0.1': no host and port number" in error
+    assert "tcp://127.0.0.1:8786" in error
