@@ -7,6 +7,7 @@ suppression threshold are withheld, as statistical agencies withhold them.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,21 +56,109 @@ def rate_with_interval(row: pd.Series) -> str:
 
 
 def ratio_with_interval(row: pd.Series) -> str:
-    """``1.42 (1.30–1.55)`` for a ratio to the reference group."""
-    flags = str(row.get("flags") or "")
-    if "reference" in flags.split(";"):
+    """``1.42 (1.30–1.55)`` for a ratio to the reference group.
+
+    An infinite upper end says "no upper limit"; a ratio whose interval holds both parity
+    and the four-fifths boundary adds "the data cannot tell".
+    """
+    flags = str(row.get("flags") or "").split(";")
+    if "reference" in flags:
         return "reference"
     if "suppressed" in flags or "undefined" in flags:
         return "—"
     if row["ratio"] is None or not math.isfinite(row["ratio"]):
         return "— (reference rate is 0)"
-    if "no_gap_interval" in flags.split(";"):
-        return f"{number(row['ratio'])} (no interval: a rate of 0% or 100%)"
-    return f"{number(row['ratio'])} ({number(row['ratio_ci_low'])}–{number(row['ratio_ci_high'])})"
+    high = row["ratio_ci_high"]
+    upper = "no upper limit" if high is not None and math.isinf(high) else number(high)
+    text = f"{number(row['ratio'])} ({number(row['ratio_ci_low'])}–{upper})"
+    if "inconclusive" in flags:
+        text += "; the data cannot tell"
+    return text
+
+
+def interval_explanation(settings: dict) -> str:
+    """What the intervals, tests and flags of an audit table mean, in one paragraph."""
+    level = f"{round(100 * settings.get('confidence', 0.95))}%"
+    return (
+        f"Each rate is followed by its {level} Wilson interval. The ratio compares a group's "
+        f"rate with the reference group's (the largest group unless chosen); its {level} "
+        "interval is a closed-form score interval (MOVER-R on score limits; the difference "
+        "to the reference, in metrics.csv, has Newcombe's hybrid score interval), which "
+        "holds its coverage at rare rates and is given with zero events too. Where the "
+        "reference rate is 0 the ratio has no upper limit. \"the data cannot tell\" marks a "
+        "ratio whose interval holds both parity and the four-fifths boundary (0.8 or 1.25): a "
+        "high p-value there is no evidence of equal treatment. p (Holm) tests whether the "
+        "group's rate differs from the reference's, adjusted for the number of groups "
+        "compared; metrics.csv also has the Benjamini-Hochberg adjustment, intervals made "
+        "simultaneous over the groups (for a group picked as the most extreme), and the "
+        "smallest gap the audit could detect with 80% power. Groups with fewer than "
+        f"{settings.get('min_count', 30)} people behind a rate are marked small_n and left out "
+        f"of the comparisons across groups; under {settings.get('suppress_below', 10)} the "
+        "rate is suppressed. four_fifths marks a selection rate below 0.8 or above 1.25 times "
+        "the reference's. A rate with no one in its denominator (a false positive rate in a "
+        "group with no true negatives, say) is undefined, never zero. Across groups, a "
+        "max-min gap is biased upward by chance (the largest of several noisy gaps): its "
+        "estimated bias is shown beside it, and its interval is a conservative projection of "
+        "simultaneous intervals of the groups compared."
+    )
+
+
+def spread_cells(row: pd.Series) -> list[str]:
+    """Value with interval, estimated bias, groups compared and left out, for a summary row."""
+    if not math.isfinite(row["value"]):
+        return ["— (fewer than two groups large enough)", "—", str(row["groups_compared"]),
+                str(row.get("groups_left_out", 0))]
+    if math.isfinite(row["ci_low"]):
+        low, high = number(row["ci_low"], 3), number(row["ci_high"], 3)
+        shown = f"{number(row['value'], 3)} ({low}–{high})"
+    else:
+        shown = f"{number(row['value'], 3)} (no interval: the data leave it no room to vary)"
+    bias = row.get("bias")
+    return [shown, "—" if bias is None or not math.isfinite(bias) else f"{bias:+.3f}",
+            str(row["groups_compared"]), str(row.get("groups_left_out", 0))]
+
+
+#: Header of a table of spreads across groups (see :func:`spread_cells`).
+SPREAD_HEADER = ["value (95% interval)", "bias from chance", "groups compared",
+                 "groups left out (too small)"]
+
+
+#: Characters that can start Markdown or HTML markup inside a line (data text never starts a
+#: line: it follows "# ", "## By " or "| "), and how data text spells them. Backslash escapes
+#: where CommonMark and Python-Markdown both honour them; HTML character references for the
+#: rest, which every renderer shows as the plain character. "(", "!" and the like start
+#: nothing once "[" is escaped; "_" is handled apart (see :func:`markdown_text`).
+_MARKDOWN_ESCAPES = str.maketrans({
+    **{c: "\\" + c for c in "\\`*{}[]#"},
+    "<": "&lt;", ">": "&gt;", "|": "&#124;", "~": "&#126;", "$": "&#36;",
+    "^": "&#94;", "=": "&#61;", "\n": " ", "\r": " ", "\t": " ",
+})
+#: An underscore that could open or close emphasis: one not between two letters or digits
+#: (inside a word, as in ``region_of_origin``, CommonMark and Python-Markdown keep it).
+_EMPHASIS_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+#: An ampersand that could start a character reference (``&lt;``, ``&#60;``); one before a
+#: space, as in "Latin America & Caribbean", starts nothing.
+_ENTITY_AMPERSAND = re.compile(r"&(?=[#\w])")
+
+
+def markdown_text(text: object) -> str:
+    """Data-derived text (a group, a column, a file name) made inert in Markdown.
+
+    Every character that can start markup inside a line (emphasis, links, images, code,
+    raw HTML, entities, table cells, strike-through, maths, attribute lists, a heading's
+    closing hashes) is escaped, and line breaks become spaces, so a group named
+    ``<script>`` or ``[x](javascript:...)`` renders as exactly that text. Underscores inside
+    a word stay as they are, so ``no_positives`` reads as written.
+    """
+    text = _ENTITY_AMPERSAND.sub("&amp;", str(text)).translate(_MARKDOWN_ESCAPES)
+    return _EMPHASIS_UNDERSCORE.sub(r"\\_", text)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table; pipes inside cells are escaped."""
+    """A GitHub-flavoured Markdown table; pipes inside cells are escaped.
+
+    Cells are the caller's text; data-derived text must go through :func:`markdown_text`.
+    """
 
     def cell(text: object) -> str:
         return str(text).replace("|", "\\|").replace("\n", " ")
@@ -82,25 +171,38 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def grouping_table(result: AuditResult, grouping: str,
                    metrics: Sequence[str] = REPORT_METRICS) -> str:
-    """One Markdown table for a grouping: each group's size, rates and ratios to reference."""
+    """One Markdown table for a grouping: each group's size, rates and ratios to reference.
+
+    Suppressed cells are withheld as in the written tables (see
+    :func:`audit.result.withhold_suppressed`). The grouping's rows are read once into a
+    lookup, so the table costs time in proportion to its number of groups.
+    """
+    from audit.result import withhold_suppressed
+
     table = result.table[result.table["grouping"] == grouping]
-    sizes = table[table["metric"] == "n"].set_index("group")
+    table = withhold_suppressed(table[table["metric"].isin(["n", *metrics])])
+    shown = [c for c in ("group", "metric", "value", "ci_low", "ci_high", "ratio",
+                         "ratio_ci_low", "ratio_ci_high", "p_holm", "flags") if c in table]
+    records = [dict(zip(shown, row, strict=True))
+               for row in zip(*(table[c].tolist() for c in shown), strict=True)]
+    cells_by_key = {(row["group"], row["metric"]): row for row in records}
+    below = result.settings.get("suppress_below", 10)
     header = ["group", "n"]
     for metric in metrics:
         title = EXPLANATIONS[metric][0]
         header += [title, f"{title}: ratio to reference; p (Holm)"]
     header.append("notes")
     rows = []
-    for group, size in sizes.iterrows():
-        suppressed = "suppressed" in str(size["flags"])
-        cells = [group, "<10" if suppressed else f"{int(size['value']):,}"]
+    for size in (row for row in records if row["metric"] == "n"):
+        group = size["group"]
+        suppressed = "suppressed" in str(size["flags"]).split(";")
+        cells = [markdown_text(group), f"<{below}" if suppressed else f"{int(size['value']):,}"]
         notes = set(filter(None, str(size["flags"]).split(";")))
         for metric in metrics:
-            row = table[(table["metric"] == metric) & (table["group"] == group)]
-            if row.empty:
+            row = cells_by_key.get((group, metric))
+            if row is None:
                 cells += ["—", "—"]
                 continue
-            row = row.iloc[0]
             ratio = ratio_with_interval(row)
             if ratio not in ("reference", "—"):
                 ratio += f"; p {p_value(row['p_holm'])}"
@@ -119,15 +221,9 @@ def summary_table(result: AuditResult, grouping: str) -> str:
         | (summary["measure"].isin(["max_min_difference", "min_max_ratio"])
            & summary["metric"].isin(REPORT_METRICS))
     ]
-    rows = []
-    for _, row in wanted.iterrows():
-        rows.append([
-            row["measure"].replace("_", " "),
-            row["metric"],
-            f"{number(row['value'], 3)} ({number(row['ci_low'], 3)}–{number(row['ci_high'], 3)})",
-            str(row["groups_compared"]),
-        ])
-    return markdown_table(["measure", "metric", "value (95% interval)", "groups compared"], rows)
+    rows = [[row["measure"].replace("_", " "), row["metric"], *spread_cells(row)]
+            for _, row in wanted.iterrows()]
+    return markdown_table(["measure", "metric", *SPREAD_HEADER], rows)
 
 
 def explanations_block(metrics: Sequence[str] = REPORT_METRICS) -> str:
@@ -138,43 +234,30 @@ def explanations_block(metrics: Sequence[str] = REPORT_METRICS) -> str:
 def markdown_report(result: AuditResult, title: str = "Audit") -> str:
     """The whole Markdown report for an audit result."""
     settings = result.settings
-    confidence = int(round(100 * settings.get("confidence", 0.95)))
     parts = [
-        f"# {title}",
+        f"# {markdown_text(title)}",
         "",
         f"Rows audited: {settings.get('n_rows', result.counts[0].n_rows):,}"
         + (f" ({settings['n_dropped']:,} rows with missing values dropped)"
            if settings.get("n_dropped") else "")
-        + f". True outcome: `{settings.get('y_true')}`; decision: `{settings.get('y_pred')}`"
-        + (f"; score: `{settings['score']}`" if settings.get("score") else "") + ".",
+        + f". True outcome: column {_quoted(settings.get('y_true'))}; decision: column "
+        f"{_quoted(settings.get('y_pred'))}"
+        + (f"; score: column {_quoted(settings['score'])}" if settings.get("score") else "")
+        + ".",
         "",
         "## What the numbers mean",
         "",
         explanations_block(),
         "",
-        f"Each rate is followed by its {confidence}% Wilson interval. The ratio compares a "
-        f"group's rate with the reference group's (the largest group unless chosen); its "
-        f"{confidence}% interval comes from {settings.get('n_boot', 1000):,} bootstrap resamples "
-        "of the counts. p (Holm) tests whether the group's rate differs from the reference's, "
-        "adjusted for the number of groups compared (Holm); metrics.csv also has the "
-        "Benjamini-Hochberg adjustment. Max-min differences across many groups are biased "
-        "upward (the largest of several noisy gaps), so read them with their intervals. "
-        "Groups with fewer than "
-        f"{settings.get('min_count', 30)} people behind a rate are marked small_n; under "
-        f"{settings.get('suppress_below', 10)} the rate is suppressed. four_fifths marks a "
-        "selection rate below 0.8 or above 1.25 times the reference's. no_gap_interval marks a "
-        "comparison with a rate of exactly 0% or 100%, whose counts cannot vary under the "
-        "bootstrap, so no interval is claimed for its ratio or difference. A rate with no one in "
-        "its denominator (a false positive rate in a group with no true negatives, say) is "
-        "undefined, never zero.",
+        interval_explanation(settings),
     ]
     for grouping in result.groupings:
         reference = result.table.loc[result.table["grouping"] == grouping, "reference"].iloc[0]
         parts += [
             "",
-            f"## By {grouping}",
+            f"## By {markdown_text(grouping)}",
             "",
-            f"Reference group: {reference}.",
+            f"Reference group: {markdown_text(reference)}.",
             "",
             grouping_table(result, grouping),
             "",
@@ -184,3 +267,8 @@ def markdown_report(result: AuditResult, title: str = "Audit") -> str:
         ]
     parts += ["", "Every metric for every group, with intervals and tests, is in metrics.csv.", ""]
     return "\n".join(parts)
+
+
+def _quoted(name: object) -> str:
+    """A column name in quotation marks, escaped (never in a code span, which escapes nothing)."""
+    return f"“{markdown_text(name)}”"

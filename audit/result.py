@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,21 @@ from audit.counts import CountTable
 TABLE_COLUMNS: tuple[str, ...] = (
     "grouping", "group", "metric", "value", "ci_low", "ci_high", "numerator", "denominator",
     "reference", "difference", "diff_ci_low", "diff_ci_high", "ratio", "ratio_ci_low",
-    "ratio_ci_high", "p_value", "p_holm", "p_bh", "flags",
+    "ratio_ci_high", "sim_diff_ci_low", "sim_diff_ci_high", "sim_ratio_ci_low",
+    "sim_ratio_ci_high", "detectable_difference", "detectable_ratio", "design_effect",
+    "p_value", "p_holm", "p_bh", "flags",
 )
 
 #: Digits kept in written files: far beyond any interval's width, and stable across platforms.
 FLOAT_DIGITS = 12
+#: First characters that make a spreadsheet read a CSV cell as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Text that is a plain number: a spreadsheet reads it as that number, never as a formula.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+#: Columns that say which cell a row describes; every other column is a figure about it.
+KEY_COLUMNS = ("view", "intervention", "grouping", "group")
+#: Flags a withheld cell keeps: the ones about its size, none about its counts.
+WITHHELD_FLAGS = ("small_n", "suppressed", "reference")
 
 
 @dataclass
@@ -59,25 +70,63 @@ class AuditResult:
             rows = rows[rows["grouping"] == grouping]
         return rows.set_index("group")
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write the tidy table as CSV and return the path."""
-        path = Path(path)
-        rounded_frame(self.table).to_csv(path, index=False, lineterminator="\n")
-        return path
+    def focus_table(self, metric: str = "fpr", limit: int = 12) -> pd.DataFrame:
+        """A short table of one rate per grouping: value, ratio to the reference, interval.
 
-    def to_dict(self) -> dict[str, Any]:
-        """The table, summary and settings as JSON-ready data (non-finite numbers as null)."""
+        Suppressed cells are withheld, as in the written tables; at most ``limit`` groups per
+        grouping, the largest first.
+        """
+        shown = withhold_suppressed(self.table[self.table["metric"].isin(["n", metric])])
+        sizes = shown[shown["metric"] == "n"].set_index(["grouping", "group"])["value"]
+        rows = shown[shown["metric"] == metric].copy()
+        rows["n"] = [sizes.get((g, k), np.nan) for g, k in zip(rows["grouping"], rows["group"],
+                                                                strict=True)]
+        rows["order"] = rows["grouping"].map({g: i for i, g in enumerate(self.groupings)})
+        rows = rows.sort_values(["order", "n"], ascending=[True, False], kind="stable")
+        rows = rows.groupby("grouping", sort=False).head(limit)
+        return rows[["grouping", "group", "n", "value", "ci_low", "ci_high", "ratio",
+                     "ratio_ci_low", "ratio_ci_high", "flags"]].reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        settings = self.settings
+        lines = [f"AuditResult: {settings.get('n_rows', 0):,} rows; groupings: "
+                 f"{', '.join(self.groupings)}; true outcome {settings.get('y_true')!r}, "
+                 f"decision {settings.get('y_pred')!r}",
+                 "False positive rate by group (largest groups; every metric in .table):"]
+        table = self.focus_table(limit=8).round(4)
+        lines += table.to_string(index=False, max_colwidth=24).splitlines()[:30]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The focus table in a notebook; data text is escaped by pandas' HTML writer."""
+        return (f"<p>AuditResult: {self.settings.get('n_rows', 0):,} rows; false positive "
+                "rate by group (every metric in <code>.table</code>)</p>"
+                + self.focus_table().round(4).to_html(index=False, escape=True))
+
+    def to_csv(self, path: str | Path, suppress: bool = True) -> Path:
+        """Write the tidy table as CSV (see :func:`write_csv`) and return the path.
+
+        With ``suppress`` (the default) the figures of suppressed cells are left blank.
+        """
+        return write_csv(self.table, path, suppress=suppress)
+
+    def to_dict(self, suppress: bool = True) -> dict[str, Any]:
+        """The table, summary and settings as JSON-ready data (non-finite numbers as null).
+
+        With ``suppress`` (the default) the figures of suppressed cells are null; the
+        settings record whether they were withheld (``suppressed_cells_withheld``).
+        """
         return {
-            "settings": jsonable(self.settings),
-            "table": frame_records(self.table),
-            "summary": frame_records(self.summary),
+            "settings": jsonable({**self.settings, "suppressed_cells_withheld": suppress}),
+            "table": frame_records(withhold_suppressed(self.table) if suppress else self.table),
+            "summary": frame_records(
+                withhold_suppressed(self.summary) if suppress else self.summary),
         }
 
-    def to_json(self, path: str | Path) -> Path:
+    def to_json(self, path: str | Path, suppress: bool = True) -> Path:
         """Write :meth:`to_dict` as JSON and return the path."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
+        path.write_text(json_text(self.to_dict(suppress)), encoding="utf-8")
         return path
 
     def to_markdown(self, title: str = "Audit") -> str:
@@ -86,16 +135,148 @@ class AuditResult:
 
         return markdown_report(self, title=title)
 
-    def write(self, directory: str | Path, title: str = "Audit") -> list[Path]:
-        """Write metrics.csv, summary.csv, metrics.json and report.md into ``directory``."""
+    def write(self, directory: str | Path, title: str = "Audit", suppress: bool = True
+              ) -> list[Path]:
+        """Write metrics.csv, summary.csv, metrics.json and report.md into ``directory``.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Folder to write into (created if missing).
+        title : str
+            Title of the report.
+        suppress : bool
+            Leave the figures of cells flagged ``suppressed`` blank in every file (the
+            default), as report.md always does; ``False`` publishes them, for analysts
+            working privately, and metrics.json records that choice.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        summary_path = directory / "summary.csv"
-        rounded_frame(self.summary).to_csv(summary_path, index=False, lineterminator="\n")
+        summary_path = write_csv(self.summary, directory / "summary.csv", suppress=suppress)
         report = directory / "report.md"
         report.write_text(self.to_markdown(title), encoding="utf-8")
-        return [self.to_csv(directory / "metrics.csv"), summary_path,
-                self.to_json(directory / "metrics.json"), report]
+        return [self.to_csv(directory / "metrics.csv", suppress=suppress), summary_path,
+                self.to_json(directory / "metrics.json", suppress=suppress), report]
+
+
+def _flagged(flags: pd.Series, flag: str) -> np.ndarray:
+    """Rows whose ``;``-separated flags include ``flag``."""
+    text = flags.fillna("").astype(str)
+    found = text.str.contains(rf"(?:^|;){re.escape(flag)}(?:;|$)")
+    return np.array(found, dtype=bool)
+
+
+def withhold_suppressed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table with every figure of a suppressed cell blanked (NaN).
+
+    A row is withheld when its ``flags`` include ``suppressed``, and so is every row of a
+    group whose size (its ``n`` row) is suppressed: an undefined rate of a one-person group
+    would otherwise still tell which outcome that person has. Key and text columns (grouping,
+    group, metric, reference, flags) stay, so a reader sees that a cell exists and why it is
+    empty. The size of a group is also the grouping total minus the other groups' sizes, so
+    the total (the denominator of every ``n`` row) is blanked in a grouping with a suppressed
+    group. Tables without a ``flags`` column are returned unchanged.
+    """
+    if "flags" not in frame.columns or frame.empty:
+        return frame
+    frame = frame.copy()
+    suppressed = _flagged(frame["flags"], "suppressed")
+    keys = [c for c in KEY_COLUMNS if c in frame.columns]
+    if "metric" in frame.columns and "group" in keys:
+        size_rows = (frame["metric"] == "n").to_numpy() & suppressed
+        if size_rows.any():
+            small = frame.loc[size_rows, keys].drop_duplicates()
+            whole_group = frame[keys].merge(small, how="left", on=keys, indicator=True)
+            in_small = np.array(whole_group["_merge"] == "both", dtype=bool)
+            suppressed |= in_small
+            grouping_keys = [k for k in keys if k != "group"]
+            if grouping_keys and "denominator" in frame.columns:
+                totals = small[grouping_keys].drop_duplicates()
+                marked = frame[grouping_keys].merge(totals, how="left", on=grouping_keys,
+                                                    indicator=True)
+                total_rows = (marked["_merge"] == "both").to_numpy() & (
+                    frame["metric"] == "n").to_numpy()
+                frame.loc[total_rows, "denominator"] = np.nan
+    figures = [c for c in frame.columns
+               if c not in KEY_COLUMNS and c not in ("metric", "reference", "flags", "measure")
+               and pd.api.types.is_numeric_dtype(frame[c])]
+    if suppressed.any():
+        if figures:
+            frame[figures] = frame[figures].astype(np.float64)
+            frame.loc[suppressed, figures] = np.nan
+        # Other flags of a withheld cell speak about its counts ("undefined" says a group has
+        # no true negatives, "four_fifths" where its rate lies): keep only those about size.
+        withheld = frame.loc[suppressed, "flags"]
+        spelled = {flags: _withheld_flags(flags) for flags in pd.unique(withheld)}
+        frame.loc[suppressed, "flags"] = withheld.map(spelled).to_numpy(dtype=object)
+    return frame
+
+
+def _withheld_flags(flags: object) -> str:
+    kept = [f for f in (flags if isinstance(flags, str) else "").split(";")
+            if f in WITHHELD_FLAGS]
+    return ";".join(kept if "suppressed" in kept else [*kept, "suppressed"])
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, made inert (OWASP CSV injection).
+
+    A text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    single quote in front, so a spreadsheet shows it as text; text that is a plain number
+    (``-1``, ``+2.5``) is left as it is, and numeric columns are never touched. Column names
+    get the same treatment. The original text stays in the JSON files.
+    """
+    changed: dict[str, pd.Series] = {}
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            categories = pd.Series(column.cat.categories, dtype=object).astype(str)
+            if not categories.str[:1].isin(FORMULA_STARTS).any():
+                continue  # checking the few categories spares a pass over every row
+            column = column.astype(object)
+        elif not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+            continue
+        first = column.str[:1]
+        risky = first.isin(FORMULA_STARTS).to_numpy(dtype=bool)
+        if not risky.any():
+            continue
+        number = column[risky].str.fullmatch(_PLAIN_NUMBER.pattern).fillna(False).to_numpy(
+            dtype=bool)
+        rows = np.flatnonzero(risky)[~number]
+        if len(rows):
+            column = column.copy()
+            column.iloc[rows] = "'" + column.iloc[rows].astype(str)
+            changed[name] = column
+    names = [_inert_text(str(c)) if isinstance(c, str) else c for c in frame.columns]
+    if not changed and names == list(frame.columns):
+        return frame
+    frame = frame.assign(**changed) if changed else frame.copy()
+    frame.columns = names
+    return frame
+
+
+def _inert_text(text: str) -> str:
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_text(frame: pd.DataFrame, suppress: bool = True) -> str:
+    """A table as the project writes every CSV: suppressed figures blank (unless ``suppress``
+    is false), formula-like text made inert, floats rounded, Unix line ends."""
+    frame = withhold_suppressed(frame) if suppress else frame
+    # Written with CRLF so that Python's csv quotes every field holding a carriage return
+    # (with "\n" alone it quotes only fields holding "\n", and a bare "\r" in a group name
+    # would split its row for any reader), then given Unix line ends.
+    text = neutralise_formulas(rounded_frame(frame)).to_csv(index=False, lineterminator="\r\n")
+    return text.replace("\r\n", "\n")
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, suppress: bool = True) -> Path:
+    """Write :func:`csv_text` of ``frame`` to ``path`` (UTF-8) and return the path."""
+    path = Path(path)
+    path.write_text(csv_text(frame, suppress=suppress), encoding="utf-8")
+    return path
 
 
 def rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -105,11 +286,63 @@ def rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts (rounded; non-finite numbers as None)."""
-    return [
-        {key: jsonable(value) for key, value in row.items()}
-        for row in rounded_frame(frame).to_dict(orient="records")
-    ]
+    """Rows as JSON-ready dicts (rounded; non-finite numbers as None).
+
+    Whole columns are converted at once to plain Python values (missing and infinite
+    numbers as None), so the cost does not grow with a pandas call per value.
+    """
+    rounded = rounded_frame(frame)
+    columns = []
+    for name in rounded.columns:
+        values = rounded[name].to_numpy()
+        if values.dtype.kind == "f":
+            columns.append(np.where(np.isfinite(values), values, None).tolist())
+        elif values.dtype.kind in "biu":
+            columns.append(values.tolist())
+        else:
+            column = rounded[name].astype(object)
+            columns.append([jsonable(v) for v in column.where(column.notna(), None).tolist()]
+                           if len(column) and not _plain_objects(column) else
+                           column.where(column.notna(), None).tolist())
+    names = [str(name) for name in rounded.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _plain_objects(column: pd.Series) -> bool:
+    """Whether an object column holds only text and None (no numpy scalars or NaN floats)."""
+    kinds = pd.api.types.infer_dtype(column, skipna=True)
+    return kinds in ("string", "empty")
+
+
+def json_text(data: Any) -> str:
+    """JSON as every file of the project is written: nested tables indented, each record of
+    a list of records on one line (readable, and encoded by the fast C encoder).
+
+    Lists of records are expected as :func:`frame_records` makes them (plain values).
+    """
+    return _json_lines(data, 0) + "\n"
+
+
+def _json_lines(value: Any, depth: int) -> str:
+    pad, inner = " " * depth, " " * (depth + 1)
+    if isinstance(value, dict) and value and any(isinstance(v, dict | list)
+                                                 for v in value.values()):
+        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: "
+                 f"{_json_lines(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        rows = [inner + json.dumps(v, ensure_ascii=False, allow_nan=False, default=_plain)
+                for v in value]
+        return "[\n" + ",\n".join(rows) + f"\n{pad}]"
+    return json.dumps(jsonable(value), ensure_ascii=False, allow_nan=False)
+
+
+def _plain(value: Any) -> Any:
+    """Fallback of the encoder for numpy scalars left in a record."""
+    plain = jsonable(value)
+    if plain is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return plain
 
 
 def jsonable(value: Any) -> Any:

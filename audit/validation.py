@@ -16,6 +16,18 @@ from audit.errors import AuditInputError
 
 #: A grouping column with more distinct values than this is probably an identifier.
 DEFAULT_MAX_GROUPS = 10_000
+#: How a group whose name is the empty text is labelled: in a CSV file an empty field reads
+#: back as missing, so the empty name gets a visible label instead.
+EMPTY_LABEL = "(empty)"
+#: Bytes the audit holds per (group, bootstrap resample) of a grouping, measured on the
+#: engine with a margin: resampled counts, rates, differences, ratios and their percentiles.
+BYTES_PER_GROUP_RESAMPLE = 400
+#: The same with a score column (calibration bins and AUC pairs add to every group).
+BYTES_PER_GROUP_RESAMPLE_SCORED = 1_400
+#: Bytes of the resampled count array per (cell of a counted family, resample), and the
+#: extra with a score column (the calibration bins are resampled too).
+BYTES_PER_CELL_RESAMPLE = 32
+BYTES_PER_CELL_RESAMPLE_SCORED = 192
 
 
 def _preview(values: Sequence[object], limit: int = 8) -> str:
@@ -43,6 +55,14 @@ def check_columns(frame: pd.DataFrame, names: Sequence[str], role: dict[str, str
             "load the table with pandas.read_csv or pandas.read_parquet first"
         )
     columns = [str(c) for c in frame.columns]
+    repeated = duplicate_names(frame.columns)
+    used_twice = [name for name in names if name in repeated]
+    if used_twice:
+        raise AuditInputError(
+            f"column name{'s' if len(used_twice) > 1 else ''} "
+            f"{', '.join(repr(n) for n in dict.fromkeys(used_twice))} occur more than once in "
+            "the table; rename the columns so that each name is unique"
+        )
     for name in names:
         if name in frame.columns:
             continue
@@ -52,6 +72,14 @@ def check_columns(frame: pd.DataFrame, names: Sequence[str], role: dict[str, str
             f"column {name!r} (given as {role.get(name, 'a column')}) not found{hint} "
             f"columns: {_preview(columns, 20)}"
         )
+
+
+def duplicate_names(names: Sequence[object]) -> list[object]:
+    """Names that occur more than once, in order of first occurrence."""
+    seen: dict[object, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    return [name for name, count in seen.items() if count > 1]
 
 
 def missing_mask(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
@@ -170,4 +198,92 @@ def group_codes(
             "it is probably an identifier; group by a column with fewer values, or raise "
             "max_groups (--max-groups) if you mean it"
         )
-    return np.asarray(codes), [str(label) for label in labels]
+    return np.asarray(codes), group_labels(labels, name)
+
+
+def group_labels(values: Sequence[object], name: str) -> list[str]:
+    """The labels of a group column's values, as reports and files show them.
+
+    Every value becomes its text; the empty text becomes :data:`EMPTY_LABEL`, which a CSV
+    reader cannot mistake for a missing value. Two values with the same text (``1`` and
+    ``"1"``) or an empty value next to a real ``"(empty)"`` would become one label for two
+    groups, and are refused.
+    """
+    labels = [EMPTY_LABEL if str(value) == "" else str(value) for value in values]
+    repeated = duplicate_names(labels)
+    if repeated:
+        clashing = [v for v in values if (EMPTY_LABEL if str(v) == "" else str(v)) in repeated]
+        raise AuditInputError(
+            f"group column {name!r} has different values that read as the same group name "
+            f"({_preview(clashing)}); recode the column so each group has one spelling "
+            "(for example, all as text)"
+        )
+    return labels
+
+
+def memory_estimate(
+    families: Sequence[Sequence[int]],
+    groupings: Sequence[Sequence[int]],
+    n_boot: int,
+    scored: bool,
+) -> int:
+    """Bytes an audit's bootstrap needs, estimated from the numbers of groups alone.
+
+    Parameters
+    ----------
+    families : sequence of sequences of int
+        For each family of columns counted together, the number of groups of each column:
+        its count array has their product of cells, each resampled ``n_boot`` times.
+    groupings : sequence of sequences of int
+        The same for each audited grouping (the groups it can have).
+    n_boot : int
+        Bootstrap resamples.
+    scored : bool
+        Whether a score column adds AUC and calibration.
+    """
+    per_cell = BYTES_PER_CELL_RESAMPLE_SCORED if scored else BYTES_PER_CELL_RESAMPLE
+    per_group = BYTES_PER_GROUP_RESAMPLE_SCORED if scored else BYTES_PER_GROUP_RESAMPLE
+    cells = sum(int(np.prod(sizes, dtype=np.float64)) for sizes in families)
+    groups = sum(int(np.prod(sizes, dtype=np.float64)) for sizes in groupings)
+    return int(n_boot) * (cells * per_cell + groups * per_group)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(estimate: int, budget: int | None = None) -> None:
+    """Refuse an audit whose bootstrap would need more than ``budget`` bytes.
+
+    The default budget is half the memory available now (4 GiB where that is unknown). The
+    message gives the estimate and the options that lower it.
+    """
+    source = "the limit given"
+    if budget is None:
+        available = available_memory()
+        budget, source = ((available // 2, "half the memory available now") if available
+                          else (4 * 10**9, "the default limit"))
+    if estimate > budget:
+        raise AuditInputError(
+            f"this audit would need about {_bytes(estimate)} of memory for its bootstrap, "
+            f"more than {_bytes(budget)} ({source}): lower the resamples "
+            "(--n-boot; memory grows with it), audit fewer groups (--max-groups refuses "
+            "identifier-like columns) or leave out the intersection (--no-intersections)"
+        )
+
+
+def _bytes(count: float) -> str:
+    """``1.5 GB``: decimal units, as memory is usually quoted."""
+    for unit in ("bytes", "kB", "MB"):
+        if count < 1000:
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} GB"

@@ -62,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head`, say: not an error of ours
         sys.stderr.close()
         return 0
+    except OSError as error:
+        # The file system refused (disk full, a permission changed mid-run): outputs are
+        # staged, so nothing partial is left; say what failed in one line.
+        where = f" ({error.filename})" if error.filename else ""
+        reason = error.strerror or str(error) or type(error).__name__
+        print(f"bias-audit {args.command}: error: {reason}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"bias-audit {args.command}: interrupted", file=sys.stderr)
         return 130

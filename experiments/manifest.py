@@ -85,3 +85,38 @@ def build_manifest(
         "details": details,
         "files": {str(p.relative_to(directory)): sha256_of(p) for p in files},
     }
+
+
+def build_audit_manifest(
+    *, directory: Path, input_file: Path, settings: dict[str, Any], suppress: bool,
+    manifest_name: str = "manifest.json",
+) -> dict[str, Any]:
+    """The manifest of ``bias-audit audit``: what was audited, how, and every file's hash.
+
+    It records the input file's name, size and SHA-256, the audit's settings, whether the
+    figures of suppressed cells were withheld from the written tables (they are unless
+    ``--no-suppress``), the tool and package versions and the hash of every output file.
+    Its ``tool`` and ``files`` entries also mark the folder as written by this tool, which
+    is what lets ``--force`` replace it (see :mod:`experiments.output`).
+    """
+    from audit.result import jsonable
+
+    own = directory / manifest_name
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p != own)
+    return {
+        "tool": "bias-audit-sandbox",
+        "version": __version__,
+        "git_commit": git_commit(),
+        "command": "audit",
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "input": {"file": str(input_file), "bytes": input_file.stat().st_size,
+                  "sha256": sha256_of(input_file)},
+        "settings": jsonable(settings),
+        "suppressed_cells_withheld": suppress,
+        "suppress_below": settings.get("suppress_below"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "dependencies": dependency_versions(),
+        "files": {str(p.relative_to(directory)): sha256_of(p) for p in files},
+    }
+

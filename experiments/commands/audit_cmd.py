@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import json
+import stat
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from audit import audit
+from audit.engine import grouping_families, resolve_groupings
 from audit.report import grouping_table, summary_table
+from audit.validation import check_memory, duplicate_names, memory_estimate
 from experiments.commands import UsageError
-from experiments.output import prepare_output_dir, resolve_output_dir
+from experiments.output import discard, publish, resolve_output_dir, staging_dir
+
+#: Text that pandas reads as missing by default. Outcome and score columns keep it; a group
+#: column does not, as "NA" is Namibia, and "None" or "nan" may be real group names.
+try:
+    from pandas._libs.parsers import STR_NA_VALUES as _PANDAS_NA
+except ImportError:  # pragma: no cover - older or newer pandas layouts
+    _PANDAS_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                  "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+                  "nan", "null"}
+DEFAULT_NA_TEXT = tuple(sorted(_PANDAS_NA))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,28 +61,113 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-groups", type=int, default=10_000,
                         help="refuse a group column with more distinct values than this")
     parser.add_argument("--out", type=Path, help="output folder (default: a new folder)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --out folder")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --out folder written by this tool")
+    parser.add_argument("--no-suppress", dest="suppress", action="store_false",
+                        help="publish the figures of cells under the suppression threshold in "
+                             "metrics.csv, metrics.json and summary.csv (for private analysis; "
+                             "recorded in the manifest)")
     parser.add_argument("--quiet", action="store_true", help="print only the report's path")
     parser.set_defaults(func=run_audit)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, or say clearly why it cannot be read."""
+def check_input_file(path: Path) -> Path:
+    """Refuse an input that is missing, a folder, or not a regular file (a device or a pipe:
+    ``/dev/zero`` would be read forever), before anything is created."""
     if not path.exists():
         raise UsageError(f"file {str(path)!r} not found")
     if path.is_dir():
         raise UsageError(f"{str(path)!r} is a folder; give a CSV or Parquet file")
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise UsageError(
+            f"{str(path)!r} is not a regular file (a device, pipe or socket); save the data "
+            "to a CSV or Parquet file and audit that"
+        )
+    return path
+
+
+def read_table(path: Path, groups: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file, or say clearly why it cannot be read.
+
+    Group columns are read as text in which only an empty cell is missing: ``NA``
+    (Namibia), ``None`` and ``nan`` are group names. Other columns keep pandas' usual
+    missing-value spellings. A header that repeats a column name is refused, naming it,
+    instead of pandas' silent renaming of the second to ``name.1``.
+    """
+    check_input_file(path)
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
+            _refuse_repeated(list(frame.columns), path)
+            return frame
         if suffix in (".csv", ".txt", ".gz", ".tsv"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", low_memory=False)
+            sep = "\t" if suffix == ".tsv" else ","
+            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
+                                 keep_default_na=False).iloc[0].tolist()
+            _refuse_repeated(header, path)
+            wanted = [g for g in groups if g in header]
+            na_values = {name: ([""] if name in wanted else list(DEFAULT_NA_TEXT))
+                         for name in header}
+            return pd.read_csv(path, sep=sep, low_memory=False, keep_default_na=False,
+                               na_values=na_values, dtype={g: str for g in wanted})
     except (OSError, ValueError, pd.errors.ParserError, ImportError) as error:
+        if isinstance(error, UsageError):
+            raise
         text = str(error).strip()
         first_line = text.splitlines()[0] if text else type(error).__name__
         raise UsageError(f"cannot read {str(path)!r}: {first_line}") from error
     raise UsageError(f"cannot read {str(path)!r}: give a .csv or .parquet file (got {suffix!r})")
+
+
+def _refuse_repeated(columns: list[object], path: Path) -> None:
+    repeated = duplicate_names(columns)
+    if repeated:
+        raise UsageError(
+            f"{str(path)!r} repeats the column name{'s' if len(repeated) > 1 else ''} "
+            f"{', '.join(repr(str(c)) for c in repeated)}; rename the columns so that each "
+            "name is unique"
+        )
+
+
+def check_audit_memory(frame: pd.DataFrame, args: argparse.Namespace,
+                       budget: int | None = None) -> None:
+    """Refuse, before any allocation, an audit whose bootstrap would not fit in memory.
+
+    Uses only the number of distinct values of each group column; columns that are missing
+    or over ``--max-groups`` are left to the audit, which refuses them with its own message.
+    """
+    columns = list(dict.fromkeys(args.group))
+    if any(c not in frame.columns for c in columns) or duplicate_names(list(frame.columns)):
+        return
+    sizes = {c: max(int(frame[c].nunique(dropna=True)), 1) for c in columns}
+    if any(size > args.max_groups for size in sizes.values()):
+        return
+    groupings = resolve_groupings(columns, args.intersections)
+    n_rows = max(len(frame), 1)
+    estimate = memory_estimate(
+        families=[[sizes[c] for c in family] for family in grouping_families(groupings)],
+        # a grouping has no more groups than rows: empty cells are not groups
+        groupings=[[min(_product(sizes[c] for c in g), n_rows)] for g in groupings],
+        n_boot=args.n_boot, scored=args.score is not None,
+    )
+    check_memory(estimate, budget)
+
+
+def _product(values) -> int:
+    total = 1
+    for value in values:
+        total *= value
+    return total
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.n_boot < 1:
+        raise UsageError(f"--n-boot must be a positive number of resamples, got {args.n_boot}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a whole number from 0, got {args.seed}")
+    if args.max_groups < 1:
+        raise UsageError(f"--max-groups must be at least 1, got {args.max_groups}")
 
 
 def parse_references(items: list[str]) -> dict[str, str]:
@@ -82,16 +182,41 @@ def parse_references(items: list[str]) -> dict[str, str]:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    """Run the audit sub-command."""
-    out = resolve_output_dir(args.out, prefix="audit-results", force=args.force)
-    frame = read_table(args.file)
-    result = audit(
-        frame, groups=args.group, y_true=args.y_true, y_pred=args.y_pred, score=args.score,
-        reference=parse_references(args.reference), intersections=args.intersections,
-        positive_label=args.positive_label, n_boot=args.n_boot, dropna=args.dropna,
-        max_groups=args.max_groups, random_state=args.seed,
-    )
-    paths = result.write(prepare_output_dir(out), title=f"Audit of {args.file.name}")
+    """Run the audit sub-command.
+
+    Checks the options, the input and the output folder first; then audits into a staging
+    folder beside the output and renames it into place when every file is written, so an
+    interruption or a failure leaves nothing behind and ``--force`` removes an old result
+    only once the new one is complete.
+    """
+    from experiments.manifest import build_audit_manifest
+
+    _check_numbers(args)
+    check_input_file(args.file)
+    out = resolve_output_dir(args.out, prefix="audit-results", force=args.force,
+                             inputs=[args.file])
+    staging = staging_dir(out)
+    try:
+        frame = read_table(args.file, groups=args.group)
+        check_audit_memory(frame, args)
+        result = audit(
+            frame, groups=args.group, y_true=args.y_true, y_pred=args.y_pred, score=args.score,
+            reference=parse_references(args.reference), intersections=args.intersections,
+            positive_label=args.positive_label, n_boot=args.n_boot, dropna=args.dropna,
+            max_groups=args.max_groups, random_state=args.seed,
+        )
+        del frame
+        result.write(staging, title=f"Audit of {args.file.name}", suppress=args.suppress)
+        manifest = build_audit_manifest(
+            directory=staging, input_file=args.file, settings=result.settings,
+            suppress=args.suppress,
+        )
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
+                                               encoding="utf-8")
+        publish(staging, out)
+    except BaseException:
+        discard(staging)
+        raise
     if not args.quiet:
         if result.settings["n_dropped"]:
             print(f"dropped {result.settings['n_dropped']:,} rows with missing values")
@@ -102,5 +227,5 @@ def run_audit(args: argparse.Namespace) -> int:
             print()
             print(summary_table(result, grouping))
             print()
-    print(f"report: {paths[-1]}", file=sys.stdout)
+    print(f"report: {out / 'report.md'}", file=sys.stdout)
     return 0

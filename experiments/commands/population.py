@@ -20,7 +20,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from audit.result import neutralise_formulas
 from experiments.commands import UsageError
+from experiments.config import MAX_POPULATION_SIZE, MAX_SEED
+from experiments.output import resolve_output_file
 from synthetic.population import (
     PopulationInputError,
     iter_chunks,
@@ -81,16 +84,24 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("give the number of people with --size N")
     if args.size <= 0:
         raise UsageError(f"--size must be a positive whole number of people, got {args.size}")
+    if args.size > MAX_POPULATION_SIZE:
+        raise UsageError(
+            f"--size {args.size:,} is more than {MAX_POPULATION_SIZE:,} people, the largest "
+            "population this tool generates (as for `bias-audit run`); give a smaller --size"
+        )
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(
+            f"--seed must be a whole number from 0 to {MAX_SEED} (2**32 - 1, as for "
+            f"`bias-audit run`), got {args.seed}"
+        )
     if args.out is None:
         raise UsageError("give an output file with --out FILE (.parquet or .csv)")
     out: Path = args.out
     suffix = out.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise UsageError(f"--out {str(out)!r}: use a .parquet or .csv file name")
-    if out.exists() and not args.force:
-        raise UsageError(f"{str(out)!r} already exists; choose another --out or add --force")
-    if not out.parent.exists():
-        raise UsageError(f"directory {str(out.parent)!r} does not exist; create it first")
+    inputs = [Path(p) for p in (args.mechanisms, args.profile) if p is not None]
+    resolve_output_file(out, args.force, inputs=[p for p in inputs if p.exists()])
 
     profile = load_profile(args.profile)
     mechanisms = _read_mechanisms(args.mechanisms)
@@ -147,6 +158,8 @@ def _write(chunks, path: Path, suffix: str) -> int:
                 writer.close()
     else:
         for i, chunk in enumerate(chunks):
-            chunk.to_csv(path, mode="w" if i == 0 else "a", header=i == 0, index=False)
+            # Text a spreadsheet would run as a formula (from a profile's names) made inert.
+            neutralise_formulas(chunk).to_csv(path, mode="w" if i == 0 else "a",
+                                              header=i == 0, index=False)
             columns = chunk.shape[1]
     return columns

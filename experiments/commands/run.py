@@ -31,7 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--results-dir", type=Path, default=Path("results"),
                         help="parent folder of the run folders (default: results)")
     parser.add_argument("--out", type=Path, help="write exactly this folder instead")
-    parser.add_argument("--force", action="store_true", help="replace an existing --out")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --out folder written by this tool")
+    parser.add_argument("--no-suppress", dest="suppress", action="store_false",
+                        help="publish the figures of cells under the suppression threshold in "
+                             "the tables (for private analysis; recorded in the manifest)")
+    parser.add_argument("--no-attribution", dest="attribution", action="store_false",
+                        help="skip the worlds of the experiment's [attribution] knobs (no "
+                             "attribution.csv, no knobs-off baseline in the report)")
     parser.add_argument("--quiet", action="store_true", help="print only the report's path")
     parser.set_defaults(func=run_command)
 
@@ -57,7 +64,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.out is None and args.force:
         raise UsageError("--force only applies with --out")
     result = run_experiment(config, path, results_dir=args.results_dir, out=args.out,
-                            force=args.force, progress=progress)
+                            force=args.force, progress=progress, suppress=args.suppress,
+                            attribution=args.attribution)
     if not args.quiet:
         print(f"\n{config.experiment.title}: headline findings\n")
         for sentence in result.headlines:

@@ -12,7 +12,7 @@ import pytest
 from audit import AuditInputError, audit
 from experiments.cli import main
 
-OUTPUT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md"}
+OUTPUT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "manifest.json"}
 
 
 def _with_missing(frame: pd.DataFrame) -> pd.DataFrame:
@@ -155,16 +155,24 @@ def test_existing_output_folder_is_refused_without_force_and_replaced_with_it(
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    _expect_cli_error(capsys, _cli_args(path, out, {}),
-                      r"output '.*out' already exists and is not empty; choose another --out "
-                      r"or pass --force")
-    assert (out / "notes.txt").read_text() == "mine"
+    # A folder holding a file this tool did not write is never replaced, --force or not.
+    for extra in ([], ["--force"]):
+        _expect_cli_error(capsys, [*_cli_args(path, out, {}), *extra],
+                          r"output '.*out' already exists and holds files this tool did not "
+                          r"write \('notes.txt'\); choose another --out")
+        assert (out / "notes.txt").read_text() == "mine"
 
-    assert main([*_cli_args(path, out, {}), "--force"]) == 0
-    assert {p.name for p in out.iterdir()} == OUTPUT_FILES
+    ours = tmp_path / "ours"
+    assert main(_cli_args(path, ours, {})) == 0
+    capsys.readouterr()
+    _expect_cli_error(capsys, _cli_args(path, ours, {}),
+                      r"output '.*ours' already exists and is not empty; choose another --out "
+                      r"or pass --force")
+    assert main([*_cli_args(path, ours, {}), "--force"]) == 0
+    assert {p.name for p in ours.iterdir()} == OUTPUT_FILES
     captured = capsys.readouterr()
     assert captured.err == ""
-    assert f"report: {out / 'report.md'}" in captured.out
+    assert f"report: {ours / 'report.md'}" in captured.out
 
 
 def test_cli_writes_the_four_output_files_with_the_audit_in_them(decisions, tmp_path, capsys):
