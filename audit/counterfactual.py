@@ -1,9 +1,12 @@
-"""Counterfactual flip rates: how often a decision changes when only one attribute changes.
+"""Counterfactual flip rates: how often a decision changes between a person and their twin.
 
-Given each person's decision and their twin's decision (the same person with, say, another
-nationality, everything downstream regenerated from their own noise), the flip rate of a group
-is the share of its members whose decision differs. A system that does not depend on the
-attribute, directly or through proxies, has a flip rate of zero.
+Given each person's decision and their twin's decision, the flip rate of a group is the share
+of its members whose decision differs. What the twin changed decides what the rate measures:
+a twin with another nationality and everything that follows from it regenerated measures a
+total effect; a twin in which only the attribute and the proxies a system sees change, the rest
+held at the person's own values, measures a direct effect. The instrument counts flips either
+way; the caller names the effect. A system that does not depend on the attribute, directly or
+through proxies, has a direct flip rate of zero.
 """
 
 from __future__ import annotations

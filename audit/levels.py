@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit.engine import audit
+from audit.engine import DEFAULT_MIN_COUNT, DEFAULT_SUPPRESS_BELOW, audit
 from audit.errors import AuditInputError
 from audit.intervals import DEFAULT_CONFIDENCE, wilson_interval
 from audit.result import AuditResult
@@ -28,7 +28,8 @@ class LevelsResult:
     ----------
     shares : DataFrame
         One row per (grouping, group, level): ``n``, ``count``, ``share`` and its Wilson
-        interval ``ci_low``, ``ci_high``.
+        interval ``ci_low``, ``ci_high``, and ``flags`` (``small_n``, ``suppressed`` by the
+        group's size, as in :func:`audit.audit`).
     cutoffs : dict of str to AuditResult
         ``"at least amber"`` for every level strictly between the lowest and the highest,
         and the highest level by its name (``"red"``), each a binary audit of "decision at
@@ -74,6 +75,9 @@ def audit_levels(
     """
     groups = [groups] if isinstance(groups, str) else list(groups)
     levels = [str(level) for level in levels]
+    min_count = int(audit_options.get("min_count", DEFAULT_MIN_COUNT))  # type: ignore[arg-type]
+    suppress_below = int(audit_options.get("suppress_below",  # type: ignore[arg-type]
+                                           DEFAULT_SUPPRESS_BELOW))
     if len(levels) < 2 or len(set(levels)) != len(levels):
         raise AuditInputError(f"levels: give two or more distinct levels, got {levels}")
     check_columns(frame, [*groups, y_true, decision],
@@ -90,11 +94,14 @@ def audit_levels(
                              minlength=len(labels) * len(levels)).reshape(len(labels), -1)
         n = counts.sum(axis=1, keepdims=True)
         low, high = wilson_interval(counts, n, confidence)
+        sizes = np.repeat(n[:, 0], len(levels))
         shares.append(pd.DataFrame({
             "grouping": column, "group": np.repeat(labels, len(levels)),
-            "level": np.tile(levels, len(labels)), "n": np.repeat(n[:, 0], len(levels)),
+            "level": np.tile(levels, len(labels)), "n": sizes,
             "count": counts.ravel(), "share": (counts / np.maximum(n, 1)).ravel(),
             "ci_low": low.ravel(), "ci_high": high.ravel(),
+            "flags": np.where(sizes < suppress_below, "small_n;suppressed",
+                              np.where(sizes < min_count, "small_n", "")),
         }))
     top = len(levels) - 1
     cut_columns = {f"at least {levels[i]}": rank >= i for i in range(1, top)}

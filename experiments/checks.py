@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from experiments.config import ConfigError, ExperimentConfig
+from experiments.config import ConfigError, ExperimentConfig, check_focus
+from experiments.systems import derived_columns
 from synthetic.population import (
     COLUMNS,
     PopulationInputError,
@@ -25,13 +26,15 @@ def check_experiment(config: ExperimentConfig, source: str = "experiment") -> No
         resolve_mechanisms(mechanisms, profile.nationalities, profile.regions)
     except PopulationInputError as error:
         raise ConfigError(f"{source}: mechanisms: {error}") from None
+    groupable = (*GROUPABLE, *derived_columns(config.experiment.system))
     for i, grouping in enumerate(config.audit.groupings):
         for column in grouping:
-            if column not in GROUPABLE:
+            if column not in groupable:
                 raise ConfigError(
                     f"{source}: audit.groupings.{i}: unknown column {column!r}; groupable "
-                    f"columns: {', '.join(GROUPABLE)}"
+                    f"columns: {', '.join(groupable)}"
                 )
+    check_focus(config, source)
     known_values = {"nationality": profile.nationalities, "region_of_origin": profile.regions}
     for i, intervention in enumerate(config.counterfactual.interventions):
         values = known_values.get(intervention.attribute)
@@ -41,3 +44,39 @@ def check_experiment(config: ExperimentConfig, source: str = "experiment") -> No
                 f"not a {intervention.attribute} of profile {profile.name!r}; "
                 f"its values: {', '.join(values)}"
             )
+    _check_references(config, profile, source)
+
+
+def _check_references(config: ExperimentConfig, profile, source: str) -> None:
+    """Each ``[audit.reference]`` key is a configured grouping and its group can exist.
+
+    Values are checked for the columns whose values the profile lists; an intersection's
+    reference (``"IND × female"``) is checked part by part.
+    """
+    from audit.engine import INTERSECTION, grouping_name
+
+    values_of = {"nationality": profile.nationalities, "region_of_origin": profile.regions,
+                 "first_language": profile.languages, "visa_type": profile.visa_types}
+    # a reference may name a grouping, or a column that intersections combine
+    groupings = {c: [c] for g in config.audit.groupings for c in g}
+    groupings.update({grouping_name(g): list(g) for g in config.audit.groupings})
+    for key, value in config.audit.reference.items():
+        columns = groupings.get(key)
+        if columns is None:
+            raise ConfigError(
+                f"{source}: audit.reference.{key}: not a configured grouping; groupings: "
+                f"{', '.join(groupings)}"
+            )
+        parts = value.split(INTERSECTION) if len(columns) > 1 else [value]
+        if len(parts) != len(columns):
+            raise ConfigError(
+                f"{source}: audit.reference.{key}: give one value per column joined by "
+                f"{INTERSECTION.strip()!r}, e.g. {INTERSECTION.join(['A'] * len(columns))!r}"
+            )
+        for column, part in zip(columns, parts, strict=True):
+            known = values_of.get(column)
+            if known is not None and part not in known:
+                raise ConfigError(
+                    f"{source}: audit.reference.{key}: {part!r} is not a {column} of profile "
+                    f"{profile.name!r}; its values: {', '.join(known)}"
+                )

@@ -9,6 +9,7 @@ with a suggestion for a misspelt key, before anything is generated.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,12 +32,30 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+#: Seeds reach scikit-learn's ``random_state``, which takes 32 bits; every seed is checked
+#: against this, by ``validate`` and ``run`` alike, before any work.
+MAX_SEED = 2**32 - 1
+#: Largest population a run or ``bias-audit population`` generates.
+MAX_POPULATION_SIZE = 50_000_000
+#: An experiment name becomes a folder under results/: a slug, never a path.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
 class ExperimentSection(Strict):
     name: str = Field(description="short name, used for the results folder")
     title: str = Field(description="one-line title for reports")
     system: str = Field(description="which toy system to run")
-    seed: int = Field(ge=0, description="seed of the whole run")
+    seed: int = Field(ge=0, le=MAX_SEED, description="seed of the whole run")
     description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not NAME_PATTERN.fullmatch(value) or ".." in value:
+            raise ValueError(
+                "must be a short name of letters, digits, '-', '_' or '.' starting with a "
+                "letter or digit (it names the results folder), like 'my-experiment'")
+        return value
 
     @field_validator("system")
     @classmethod
@@ -52,7 +71,7 @@ class ExperimentSection(Strict):
 
 class PopulationSection(Strict):
     profile: str = Field(description="profile name (bias-audit population --list) or file")
-    size: int = Field(gt=0, le=50_000_000, description="number of synthetic people")
+    size: int = Field(gt=0, le=MAX_POPULATION_SIZE, description="number of synthetic people")
 
 
 class MechanismSection(Strict):
@@ -75,6 +94,44 @@ class SplitSection(Strict):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+#: Metrics a focus comparison or an attribution can follow (rates of the same people).
+FOCUS_METRICS = ("fpr", "selection_rate", "fnr", "tpr")
+
+
+class FocusComparison(Strict):
+    """One pre-specified comparison: a group against a reference, in named metrics."""
+
+    grouping: str = Field(description="a configured grouping, e.g. 'region_of_origin × sex'")
+    group: str
+    reference: str = Field(default="", description="default: audit.reference of the grouping")
+    metrics: list[Literal["fpr", "selection_rate", "fnr", "tpr"]] = Field(
+        default_factory=lambda: ["fpr", "selection_rate"], min_length=1)
+    label: str = Field(default="", description="reader-facing name of the comparison")
+
+
+class AttributionKnob(Strict):
+    """A bias switch: a dotted config key, and its value when the bias is off."""
+
+    name: str = Field(min_length=1, description="reader-facing name, e.g. 'record label bias'")
+    key: str = Field(description="dotted key, e.g. 'mechanisms.label_bias.strength'")
+    off: bool | int | float | str | list[str] = Field(
+        description="the key's value with the bias off")
+    explains: str = Field(default="", description="what the bias is, in one sentence")
+
+
+class AttributionSection(Strict):
+    """Which bias knobs a run's disparities are attributed to (Shapley over knob worlds)."""
+
+    knobs: list[AttributionKnob] = Field(default_factory=list)
+    enabled: bool = True
+    max_exact: int = Field(default=5, ge=1, le=8,
+                           description="exact Shapley (2^k worlds) up to this many knobs")
+    n_permutations: int = Field(default=32, ge=2, le=10_000,
+                                description="random orders of the permutation estimate")
+    baseline_cause: str = Field(default="", description="what the profile makes unequal "
+                                "with every knob off (visa mix, parole share, ...)")
+
+
 class AuditSection(Strict):
     groupings: list[list[str]] = Field(min_length=1)
     reference: dict[str, str] = Field(default_factory=dict)
@@ -82,11 +139,17 @@ class AuditSection(Strict):
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     min_count: int = Field(default=30, ge=1)
     suppress_below: int = Field(default=10, ge=0)
+    focus: list[FocusComparison] = Field(
+        default_factory=list, description="pre-specified comparisons the headlines report")
 
 
 class Intervention(Strict):
     attribute: Literal["nationality", "region_of_origin", "first_language"]
     value: str
+    effects: list[Literal["total", "direct"]] = Field(
+        default_factory=lambda: ["total", "direct"], min_length=1,
+        description="total: every descendant regenerated; direct: only the attribute and the "
+                    "proxies the system sees, the rest held at factual values")
 
 
 class CounterfactualSection(Strict):
@@ -103,7 +166,7 @@ class SweepSection(Strict):
     grid: dict[str, list[GridValue]] = Field(
         default_factory=dict, description="dotted config key -> values to try")
     question: str = Field(default="", description="the research question, for the report")
-    answer: Literal["none", "blind_spot", "unawareness", "capacity"] = Field(
+    answer: Literal["none", "blind_spot", "unawareness", "capacity", "base_rate"] = Field(
         default="none", description="which built-in analysis states the answer")
     focus_grouping: str = "region_of_origin"
     focus_group: str = ""
@@ -130,6 +193,7 @@ class ExperimentConfig(Strict):
     split: SplitSection = SplitSection()
     audit: AuditSection
     counterfactual: CounterfactualSection = CounterfactualSection()
+    attribution: AttributionSection | None = None
     sweep: SweepSection | None = None
 
     def system_settings(self) -> Strict:
@@ -204,7 +268,98 @@ def parse_config(data: Mapping[str, Any], source: str = "experiment") -> Experim
     for grouping in config.audit.groupings:
         if not grouping:
             raise ConfigError(f"{source}: audit.groupings: a grouping names no column")
+    _check_attribution(config, data, source)
     return config
+
+
+def check_focus(config: ExperimentConfig, source: str) -> None:
+    """Focus comparisons name a configured grouping, and groups the profile can have (run by
+    :func:`experiments.checks.check_experiment`, after the groupings' own columns)."""
+    from audit.engine import grouping_name
+    from synthetic.population import PopulationInputError
+    from synthetic.population.profiles import load_profile
+
+    names = {grouping_name(g): g for g in config.audit.groupings}
+    try:
+        profile = load_profile(config.population.profile) if config.audit.focus else None
+    except PopulationInputError:
+        profile = None  # an unknown profile is reported when the population is generated
+    known = {"nationality": profile.nationalities, "region_of_origin": profile.regions} \
+        if profile is not None else {}
+    for index, focus in enumerate(config.audit.focus):
+        where = f"{source}: audit.focus[{index}]"
+        if focus.grouping not in names:
+            raise ConfigError(f"{where}.grouping: {focus.grouping!r} is not a configured "
+                              f"grouping; audit.groupings gives: {', '.join(names)}")
+        columns = names[focus.grouping]
+        reference = focus.reference or config.audit.reference.get(focus.grouping, "")
+        for key, value in (("group", focus.group), ("reference", reference)):
+            if not value:
+                continue
+            parts = value.split(" × ")
+            if len(parts) != len(columns):
+                raise ConfigError(f"{where}.{key}: {value!r} needs one value per column of "
+                                  f"{focus.grouping}, joined by ' × '")
+            for column, part in zip(columns, parts, strict=True):
+                if column in known and part not in known[column]:
+                    close = difflib.get_close_matches(part, list(known[column]), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise ConfigError(f"{where}.{key}: {part!r} is not a {column} of profile "
+                                      f"{config.population.profile!r}{hint}")
+        if reference and reference == focus.group:
+            raise ConfigError(f"{where}: group and reference are both {focus.group!r}; "
+                              "compare the group with another one")
+
+
+#: Tables of an experiment a knob may switch: the world's mechanisms and the system's settings.
+KNOB_TABLES = ("mechanisms", "system")
+
+
+def _check_attribution(config: ExperimentConfig, data: Mapping[str, Any], source: str) -> None:
+    """Every knob names an existing mechanism or system key, and its off value is valid."""
+    import copy
+
+    section = config.attribution
+    if section is None:
+        return
+    seen: set[str] = set()
+    for index, knob in enumerate(section.knobs):
+        where = f"{source}: attribution.knobs[{index}]"
+        if knob.key in seen or knob.name in {k.name for k in section.knobs[:index]}:
+            raise ConfigError(f"{where}: knob {knob.name!r} ({knob.key}) is listed twice")
+        seen.add(knob.key)
+        head, *rest = knob.key.split(".")
+        if head not in KNOB_TABLES or not rest:
+            raise ConfigError(f"{where}.key: {knob.key!r} must be a key under "
+                              f"{' or '.join(KNOB_TABLES)} (e.g. 'mechanisms.label_bias.strength')")
+        if head == "mechanisms":
+            from synthetic.population import MECHANISMS
+
+            # A known mechanism the file leaves out is off in every world: its knob is inert.
+            if rest[0] not in MECHANISMS or rest[1:] != ["strength"]:
+                raise ConfigError(f"{where}.key: {knob.key!r} does not exist; a knob switches "
+                                  "mechanisms.<name>.strength, with <name> one of "
+                                  f"{', '.join(MECHANISMS)}")
+            if rest[0] == "proxy_leakage":
+                raise ConfigError(f"{where}.key: proxy_leakage acts when the people are "
+                                  "generated, so its worlds could not keep the same people; "
+                                  "choose another knob")
+        else:
+            current: Any = config.system_settings().model_dump()
+            for part in rest:
+                if not isinstance(current, dict) or part not in current:
+                    allowed = ", ".join(current) if isinstance(current, dict) else ""
+                    raise ConfigError(f"{where}.key: {knob.key!r} does not exist; keys there: "
+                                      f"{allowed}")
+                current = current[part]
+        variant = copy.deepcopy(dict(data))
+        variant.pop("attribution", None)
+        set_dotted(variant, knob.key, knob.off)
+        try:
+            parse_config(variant, source)
+        except ConfigError as error:
+            raise ConfigError(f"{where}.off: {knob.off!r} is not valid for {knob.key}: "
+                              f"{str(error).removeprefix(source + ': ')}") from None
 
 
 def _check_mechanisms(config: ExperimentConfig, source: str) -> None:

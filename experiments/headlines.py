@@ -10,6 +10,7 @@ import pandas as pd
 
 from audit import AuditResult
 from audit.engine import grouping_name
+from synthetic.population import describe_twin
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -64,21 +65,32 @@ def disparity_headline(
             f"{int(reference_row['denominator']):,} in the reference group).",
             reference,
         )
-    def interval(low: float, high: float, scale: float = 1.0) -> str:
+    compared = len(candidates)
+    selected = ("the only group compared with the reference" if compared == 1 else
+                f"the highest of the {compared} groups compared, selected by that ranking")
+
+    def interval(row: pd.Series, kind: str, scale: float = 1.0) -> str:
+        # The group was chosen for being the most extreme, so only an interval made
+        # simultaneous over every group compared covers it at the stated level.
+        low, high = row.get(f"sim_{kind}_ci_low"), row.get(f"sim_{kind}_ci_high")
+        if low is None or high is None:
+            return "no interval adjusted for that selection is available"
         if not (math.isfinite(low) and math.isfinite(high)):
-            return "no interval, as a rate of 0% or 100% cannot vary under resampling"
-        return f"95% CI {scale * low:.1f}–{scale * high:.1f}"
+            return "the selection-adjusted interval has no finite bound"
+        adjusted = (f"adjusted for selection among {compared} groups " if compared > 1
+                    else "")
+        return f"95% CI {adjusted}{scale * low:.1f}–{scale * high:.1f}"
 
     if reference_row["value"] > 0:
         top = significant.loc[significant["ratio"].idxmax()]
         gap = (f"at {top['ratio']:.1f} times the rate of {population_word} {reference} "
-               f"({share(top['value'])} against {share(reference_row['value'])}; ratio "
-               f"{interval(top['ratio_ci_low'], top['ratio_ci_high'])}")
+               f"({share(top['value'])} against {share(reference_row['value'])}; "
+               f"{selected}; ratio {interval(top, 'ratio')}")
     else:
         top = significant.loc[significant["difference"].idxmax()]
         gap = (f"at a rate of {share(top['value'])}, against none of {population_word} "
-               f"{reference} (difference {100 * top['difference']:.1f} percentage points, "
-               f"{interval(top['diff_ci_low'], top['diff_ci_high'], 100)}")
+               f"{reference} ({selected}; difference {100 * top['difference']:.1f} percentage "
+               f"points, {interval(top, 'diff', 100)}")
     return (
         f"{population_word.capitalize()} {top['group']} were {harm} {gap}; n = "
         f"{int(top['denominator']):,} and {int(reference_row['denominator']):,}).",
@@ -95,65 +107,46 @@ def headlines(
 ) -> list[str]:
     """Three to five quotable findings of a run, in a fixed order."""
     found: list[str] = list(system_run.headlines)
+    for contrast in system_run.world_contrasts:
+        sentence = contrast_headline(system_run, contrast)
+        if sentence:
+            found.append(sentence)
     truth, recorded = views["true"], views["recorded"]
     harm = system_run.error_phrase
-    named_group = None
-    named_grouping = None
-    for grouping in config.audit.groupings[:2]:
-        if len(grouping) != 1:
-            continue
-        name = grouping_name(grouping)
-        word = "people from" if grouping[0] in ("nationality", "region_of_origin") else (
-            f"people with {name}")
-        sentence = disparity_headline(truth, name, "fpr", harm, word)
-        if sentence is None:
-            continue
-        found.append(sentence[0])
-        if named_group is None:
-            named_group, named_grouping = sentence[1], name
+    named_group = named_grouping = named_reference = None
+    selected_among = None
+    if config.audit.focus:
+        # Pre-specified comparisons: the headline follows the experiment file, not a ranking.
+        focus = config.audit.focus[0]
+        sentence = focus_headline(truth, focus, system_run)
+        if sentence is not None:
+            found.append(sentence[0])
+            named_group, named_grouping, named_reference = focus.group, focus.grouping, \
+                sentence[1]
+    else:
+        for grouping in config.audit.groupings[:2]:
+            if len(grouping) != 1:
+                continue
+            name = grouping_name(grouping)
+            word = "people from" if grouping[0] in ("nationality", "region_of_origin") else (
+                f"people with {name}")
+            sentence = disparity_headline(truth, name, "fpr", harm, word)
+            if sentence is None:
+                continue
+            found.append(sentence[0])
+            rows = truth.table[(truth.table["grouping"] == name)
+                               & (truth.table["metric"] == "fpr")]
+            if named_group is None and sentence[1] != rows["reference"].iloc[0]:
+                named_group, named_grouping = sentence[1], name
+                named_reference = str(rows["reference"].iloc[0])
+                selected_among = len(_usable(rows))
     same_views = truth.table["numerator"].equals(recorded.table["numerator"]) and \
         truth.table["denominator"].equals(recorded.table["denominator"])
     if named_group is not None and not same_views:  # no recorded world: nothing to compare
-        rows = recorded.table[(recorded.table["grouping"] == named_grouping)
-                              & (recorded.table["metric"] == "fpr")
-                              & (recorded.table["group"] == named_group)]
-        truth_rows = truth.table[(truth.table["grouping"] == named_grouping)
-                                 & (truth.table["metric"] == "fpr")
-                                 & (truth.table["group"] == named_group)]
-        if not rows.empty and "reference" not in str(rows.iloc[0]["flags"]):
-            row, truth_row = rows.iloc[0], truth_rows.iloc[0]
-            reference = recorded.table[(recorded.table["grouping"] == named_grouping)
-                                       & (recorded.table["metric"] == "fpr")
-                                       & (recorded.table["group"] == row["reference"])].iloc[0]
-            by_ratio = math.isfinite(row["ratio"]) and math.isfinite(truth_row["ratio"])
-            measure, column = ("ratio", "ratio") if by_ratio else ("difference", "difference")
-            low, high = ("ratio_ci_low", "ratio_ci_high") if by_ratio else (
-                "diff_ci_low", "diff_ci_high")
-            if not row["p_holm"] < SIGNIFICANCE:
-                verdict = ("a difference it cannot tell from chance; the records that train "
-                           "the system also hide its errors")
-            elif row[low] <= truth_row[column] <= row[high]:
-                verdict = "so the records show much the same disparity"
-            elif row[column] < truth_row[column]:
-                verdict = "so the records that train the system also understate its errors"
-            else:
-                verdict = "so the records exaggerate the disparity"
-
-            def gap(r: pd.Series, low: str = "", high: str = "") -> str:
-                scale, unit = (1, "") if by_ratio else (100, " points")
-                text = f"{scale * r[column]:.2f}{unit}"
-                if low and math.isfinite(r[low]) and math.isfinite(r[high]):
-                    text += f" (95% CI {scale * r[low]:.2f}–{scale * r[high]:.2f}"
-                elif low:
-                    text += " (no interval, as a rate of 0% or 100% cannot vary under resampling"
-                return text
-
-            found.append(
-                f"An audit that sees only the recorded outcomes, as a real auditor would, puts "
-                f"that {measure} for {named_group} at {gap(row, low, high)}; n = "
-                f"{int(row['denominator']):,} and {int(reference['denominator']):,}, counted by "
-                f"the records) against {gap(truth_row)} by the true outcome, {verdict}."
-            )
+        sentence = recorded_view_headline(config, decisions, named_grouping, named_group,
+                                          named_reference, selected_among)
+        if sentence:
+            found.append(sentence)
     overall = truth.summary[(truth.summary["grouping"] == truth.groupings[0])
                             & (truth.summary["measure"] == "overall")
                             & (truth.summary["metric"] == "fdr")]
@@ -168,24 +161,237 @@ def headlines(
             f"(95% CI {share(row['ci_low'])}–{share(row['ci_high'])}; n = {n_selected:,})."
         )
     if not flips.empty:
-        first = flips[flips["intervention"] == flips["intervention"].iloc[0]]
-        attribute, value = first["intervention"].iloc[0].split("=", 1)
-        everyone = first[(first["grouping"] == attribute) & (first["group"] == "(all)")]
-        if everyone.empty:
-            everyone = first[first["group"] == "(all)"]
-        row = everyone.iloc[0]
-        by_group = _usable(first[(first["grouping"] == everyone.iloc[0]["grouping"])
-                                 & (first["group"] != "(all)")])
-        most = by_group.loc[by_group["flip_rate"].idxmax()] if not by_group.empty else None
-        sentence = (
-            f"Changing only a person's {attribute.replace('_', ' ')} to {value}, with "
-            f"everything else about them held fixed, changed the decision for "
-            f"{share(row['flip_rate'])} of held-out people (95% CI {share(row['ci_low'])}–"
-            f"{share(row['ci_high'])}; n = {int(row['n']):,})"
-        )
-        if most is not None and most["flip_rate"] > 0:
-            sentence += (f"; for people from {most['group']} it was {share(most['flip_rate'])} "
-                         f"(95% CI {share(most['ci_low'])}–{share(most['ci_high'])}; "
-                         f"n = {int(most['n']):,})")
-        found.append(sentence + ".")
+        found.append(twin_sentences(flips, flips["intervention"].iloc[0]))
     return found[:5]
+
+
+#: How a twin sentence names the effect it reports.
+EFFECT_NAMES = {"total": "the total effect", "direct": "the direct effect"}
+
+
+def twin_sentences(flips: pd.DataFrame, intervention: str) -> str:
+    """One sentence per effect computed for ``intervention`` (``"nationality=IND"``).
+
+    A total-effect twin changes the attribute and what follows from it in the simulated world
+    (language, visa type, ..., the true outcome); only a direct-effect twin, in which the
+    attribute and the proxies a system sees change and everything else keeps the person's own
+    values, is described as holding everything else fixed. Each sentence quotes the flip rate
+    of all held-out people with its Wilson interval and n.
+    """
+    rows = flips[flips["intervention"] == intervention]
+    attribute, value = intervention.split("=", 1)
+    sentences = []
+    for effect in dict.fromkeys(rows["effect"]):
+        part = rows[rows["effect"] == effect]
+        everyone = part[(part["grouping"] == attribute) & (part["group"] == "(all)")]
+        if everyone.empty:
+            everyone = part[part["group"] == "(all)"]
+        row = everyone.iloc[0]
+        sentences.append(
+            f"For held-out people, changing {describe_twin(attribute, effect, value)}"
+            f"{',' if effect == 'direct' else ''} changed "
+            f"the decision for {share(row['flip_rate'])} of them (95% CI "
+            f"{share(row['ci_low'])}–{share(row['ci_high'])}; n = {int(row['n']):,}): "
+            f"{EFFECT_NAMES[effect]}."
+        )
+    return " ".join(sentences)
+
+
+def who(grouping: str, group: str) -> str:
+    """``people from Mexico``, or ``people with sex F`` for other groupings."""
+    if grouping in ("nationality", "region_of_origin"):
+        return f"people from {group}"
+    return f"people with {grouping} {group}"
+
+
+def points(value: float, low: float, high: float) -> str:
+    """A difference of rates in percentage points with its interval: ``1.3 (0.6 to 2.0)``."""
+    if not math.isfinite(value):
+        return "undefined"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{100 * value:.2f} (no finite interval)"
+    return f"{100 * value:.2f} (95% CI {100 * low:.2f} to {100 * high:.2f})"
+
+
+def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric: str) -> str:
+    """Where a focus gap comes from, in one clause: what remains with every knob off (and its
+    cause, as the experiment names it), then the knobs whose contribution the interval
+    separates from zero. A knob is never credited with what remains at baseline, nor with a
+    contribution its interval cannot tell from zero."""
+    from experiments.attribution import ALL_OFF, AS_CONFIGURED
+
+    attribution = system_run.attribution
+    if attribution is None:
+        return ""
+    rows = attribution.rows(grouping, group, metric)
+    if rows.empty:
+        return ""
+    off = rows[rows["source"] == ALL_OFF].iloc[0]
+    total = rows[rows["source"] == AS_CONFIGURED].iloc[0]
+    knobs = rows[rows["kind"] == "knob"]
+    cause = f", from {attribution.baseline_cause}" if attribution.baseline_cause else ""
+    separated = off["ci_low"] > 0 or off["ci_high"] < 0
+    text = (f"Of the gap of {points(total['contribution'], total['ci_low'], total['ci_high'])} "
+            f"percentage points, {points(off['contribution'], off['ci_low'], off['ci_high'])} "
+            "remain with every bias knob off"
+            + (cause if separated else ", which the data cannot tell from no gap"))
+    credited = knobs[(knobs["ci_low"] > 0) | (knobs["ci_high"] < 0)]
+    others = [str(n) for n in knobs.loc[~knobs.index.isin(credited.index), "source"]]
+    parts = [f"{r['source']} {'adds' if r['contribution'] > 0 else 'removes'} "
+             f"{points(abs(r['contribution']), *sorted((abs(r['ci_low']), abs(r['ci_high']))))}"
+             for _, r in credited.iterrows()]
+    if parts:
+        text += "; " + "; ".join(parts)
+    if others:
+        text += ("; the contribution of " + ", ".join(others)
+                 + " cannot be told from zero")
+    plural = "s" if len(knobs) != 1 else ""
+    return text + (f" (Shapley contributions over {len(knobs)} knob{plural}, same people in "
+                   "every world).")
+
+
+def focus_headline(truth: AuditResult, focus: object, system_run: SystemRun
+                   ) -> tuple[str, str] | None:
+    """The first pre-specified comparison's false positive rates, then where its gap comes
+    from. Returns the sentence and the reference group, or None when it was not audited."""
+    table = truth.table
+    rows = table[(table["grouping"] == focus.grouping) & (table["metric"] == "fpr")]
+    if rows.empty:
+        return None
+    reference = focus.reference or str(rows["reference"].iloc[0])
+    by_group = rows.set_index("group")
+    if focus.group not in by_group.index or reference not in by_group.index:
+        return None
+    g, r = by_group.loc[focus.group], by_group.loc[reference]
+
+    def rate(row: pd.Series) -> str:
+        return f"{share(row['value'])} (95% CI {share(row['ci_low'])}–{share(row['ci_high'])})"
+
+    ratio = ""
+    if reference == str(rows["reference"].iloc[0]) and math.isfinite(g["ratio"]):
+        bounds = (f"95% CI {g['ratio_ci_low']:.2f}–{g['ratio_ci_high']:.2f}"
+                  if math.isfinite(g["ratio_ci_low"]) and math.isfinite(g["ratio_ci_high"])
+                  else "no finite interval")
+        ratio = f", {g['ratio']:.2f} times the rate ({bounds})"
+    sentence = (f"In a comparison the experiment names in advance, "
+                f"{who(focus.grouping, focus.group)} "
+                f"were {system_run.error_phrase} at a rate of {rate(g)}, against {rate(r)} for "
+                f"{who(focus.grouping, reference)}{ratio}; n = {int(g['denominator']):,} and "
+                f"{int(r['denominator']):,}.")
+    clause = attribution_clause(system_run, focus.grouping, focus.group, "fpr")
+    return (sentence + (" " + clause if clause else ""), reference)
+
+
+#: A paired ratio of disparities inside this band counts as "the same disparity".
+SAME_RATIO = (0.8, 1.25)
+#: A paired difference of disparities (points) inside this band counts as the same.
+SAME_DIFFERENCE = 0.01
+
+
+def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, grouping: str,
+                           group: str, reference: str, selected_among: int | None) -> str:
+    """What an auditor who sees only the records would conclude, against the truth.
+
+    Both views' disparities come from the same decisions, so they are compared in pairs
+    (:func:`audit.paired.compare_views`): the interval of the recorded disparity over (or
+    minus) the true one. One adjustment throughout: none for a pre-specified comparison,
+    Bonferroni over the groups compared when the group was selected by rank.
+    """
+    from audit.paired import compare_views, paired_counts
+    from experiments.attribution import group_labels
+
+    labels = group_labels(decisions, grouping)
+    paired = paired_counts(labels, decisions["decision"].to_numpy(bool), {
+        "y_true": decisions["y_true"].to_numpy(bool),
+        "y_recorded": decisions["y_recorded"].to_numpy(bool)}, group_order=[group, reference])
+    alpha = 1 - config.audit.confidence
+    confidence = 1 - alpha / selected_among if selected_among else config.audit.confidence
+    # A ratio needs the reference to have wrongful decisions in both views; else a difference.
+    reference_errors = [paired.counts[1] @ (~paired.labels[:, i] & paired.decisions[:, 0])
+                        for i in range(len(paired.label_names))]
+    measure = "ratio" if all(e > 0 for e in reference_errors) else "difference"
+    result = compare_views(paired, group, reference, ("y_recorded", "y_true"), metric="fpr",
+                           measure=measure, n_boot=config.audit.n_boot, confidence=confidence,
+                           random_state=config.experiment.seed)
+    level = f"{100 * confidence:.{1 if selected_among else 0}f}%"
+    adjustment = (f"adjusted for choosing {group} among {selected_among} groups"
+                  if selected_among else "a pre-specified comparison, so unadjusted")
+    recorded, true = result.disparity["y_recorded"], result.disparity["y_true"]
+    value, low, high = result.comparison
+    bounded = math.isfinite(low) and math.isfinite(high)
+
+    def disparity(triple: tuple[float, float, float]) -> str:
+        v, lo, hi = triple
+        if measure == "ratio":
+            body = f"{v:.2f} times" if math.isfinite(v) else "an undefined multiple of"
+            bounds = f" ({level} CI {lo:.2f}–{hi:.2f})" if math.isfinite(lo) and \
+                math.isfinite(hi) else " (no finite interval)"
+            return f"{body} {reference}'s{bounds}"
+        bounds = f" ({level} CI {100 * lo:+.2f} to {100 * hi:+.2f})" if math.isfinite(lo) and \
+            math.isfinite(hi) else " (no finite interval)"
+        return f"{100 * v:+.2f} percentage points from {reference}'s{bounds}"
+
+    if not bounded:
+        verdict = "the data cannot tell how the two views compare: the interval has no bound"
+    elif measure == "ratio":
+        if high < 1:
+            verdict = "so the records understate the disparity"
+        elif low > 1:
+            verdict = "so the records exaggerate the disparity"
+        elif SAME_RATIO[0] <= low and high <= SAME_RATIO[1]:
+            verdict = ("so the records show the same disparity to within a factor of "
+                       f"{SAME_RATIO[1]:g} either way")
+        else:
+            verdict = ("so the data cannot tell whether the records show more or less of the "
+                       "disparity than the truth")
+    else:
+        if high < 0:
+            verdict = "so the records understate the disparity"
+        elif low > 0:
+            verdict = "so the records exaggerate the disparity"
+        elif -SAME_DIFFERENCE <= low and high <= SAME_DIFFERENCE:
+            verdict = (f"so the records show the same disparity to within "
+                       f"{100 * SAME_DIFFERENCE:g} percentage point either way")
+        else:
+            verdict = ("so the data cannot tell whether the records show more or less of the "
+                       "disparity than the truth")
+    compared = (f"the recorded disparity is {value:.2f} times the true one" if measure == "ratio"
+                else f"the recorded disparity differs from the true one by "
+                     f"{100 * value:+.2f} points")
+    interval = (f"{level} CI {low:.2f}–{high:.2f}" if measure == "ratio" else
+                f"{level} CI {100 * low:+.2f} to {100 * high:+.2f}") if bounded else \
+        "no finite interval"
+    n = result.denominators
+    return (f"An audit that sees only the recorded outcomes, as a real auditor would, puts the "
+            f"false positive rate of {who(grouping, group)} at {disparity(recorded)}, against "
+            f"{disparity(true)} by the true outcome; compared in pairs on the same decisions, "
+            f"{compared} ({interval}, {adjustment}; n = {n['y_true'][group]:,} and "
+            f"{n['y_true'][reference]:,} by the truth, {n['y_recorded'][group]:,} and "
+            f"{n['y_recorded'][reference]:,} by the records), {verdict}.")
+
+
+def contrast_headline(system_run: SystemRun, contrast: object) -> str:
+    """A system's own attributed comparison (its label, e.g. the growth of a gap over rounds),
+    split between what remains with every knob off and each knob, with intervals."""
+    from experiments.attribution import ALL_OFF, AS_CONFIGURED
+
+    attribution = system_run.attribution
+    if attribution is None:
+        return ""
+    rows = attribution.rows(contrast.grouping, contrast.group, contrast.metric)
+    if rows.empty:
+        return ""
+    total = rows[rows["source"] == AS_CONFIGURED].iloc[0]
+    off = rows[rows["source"] == ALL_OFF].iloc[0]
+    knobs = rows[rows["kind"] == "knob"]
+    parts = [f"{r['source']} {points(r['contribution'], r['ci_low'], r['ci_high'])}"
+             + ("" if (r["ci_low"] > 0 or r["ci_high"] < 0) else ", which the data cannot "
+                "tell from zero") for _, r in knobs.iterrows()]
+    separated = off["ci_low"] > 0 or off["ci_high"] < 0
+    return (f"The {contrast.label} was "
+            f"{points(total['contribution'], total['ci_low'], total['ci_high'])} "
+            f"percentage points; with every bias knob off it is "
+            f"{points(off['contribution'], off['ci_low'], off['ci_high'])}"
+            + ("" if separated else ", which the data cannot tell from none")
+            + "; the knobs contribute: " + "; ".join(parts)
+            + " (Shapley contributions, same applicants in every world).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,16 @@ import pandas as pd
 from audit import AuditResult
 from audit.engine import grouping_name
 from audit.metrics import EXPLANATIONS
-from audit.report import number, p_value, percent, rate_with_interval, ratio_with_interval
+from audit.report import (
+    SPREAD_HEADER,
+    interval_explanation,
+    number,
+    p_value,
+    percent,
+    rate_with_interval,
+    ratio_with_interval,
+    spread_cells,
+)
 from experiments import __version__
 from experiments.document import (
     Bullets,
@@ -23,6 +33,7 @@ from experiments.document import (
     Paragraph,
     Table,
 )
+from experiments.headlines import twin_sentences
 from experiments.manifest import git_commit
 
 if TYPE_CHECKING:
@@ -77,7 +88,7 @@ def views_table(views: dict[str, AuditResult], grouping: str) -> Table:
 
 def _ratio_p(row: pd.Series) -> str:
     text = ratio_with_interval(row)
-    if text in ("reference", "—") or text.startswith("— "):
+    if text in ("reference", "—") or text.startswith("— ") or "cannot tell" in text:
         return text
     return f"{text}; p {p_value(row['p_holm'])}"
 
@@ -94,9 +105,8 @@ def summary_rows(views: dict[str, AuditResult], grouping: str) -> Table:
         ]
         for _, row in picked.iterrows():
             rows.append([view, row["measure"].replace("_", " "), row["metric"],
-                         f"{number(row['value'], 3)} ({number(row['ci_low'], 3)}–"
-                         f"{number(row['ci_high'], 3)})", str(row["groups_compared"])])
-    return Table(["view", "measure", "metric", "value (95% interval)", "groups compared"], rows)
+                         *spread_cells(row)])
+    return Table(["view", "measure", "metric", *SPREAD_HEADER], rows)
 
 
 def flips_table(flips: pd.DataFrame, decision_label: str) -> Table:
@@ -105,7 +115,7 @@ def flips_table(flips: pd.DataFrame, decision_label: str) -> Table:
     for _, row in flips.iterrows():
         suppressed = "suppressed" in str(row["flags"])
         rows.append([
-            row["intervention"], row["grouping"], row["group"],
+            row["intervention"], row["effect"], row["grouping"], row["group"],
             "<10" if suppressed else f"{int(row['n']):,}",
             "suppressed" if suppressed else
             f"{percent(row['flip_rate'], 2)} ({percent(row['ci_low'], 2)}–"
@@ -114,8 +124,81 @@ def flips_table(flips: pd.DataFrame, decision_label: str) -> Table:
             "—" if suppressed else f"{int(row['flips_to_not_selected']):,}",
             row["flags"],
         ])
-    return Table(["twin's value", "grouping", "group", "people", "flip rate (95% CI)",
+    return Table(["twin's value", "effect", "grouping", "group", "people", "flip rate (95% CI)",
                   f"became {decision_label}", f"ceased to be {decision_label}", "notes"], rows)
+
+
+#: How a metric's gap is named in the attribution section.
+GAP_NAMES = {"fpr": "false positive rate", "selection_rate": "selection rate",
+             "fnr": "false negative rate", "tpr": "true positive rate"}
+
+
+def _points(value: float, low: float, high: float) -> str:
+    if not pd.notna(value):
+        return "—"
+    if not (pd.notna(low) and pd.notna(high)) or abs(low) == float("inf") \
+            or abs(high) == float("inf"):
+        return f"{100 * value:+.2f} (no finite interval)"
+    return f"{100 * value:+.2f} ({100 * low:+.2f} to {100 * high:+.2f})"
+
+
+def attribution_blocks(system_run: SystemRun) -> list[object]:
+    """"Where the disparity comes from": the knobs-off baseline and each knob's contribution."""
+    from experiments.attribution import ALL_OFF, AS_CONFIGURED
+
+    attribution = system_run.attribution
+    blocks: list[object] = [Heading("Where the disparity comes from")]
+    if attribution is None:
+        return blocks + [Paragraph(
+            "This run computed no knobs-off world (the experiment lists no [attribution] knobs, "
+            "or attribution was skipped), so nothing here separates what the bias mechanisms "
+            "do from what the population's composition does.")]
+    knobs = attribution.knobs
+    level = f"{100 * attribution.confidence:.0f}%"
+    method = ("every one of the " if attribution.method == "exact" else "a sample of ") + (
+        f"{attribution.n_worlds} worlds")
+    blocks.append(Paragraph((
+        f"The system was run again in {method} in which each of the {len(knobs)} bias knobs "
+        "below is on (as configured) or off, on the same people: the same truth, the same "
+        "random noise, only the knobs changed. 'All knobs off' is the gap that remains without "
+        "any of them: it comes from the simulated population itself"
+        + (f" ({attribution.baseline_cause})" if attribution.baseline_cause else "")
+        + ", not from a mechanism. Each knob's contribution is its Shapley value: the change "
+        "it makes to the gap, averaged over every order of switching the knobs on, so 'all "
+        "knobs off' plus the contributions equals the gap as configured exactly. 'Alone' is "
+        "the change when only that knob is switched off. Gaps are in percentage points (the "
+        f"group's rate minus the reference's) with {level} intervals from resampling people "
+        "within the groups; an interval that includes 0 cannot tell the contribution from "
+        "none. " + " ".join(attribution.notes)).strip()))
+    blocks.append(Bullets([f"{k.name} ({k.key}, off = {json.dumps(k.off)})"
+                           + (f": {k.explains}" if k.explains else "") for k in knobs]))
+    table = attribution.table
+    for (grouping, group, reference, metric), part in table.groupby(
+            ["grouping", "group", "reference", "metric"], sort=False):
+        label = part["label"].iloc[0]
+        if metric in GAP_NAMES:
+            caption = (f"{label or f'{group} against {reference}'} ({grouping}): gap in "
+                       f"{GAP_NAMES[metric]}, n = {int(part['n_group'].iloc[0]):,} and "
+                       f"{int(part['n_reference'].iloc[0]):,}")
+        else:  # a system's own contrast, over several groups' rates
+            caption = (f"{label or metric.replace('_', ' ')} ({grouping}), n = "
+                       f"{int(part['n_group'].iloc[0]):,} in the rates compared")
+        rows = []
+        for _, r in part.iterrows():
+            if r["source"] == ALL_OFF:
+                what = attribution.baseline_cause or "the population's composition"
+            elif r["source"] == AS_CONFIGURED:
+                what = "the run as configured"
+            else:
+                what = r["knob_key"]
+            rows.append([r["source"], what,
+                         _points(r["contribution"], r["ci_low"], r["ci_high"]),
+                         _points(r["one_at_a_time_change"], r["one_at_a_time_ci_low"],
+                                 r["one_at_a_time_ci_high"])])
+        blocks.append(Table(
+            ["source", "what it is", f"gap or contribution (points, {level} CI)",
+             f"change when switched off alone (points, {level} CI)"], rows, caption=caption))
+    return blocks
 
 
 def build_report(
@@ -149,6 +232,7 @@ def build_report(
         Caveat("A simulation of a mimic, not a measurement of the real system", CAVEAT),
         Heading("Headline findings"),
         Bullets(headlines),
+        *attribution_blocks(system_run),
         Heading("The system"),
         Card(system_run.card),
         Heading("The simulated world"),
@@ -158,17 +242,13 @@ def build_report(
                for name, m in config.mechanisms.items()] or [["none", "—", "—"]]),
         Heading("What the numbers mean"),
         Bullets([f"{EXPLANATIONS[m][0]}: {EXPLANATIONS[m][1]}." for m in SHOWN_METRICS]
-                 + (["Flip rate: share of people whose decision changes when only one "
-                     "attribute of theirs changes (their counterfactual twin)."]
+                 + (["Flip rate: share of people whose decision differs from their "
+                     "counterfactual twin's (a total effect when the twin's attribute and what "
+                     "follows from it change, a direct effect when only the attribute and the "
+                     "proxies the system sees change)."]
                     if not flips.empty else [])),
         Paragraph(
-            "Every rate is shown with its 95% Wilson interval. A ratio compares a group's rate "
-            "with the reference group's (the largest group unless the experiment names one); "
-            f"its 95% interval comes from {truth.settings['n_boot']:,} bootstrap resamples of "
-            "the counts, and p (Holm) tests the difference, adjusted for the number of groups "
-            f"compared. Groups with fewer than {config.audit.min_count} people behind a rate are "
-            f"marked small_n; under {config.audit.suppress_below} the rate is suppressed, as "
-            "statistical agencies suppress small cells."
+            interval_explanation(truth.settings)
         ),
         Heading("Two views: the true outcome and the recorded outcome"),
         Paragraph(
@@ -197,12 +277,19 @@ def build_report(
         document.add(
             Heading("Counterfactual twins"),
             Paragraph(
-                "Each held-out person's twin has one attribute changed and everything that "
-                "depends on it regenerated from the person's own randomness (language, "
-                "neighbourhood, records and how closely they are watched, where the mechanisms "
-                "make those depend on origin). Both are scored by the same fitted system with "
-                "the same cut-off. The flip rate is the share whose decision differs."
+                "Each held-out person has two twins, both scored by the same fitted system with "
+                "the same cut-off; the flip rate is the share whose decision differs. The "
+                "total-effect twin has the attribute changed and everything that follows from "
+                "it in this simulated world regenerated from the person's own randomness "
+                "(language, visa type, age, neighbourhood, even the true outcome), so it "
+                "measures what the attribute does through every path, the profile's "
+                "composition included. The direct-effect twin changes only the attribute and "
+                "the proxies the system sees; every other attribute and the true outcome keep "
+                "the person's own values. In both, the recorded world is re-applied, so "
+                "targeting by origin follows the twin."
             ),
+            Bullets([twin_sentences(flips, intervention)
+                     for intervention in dict.fromkeys(flips["intervention"])]),
             flips_table(flips, system_run.decision_label),
         )
     document.add(*extra_blocks)

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -27,13 +26,14 @@ from audit import AuditResult, audit
 from audit.counterfactual import flip_rates
 from audit.engine import grouping_name
 from audit.figures import plot_rates_by_group, plot_views
-from audit.result import frame_records, jsonable, rounded_frame
+from audit.result import csv_text, frame_records, json_text, jsonable, withhold_suppressed
 from experiments.commands import UsageError
 from experiments.config import ExperimentConfig
 from experiments.headlines import headlines
 from experiments.manifest import build_manifest, sha256_of
+from experiments.output import publish, resolve_output_dir
 from experiments.report import build_report
-from experiments.systems import system_adapter
+from experiments.systems import derived_columns, system_adapter
 from experiments.systems.base import SystemRun
 from synthetic.population import PopulationInputError, generate
 
@@ -54,6 +54,8 @@ class RunResult:
     views: dict[str, AuditResult]
     flips: pd.DataFrame
     decisions: pd.DataFrame
+    #: The knob worlds' attribution (``experiments.attribution.Attribution``), when run.
+    attribution: Any = None
 
 
 def train_split(n: int, train_fraction: float, seed: int) -> np.ndarray:
@@ -81,6 +83,8 @@ def run_experiment(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     report: bool = True,
+    attribution: bool = True,
+    suppress: bool = True,
 ) -> RunResult:
     """Run an experiment and write its results folder.
 
@@ -101,21 +105,107 @@ def run_experiment(
     report : bool
         Write figures and the Markdown and HTML reports; sweeps turn this off and write
         only the tables and the manifest of each point.
+    attribution : bool
+        Run the worlds of the experiment's ``[attribution]`` knobs (when it has them and
+        ``attribution.enabled``); False skips them, and attribution.csv is not written.
+    suppress : bool
+        Leave the figures of suppressed cells blank in every table (the default); False
+        publishes them, and the manifest records the choice.
 
     Returns
     -------
     RunResult
     """
     say = progress or (lambda message: None)
-    started = time.perf_counter()
     seed = config.experiment.seed
     run_id = make_run_id(seed)
     target = out if out is not None else results_dir / config.experiment.name / run_id
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not force:
-        raise UsageError(
-            f"output {str(target)!r} already exists and is not empty; choose another --out or "
-            "pass --force to replace it"
+    # The output policy (never the working folder or the input, never a folder with files
+    # of someone else's, writable) is checked before anything is generated.
+    resolve_output_dir(target, "", force, inputs=[config_file],
+                       option="--out" if out is not None else "--results-dir")
+    computed = compute_run(config, say, attribution=attribution)
+    population, system_run, decisions = (computed.population, computed.system_run,
+                                         computed.decisions)
+    views, flips, found, facts = computed.views, computed.flips, computed.headlines, computed.facts
+
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=_ensure_parent(target)))
+    try:
+        say("writing results")
+        for name, content in table_files(computed, suppress=suppress).items():
+            (staging / name).write_bytes(content)
+        resolved = computed.resolved_config
+        if report:
+            figures = _write_figures(staging, config, views)
+            extra_blocks = system_run.write_extras(staging) if system_run.write_extras else []
+            document = build_report(
+                config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
+                system_run=system_run, headlines=found, figures=figures,
+                extra_blocks=extra_blocks, directory=staging,
+                cite_hashes={"metrics.csv": sha256_of(staging / "metrics.csv")},
+                config_file=config_file,
+            )
+            (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
+            (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
+        facts["seconds"] = round(time.perf_counter() - computed.started, 2)
+        manifest = build_manifest(
+            run_id=run_id, experiment=config.experiment.name, config=jsonable(resolved),
+            config_file=config_file, seed=seed, population_size=len(population.people),
+            directory=staging, details=jsonable(facts),
         )
+        manifest["headlines"] = found
+        manifest["suppressed_cells_withheld"] = suppress
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
+                                               encoding="utf-8")
+        publish(staging, target)  # whole or not at all; an old folder goes only after
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RunResult(target, found, manifest, views, flips, decisions,
+                     system_run.attribution)
+
+
+@dataclass
+class ComputedRun:
+    """A run's numbers in memory, before anything is written (see :func:`compute_run`)."""
+
+    config: ExperimentConfig
+    population: Any
+    system_run: SystemRun
+    decisions: pd.DataFrame
+    views: dict[str, AuditResult]
+    flips: pd.DataFrame
+    headlines: list[str]
+    #: Facts about the run for the manifest's ``details`` (``seconds`` is filled in last).
+    facts: dict[str, Any]
+    #: The full resolved config for the manifest, mechanisms included.
+    resolved_config: dict[str, Any]
+    #: ``time.perf_counter()`` when the computation began.
+    started: float
+
+
+def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None = None,
+                *, attribution: bool = True) -> ComputedRun:
+    """Compute a run's population, decisions, audits and twins, touching no file.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The validated experiment.
+    progress : callable, optional
+        Called with a short message at each stage.
+    attribution : bool
+        Run the ``[attribution]`` knob worlds when the experiment has them (False skips).
+
+    Returns
+    -------
+    ComputedRun
+        Everything :func:`run_experiment` writes; :func:`table_files` turns it into the bytes
+        of the run's tables, which is how a sweep point travels from a worker to the client.
+    """
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    seed = config.experiment.seed
     columns = group_columns(config)
     mechanisms = {name: m.model_dump() for name, m in config.mechanisms.items()}
 
@@ -126,7 +216,8 @@ def run_experiment(
     except PopulationInputError as error:
         raise UsageError(str(error)) from None
     people = population.people
-    unknown = [c for c in columns if c not in people.columns]
+    derived = derived_columns(config.experiment.system)
+    unknown = [c for c in columns if c not in people.columns and c not in derived]
     if unknown:
         raise UsageError(
             f"audit.groupings names {unknown}, which the population does not have; "
@@ -140,52 +231,48 @@ def run_experiment(
     decisions = system_run.decisions
 
     say("auditing by the true and by the recorded outcome")
-    views = {view: _audit_view(config, decisions, column) for view, column in VIEWS.items()}
+    views = {view: _audit_view(config, decisions, column, system_run.cluster)
+             for view, column in VIEWS.items()}
 
     flips = _counterfactual_flips(config, population, system_run, decisions, say)
 
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=_ensure_parent(target)))
-    try:
-        say("writing results")
-        facts = {
-            **system_run.details,
-            "held_out_selected": int(decisions["decision"].sum()),
-            "seconds": None,
-        }
-        found = headlines(config, views, flips, decisions, system_run)
-        _write_tables(staging, views, flips)
-        for name, table in system_run.extra_tables.items():
-            rounded_frame(table).to_csv(staging / f"{name}.csv", index=False, lineterminator="\n")
-        resolved = config.model_dump(mode="json")
-        resolved["resolved_mechanisms"] = population.mechanisms
-        if report:
-            figures = _write_figures(staging, config, views)
-            extra_blocks = system_run.write_extras(staging) if system_run.write_extras else []
-            document = build_report(
-                config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
-                system_run=system_run, headlines=found, figures=figures,
-                extra_blocks=extra_blocks, directory=staging,
-                cite_hashes={"metrics.csv": sha256_of(staging / "metrics.csv")},
-                config_file=config_file,
-            )
-            (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
-            (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
-        facts["seconds"] = round(time.perf_counter() - started, 2)
-        manifest = build_manifest(
-            run_id=run_id, experiment=config.experiment.name, config=jsonable(resolved),
-            config_file=config_file, seed=seed, population_size=len(people),
-            directory=staging, details=jsonable(facts),
-        )
-        manifest["headlines"] = found
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
-                                               encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-        os.replace(staging, target)  # the folder appears whole, or not at all
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return RunResult(target, found, manifest, views, flips, decisions)
+    if attribution and config.attribution is not None and config.attribution.enabled \
+            and config.attribution.knobs:
+        from experiments.attribution import attribute_run, audit_references
+
+        system_run.attribution = attribute_run(
+            config, system_adapter(config.experiment.system), people, train, columns,
+            decisions, audit_references(views["true"]), system_run.world_contrasts,
+            system_run.decide_world, say)
+        system_run.extra_tables["attribution"] = system_run.attribution.table
+
+    facts = {
+        **system_run.details,
+        "held_out_selected": int(decisions["decision"].sum()),
+        "seconds": None,
+    }
+    if system_run.attribution is not None:
+        facts["attribution"] = {"method": system_run.attribution.method,
+                                "worlds": system_run.attribution.n_worlds,
+                                "seconds": system_run.attribution.seconds}
+    found = headlines(config, views, flips, decisions, system_run)
+    resolved = config.model_dump(mode="json")
+    resolved["resolved_mechanisms"] = population.mechanisms
+    return ComputedRun(config, population, system_run, decisions, views, flips, found, facts,
+                       resolved, started)
+
+
+def table_files(computed: ComputedRun, suppress: bool = True) -> dict[str, bytes]:
+    """The bytes of every table file of a run, by file name, exactly as they are written.
+
+    ``metrics.csv``, ``summary.csv``, ``flip_rates.csv`` (with counterfactual twins),
+    ``metrics.json`` and the system's own tables (``<name>.csv``). With ``suppress`` (the
+    default) the figures of suppressed cells are blank in all of them.
+    """
+    files = _table_bytes(computed.views, computed.flips, suppress)
+    for name, table in computed.system_run.extra_tables.items():
+        files[f"{name}.csv"] = _csv_bytes(table, suppress)
+    return files
 
 
 def _ensure_parent(target: Path) -> Path:
@@ -193,13 +280,14 @@ def _ensure_parent(target: Path) -> Path:
     return target.parent
 
 
-def _audit_view(config: ExperimentConfig, decisions: pd.DataFrame, outcome: str) -> AuditResult:
+def _audit_view(config: ExperimentConfig, decisions: pd.DataFrame, outcome: str,
+                cluster: str | None = None) -> AuditResult:
     settings = config.audit
     return audit(
         decisions, [list(g) for g in settings.groupings], outcome, "decision", "score",
         settings.reference, n_boot=settings.n_boot, confidence=settings.confidence,
         min_count=settings.min_count, suppress_below=settings.suppress_below,
-        random_state=config.experiment.seed,
+        random_state=config.experiment.seed, cluster=cluster,
     )
 
 
@@ -212,39 +300,49 @@ def _counterfactual_flips(
     if system_run.decide_twins is None:
         return pd.DataFrame()
     for intervention in config.counterfactual.interventions:
-        say(f"deciding counterfactual twins with {intervention.attribute} = {intervention.value}")
-        try:
-            twins = population.counterfactual(intervention.attribute, intervention.value)
-        except PopulationInputError as error:
-            raise UsageError(f"counterfactual.interventions: {error}") from None
-        frame = decisions.assign(twin_decision=system_run.decide_twins(twins.people))
-        table = flip_rates(frame, singles, "decision", "twin_decision",
-                           confidence=config.audit.confidence,
-                           suppress_below=config.audit.suppress_below,
-                           min_count=config.audit.min_count)
-        table.insert(0, "intervention", f"{intervention.attribute}={intervention.value}")
-        parts.append(table)
+        for effect in intervention.effects:
+            say(f"deciding counterfactual twins with {intervention.attribute} = "
+                f"{intervention.value} ({effect} effect)")
+            try:
+                twins = population.counterfactual(intervention.attribute, intervention.value,
+                                                  effect)
+            except PopulationInputError as error:
+                raise UsageError(f"counterfactual.interventions: {error}") from None
+            frame = decisions.assign(twin_decision=system_run.decide_twins(twins.people))
+            table = flip_rates(frame, singles, "decision", "twin_decision",
+                               confidence=config.audit.confidence,
+                               suppress_below=config.audit.suppress_below,
+                               min_count=config.audit.min_count)
+            table.insert(0, "effect", effect)
+            table.insert(0, "intervention", f"{intervention.attribute}={intervention.value}")
+            parts.append(table)
     if not parts:
         return pd.DataFrame()
     return pd.concat(parts, ignore_index=True)
 
 
-def _write_tables(directory: Path, views: dict[str, AuditResult], flips: pd.DataFrame) -> None:
+def _csv_bytes(frame: pd.DataFrame, suppress: bool = True) -> bytes:
+    """CSV as every table of the project is written (see :func:`audit.result.csv_text`)."""
+    return csv_text(frame, suppress=suppress).encode("utf-8")
+
+
+def _table_bytes(views: dict[str, AuditResult], flips: pd.DataFrame, suppress: bool = True
+                 ) -> dict[str, bytes]:
     tables = pd.concat([v.table.assign(view=k) for k, v in views.items()], ignore_index=True)
     tables = tables[["view", *[c for c in tables.columns if c != "view"]]]
     summary = pd.concat([v.summary.assign(view=k) for k, v in views.items()], ignore_index=True)
     summary = summary[["view", *[c for c in summary.columns if c != "view"]]]
-    rounded_frame(tables).to_csv(directory / "metrics.csv", index=False, lineterminator="\n")
-    rounded_frame(summary).to_csv(directory / "summary.csv", index=False, lineterminator="\n")
+    files = {"metrics.csv": _csv_bytes(tables, suppress),
+             "summary.csv": _csv_bytes(summary, suppress)}
     if not flips.empty:
-        rounded_frame(flips).to_csv(directory / "flip_rates.csv", index=False, lineterminator="\n")
+        files["flip_rates.csv"] = _csv_bytes(flips, suppress)
+    public_flips = withhold_suppressed(flips) if suppress else flips
     payload = {
-        "views": {k: v.to_dict() for k, v in views.items()},
-        "flip_rates": frame_records(flips) if not flips.empty else [],
+        "views": {k: v.to_dict(suppress) for k, v in views.items()},
+        "flip_rates": frame_records(public_flips) if not flips.empty else [],
     }
-    (directory / "metrics.json").write_text(
-        json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    files["metrics.json"] = json_text(payload).encode("utf-8")
+    return files
 
 
 def _write_figures(directory: Path, config: ExperimentConfig, views: dict[str, AuditResult]

@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from audit.figures import save_figure  # noqa: E402
 from audit.metrics import EXPLANATIONS  # noqa: E402
@@ -40,8 +41,60 @@ def _mean_by(rows: pd.DataFrame, key: str, view: str, column: str = "ratio_mean"
     return part.groupby(key, sort=True)[column].mean()
 
 
+def seed_interval(mean: float, sd: float, n: int, confidence: float = 0.95
+                  ) -> tuple[float, float]:
+    """Student-t interval of a mean over ``n`` seeds (NaN with fewer than two seeds)."""
+    if n < 2 or not (math.isfinite(mean) and math.isfinite(sd)):
+        return math.nan, math.nan
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def _ratio_summary(rows: pd.DataFrame, keys: list[str], view: str) -> pd.DataFrame:
+    """Per grid value: the focus ratio's mean over seeds and its across-seed interval."""
+    part = rows[rows["view"] == view].groupby(keys, sort=True).agg(
+        mean=("ratio_mean", "mean"), sd=("ratio_sd", "mean"), seeds=("seeds", "min"))
+    bounds = [seed_interval(r["mean"], r["sd"], int(r["seeds"])) for _, r in part.iterrows()]
+    part["low"] = [b[0] for b in bounds]
+    part["high"] = [b[1] for b in bounds]
+    return part
+
+
+def _with_interval(row: pd.Series) -> str:
+    if not math.isfinite(row["mean"]):
+        return "undefined"
+    if not (math.isfinite(row["low"]) and math.isfinite(row["high"])):
+        return f"{row['mean']:.2f} (no interval over seeds)"
+    return f"{row['mean']:.2f} (95% interval over seeds {row['low']:.2f} to {row['high']:.2f})"
+
+
+def _compare(first: pd.Series, second: pd.Series) -> str:
+    """"higher", "lower" or "cannot tell": whether two across-seed intervals are apart."""
+    if not all(math.isfinite(v) for v in (first["low"], first["high"], second["low"],
+                                          second["high"])):
+        return "cannot tell"
+    if first["low"] > second["high"]:
+        return "higher"
+    if first["high"] < second["low"]:
+        return "lower"
+    return "cannot tell"
+
+
+def _mechanisms_off_but(config: ExperimentConfig, key: str) -> bool:
+    """Whether every bias mechanism but the swept one is off in the sweep's base config."""
+    swept = key.split(".")[1] if key.startswith("mechanisms.") else ""
+    return all(m.strength == 0 for name, m in config.mechanisms.items()
+               if name not in (swept, "proxy_leakage"))
+
+
 def answer_question(config: ExperimentConfig, summary: pd.DataFrame) -> str:
-    """A paragraph stating what the sweep found, for the built-in research questions."""
+    """A paragraph stating what the sweep found, for the built-in research questions.
+
+    Every claim rests on intervals over the seeds (Student t on the seeds' ratios): a change
+    is stated only when the intervals it compares are apart, and otherwise the paragraph says
+    the seeds cannot tell. Where the grid holds a world with every bias knob off, what remains
+    there is named as not coming from the mechanisms.
+    """
     sweep = config.sweep
     rows = focus_rows(config, summary)
     group = sweep.focus_group or "the focus group"
@@ -50,82 +103,163 @@ def answer_question(config: ExperimentConfig, summary: pd.DataFrame) -> str:
     if rows.empty:
         return (f"The focus ({sweep.focus_grouping} = {group}, {metric}) did not occur in the "
                 "results; check sweep.focus_grouping and sweep.focus_group.")
+    if seeds < 2:
+        caution = (" With a single seed there is no interval over seeds, so no change below is "
+                   "a finding; add seeds to sweep.seeds.")
+    else:
+        caution = ""
     if sweep.answer == "blind_spot":
         key = "mechanisms.label_bias.strength"
-        truth, recorded = _mean_by(rows, key, "true"), _mean_by(rows, key, "recorded")
-        significant = _mean_by(rows, key, "recorded", "significant_share")
-        twofold = [s for s in truth.index if truth[s] >= 2]
-        missed = [s for s in twofold if recorded[s] < 2]
-        if not twofold:
-            return (f"Across label-bias strengths {', '.join(f'{s:g}' for s in truth.index)}, "
-                    f"the {metric} ratio of {group} by the true outcome never reached 2 (mean "
-                    f"over {seeds} seeds; highest {truth.max():.2f}).")
-        first = min(twofold)
-        text = (f"By the true outcome, {group}'s {metric} reached at least twice the reference "
-                f"group's from label-bias strength {first:g} (mean ratio {truth[first]:.2f} over "
-                f"{seeds} seeds). ")
-        if missed:
-            s = min(missed)
-            text += (f"From strength {s:g} on, an audit by recorded outcomes misses that twofold "
-                     f"disparity: it measures a ratio of {recorded[s]:.2f} where the truth is "
-                     f"{truth[s]:.2f}, and finds it significant in {100 * significant[s]:.0f}% "
-                     "of seeds. ")
+        truth, recorded = _ratio_summary(rows, [key], "true"), _ratio_summary(
+            rows, [key], "recorded")
+        reached = [s for s in truth.index if truth.loc[s, "low"] >= 2]
+        text = (f"{group}'s {metric} ratio to the reference group, by the true outcome and by "
+                f"the records, over {seeds} seeds: "
+                + "; ".join(f"strength {s:g}: {_with_interval(truth.loc[s])} true, "
+                            f"{_with_interval(recorded.loc[s])} recorded" for s in truth.index)
+                + ". ")
+        if 0.0 in truth.index:
+            off = truth.loc[0.0]
+            where = ("every bias knob of this sweep is off" if _mechanisms_off_but(config, key)
+                     else "label bias is off (other mechanisms stay as configured)")
+            text += (f"At strength 0, where {where}, the true ratio is {_with_interval(off)}: "
+                     "that much does not come from label bias. ")
+        if not reached:
+            text += ("At no strength does the interval of the true ratio lie wholly at or above "
+                     "2, so the seeds do not show a twofold disparity by the truth. ")
         else:
-            text += ("An audit by recorded outcomes still sees a ratio of at least 2 at every "
-                     "strength tried, so within this grid it does not miss the disparity. ")
-        return text + ("The records that train the system are the records that would be used "
-                       "to audit it, and label bias makes both agree.")
+            missed = [s for s in reached if recorded.loc[s, "high"] < 2]
+            text += (f"From strength {min(reached):g}, the true ratio's interval lies at or above "
+                     "2. ")
+            if missed:
+                text += (f"From strength {min(missed):g}, the recorded ratio's interval lies "
+                         "below 2: an audit by recorded outcomes misses the twofold disparity. ")
+            else:
+                text += ("At no strength where the truth is twofold does the recorded ratio's "
+                         "interval lie wholly below 2, so the seeds do not show the recorded "
+                         "audit missing it. ")
+        return text.strip() + caution
     if sweep.answer == "unawareness":
         key_n, key_p = "system.use_nationality", "mechanisms.proxy_leakage.strength"
-        truth = rows[rows["view"] == "true"].groupby([key_p, key_n])["ratio_mean"].mean()
-        parts = []
-        for leak in sorted({k[0] for k in truth.index}):
-            with_n = truth.get((leak, True), math.nan)
-            without = truth.get((leak, False), math.nan)
-            removed = (with_n - without) / (with_n - 1) if with_n and with_n != 1 else math.nan
-            parts.append(
-                f"with proxy leakage {leak:g}, dropping nationality moved {group}'s {metric} "
-                f"ratio from {with_n:.2f} to {without:.2f}"
-                + (f" ({100 * removed:.0f}% of the excess over parity removed)"
-                   if math.isfinite(removed) else "")
-            )
+        truth = _ratio_summary(rows, [key_p, key_n], "true")
         levels = sorted({k[0] for k in truth.index})
-        unaware = [truth.get((leak, False), math.nan) for leak in levels]
-        if not all(math.isfinite(v) for v in unaware) or len(levels) < 2:
-            verdict = ""
-        elif unaware[-1] > 1.25 * unaware[0]:
-            verdict = (" Without nationality, the disparity grows with proxy leakage: where "
-                       "language, neighbourhood and name track nationality, a model that never "
-                       "sees nationality still reaches it through them.")
-        else:
-            verdict = (" Without nationality, the disparity hardly depends on proxy leakage "
-                       f"({unaware[0]:.2f} at leakage {levels[0]:g}, {unaware[-1]:.2f} at "
-                       f"{levels[-1]:g}): it comes from the biased records themselves (label "
-                       "bias, presumed gang membership, surveillance), which the model reads "
-                       "whether or not it sees nationality. Leaving nationality out is not "
-                       "enough to remove it.")
-        return ("By the true outcome (means over " f"{seeds} seeds): " + "; ".join(parts) + "."
-                + verdict)
+        parts = []
+        for leak in levels:
+            if (leak, True) not in truth.index or (leak, False) not in truth.index:
+                continue
+            with_n, without = truth.loc[(leak, True)], truth.loc[(leak, False)]
+            verdict = {"lower": "lower", "higher": "higher",
+                       "cannot tell": "not distinguishable from it"}[_compare(without, with_n)]
+            parts.append(f"with proxy leakage {leak:g}, {_with_interval(with_n)} with "
+                         f"nationality and {_with_interval(without)} without ({verdict})")
+        text = (f"{group}'s {metric} ratio by the true outcome, over {seeds} seeds: "
+                + "; ".join(parts) + ".")
+        unaware = [truth.loc[(leak, False)] for leak in levels if (leak, False) in truth.index]
+        if len(unaware) >= 2:
+            trend = _compare(unaware[-1], unaware[0])
+            if trend == "higher":
+                text += (" Without nationality, the disparity is larger at the highest proxy "
+                         "leakage than at the lowest: the model reaches nationality through "
+                         "the proxies.")
+            elif trend == "lower":
+                text += (" Without nationality, the disparity is smaller at the highest proxy "
+                         "leakage than at the lowest.")
+            else:
+                text += (" Without nationality, the seeds cannot tell whether the disparity "
+                         "depends on proxy leakage; what remains is compared with the world "
+                         "with every bias knob off below, where the runs computed it.")
+        return text + caution
     if sweep.answer == "capacity":
         key = "system.capacity"
-        truth = _mean_by(rows, key, "true")
-        difference = _mean_by(rows, key, "true", "difference_mean")
-        values = ", ".join(
-            (f"{truth[k]:.2f}" if math.isfinite(truth[k]) else
-             f"undefined (the reference group had no wrongful prioritisations; {group} "
-             f"{100 * difference[k]:.2f} points above it)") + f" at k = {k:g}"
-            for k in truth.index)
-        defined = truth.dropna()
+        truth = _ratio_summary(rows, [key], "true")
+        values = "; ".join(f"k = {k:g}: {_with_interval(truth.loc[k])}" for k in truth.index)
+        defined = truth[truth["mean"].map(math.isfinite)]
         if len(defined) < 2:
-            trend = "Too few capacities gave a defined ratio to tell a trend."
-        elif defined.iloc[0] > defined.iloc[-1]:
-            trend = ("The disparity shrinks as capacity grows: a narrow capacity concentrates "
-                     "wrongful prioritisation on the groups the records over-represent.")
+            trend = "Too few capacities gave a defined ratio to compare."
         else:
-            trend = "The disparity does not shrink as capacity grows in this grid."
-        return (f"By the true outcome, {group}'s {metric} ratio to the reference group was "
-                f"{values} (means over {seeds} seeds). {trend}")
+            change = _compare(defined.iloc[-1], defined.iloc[0])
+            trend = {
+                "lower": "The disparity is smaller at the largest capacity than at the smallest.",
+                "higher": "The disparity is larger at the largest capacity than at the smallest.",
+                "cannot tell": ("The seeds cannot tell whether the disparity at the largest "
+                                "capacity differs from that at the smallest."),
+            }[change]
+        return (f"{group}'s {metric} ratio to the reference group by the true outcome, over "
+                f"{seeds} seeds: {values}. {trend}" + caution)
+    if sweep.answer == "base_rate":
+        from experiments.systems.iborderctrl import base_rate_answer
+
+        return base_rate_answer(config, summary) + caution
     return ""
+
+
+def knobs_off_rows(config: ExperimentConfig, points: list[SweepPoint], directory: Path
+                   ) -> pd.DataFrame:
+    """The focus gap as configured and with every bias knob off, from each point's
+    attribution.csv, summarised over seeds per grid point (empty without attribution)."""
+    from experiments.attribution import ALL_OFF, AS_CONFIGURED
+
+    sweep = config.sweep
+    frames = []
+    for point in points:
+        path = directory / "points" / point.point_id / "attribution.csv"
+        if not path.exists():
+            continue
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        table = table[(table["grouping"] == sweep.focus_grouping)
+                      & (table["group"] == sweep.focus_group)
+                      & (table["metric"] == sweep.focus_metric)
+                      & table["source"].isin([ALL_OFF, AS_CONFIGURED])]
+        frames.append(table.assign(point_key=repr(tuple(point.params.values())),
+                                   seed=point.seed, **{k: v for k, v in point.params.items()}))
+    if not frames:
+        return pd.DataFrame()
+    tidy = pd.concat(frames, ignore_index=True)
+    keys = [*sweep.grid, "source"]
+    out = tidy.groupby(keys, sort=True).agg(mean=("contribution", "mean"),
+                                            sd=("contribution", "std"),
+                                            seeds=("seed", "nunique")).reset_index()
+    bounds = [seed_interval(r["mean"], r["sd"], int(r["seeds"])) for _, r in out.iterrows()]
+    out["low"] = [b[0] for b in bounds]
+    out["high"] = [b[1] for b in bounds]
+    return out
+
+
+def knobs_off_paragraph(config: ExperimentConfig, table: pd.DataFrame) -> str:
+    """What the world with every bias knob off shows at each grid point, in words."""
+    from experiments.attribution import ALL_OFF, AS_CONFIGURED
+
+    if table.empty:
+        return ("The points of this sweep computed no world with every bias knob off "
+                "([attribution] absent or switched off), so nothing here separates what the "
+                "mechanisms do from what the population's composition does.")
+    keys = list(config.sweep.grid)
+    parts, remains = [], []
+    for params, part in table.groupby(keys, sort=True) if keys else [((), table)]:
+        params = params if isinstance(params, tuple) else (params,)
+        where = ", ".join(f"{k} = {v}" for k, v in zip(keys, params, strict=True)) or "the run"
+        on = part[part["source"] == AS_CONFIGURED].iloc[0]
+        off = part[part["source"] == ALL_OFF].iloc[0]
+
+        def pts(r: pd.Series) -> str:
+            if not (math.isfinite(r["low"]) and math.isfinite(r["high"])):
+                return f"{100 * r['mean']:+.2f}"
+            return f"{100 * r['mean']:+.2f} ({100 * r['low']:+.2f} to {100 * r['high']:+.2f})"
+
+        parts.append(f"{where}: {pts(on)} as configured, {pts(off)} with every knob off")
+        if math.isfinite(off["low"]) and (off["low"] > 0 or off["high"] < 0):
+            remains.append(where)
+    group = config.sweep.focus_group or "the focus group"
+    text = (f"Gap in {EXPLANATIONS[config.sweep.focus_metric][0].lower()} between {group} and "
+            "the reference group, in percentage points, mean and 95% interval over seeds: "
+            + "; ".join(parts) + ". ")
+    if remains:
+        text += ("With every bias knob off, part of the gap remains at " + "; ".join(remains)
+                 + ": that part comes from the simulated population, not from a mechanism.")
+    else:
+        text += ("With every bias knob off, the seeds cannot tell the gap from none at any "
+                 "grid point.")
+    return text
 
 
 def plot_knob(rows: pd.DataFrame, key: str, other_keys: list[str], path: Path, title: str,
@@ -184,6 +318,8 @@ def write_sweep_outputs(
         Heading("What this sweep found"),
         Paragraph(answer or "No built-in analysis was chosen (sweep.answer = 'none'); see "
                             "the table and figures."),
+        Heading("With every bias knob off"),
+        Paragraph(knobs_off_paragraph(config, knobs_off_rows(config, points, directory))),
         Heading("The grid"),
         Paragraph(f"{len(points)} runs: {len(points) // len(sweep.seeds)} grid points × "
                   f"{len(sweep.seeds)} seeds ({', '.join(map(str, sweep.seeds))}), "

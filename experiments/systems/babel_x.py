@@ -20,7 +20,7 @@ matplotlib.use("Agg")  # figures are files
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from pydantic import Field, field_validator  # noqa: E402
+from pydantic import Field, field_validator, model_validator  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from audit import audit  # noqa: E402
@@ -32,7 +32,7 @@ from experiments.document import Bullets, Figure, Heading, Paragraph, Table  # n
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle  # noqa: E402
 from synthetic.systems.babel_x import (  # noqa: E402
-    DEFAULT_KEYWORDS,
+    LEXICONS,
     BabelXScorer,
     persistent_search,
 )
@@ -50,7 +50,47 @@ POST_GROUPINGS = ("style", "topic")
 VIEW_COLUMNS = {"true intent": "true_threat", "annotator labels": "annotator_threat"}
 
 
-class Settings(Strict):
+class LexiconSettings(Strict):
+    """The keyword flagger's lexicon, a switchable bias (shared with Catch and Revoke).
+
+    ``lexicon = "reported"`` is the lexicon as such lists are reported: threat words mixed with
+    identity, religious and solidarity words (gaza, intifada, martyr, shaheed, jihad) and with
+    war-news words that ordinary political speech uses (bomb, attack). ``"neutral"`` is its off
+    position: threat words only, none of which an ordinary post uses
+    (:data:`synthetic.systems.babel_x.LEXICONS`). ``keywords`` replaces both with a list of
+    one's own.
+    """
+
+    lexicon: Literal["reported", "neutral"] = Field(
+        default="reported",
+        description="the keyword flagger's lexicon: 'reported' mixes threat words with "
+                    "identity, solidarity and war-news words; 'neutral' holds threat words only")
+    keywords: list[str] | None = Field(
+        default=None, min_length=1,
+        description="a lexicon of your own (prefixes), instead of the one 'lexicon' names")
+
+    @field_validator("keywords")
+    @classmethod
+    def _words(cls, value: list[str] | None) -> list[str] | None:
+        blank = [i for i, word in enumerate(value or []) if not word.strip()]
+        if blank:
+            raise ValueError(f"keywords must be non-empty words; entry {blank[0]} is blank")
+        return value
+
+    @model_validator(mode="after")
+    def _one_lexicon(self) -> LexiconSettings:
+        if self.keywords is not None and self.lexicon != "reported":
+            raise ValueError(f"lexicon = {self.lexicon!r} and keywords both name a lexicon; "
+                             "remove keywords to use a named lexicon")
+        return self
+
+    @property
+    def lexicon_words(self) -> tuple[str, ...]:
+        """The keyword flagger's words: ``keywords`` when given, else the named lexicon."""
+        return tuple(self.keywords) if self.keywords else LEXICONS[self.lexicon]
+
+
+class Settings(LexiconSettings):
     """The ``[system]`` table of a Babel X experiment."""
 
     months: float = Field(default=3.0, gt=0, le=60,
@@ -70,8 +110,6 @@ class Settings(Strict):
     training_threat_rate: float = Field(
         default=0.02, gt=0, le=0.5,
         description="share of genuine threats in the annotated corpus (enriched)")
-    keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYWORDS), min_length=1,
-                                description="the keyword flagger's lexicon (prefixes)")
     threshold: float = Field(default=0.5, gt=0, lt=1,
                              description="threat probability that flags a post")
     flag_rule: Literal["either", "classifier", "keywords"] = "either"
@@ -81,13 +119,6 @@ class Settings(Strict):
                                       description="posts re-rendered in every style")
     n_jobs: int = Field(default=1, ge=1, le=64, description="processes for featurising")
 
-    @field_validator("keywords")
-    @classmethod
-    def _words(cls, value: list[str]) -> list[str]:
-        blank = [i for i, word in enumerate(value) if not word.strip()]
-        if blank:
-            raise ValueError(f"keywords must be non-empty words; entry {blank[0]} is blank")
-        return value
 
 
 def run(
@@ -96,28 +127,8 @@ def run(
     """Train the Babel X mimic on an annotated corpus and search the held-out people."""
     settings = config.system_settings()
     seed = config.experiment.seed
-    system = BabelXScorer(
-        keywords=tuple(settings.keywords), threshold=settings.threshold,
-        flag_rule=settings.flag_rule, n_features=settings.n_features, n_jobs=settings.n_jobs,
-        random_state=seed,
-    )
-    annotation = dict(annotator_bias=settings.annotator_bias,
-                      annotator_noise=settings.annotator_noise,
-                      annotator_miss_rate=settings.annotator_miss_rate,
-                      threat_share=settings.threat_share)
+    system, corpus, held_out, posts, searched = search_people(settings, people, train, seed)
     training_people = people.loc[train]
-    corpus = annotated_corpus(training_people, seed, settings, annotation)
-    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy(),
-               corpus["annotator_sentiment"].astype(str).to_numpy())
-
-    held_out = people.loc[~train].reset_index(drop=True)
-    posts = generate_posts(held_out, seed, months=settings.months, stream=POSTS_STREAM,
-                           **annotation)
-    posts = pd.concat([posts, system.score_posts(posts["text"])], axis=1)
-    searched = persistent_search(
-        held_out["person_id"].to_numpy(), posts["person_id"].to_numpy(),
-        posts["flagged"].to_numpy(), posts["threat_probability"].to_numpy(),
-    )
     author = pd.Index(held_out["person_id"]).get_indexer(posts["person_id"])
     recorded = np.bincount(author, weights=posts["annotator_threat"].to_numpy(np.float64),
                            minlength=len(held_out)) > 0
@@ -151,7 +162,7 @@ def run(
         "flag_rule": settings.flag_rule,
         "threshold": settings.threshold,
         "features": f"hashed words and word pairs, {settings.n_features:,} columns",
-        "keywords": list(settings.keywords),
+        "keywords": list(settings.lexicon_words),
     }
     post_table = pd.concat([t.assign(view=v) for v, t in post_views.items()],
                            ignore_index=True)
@@ -167,6 +178,16 @@ def run(
         return report_blocks(directory, post_table, keywords, volume, counterfactual, facts,
                              settings, single)
 
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        # Surveillance changes the corpus and the posts read, annotators the labels: a world
+        # reruns the search, but none of the report's tables; the configured world is the run.
+        world_settings = world.system_settings()
+        if world_people is people and world_settings == settings:
+            return {"decision": decisions["decision"].to_numpy(dtype=bool)}
+        found = search_people(world_settings, world_people, train, seed)[4]
+        return {"decision": found["flagged"].to_numpy(dtype=bool)}
+
     return SystemRun(
         decisions=decisions,
         card=system.card(),
@@ -177,7 +198,38 @@ def run(
         negative_phrase="with no threatening post",
         extra_tables=extra_tables,
         write_extras=write_extras,
+        decide_world=decide_world,
     )
+
+
+def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, seed: int
+                  ) -> tuple[BabelXScorer, pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                             pd.DataFrame]:
+    """Train the scorer on the training split's annotated corpus and search the held-out
+    people's posts: the scorer, the corpus, the held-out people, their scored posts and the
+    person-level result of the search."""
+    system = BabelXScorer(
+        keywords=settings.lexicon_words, threshold=settings.threshold,
+        flag_rule=settings.flag_rule, n_features=settings.n_features, n_jobs=settings.n_jobs,
+        random_state=seed,
+    )
+    annotation = dict(annotator_bias=settings.annotator_bias,
+                      annotator_noise=settings.annotator_noise,
+                      annotator_miss_rate=settings.annotator_miss_rate,
+                      threat_share=settings.threat_share)
+    corpus = annotated_corpus(people.loc[train], seed, settings, annotation)
+    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy(),
+               corpus["annotator_sentiment"].astype(str).to_numpy())
+
+    held_out = people.loc[~train].reset_index(drop=True)
+    posts = generate_posts(held_out, seed, months=settings.months, stream=POSTS_STREAM,
+                           **annotation)
+    posts = pd.concat([posts, system.score_posts(posts["text"])], axis=1)
+    searched = persistent_search(
+        held_out["person_id"].to_numpy(), posts["person_id"].to_numpy(),
+        posts["flagged"].to_numpy(), posts["threat_probability"].to_numpy(),
+    )
+    return system, corpus, held_out, posts, searched
 
 
 def annotated_corpus(training_people: pd.DataFrame, seed: int, settings: Settings,
@@ -199,7 +251,9 @@ def post_audit(config: ExperimentConfig, posts: pd.DataFrame, groups: list[str]
     """The post-level audit, against true intent and against the annotators' labels.
 
     Each grouping is audited on its own (a loop per grouping): counting all of them jointly
-    would make a cell for every combination of nationality, language, style and topic.
+    would make a cell for every combination of nationality, language, style and topic. Posts
+    by one author are not independent (the same style, the same annotators' reading), so the
+    audit clusters them by author: every interval and test uses effective counts.
 
     Returns
     -------
@@ -216,7 +270,7 @@ def post_audit(config: ExperimentConfig, posts: pd.DataFrame, groups: list[str]
                   reference={k: v for k, v in reference.items() if k == group},
                   intersections=False, n_boot=settings.n_boot, confidence=settings.confidence,
                   min_count=settings.min_count, suppress_below=settings.suppress_below,
-                  random_state=config.experiment.seed).table
+                  cluster="person_id", random_state=config.experiment.seed).table
             for group in groups
         ]
         tables[view] = pd.concat(parts, ignore_index=True)
@@ -357,13 +411,15 @@ def report_blocks(
             "Per post, by the author's group and by the post's writing style: the share of "
             "posts without threatening intent that were flagged (true intent), and the share "
             "of posts the annotators did not label 'threat' that were flagged (annotator "
-            "labels). An auditor holding only the annotations sees the second column."
+            "labels). An auditor holding only the annotations sees the second column. Posts "
+            "by one author are counted as one cluster: intervals and tests allow for their "
+            "errors going together (post_metrics.csv gives each rate's design effect)."
         ),
         _post_fpr_table(post_table, "style"),
         Heading("The keyword flagger, by topic", 3),
         Paragraph(
             "Measured on the generated posts, not assumed: among posts without threatening "
-            f"intent, the share matching the lexicon ({', '.join(settings.keywords)}), "
+            f"intent, the share matching the lexicon ({', '.join(settings.lexicon_words)}), "
             "against the share the learned classifier flags."
         ),
         _keyword_table(keywords),

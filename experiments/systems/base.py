@@ -56,6 +56,19 @@ class SystemRun:
         System-specific findings, quoted before the general ones (five at most in all).
     unit : str
         What one row of ``decisions`` is, in the plural: "people", or "verification attempts".
+    decide_world : callable or None
+        Takes a world's config (bias knobs switched) and people (mechanisms re-applied) and
+        returns ``{"decision": ndarray, ...}`` for the same rows as ``decisions``, reusing what
+        does not change between worlds; None: the runner calls ``run`` for each world.
+    world_contrasts : list
+        The system's own comparisons to attribute to the bias knobs
+        (:class:`experiments.attribution.WorldContrast`), beside the focus comparisons.
+    attribution : Attribution or None
+        Filled in by the runner when the experiment has an ``[attribution]`` table.
+    cluster : str or None
+        A column of ``decisions`` naming each row's cluster when rows are not independent
+        (people whose suspicion comes from one source); the run's audits then use clustered
+        intervals (:mod:`audit.clusters`). None: rows are independent.
     """
 
     decisions: pd.DataFrame
@@ -69,3 +82,7 @@ class SystemRun:
     write_extras: Callable[[Path], list[object]] | None = None
     headlines: list[str] = field(default_factory=list)
     unit: str = "people"
+    decide_world: Callable[..., dict[str, np.ndarray]] | None = None
+    world_contrasts: list = field(default_factory=list)
+    attribution: object | None = None
+    cluster: str | None = None

@@ -1,19 +1,25 @@
-"""Adapter for the Catch and Revoke pipeline: every stage audited, and the final disparity
-in wrongful revocation attributed to the stages by switching each stage's bias off.
+"""Adapter for the Catch and Revoke pipeline: every stage audited, and the world of each stage's
+bias handed to the runner's attribution.
 
 The stages' biases are: (1) surveillance intensity (the population mechanism), (2) biased
 annotators behind the social-media classifier, (3) label bias in criminal and overstay records
-(the population mechanism), (4) the "countries of concern" points of the threat score. The
-2^4 worlds with each of them on or off share every person, post and noise draw, so their
-differences are paired; contributions are Shapley values over the four stages, which add up to
-the total exactly, and one-at-a-time changes (the world with one stage's bias off) are reported
-beside them. Intervals resample people within groups: a multinomial draw over the distinct
-patterns of decisions across worlds, never the rows.
+(the population mechanism), (4) the "countries of concern" points of the threat score; the
+experiment file lists them as its ``[attribution]`` knobs. :func:`run` prepares what every
+world shares (the held-out people's posts, their features, each post's pull-in noise) once, and
+its ``decide_world`` reruns only what a knob changes: the classifier for another annotator bias
+(trained once per setting), who is pulled in under another surveillance coverage, the threat
+score with another list. The runner's attribution (:mod:`experiments.attribution`) splits the
+gap in wrongful revocation between the stages, with paired intervals from
+:mod:`audit.paired`.
+
+Speech: each held-out student's ``posted_palestine_solidarity`` ("yes", "no", "no posts") comes
+from the topics of the posts they wrote in the window; the experiment's pre-specified speech
+comparison ("yes" against "no") gets its stage-by-stage audit, and :func:`speech_twin` rewrites
+only those posts (on another cause) to measure the direct effect of the speech on revocation.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -27,17 +33,19 @@ import pandas as pd  # noqa: E402
 from pydantic import Field  # noqa: E402
 
 from audit import audit  # noqa: E402
+from audit.counterfactual import flip_rates  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
-from audit.intervals import percentile_interval, wilson_interval  # noqa: E402
+from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import percent  # noqa: E402
 from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.systems.babel_x import LexiconSettings  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
-from synthetic.population import apply_mechanisms  # noqa: E402
-from synthetic.posts import generate_posts  # noqa: E402
+from synthetic.posts import generate_posts, retopic  # noqa: E402
 from synthetic.posts.generate import PostNoise, person_keys  # noqa: E402
-from synthetic.systems.babel_x import DEFAULT_KEYWORDS, BabelXScorer, keyword_hits  # noqa: E402
+from synthetic.posts.vocabulary import SOLIDARITY_TOPIC  # noqa: E402
+from synthetic.systems.babel_x import BabelXScorer, keyword_hits  # noqa: E402
 from synthetic.systems.catch_and_revoke import (  # noqa: E402
     STAGE_TITLES,
     STAGES,
@@ -52,16 +60,18 @@ if TYPE_CHECKING:
 CORPUS_STREAM = "catch_and_revoke.corpus"
 POSTS_STREAM = "catch_and_revoke.posts"
 PULL_STREAM = "catch_and_revoke.pull"
-#: Stream of SeedSequence(seed) for the attribution bootstrap.
-ATTRIBUTION_STREAM = 13
-#: The stages whose bias can be switched off, in pipeline order.
-BIASED_STAGES = ("surveillance", "annotators", "record label bias", "countries of concern")
-BIAS_SOURCES = {
-    "surveillance": "mechanisms.surveillance_intensity (who is watched, and how closely)",
-    "annotators": "system.annotator_bias (labels the social-media classifier learns from)",
-    "record label bias": "mechanisms.label_bias (records of crimes and overstays)",
-    "countries of concern": "system.countries_of_concern (points in the threat score)",
-}
+#: Person-level columns this system derives from the posts it reads; groupings may name them.
+#: ``posted_palestine_solidarity`` is "yes" for a student who wrote at least one post in support
+#: of Palestinian rights in the window, "no" for one who wrote posts but none in support, and
+#: "no posts" for one who wrote nothing (whom social-media monitoring cannot flag at all).
+SPEECH_COLUMN = "posted_palestine_solidarity"
+SPEECH_GROUPS = ("yes", "no", "no posts")
+DERIVED_COLUMNS = (SPEECH_COLUMN,)
+#: What the speech twin writes instead of a post in support of Palestinian rights: a post in
+#: support of another cause (same template slot, style and noise).
+SPEECH_TWIN_TOPIC = "solidarity_other"
+#: The focus of the wrongful-revocation shares when the experiment names none.
+DEFAULT_SHARE_FOCUS = ("region_of_origin", "Middle East and North Africa")
 
 
 class PointsSettings(Strict):
@@ -76,17 +86,9 @@ class PointsSettings(Strict):
     country_of_concern: float = Field(default=1.5, ge=0)
 
 
-class AttributionSettings(Strict):
-    """Which disparity the attribution explains."""
-
-    grouping: Literal["region_of_origin", "nationality"] = "region_of_origin"
-    group: str = "Middle East and North Africa"
-    reference: str = Field(default="", description="default: the largest other group")
-    n_boot: int = Field(default=1000, ge=50, le=20_000)
-
-
-class Settings(Strict):
-    """The ``[system]`` table of a Catch and Revoke experiment."""
+class Settings(LexiconSettings):
+    """The ``[system]`` table of a Catch and Revoke experiment (``lexicon`` and ``keywords``:
+    see :class:`experiments.systems.babel_x.LexiconSettings`)."""
 
     months: float = Field(default=3.0, gt=0, le=24, description="window of social-media search")
     annotator_bias: float = Field(default=1.5, ge=0, le=5)
@@ -94,7 +96,10 @@ class Settings(Strict):
     annotator_miss_rate: float = Field(default=0.1, ge=0, lt=1)
     training_posts: int = Field(default=40_000, ge=2_000, le=2_000_000)
     training_threat_rate: float = Field(default=0.02, gt=0, le=0.5)
-    keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_KEYWORDS), min_length=1)
+    protest_coverage: float = Field(
+        default=0.0, ge=0, le=1,
+        description="surveillance of protest sites: share of a protest participant's posts "
+                    "pulled in, if above their group's coverage; 0 = no such surveillance")
     classifier_threshold: float = Field(default=0.5, gt=0, lt=1)
     flag_rule: Literal["either", "classifier", "keywords"] = "either"
     n_features: int = Field(default=2**18, ge=2**10, le=2**24)
@@ -103,57 +108,105 @@ class Settings(Strict):
     rule: Literal["capacity", "threshold"] = "capacity"
     capacity: float = Field(default=0.01, gt=0, le=1)
     threshold: float = Field(default=0.5, gt=0, lt=1)
-    attribution: AttributionSettings = AttributionSettings()
+
+
+class _SharedWorld:
+    """What every bias world of one run shares, and the parts a knob changes, each computed
+    once per setting: the held-out people's posts and features, each post's pull-in noise, and
+    a classifier per annotator setting."""
+
+    def __init__(self, config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray,
+                 settings: Settings) -> None:
+        self.seed = config.experiment.seed
+        self.train = train
+        self.training_people = people.loc[train]
+        held_out = people.loc[~train].reset_index(drop=True)
+        self.posts = generate_posts(
+            held_out, self.seed, months=settings.months, rate_column="posts_per_month",
+            stream=POSTS_STREAM, annotator_bias=settings.annotator_bias,
+            annotator_noise=settings.annotator_noise,
+            annotator_miss_rate=settings.annotator_miss_rate)
+        self.author = pd.Index(held_out["person_id"]).get_indexer(self.posts["person_id"])
+        # Whether each held-out student wrote a post in support of Palestinian rights in the
+        # window (whether or not the tool pulled it in): the speech comparison's grouping.
+        wrote = np.bincount(self.author, minlength=len(held_out)) > 0
+        in_support = np.bincount(
+            self.author, weights=(self.posts["topic"] == SOLIDARITY_TOPIC).to_numpy(np.float64),
+            minlength=len(held_out)) > 0
+        self.posted = pd.Categorical.from_codes(
+            np.where(in_support, 0, np.where(wrote, 1, 2)), categories=list(SPEECH_GROUPS))
+        self.post_uniform = PostNoise(
+            person_keys(self.seed, held_out["person_id"].to_numpy(), PULL_STREAM)[self.author],
+            self.posts["post_index"].to_numpy()).uniform("pulled_in")
+        self._scorers: dict[tuple, tuple[BabelXScorer, np.ndarray, np.ndarray]] = {}
+        self._learned: dict[tuple, tuple[BabelXScorer, np.ndarray]] = {}
+        self._keywords: dict[tuple[str, ...], np.ndarray] = {}
+        self._features: dict[int, object] = {}
+
+    def classifier(self, settings: Settings) -> tuple[BabelXScorer, np.ndarray, np.ndarray]:
+        """The classifier of these settings, each post's threat probability and flag.
+
+        The classifier is trained once per annotation and training setting, and the lexicon's
+        keyword hits are computed once per lexicon: switching the lexicon retrains nothing.
+        """
+        learned = (settings.annotator_bias, settings.annotator_noise,
+                   settings.annotator_miss_rate, settings.training_posts,
+                   settings.training_threat_rate, settings.flag_rule, settings.n_features)
+        if learned not in self._learned:
+            scorer = _train_scorer(self.training_people, self.seed, settings,
+                                   settings.annotator_bias)
+            if settings.n_features not in self._features:
+                self._features[settings.n_features] = scorer.featurise(
+                    self.posts["text"].tolist())
+            self._learned[learned] = (
+                scorer, scorer.threat_probability(self._features[settings.n_features]))
+        scorer, probability = self._learned[learned]
+        words = settings.lexicon_words
+        if words not in self._keywords:
+            self._keywords[words] = keyword_hits(self.posts["text"], words)
+        key = (learned, words, settings.classifier_threshold)
+        if key not in self._scorers:
+            self._scorers[key] = (scorer, probability, scorer.combine(
+                self._keywords[words], probability >= settings.classifier_threshold))
+        return self._scorers[key]
+
+    def stages(self, settings: Settings, people: pd.DataFrame) -> tuple[pd.DataFrame,
+                                                                         np.ndarray]:
+        """Every stage's output for the held-out people of ``people`` (a world's recorded
+        columns), and which posts were pulled in."""
+        held_out = people.loc[~self.train].reset_index(drop=True)
+        _, probability, flagged = self.classifier(settings)
+        pulled = self.pulled(settings, held_out)
+        return _pipeline(settings).stages(held_out, self.author, pulled, flagged,
+                                          probability), pulled
+
+    def pulled(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
+        """Which posts reach the tool: each with its author's coverage, raised to
+        ``protest_coverage`` for protest participants (surveillance of protest sites)."""
+        coverage = held_out["surveillance_coverage"].to_numpy(dtype=np.float64)
+        if settings.protest_coverage > 0:
+            protest = held_out["protest_participation"].to_numpy(dtype=bool)
+            coverage = np.where(protest, np.maximum(coverage, settings.protest_coverage),
+                                coverage)
+        return pulled_in(self.author, self.post_uniform, coverage)
 
 
 def run(
     config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray, group_columns: list[str]
 ) -> SystemRun:
-    """Run the pipeline in all 16 bias worlds on the held-out visa holders."""
+    """Run the pipeline on the held-out visa holders, stage by stage."""
     settings: Settings = config.system_settings()
-    seed = config.experiment.seed
     held_out = people.loc[~train].reset_index(drop=True)
     _check_concern_list(settings.countries_of_concern, people)
-
-    # Stage 2's classifier, trained twice on the same corpus: by the configured annotators and
-    # by unbiased ones.
-    scorers = {on: _train_scorer(people.loc[train], seed, settings,
-                                 settings.annotator_bias if on else 0.0)
-               for on in (True, False)}
-    posts = generate_posts(held_out, seed, months=settings.months, rate_column="posts_per_month",
-                           stream=POSTS_STREAM, annotator_bias=settings.annotator_bias,
-                           annotator_noise=settings.annotator_noise,
-                           annotator_miss_rate=settings.annotator_miss_rate)
-    author = pd.Index(held_out["person_id"]).get_indexer(posts["person_id"])
-    features = scorers[True].featurise(posts["text"].tolist())
-    keyword = keyword_hits(posts["text"], settings.keywords)
-    probability = {on: s.threat_probability(features) for on, s in scorers.items()}
-    flagged = {on: scorers[on].combine(keyword, probability[on] >= settings.classifier_threshold)
-               for on in (True, False)}
-    post_uniform = PostNoise(person_keys(seed, held_out["person_id"].to_numpy(), PULL_STREAM)
-                             [author], posts["post_index"].to_numpy()).uniform("pulled_in")
-
-    mechanisms = {name: m.model_dump() for name, m in config.mechanisms.items()}
-    recorded = {}
-    for surveillance_on, label_on in itertools.product((True, False), repeat=2):
-        variant = _switch(mechanisms, surveillance_intensity=surveillance_on, label_bias=label_on)
-        recorded[surveillance_on, label_on] = apply_mechanisms(held_out, variant, seed)
-    pulled = {on: pulled_in(author, post_uniform,
-                            recorded[on, True]["surveillance_coverage"].to_numpy())
-              for on in (True, False)}
-
-    worlds: dict[tuple[bool, ...], pd.DataFrame] = {}
-    for switches in itertools.product((True, False), repeat=len(BIASED_STAGES)):
-        surveillance_on, annotators_on, label_on, concern_on = switches
-        pipeline = _pipeline(settings, concern_on)
-        worlds[switches] = pipeline.stages(
-            recorded[surveillance_on, label_on], author, pulled[surveillance_on],
-            flagged[annotators_on], probability[annotators_on])
-    stages = worlds[(True,) * len(BIASED_STAGES)]
+    shared = _SharedWorld(config, people, train, settings)
+    held_out[SPEECH_COLUMN] = shared.posted
+    stages, pulled = shared.stages(settings, people)
+    scorer = shared.classifier(settings)[0]
+    posts, author = shared.posts, shared.author
 
     truth = held_out["true_threat"].to_numpy(dtype=bool)
-    annotated = np.bincount(author[pulled[True]], weights=posts["annotator_threat"].to_numpy(
-        np.float64)[pulled[True]], minlength=len(held_out)) > 0
+    annotated = np.bincount(author[pulled], weights=posts["annotator_threat"].to_numpy(
+        np.float64)[pulled], minlength=len(held_out)) > 0
     decisions = held_out[group_columns].reset_index(drop=True).assign(
         y_true=truth,
         y_recorded=annotated | stages["serious_record"].to_numpy(),
@@ -162,24 +215,39 @@ def run(
     )
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
     stage_table = stage_audit(config, held_out, stages, singles, truth)
-    attribution, disparity = attribute(config, settings, held_out, worlds, truth, seed)
-    share = wrongful_share(held_out, stages, truth, settings.attribution, config.audit.confidence)
-    found = _headlines(share, attribution, disparity, settings)
+    grouping, group = ((config.audit.focus[0].grouping, config.audit.focus[0].group)
+                       if config.audit.focus and " × " not in config.audit.focus[0].grouping
+                       else DEFAULT_SHARE_FOCUS)
+    share = wrongful_share(held_out, stages, truth, grouping, group, config.audit.confidence)
+    found = _headlines(share, group)
+    speech = pd.DataFrame()
+    if SPEECH_COLUMN in singles:
+        twin_revoked, _ = speech_twin(shared, settings, people)
+        speech = speech_flips(config, held_out, stages["revoked"].to_numpy(), twin_revoked,
+                              truth)
+        sentence = speech_headline(config, stage_table, speech, settings)
+        if sentence:
+            found.append(sentence)
     facts = {
         "training_people": int(train.sum()),
         "held_out_people": int(len(held_out)),
         "held_out_posts_written": int(len(posts)),
-        "held_out_posts_pulled_in": int(pulled[True].sum()),
+        "held_out_posts_pulled_in": int(pulled.sum()),
         "revoked": int(stages["revoked"].sum()),
         "truly_threatening_people": int(truth.sum()),
-        "training_label_threat_share": round(scorers[True].training_threat_share_, 6),
+        "training_label_threat_share": round(scorer.training_threat_share_, 6),
         "countries_of_concern": settings.countries_of_concern,
         "rule": settings.rule,
     }
 
     def write_extras(directory: Path) -> list[object]:
-        return report_blocks(directory, stage_table, attribution, disparity, share, settings,
-                             singles)
+        return (report_blocks(directory, stage_table, share, grouping, singles)
+                + speech_blocks(stage_table, speech))
+
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        world_stages, _ = shared.stages(world.system_settings(), world_people)
+        return {"decision": world_stages["revoked"].to_numpy(dtype=bool)}
 
     return SystemRun(
         decisions=decisions,
@@ -189,11 +257,134 @@ def run(
         decision_label="stripped of their visas",
         error_phrase="stripped of their visas in error (though they posed no threat)",
         negative_phrase="posing no threat",
-        extra_tables={"stage_metrics": stage_table, "attribution": attribution,
-                      "wrongful_revocation_share": share},
+        extra_tables={"stage_metrics": stage_table, "wrongful_revocation_share": share,
+                      **({"speech_twin": speech} if not speech.empty else {})},
         write_extras=write_extras,
         headlines=found,
+        decide_world=decide_world,
     )
+
+
+def speech_twin(shared: _SharedWorld, settings: Settings, people: pd.DataFrame
+                ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each held-out student's revocation had their posts in support of Palestinian rights been
+    posts in support of another cause: the direct effect of that speech.
+
+    The same students, every other post, every attribute and every noise draw unchanged; each
+    post on ``solidarity_palestine`` is rewritten on :data:`SPEECH_TWIN_TOPIC` in the same
+    style and template slot (:func:`synthetic.posts.retopic`), scored by the same fitted
+    classifier and lexicon, pulled in exactly when the original was, and the threat score is
+    cut at the factual run's cut-off.
+
+    Returns
+    -------
+    revoked : ndarray of bool
+        The twin's revocation, per held-out student.
+    posts : DataFrame
+        The twin's posts (only the rewritten posts differ from the factual ones).
+    """
+    held_out = people.loc[~shared.train].reset_index(drop=True)
+    scorer, probability, flagged = shared.classifier(settings)
+    twin_posts = retopic(shared.posts, held_out, shared.seed, SOLIDARITY_TOPIC,
+                         SPEECH_TWIN_TOPIC, annotator_bias=settings.annotator_bias,
+                         annotator_noise=settings.annotator_noise,
+                         annotator_miss_rate=settings.annotator_miss_rate, stream=POSTS_STREAM)
+    changed = np.flatnonzero((shared.posts["topic"] == SOLIDARITY_TOPIC).to_numpy())
+    twin_probability, twin_flagged = probability.copy(), flagged.copy()
+    if changed.size:
+        texts = twin_posts["text"].iloc[changed]
+        rescored = scorer.threat_probability(scorer.featurise(texts.tolist()))
+        twin_probability[changed] = rescored
+        twin_flagged[changed] = scorer.combine(keyword_hits(texts, settings.lexicon_words),
+                                               rescored >= settings.classifier_threshold)
+    pulled = shared.pulled(settings, held_out)
+    pipeline = _pipeline(settings)
+    pipeline.stages(held_out, shared.author, pulled, flagged, probability)
+    twin = pipeline.stages(held_out, shared.author, pulled, twin_flagged, twin_probability,
+                           cut_off=pipeline.cut_off_)
+    return twin["revoked"].to_numpy(dtype=bool), twin_posts
+
+
+def speech_flips(config: ExperimentConfig, held_out: pd.DataFrame, revoked: np.ndarray,
+                 twin_revoked: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
+    """Flip rates of revocation under the speech twin, among the students who posted in
+    support of Palestinian rights and posed no threat, overall and by region of origin."""
+    among = (held_out[SPEECH_COLUMN] == SPEECH_GROUPS[0]).to_numpy() & ~truth
+    frame = pd.DataFrame({
+        "region_of_origin": held_out["region_of_origin"].to_numpy()[among],
+        "decision": revoked[among], "twin_decision": twin_revoked[among]})
+    if frame.empty:
+        return pd.DataFrame()
+    table = flip_rates(frame, ["region_of_origin"], "decision", "twin_decision",
+                       confidence=config.audit.confidence,
+                       suppress_below=config.audit.suppress_below,
+                       min_count=config.audit.min_count)
+    table.insert(0, "effect", "direct")
+    table.insert(0, "intervention", f"posts on {SOLIDARITY_TOPIC} rewritten on "
+                                    f"{SPEECH_TWIN_TOPIC}")
+    return table
+
+
+def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech: pd.DataFrame,
+                    settings: Settings) -> str:
+    """The pre-specified speech comparison (an ``[[audit.focus]]`` entry on
+    :data:`SPEECH_COLUMN`): wrongful revocation of students who posted in support of
+    Palestinian rights against those who did not, the speech twin, and what it does not show.
+    Empty when the experiment names no such comparison."""
+    focus = next((f for f in config.audit.focus if f.grouping == SPEECH_COLUMN), None)
+    rows = stage_table[(stage_table["stage"] == "revoked")
+                       & (stage_table["grouping"] == SPEECH_COLUMN)
+                       & (stage_table["metric"] == "fpr")].set_index("group")
+    reference = (focus.reference or config.audit.reference.get(SPEECH_COLUMN, SPEECH_GROUPS[1])
+                 ) if focus is not None else ""
+    if focus is None or focus.group not in rows.index or reference not in rows.index:
+        return ""
+    g, r = rows.loc[focus.group], rows.loc[reference]
+
+    def rate(row: pd.Series) -> str:
+        return (f"{percent(row['value'], 2)} (95% CI {percent(row['ci_low'], 2)}–"
+                f"{percent(row['ci_high'], 2)})")
+
+    if str(g["reference"]) == reference and math.isfinite(g["ratio"]):
+        bounds = (f"95% CI {g['ratio_ci_low']:.2f}–{g['ratio_ci_high']:.2f}"
+                  if math.isfinite(g["ratio_ci_low"]) and math.isfinite(g["ratio_ci_high"])
+                  else "no finite interval")
+        verdict = ("" if g["p_holm"] < 0.05 else
+                   "; the data cannot tell this difference from chance")
+        ratio = f", {g['ratio']:.2f} times the rate ({bounds}; p = {g['p_holm']:.3g}{verdict})"
+    else:
+        ratio = ""
+    lexicon = ("the reported lexicon, with identity, solidarity and war-news words"
+               if settings.keywords is None and settings.lexicon == "reported"
+               else "a neutral lexicon" if settings.keywords is None else "a custom lexicon")
+    sentence = (
+        f"In the comparison the experiment names in advance, {_speech_words(focus.group)} "
+        f"were stripped of their visas in error (though they posed no "
+        f"threat) at a rate of {rate(g)}, against {rate(r)} for {_speech_words(reference)}"
+        f"{ratio}; "
+        f"n = {int(g['denominator']):,} and {int(r['denominator']):,} ({lexicon}).")
+    everyone = speech[speech["group"] == "(all)"]
+    if not everyone.empty:
+        t = everyone.iloc[0]
+        sentence += (
+            f" Rewriting those students' posts in support of Palestinian rights as posts for "
+            f"another cause, with their other posts and everything else about them unchanged "
+            f"(the direct effect of the speech), changed whether their visa was revoked for "
+            f"{percent(t['flip_rate'], 2)} of them (95% CI {percent(t['ci_low'], 2)}–"
+            f"{percent(t['ci_high'], 2)}; n = {int(t['n']):,}: "
+            f"{int(t['flips_to_not_selected']):,} would have kept their visa and "
+            f"{int(t['flips_to_selected']):,} would have lost it).")
+    return sentence + (
+        " These are synthetic students run through a toy pipeline whose rates of speech are "
+        "an assumption of the profile: the numbers show how a design like this can turn "
+        "speech into revocations, not how often the real programme revoked anyone or why.")
+
+
+def _speech_words(group: str) -> str:
+    """Students of a speech group, in words."""
+    return {"yes": "students who posted in support of Palestinian rights",
+            "no": "students who posted, but not in support of Palestinian rights",
+            "no posts": "students who posted nothing"}.get(group, f"students in group {group}")
 
 
 def _check_concern_list(targets: list[str], people: pd.DataFrame) -> None:
@@ -209,31 +400,39 @@ def _check_concern_list(targets: list[str], people: pd.DataFrame) -> None:
                 f"{', '.join(sorted(nationalities))}")
 
 
-def _switch(mechanisms: dict, **on: bool) -> dict:
-    """The mechanism config with the named mechanisms switched off where ``on`` is False."""
-    variant = {name: dict(spec) for name, spec in mechanisms.items()}
-    for name, keep in on.items():
-        if not keep and name in variant:
-            variant[name] = {"strength": 0.0}
-    return variant
-
-
-def _pipeline(settings: Settings, concern_on: bool) -> CatchAndRevokePipeline:
+def _pipeline(settings: Settings) -> CatchAndRevokePipeline:
     return CatchAndRevokePipeline(
         points=ThreatPoints(**settings.points.model_dump()),
-        countries_of_concern=settings.countries_of_concern if concern_on else (),
+        countries_of_concern=settings.countries_of_concern,
         rule=settings.rule, capacity=settings.capacity, threshold=settings.threshold)
+
+
+#: The longest window of posts the post generator draws (its ``months`` limit).
+MAX_CORPUS_MONTHS = 600
 
 
 def _train_scorer(training_people: pd.DataFrame, seed: int, settings: Settings,
                   annotator_bias: float) -> BabelXScorer:
     rate = np.nan_to_num(training_people["posts_per_month"].to_numpy(np.float64)).sum()
+    # A tiny population posts too little to gather the training corpus within the months the
+    # post generator allows (none at all divides by zero): refuse with the size that works.
+    months = settings.training_posts / rate if rate > 0 else np.inf
+    if months > MAX_CORPUS_MONTHS:
+        larger = ("a larger --size (a few hundred people at least)" if rate == 0 else
+                  f"a --size at least {int(np.ceil(months / MAX_CORPUS_MONTHS * 1.2))} times "
+                  "larger")
+        raise UsageError(
+            f"population.size is too small for this system: the {len(training_people):,} "
+            f"people of the training split post {rate:.1f} times a month, too few to gather "
+            f"system.training_posts = {settings.training_posts:,} posts within "
+            f"{MAX_CORPUS_MONTHS} months; use {larger}, or fewer system.training_posts"
+        )
     corpus = generate_posts(
-        training_people, seed, months=settings.training_posts / rate,
+        training_people, seed, months=months,
         rate_column="posts_per_month", threat_rate=settings.training_threat_rate,
         annotator_bias=annotator_bias, annotator_noise=settings.annotator_noise,
         annotator_miss_rate=settings.annotator_miss_rate, stream=CORPUS_STREAM)
-    scorer = BabelXScorer(keywords=tuple(settings.keywords),
+    scorer = BabelXScorer(keywords=settings.lexicon_words,
                           threshold=settings.classifier_threshold, flag_rule=settings.flag_rule,
                           n_features=settings.n_features, random_state=seed)
     return scorer.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
@@ -256,115 +455,20 @@ def stage_audit(config: ExperimentConfig, held_out: pd.DataFrame, stages: pd.Dat
     return table[["stage", *[c for c in table.columns if c != "stage"]]]
 
 
-def _focus_and_reference(held_out: pd.DataFrame, attribution: AttributionSettings
-                         ) -> tuple[np.ndarray, np.ndarray, str]:
-    groups = held_out[attribution.grouping].astype(str)
-    if attribution.group not in set(groups):
-        raise UsageError(
-            f"system.attribution.group: {attribution.group!r} does not occur in "
-            f"{attribution.grouping}; groups: {', '.join(sorted(set(groups)))}")
-    reference = attribution.reference or groups[groups != attribution.group].value_counts(
-        sort=True).index[0]
-    if reference not in set(groups):
-        raise UsageError(f"system.attribution.reference: {reference!r} does not occur in "
-                         f"{attribution.grouping}")
-    return (groups == attribution.group).to_numpy(), (groups == reference).to_numpy(), reference
-
-
-def _shapley_weights(n: int) -> np.ndarray:
-    """Matrix turning the 2^n world values into n Shapley values (world index: bit i = stage
-    i's bias on)."""
-    weights = np.zeros((n, 2**n))
-    for i in range(n):
-        for world in range(2**n):
-            if world >> i & 1:
-                continue
-            size = bin(world).count("1")
-            w = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
-            weights[i, world | 1 << i] += w
-            weights[i, world] -= w
-    return weights
-
-
-def attribute(
-    config: ExperimentConfig, settings: Settings, held_out: pd.DataFrame,
-    worlds: dict[tuple[bool, ...], pd.DataFrame], truth: np.ndarray, seed: int,
-) -> tuple[pd.DataFrame, dict[str, float]]:
-    """How much of the gap in wrongful revocation enters at each stage, with intervals."""
-    n_stages = len(BIASED_STAGES)
-    focus, reference, reference_name = _focus_and_reference(held_out, settings.attribution)
-    # One bit per world: world index w has bit i set when stage i's bias is on.
-    pattern = np.zeros(len(held_out), dtype=np.int64)
-    world_index = {}
-    for switches, stages in worlds.items():
-        w = sum(1 << i for i, on in enumerate(switches) if on)
-        world_index[w] = switches
-        pattern |= stages["revoked"].to_numpy().astype(np.int64) << w
-    bits = np.arange(2**n_stages)  # world numbers
-    rng = np.random.default_rng(np.random.SeedSequence([seed, ATTRIBUTION_STREAM]))
-    n_boot = settings.attribution.n_boot
-    rates, boot_rates = [], []
-    for members in (focus & ~truth, reference & ~truth):
-        values, counts = np.unique(pattern[members], return_counts=True)
-        revoked_in = (values[:, None] >> bits) & 1  # (patterns, worlds)
-        total = counts.sum()
-        rates.append(counts @ revoked_in / total)
-        draws = rng.multinomial(total, counts / total, size=n_boot)
-        boot_rates.append(draws @ revoked_in / total)
-    gap = rates[0] - rates[1]
-    boot_gap = boot_rates[0] - boot_rates[1]
-    shapley = _shapley_weights(n_stages)
-    contribution, boot_contribution = shapley @ gap, boot_gap @ shapley.T
-    all_on, all_off = 2**n_stages - 1, 0
-    one_off = np.array([gap[all_on] - gap[all_on & ~(1 << i)] for i in range(n_stages)])
-    boot_one_off = np.stack([boot_gap[:, all_on] - boot_gap[:, all_on & ~(1 << i)]
-                             for i in range(n_stages)], axis=1)
-    confidence = config.audit.confidence
-    c_low, c_high = percentile_interval(boot_contribution, confidence)
-    o_low, o_high = percentile_interval(boot_one_off, confidence)
-    total_gap = gap[all_on] - gap[all_off]
-    t_low, t_high = percentile_interval((boot_gap[:, all_on] - boot_gap[:, all_off])[:, None],
-                                        confidence)
-    g_low, g_high = percentile_interval(boot_gap[:, [all_on, all_off]], confidence)
-    rows = [{
-        "stage": stage, "bias_source": BIAS_SOURCES[stage],
-        "one_at_a_time_change": one_off[i], "one_at_a_time_ci_low": o_low[i],
-        "one_at_a_time_ci_high": o_high[i],
-        "contribution": contribution[i], "contribution_ci_low": c_low[i],
-        "contribution_ci_high": c_high[i],
-        "share_of_total": contribution[i] / total_gap if total_gap else math.nan,
-    } for i, stage in enumerate(BIASED_STAGES)]
-    rows.append({"stage": "total (all biases on minus all off)", "bias_source": "",
-                 "one_at_a_time_change": math.nan, "one_at_a_time_ci_low": math.nan,
-                 "one_at_a_time_ci_high": math.nan, "contribution": total_gap,
-                 "contribution_ci_low": t_low[0], "contribution_ci_high": t_high[0],
-                 "share_of_total": 1.0})
-    table = pd.DataFrame(rows)
-    table.insert(0, "reference", reference_name)
-    table.insert(0, "group", settings.attribution.group)
-    table.insert(0, "grouping", settings.attribution.grouping)
-    disparity = {
-        "gap_all_on": gap[all_on], "gap_all_on_ci_low": g_low[0], "gap_all_on_ci_high": g_high[0],
-        "gap_all_off": gap[all_off], "gap_all_off_ci_low": g_low[1],
-        "gap_all_off_ci_high": g_high[1],
-        "rate_focus_all_on": rates[0][all_on], "rate_reference_all_on": rates[1][all_on],
-        "n_focus": int((focus & ~truth).sum()), "n_reference": int((reference & ~truth).sum()),
-        "reference": reference_name,
-    }
-    return table, disparity
-
-
 def wrongful_share(held_out: pd.DataFrame, stages: pd.DataFrame, truth: np.ndarray,
-                   attribution: AttributionSettings, confidence: float) -> pd.DataFrame:
+                   grouping: str, group: str, confidence: float) -> pd.DataFrame:
     """Each group's share of wrongful revocations against its share of the people."""
-    groups = held_out[attribution.grouping].astype(str).to_numpy()
+    groups = held_out[grouping].astype(str).to_numpy()
+    if group not in set(groups):
+        raise UsageError(f"audit.focus: {group!r} does not occur in {grouping}; groups: "
+                         f"{', '.join(sorted(set(groups)))}")
     wrongful = stages["revoked"].to_numpy() & ~truth
     labels, codes = np.unique(groups, return_inverse=True)
     wrong = np.bincount(codes, weights=wrongful, minlength=len(labels))
     people = np.bincount(codes, minlength=len(labels))
     low, high = wilson_interval(wrong, wrongful.sum(), confidence)
     table = pd.DataFrame({
-        "grouping": attribution.grouping, "group": labels, "people": people,
+        "grouping": grouping, "group": labels, "people": people,
         "share_of_people": people / people.sum(), "wrongful_revocations": wrong.astype(np.int64),
         "share_of_wrongful_revocations": wrong / max(wrongful.sum(), 1),
         "ci_low": low, "ci_high": high,
@@ -373,10 +477,9 @@ def wrongful_share(held_out: pd.DataFrame, stages: pd.DataFrame, truth: np.ndarr
                              kind="stable").reset_index(drop=True)
 
 
-def _headlines(share: pd.DataFrame, attribution: pd.DataFrame, disparity: dict,
-               settings: Settings) -> list[str]:
+def _headlines(share: pd.DataFrame, group: str) -> list[str]:
     found = []
-    row = share[share["group"] == settings.attribution.group]
+    row = share[share["group"] == group]
     total = int(share["wrongful_revocations"].sum())
     if not row.empty and total:
         r = row.iloc[0]
@@ -386,26 +489,14 @@ def _headlines(share: pd.DataFrame, attribution: pd.DataFrame, disparity: dict,
             f"student-visa holders audited (95% CI {percent(r['ci_low'])}–"
             f"{percent(r['ci_high'])}; {int(r['wrongful_revocations']):,} of {total:,} wrongful "
             f"revocations; n = {int(share['people'].sum()):,} students).")
-    stages = attribution.iloc[:-1]
-    if disparity["gap_all_on"] > 0 and not stages.empty:
-        top = stages.loc[stages["contribution"].idxmax()]
-        found.append(
-            f"The gap in wrongful revocation between students from {settings.attribution.group} "
-            f"and from {disparity['reference']} is {100 * disparity['gap_all_on']:.2f} "
-            f"percentage points (95% CI {100 * disparity['gap_all_on_ci_low']:.2f}–"
-            f"{100 * disparity['gap_all_on_ci_high']:.2f}; n = {disparity['n_focus']:,} and "
-            f"{disparity['n_reference']:,}); the stage contributing most is {top['stage']} "
-            f"({100 * top['contribution']:.2f} points, 95% CI "
-            f"{100 * top['contribution_ci_low']:.2f}–{100 * top['contribution_ci_high']:.2f}).")
     return found
 
 
-def report_blocks(directory: Path, stage_table: pd.DataFrame, attribution: pd.DataFrame,
-                  disparity: dict, share: pd.DataFrame, settings: Settings,
-                  groupings: list[str]) -> list[object]:
-    """The stage-by-stage section of the report."""
-    grouping = settings.attribution.grouping if settings.attribution.grouping in groupings \
-        else groupings[0]
+def report_blocks(directory: Path, stage_table: pd.DataFrame, share: pd.DataFrame,
+                  share_grouping: str, groupings: list[str]) -> list[object]:
+    """The stage-by-stage section of the report (the stages' contributions to the gap are in
+    the report's attribution section)."""
+    grouping = share_grouping if share_grouping in groupings else groupings[0]
     blocks: list[object] = [
         Heading("The pipeline, stage by stage"),
         Paragraph(
@@ -420,20 +511,6 @@ def report_blocks(directory: Path, stage_table: pd.DataFrame, attribution: pd.Da
                                "group reaching each stage (log scale), with 95% intervals.",
                          directory))
     blocks += [
-        Heading("Where the disparity enters"),
-        Paragraph(
-            f"The gap explained is the difference in wrongful revocation rate (revoked, truly "
-            f"no threat) between students from {settings.attribution.group} and from "
-            f"{disparity['reference']}: {100 * disparity['gap_all_on']:.2f} percentage points "
-            f"with every bias on (95% CI {100 * disparity['gap_all_on_ci_low']:.2f}–"
-            f"{100 * disparity['gap_all_on_ci_high']:.2f}) and "
-            f"{100 * disparity['gap_all_off']:.2f} with every bias off. The pipeline was run in "
-            "all sixteen worlds with each stage's bias on or off, on the same people and posts. "
-            "'Switched off alone' is the change in the gap when only that stage's bias is "
-            "removed. 'Contribution' averages that change over every combination of the other "
-            "stages (a Shapley value), so the contributions add up exactly to the total; "
-            "intervals come from resampling people within the two groups."),
-        _attribution_table(attribution),
         Heading("Who bears the wrongful revocations"),
         Table(["group", "share of students", "share of wrongful revocations (95% CI)",
                "wrongful revocations"],
@@ -445,9 +522,51 @@ def report_blocks(directory: Path, stage_table: pd.DataFrame, attribution: pd.Da
     return blocks
 
 
-def _stage_rates_table(stage_table: pd.DataFrame, grouping: str) -> Table:
+def speech_blocks(stage_table: pd.DataFrame, speech: pd.DataFrame) -> list[object]:
+    """The speech section: the stage-by-stage audit by whether a student posted in support of
+    Palestinian rights, and the speech twin."""
+    if SPEECH_COLUMN not in set(stage_table["grouping"]):
+        return []
+    blocks: list[object] = [
+        Heading("Speech in support of Palestinian rights, stage by stage"),
+        Paragraph(
+            f"{SPEECH_COLUMN} is 'yes' for a student who wrote at least one post in support of "
+            "Palestinian rights in the window, whether or not the tool pulled it in, 'no' for "
+            "one who posted but not in support, and 'no posts' for one who wrote nothing (whom "
+            "social-media monitoring cannot flag, so the comparison is 'yes' against 'no'). Who "
+            "speaks is an assumption of the population profile (its [speech] table: a share "
+            "by origin, higher for protest participants), not a measured rate. Each stage is "
+            "audited among the students who pose no threat (the false positive rate of that "
+            "stage), with 95% Wilson intervals; where the gap opens is where speech enters "
+            "the pipeline. How much each bias knob contributes to the gap in revocation is "
+            "in attribution.csv and the attribution section."),
+        _stage_rates_table(stage_table, SPEECH_COLUMN, "fpr"),
+    ]
+    if not speech.empty:
+        blocks += [
+            Paragraph(
+                "The speech twin: the same students, with every post in support of Palestinian "
+                "rights rewritten as a post in support of another cause (same style, template "
+                "slot and noise), every other post and attribute unchanged, scored by the same "
+                "classifier and lexicon and cut at the same threshold. The flip rate is the "
+                "share of the students who posted and posed no threat whose revocation "
+                "changes: the direct effect of the speech. Written to speech_twin.csv."),
+            Table(["group", "students", "flip rate (95% CI)", "revoked only as the twin",
+                   "revoked only with the speech"],
+                  [[r["group"], "<10" if "suppressed" in str(r["flags"]) else f"{int(r['n']):,}",
+                    "suppressed" if "suppressed" in str(r["flags"]) else
+                    f"{percent(r['flip_rate'], 2)} ({percent(r['ci_low'], 2)}–"
+                    f"{percent(r['ci_high'], 2)})",
+                    f"{int(r['flips_to_selected']):,}", f"{int(r['flips_to_not_selected']):,}"]
+                   for _, r in speech.iterrows()]),
+        ]
+    return blocks
+
+
+def _stage_rates_table(stage_table: pd.DataFrame, grouping: str,
+                       metric: str = "selection_rate") -> Table:
     rows = stage_table[(stage_table["grouping"] == grouping)
-                       & (stage_table["metric"] == "selection_rate")]
+                       & (stage_table["metric"] == metric)]
     groups = list(dict.fromkeys(rows["group"]))
     body = []
     for group in groups:
@@ -460,25 +579,6 @@ def _stage_rates_table(stage_table: pd.DataFrame, grouping: str) -> Table:
                          f"{percent(r['ci_high'], 2)})")
         body.append(cells)
     return Table([grouping, *(STAGE_TITLES[s] for s in STAGES)], body)
-
-
-def _attribution_table(attribution: pd.DataFrame) -> Table:
-    def points(value: float, low: float, high: float) -> str:
-        if not math.isfinite(value):
-            return "—"
-        return f"{100 * value:.2f} ({100 * low:.2f}–{100 * high:.2f})"
-
-    rows = []
-    for _, r in attribution.iterrows():
-        rows.append([r["stage"], r["bias_source"],
-                     points(r["one_at_a_time_change"], r["one_at_a_time_ci_low"],
-                            r["one_at_a_time_ci_high"]),
-                     points(r["contribution"], r["contribution_ci_low"],
-                            r["contribution_ci_high"]),
-                     percent(r["share_of_total"], 0) if math.isfinite(r["share_of_total"])
-                     else "—"])
-    return Table(["stage", "bias", "gap change when switched off alone (points, 95% CI)",
-                  "contribution (points, 95% CI)", "share of total"], rows)
 
 
 def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
@@ -498,7 +598,8 @@ def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
     axis.set_xticks(x, [STAGE_TITLES[s].split(". ", 1)[1] for s in STAGES], fontsize=8)
     axis.set_ylabel("% of the group (log scale)")
     axis.set_title(f"The cascade from watched to revoked, by {grouping}", fontsize=10)
-    axis.legend(fontsize=7, frameon=False, ncol=2)
+    if axis.get_legend_handles_labels()[0]:  # every group suppressed: no legend to draw
+        axis.legend(fontsize=7, frameon=False, ncol=2)
     axis.grid(axis="y", color="#eeeeee")
     fig.tight_layout()
     return save_figure(fig, path)

@@ -1,7 +1,9 @@
 """Adapter for the CBP One-style face verifier: learn the projection from a training set whose
 skin-tone composition is the knob, set one global threshold, verify the held-out people
-(one genuine and one impostor attempt each), and report false non-match and false match rates
-per group, their cost in extra attempts and days, a DET figure, and how the gap shrinks as
+(each makes a genuine attempt and is claimed by an impostor; the audited mix of attempts has
+the assumed share of genuine ones, ``system.genuine_share``), and report false non-match and
+false match rates per group, their cost in extra attempts and days (at an assumed cost per
+failed attempt, ``system.days_per_failed_attempt``), a DET figure, and how the gap shrinks as
 training representation evens out."""
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 #: Streams of SeedSequence(seed) used by this system.
 TRAINING_PICK_STREAM, CALIBRATION_PAIRS_STREAM, HELD_OUT_PAIRS_STREAM, BOOTSTRAP_STREAM = (
     21, 22, 23, 24)
+#: Stream of SeedSequence(seed) that picks which attempts make up the audited mix.
+ATTEMPT_MIX_STREAM = 25
 #: Grouping name of the tone bands in the extra tables (not a population column).
 BAND_GROUPING = "skin tone band"
 RATES_TABLE = "face_verification_by_group"
@@ -84,13 +88,21 @@ class Settings(Strict):
     target_fmr: float = Field(default=0.001, gt=0, le=0.1,
                               description="overall false-match rate the threshold is set for")
     days_per_failed_attempt: float = Field(
-        default=1.0, ge=0, description="days of waiting each failed verification costs")
+        default=1.0, ge=0,
+        description="days of waiting each failed verification costs: an assumption, not a "
+                    "measurement; the headline names it")
+    genuine_share: float = Field(
+        default=0.5, ge=0.01, le=0.999,
+        description="share of the audited verification attempts that are genuine: an "
+                    "assumption; 0.5 = each held-out person's genuine attempt and one impostor "
+                    "attempt on their identity; the share of rejections that are genuine "
+                    "depends on it")
     representation_levels: list[float] = Field(
         default=[0.0, 0.25, 0.5, 0.75, 1.0], min_length=1, max_length=11,
         description="training compositions compared in the representation sweep")
 
     @field_validator("representation", "tone_specific_variation", "capture_noise",
-                     "target_fmr", "days_per_failed_attempt", mode="before")
+                     "target_fmr", "days_per_failed_attempt", "genuine_share", mode="before")
     @classmethod
     def _int_is_float(cls, value: Any) -> Any:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -267,12 +279,14 @@ def run(
     n = len(groups)
     similarity = np.r_[main.genuine_similarity, main.impostor_similarity]
     impostor = np.r_[np.zeros(n, dtype=bool), np.ones(n, dtype=bool)]
+    keep = attempt_mix(n, settings.genuine_share, np.random.default_rng(
+        np.random.SeedSequence([seed, ATTEMPT_MIX_STREAM])))
     decisions = pd.concat([groups, groups], ignore_index=True).assign(
         y_true=impostor,
         y_recorded=impostor,  # no recorded world: who made an attempt is known exactly
         decision=np.r_[main.genuine_rejected, main.impostor_rejected],
         score=np.clip((1 - similarity) / 2, 0, 1),
-    )
+    ).loc[keep].reset_index(drop=True)
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
     labels = {column: held_people[column].astype(str).to_numpy() for column in singles}
     labels[BAND_GROUPING] = np.asarray(TONE_BANDS)[held_out.band]
@@ -287,14 +301,29 @@ def run(
         return report_section(directory, rates, sweep_table, main, held_out.band, settings,
                               config.audit.confidence)
 
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        # A training composition already verified is reused; any other change reruns.
+        world_settings = world.system_settings()
+        same_faces = world_settings.model_copy(
+            update={"representation": settings.representation}) == settings
+        if same_faces and world_settings.representation in results:
+            verified = results[world_settings.representation]
+            return {"decision": np.r_[verified.genuine_rejected,
+                                      verified.impostor_rejected][keep]}
+        return {"decision": run(world, world_people, train, group_columns).decisions[
+            "decision"].to_numpy(dtype=bool)}
+
     return SystemRun(
+        decide_world=decide_world,
         decisions=decisions,
         card=FaceVerifier.card(),
         decide_twins=None,  # attempts, not people, are the rows; twins are not defined here
         details={
             "training_people": int(settings.training_identities),
             "held_out_people": int(n),
-            "verification_attempts": int(2 * n),
+            "verification_attempts": int(len(decisions)),
+            "genuine_share_assumed": settings.genuine_share,
             "threshold": main.verifier.threshold_,
             "calibration_fmr": main.calibration_fmr,
             "training_shares": dict(zip(TONE_BANDS, main.shares.tolist(), strict=True)),
@@ -302,7 +331,8 @@ def run(
         unit="verification attempts",
         decision_label="rejected at face verification",
         error_phrase="wrongly rejected at face verification (told they are not themselves)",
-        negative_phrase="who were who they said they were",
+        negative_phrase=(f"making a genuine attempt, in a mix of attempts assumed to be "
+                         f"{100 * settings.genuine_share:g}% genuine"),
         extra_tables={RATES_TABLE: rates, SWEEP_TABLE: sweep_table},
         write_extras=write_extras,
         headlines=verification_headlines(rates, sweep_table, settings),
@@ -321,9 +351,13 @@ def verification_headlines(rates: pd.DataFrame, sweep: pd.DataFrame, settings: S
         f"n = {int(darker['genuine_attempts']):,}), against {percent(lighter['fnmr'], 2)} for "
         f"lighter skin ({percent(lighter['fnmr_ci_low'], 2)}–"
         f"{percent(lighter['fnmr_ci_high'], 2)}; n = {int(lighter['genuine_attempts']):,}), at "
-        f"one threshold set for a {settings.target_fmr:g} false match rate: "
-        f"{darker['extra_days'] * 100:.1f} extra days of waiting per 100 people against "
-        f"{lighter['extra_days'] * 100:.1f}."
+        f"one threshold set for a {settings.target_fmr:g} false match rate. Assuming each "
+        f"failed attempt costs {settings.days_per_failed_attempt:g} day(s) of waiting (an "
+        f"assumption of the experiment, not a measurement), that is "
+        f"{darker['extra_days'] * 100:.1f} extra days per 100 people (95% CI "
+        f"{darker['extra_days_ci_low'] * 100:.1f}–{darker['extra_days_ci_high'] * 100:.1f}) "
+        f"against {lighter['extra_days'] * 100:.1f} "
+        f"({lighter['extra_days_ci_low'] * 100:.1f}–{lighter['extra_days_ci_high'] * 100:.1f})."
     ]
     gaps = sweep[sweep["tone_band"] == TONE_BANDS[-1]].set_index("representation")
     if len(gaps) > 1:
@@ -338,6 +372,26 @@ def verification_headlines(rates: pd.DataFrame, sweep: pd.DataFrame, settings: S
             f"{100 * high['gap_ci_low']:+.2f} to {100 * high['gap_ci_high']:+.2f})."
         )
     return found
+
+
+def attempt_mix(n: int, genuine_share: float, rng: np.random.Generator) -> np.ndarray:
+    """Which of the ``2 n`` attempts (``n`` genuine, then ``n`` impostor) the audit counts.
+
+    The audited mix has ``genuine_share`` genuine attempts: every attempt of the scarcer kind is
+    kept, and a random subset of the other kind (at least one), drawn without replacement. At
+    0.5 every attempt is kept.
+    """
+    keep = np.ones(2 * n, dtype=bool)
+    if genuine_share == 0.5 or n == 0:
+        return keep
+    if genuine_share > 0.5:
+        count, first = round(n * (1 - genuine_share) / genuine_share), n  # impostors thinned
+    else:
+        count, first = round(n * genuine_share / (1 - genuine_share)), 0  # genuine thinned
+    chosen = rng.choice(n, size=min(n, max(1, count)), replace=False)
+    keep[first:first + n] = False
+    keep[first + chosen] = True
+    return keep
 
 
 def extra_attempts(fnmr: np.ndarray) -> np.ndarray:
@@ -460,7 +514,12 @@ def report_section(directory: Path, rates: pd.DataFrame, sweep: pd.DataFrame,
             "the false negative rate is the false match rate (an impostor accepted); the "
             "'held-out people' in the headlines count attempts. There is no recorded world "
             "here: whether an attempt is genuine is known exactly, so the recorded outcome "
-            "equals the true one and the two views coincide."
+            "equals the true one and the two views coincide. The audit counts a mix of "
+            f"attempts assumed to be {100 * settings.genuine_share:g}% genuine "
+            "(system.genuine_share; at 50% every genuine and every impostor attempt is "
+            "counted, otherwise a random subset of the commoner kind is dropped): the share of "
+            "rejections that were genuine depends on that assumption, the per-group rates "
+            "below do not."
         ),
         Paragraph(
             f"The projection was trained on {settings.training_identities:,} identities "

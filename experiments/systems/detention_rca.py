@@ -4,6 +4,7 @@ the same people, and report the change as a difference with bootstrap intervals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,12 +18,10 @@ from pydantic import Field, field_validator  # noqa: E402
 
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import (  # noqa: E402
-    check_random_state,
-    ignore_nan_warnings,
-    percentile_interval,
-    resample_cells,
+    paired_difference_interval,
     wilson_interval,
 )
+from audit.paired import paired_counts, world_contrasts  # noqa: E402
 from audit.report import percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
 #: Name of the before/after table (``release_branch_change.csv``).
 CHANGE_TABLE = "release_branch_change"
-#: Stream of SeedSequence(seed) for the before/after bootstrap.
+#: Stream of SeedSequence(seed) for the selection-adjusted interval's resamples.
 CHANGE_BOOTSTRAP_STREAM = 11
 
 
@@ -102,14 +101,39 @@ def run(
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
     change = release_branch_change(
         decisions[singles], truth, with_branch, without_branch,
-        n_boot=config.audit.n_boot, confidence=config.audit.confidence,
-        suppress_below=config.audit.suppress_below, min_count=config.audit.min_count,
-        random_state=np.random.default_rng(np.random.SeedSequence([seed,
-                                                                   CHANGE_BOOTSTRAP_STREAM])),
+        confidence=config.audit.confidence, suppress_below=config.audit.suppress_below,
+        min_count=config.audit.min_count,
     )
 
     def decide_twins(twins: pd.DataFrame) -> np.ndarray:
         return system.recommend(twins.loc[~train]) == DETAIN
+
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        # A world's records set both the caseload's percentile scale and the scores.
+        world_settings = world.system_settings()
+        tool = RiskClassificationAssessment(
+            release_branch=world_settings.release_branch,
+            supervisor_band=world_settings.supervisor_band,
+            public_safety_cuts=tuple(world_settings.public_safety_cuts),
+            flight_risk_cuts=tuple(world_settings.flight_risk_cuts),
+        ).fit(world_people.loc[train])
+        recommended = tool.recommend(world_people.loc[~train],
+                                     release_branch=world_settings.release_branch)
+        return {"decision": recommended == DETAIN}
+
+    def selected_interval(group: str, compared: int) -> tuple[float, float]:
+        # The group is named for the largest rise among ``compared``: its interval is made
+        # simultaneous over them (Bonferroni), from the paired decisions of both versions.
+        paired = paired_counts(decisions["nationality"].astype(str).to_numpy(),
+                               np.column_stack([with_branch == DETAIN, without_branch == DETAIN]),
+                               {"y_true": truth}, group_order=[group])
+        result = world_contrasts(
+            paired, {group: 1.0}, [[-1.0, 1.0]], metric="fpr", n_boot=config.audit.n_boot,
+            confidence=1 - (1 - config.audit.confidence) / compared,
+            random_state=np.random.default_rng(np.random.SeedSequence(
+                [seed, CHANGE_BOOTSTRAP_STREAM, 1])))
+        return float(result.ci_low[0]), float(result.ci_high[0])
 
     def write_extras(directory: Path) -> list[object]:
         return change_section(change, directory, singles, config.audit.confidence,
@@ -137,7 +161,9 @@ def run(
         negative_phrase="posing neither flight risk nor danger",
         extra_tables={CHANGE_TABLE: change},
         write_extras=write_extras,
-        headlines=change_headlines(change),
+        headlines=change_headlines(change, selected_interval if "nationality" in
+                                   decisions.columns else None),
+        decide_world=decide_world,
     )
 
 
@@ -145,8 +171,15 @@ def _pp(value: float) -> str:
     return f"{100 * value:+.1f} percentage points"
 
 
-def change_headlines(change: pd.DataFrame) -> list[str]:
-    """Two findings on the removal: overall, and the group it moved most."""
+def change_headlines(change: pd.DataFrame,
+                     selected_interval: Callable[[str, int], tuple[float, float]] | None = None
+                     ) -> list[str]:
+    """Two findings on the removal: overall, and the nationality it moved most.
+
+    That nationality is selected by rank, so its sentence says so and quotes an interval made
+    simultaneous over the nationalities compared (``selected_interval(group, compared)``);
+    without one it quotes none.
+    """
     wrongful = change[change["metric"] == "wrongful_detention_rate"]
     overall = wrongful[wrongful["grouping"] == "(all)"].iloc[0]
     found = [
@@ -161,11 +194,18 @@ def change_headlines(change: pd.DataFrame) -> list[str]:
         top = usable.loc[usable["difference"].idxmax()]
         release = change[(change["grouping"] == "nationality") & (change["group"] == top["group"])
                          & (change["metric"] == "release_rate")].iloc[0]
+        compared = len(usable)
+        if selected_interval is not None:
+            low, high = selected_interval(str(top["group"]), compared)
+            bounds = (f"95% CI adjusted for selection among {compared} nationalities "
+                      f"{100 * low:+.1f} to {100 * high:+.1f}")
+        else:
+            bounds = "no interval adjusted for that selection is available"
         found.append(
-            f"The change fell hardest on people from {top['group']}, {percent(release['before'])} "
+            f"Of the {compared} nationalities compared, the largest rise was for people from "
+            f"{top['group']} (selected for being the largest), {percent(release['before'])} "
             f"of whom the tool had recommended for release: their wrongful detention "
-            f"recommendations rose by {_pp(top['difference'])} (95% CI "
-            f"{100 * top['diff_ci_low']:+.1f} to {100 * top['diff_ci_high']:+.1f}; "
+            f"recommendations rose by {_pp(top['difference'])} ({bounds}; "
             f"n = {int(top['denominator_before']):,}), against {_pp(overall['difference'])} "
             "overall."
         )
@@ -192,6 +232,30 @@ def _rates(counts: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
     return out
 
 
+#: Rates whose people are the same under both versions: which true risks the rate is over
+#: and which recommendation it counts.
+PAIRED_CELLS = {
+    "release_rate": ((0, 1), RELEASE),
+    "detention_rate": ((0, 1), DETAIN),
+    "wrongful_detention_rate": ((0,), DETAIN),
+}
+
+
+def _discordant(counts: np.ndarray, risks: tuple[int, ...], code: int
+                ) -> tuple[np.ndarray, ...]:
+    """People counted by the rate under both versions, before only, after only, neither.
+
+    ``counts[group, true risk, recommendation before, recommendation after]``.
+    """
+    over = counts[:, list(risks)].sum(axis=1)
+    hit_before = over[:, code, :].sum(axis=1)
+    both = over[:, code, code]
+    only_before = hit_before - both
+    only_after = over[:, :, code].sum(axis=1) - both
+    neither = over.sum(axis=(1, 2)) - both - only_before - only_after
+    return both, only_before, only_after, neither
+
+
 METRIC_TITLES = {
     "release_rate": "recommended for release",
     "detention_rate": "recommended for detention",
@@ -215,19 +279,19 @@ def release_branch_change(
     with_branch: np.ndarray,
     without_branch: np.ndarray,
     *,
-    n_boot: int = 1000,
     confidence: float = 0.95,
     suppress_below: int = 10,
     min_count: int = 30,
-    random_state: None | int | np.random.Generator = None,
 ) -> pd.DataFrame:
     """Rates with and without the release branch per group, and the change, with intervals.
 
     The same people are scored by both versions, so the change is paired: each group's
     people are counted over (true risk, recommendation with the branch, recommendation
-    without it), 18 cells, and the bootstrap draws those cells multinomially (counts, not
-    rows). Rates carry Wilson intervals; the change (after minus before) a percentile
-    bootstrap interval.
+    without it), 18 cells. Rates carry Wilson intervals; the change (after minus before) of
+    a rate over the same people has Newcombe's paired score interval from the discordant
+    counts (:func:`audit.intervals.paired_difference_interval`). The share posing neither
+    risk among those recommended for detention is over different people in each version:
+    its change gets no interval.
 
     Parameters
     ----------
@@ -237,12 +301,11 @@ def release_branch_change(
         Truly a flight risk or a danger.
     with_branch, without_branch : array of int
         Recommendation codes of the two versions.
-    n_boot, confidence : int, float
-        Bootstrap resamples and interval coverage.
+    confidence : float
+        Interval coverage.
     suppress_below, min_count : int
         Groups smaller than ``suppress_below`` are withheld; smaller than ``min_count``,
         flagged ``small_n``.
-    random_state : None, int or Generator
 
     Returns
     -------
@@ -251,7 +314,6 @@ def release_branch_change(
         branch) and ``after`` (without it) with their denominators and intervals, and
         ``difference`` (after minus before) with its interval, and ``flags``.
     """
-    rng = check_random_state(random_state)
     n_codes = len(RECOMMENDATIONS)
     cell = (truth.astype(np.int64) * n_codes + with_branch) * n_codes + without_branch
     parts = []
@@ -265,8 +327,6 @@ def release_branch_change(
         counts = np.bincount(codes * size + cell, minlength=len(labels) * size).reshape(
             len(labels), 2, n_codes, n_codes)
         point = _rates(counts)
-        with ignore_nan_warnings():
-            resampled = _rates(resample_cells(counts, n_boot, rng, category_axes=3))
         people = counts.sum(axis=(1, 2, 3))
         for metric in METRIC_TITLES:
             numerator_b, denominator_b = point[f"{metric}|before"]
@@ -274,11 +334,17 @@ def release_branch_change(
             with np.errstate(divide="ignore", invalid="ignore"):
                 before = numerator_b / denominator_b
                 after = numerator_a / denominator_a
-                boot = (resampled[f"{metric}|after"][0] / resampled[f"{metric}|after"][1]
-                        - resampled[f"{metric}|before"][0] / resampled[f"{metric}|before"][1])
+            if metric in PAIRED_CELLS:
+                # Both versions are judged on the same people: the change rests on those whose
+                # recommendation moved, and its interval is the instrument's paired one.
+                diff_low, diff_high = paired_difference_interval(
+                    *_discordant(counts, *PAIRED_CELLS[metric]), confidence)
+            else:
+                # Its denominator (those recommended for detention) differs between the two
+                # versions, so no paired interval of the change exists; none is claimed.
+                diff_low = diff_high = np.full(len(labels), np.nan)
             low_b, high_b = wilson_interval(numerator_b, denominator_b, confidence)
             low_a, high_a = wilson_interval(numerator_a, denominator_a, confidence)
-            diff_low, diff_high = percentile_interval(boot, confidence)
             flags = np.where(people < suppress_below, "suppressed",
                              np.where(np.minimum(denominator_b, denominator_a) < min_count,
                                       "small_n", ""))
@@ -326,8 +392,8 @@ def change_section(change: pd.DataFrame, directory: Path, singles: list[str],
             "'release' into 'detain'. The audit above covers the version "
             f"{_version(audited_with_branch)}. Each rate carries its {level} Wilson "
             f"interval; the change (without minus with the branch, in percentage points) a "
-            f"{level} bootstrap interval from multinomial resamples of each group's paired "
-            "counts (true risk × recommendation before × after). Every group and metric is in "
+            f"{level} paired score interval (Newcombe) from the people whose recommendation "
+            "changed, as the same people are scored twice. Every group and metric is in "
             f"{CHANGE_TABLE}.csv."
         ),
     ]

@@ -2,6 +2,12 @@
 configured correction and the others, hand the last round's decisions to the runner's audit,
 and add the round-by-round tables, the loop's gap and its figure to the report.
 
+The pair of nationalities followed across rounds is fixed in advance by the experiment file
+(its first ``[[audit.focus]]`` on nationality: the targeted nationality against the
+untargeted reference), never chosen from the results. The growth of their gap is handed to the
+runner's attribution as a contrast of the worlds of its knobs (the biased history, the loop
+itself), so the growth is split between them with paired intervals.
+
 The runner's train/held-out split is not used: in a feedback loop the training data are the
 system's own records of earlier rounds. The population is split instead into ``rounds + 1``
 cohorts by a seeded uniform per person (cohort 0 is the history before the first round,
@@ -19,18 +25,24 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from audit.figures import save_figure  # also selects the file-only matplotlib backend
-from audit.intervals import wilson_interval
+from audit.intervals import newcombe_difference_interval, wilson_interval
+from audit.levels import audit_levels
+from experiments.attribution import WorldContrast
+from experiments.commands import UsageError
 from experiments.config import Strict
 from experiments.document import Figure, Heading, Paragraph, Table
 from experiments.systems.base import SystemRun
 from synthetic.systems.visa_streaming import (
     CORRECTIONS,
+    RED,
+    STREAMS,
     CheckNoise,
     FeedbackLoop,
     LoopRun,
     Scrutiny,
     VisaStreamer,
     assign_cohorts,
+    initial_records,
     true_adverse,
 )
 
@@ -88,9 +100,6 @@ class Settings(Strict):
     skip_visa_types: list[str] = Field(
         default_factory=lambda: ["Asylum"],
         description="routes that are not visa applications and are not streamed")
-    min_applicants: int = Field(
-        default=100, ge=1, description="last-round applicants a nationality needs to be named "
-        "most or least scrutinised")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -123,16 +132,8 @@ def run(
             f"a cohort has only {sizes.min()} applicants; enlarge population.size or lower "
             "system.rounds")
     noise = CheckNoise.draw(len(people), seed)
-    loop = FeedbackLoop(
-        rounds=settings.rounds, red_share=settings.red_share, amber_share=settings.amber_share,
-        scrutiny=Scrutiny(
-            check_red=settings.check_red, check_amber=settings.check_amber,
-            check_green=settings.check_green, sensitivity=settings.sensitivity,
-            false_event_rate=settings.false_event_rate, audit_share=settings.audit_share,
-        ),
-        memory=settings.memory, use_nationality=settings.use_nationality,
-        rating_z=settings.rating_z, relearn=settings.relearn,
-    )
+    loop = feedback_loop(settings)
+    targeted, untargeted = followed_pair(config, people)
     corrections = [settings.correction, *(c for c in CORRECTIONS if c != settings.correction)]
     if min(settings.check_red, settings.check_amber, settings.check_green) <= 0:
         corrections.remove("inverse_scrutiny")  # undefined weights: run the others only
@@ -157,7 +158,8 @@ def run(
                            cut_offs=cut_offs).refused
 
     by_round = round_table(loops)
-    most, least = most_and_least_scrutinised(loops["none"], settings.min_applicants)
+    streams = stream_levels(config, decisions, audited.final.streams)
+    most, least = targeted, untargeted
     gaps = gap_table(by_round, most, least)
     last = by_round["round"].max()
     details = {
@@ -169,8 +171,7 @@ def run(
         "corrections_compared": corrections,
         "red_share": settings.red_share,
         "red_score_threshold": cut_offs[0].threshold,
-        "most_scrutinised": most,
-        "least_scrutinised": least,
+        "followed_pair": [targeted, untargeted],
         "years_model_kept": {c: r.kept_models for c, r in loops.items()},
         "red_share_gap_first_last": {
             c: [float(g.loc[g["round"] == 1, "red_share_gap"].iloc[0]),
@@ -188,10 +189,43 @@ def run(
         path = plot_loop(by_round, most, least, staging / "figures" / "visa_streaming_loop.png")
         return loop_blocks(gaps, most, least, settings.correction, path, staging)
 
-    # System-specific headlines go through SystemRun.headlines where the runner has it.
-    extra = {"headlines": found} if "headlines" in SystemRun.__dataclass_fields__ else {}
+    first_rows = np.flatnonzero(cohort == 1)
+    tracked = np.concatenate([first_rows, rows])
+    nationality = people["nationality"].astype(str).to_numpy()
+    rounds_of = np.repeat([1, settings.rounds], [len(first_rows), len(rows)])
+    labels = np.char.add(np.char.add(nationality[tracked].astype(str), " round "),
+                         rounds_of.astype(str))
+
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        # Only the world's own correction is run; the others are for the report.
+        world_settings = world.system_settings()
+        world_loop = feedback_loop(world_settings)
+        same_world = world_people is people and world_settings.model_copy(
+            update={"correction": settings.correction}) == settings
+        # The report's loops already ran this world under every correction compared.
+        result = loops[world_settings.correction] if same_world and (
+            world_settings.correction in loops) else world_loop.run(
+            world_people, cohort, noise, world_settings.correction)
+        first = first_round_red(world_loop, world_people, cohort, noise,
+                                world_settings.correction)
+        if first.sum() != result.by_round.loc[result.by_round["round"] == 1, "red"].sum():
+            raise RuntimeError("round 1 replayed for the attribution disagrees with the loop")
+        return {"decision": result.final.refused,
+                "red": np.concatenate([first, result.final.streams == RED])}
+
+    contrasts = [] if settings.rounds < 2 else [WorldContrast(
+        grouping="nationality", group=targeted, reference=untargeted,
+        metric="red_share_gap_growth", outcome="red", groups=labels,
+        weights={f"{targeted} round {settings.rounds}": 1.0,
+                 f"{untargeted} round {settings.rounds}": -1.0,
+                 f"{targeted} round 1": -1.0, f"{untargeted} round 1": 1.0},
+        label=(f"growth of the gap in the share streamed red between {targeted} and "
+               f"{untargeted}, from round 1 to round {settings.rounds}"))]
     return SystemRun(
-        **extra,
+        headlines=found,
+        decide_world=decide_world,
+        world_contrasts=contrasts,
         decisions=decisions,
         card=VisaStreamer.card(),
         decide_twins=decide_twins,
@@ -200,7 +234,7 @@ def run(
         error_phrase=("refused in error (though they would have complied with their visa and "
                       "the law)"),
         negative_phrase="who would have complied",
-        extra_tables={"loop_by_round": by_round, "loop_gap": gaps},
+        extra_tables={"loop_by_round": by_round, "loop_gap": gaps, "stream_levels": streams},
         write_extras=write_extras,
     )
 
@@ -220,38 +254,99 @@ def round_table(loops: dict[str, LoopRun]) -> pd.DataFrame:
     return table
 
 
-def most_and_least_scrutinised(uncorrected: LoopRun, min_applicants: int) -> tuple[str, str]:
-    """Nationalities with the highest and lowest share streamed red in the last round of the
-    uncorrected loop, among those with at least ``min_applicants`` applicants in it."""
-    rows = uncorrected.by_round
-    last = rows[(rows["round"] == rows["round"].max()) & (rows["applicants"] >= min_applicants)]
-    if len(last) < 2:
-        raise ValueError(
-            f"fewer than two nationalities have {min_applicants} applicants in the last round; "
-            "enlarge population.size or lower system.min_applicants")
-    share = last["red"] / last["applicants"]
-    nationality = last["nationality"]
-    return str(nationality[share.idxmax()]), str(nationality[share.idxmin()])
+def stream_levels(config: ExperimentConfig, decisions: pd.DataFrame, streams: np.ndarray
+                  ) -> pd.DataFrame:
+    """The last round audited as the three-way decision it is.
+
+    Per grouping and group: the share streamed green, amber and red with Wilson intervals;
+    then, for the cut-offs "at least amber" and "red", each group's rate with its gap to the
+    reference and the gap's interval (the instrument's :func:`audit.levels.audit_levels`).
+    """
+    singles = [g[0] for g in config.audit.groupings if len(g) == 1]
+    frame = decisions[[*singles, "y_true"]].assign(
+        stream=np.asarray(STREAMS, dtype=object)[streams])
+    reference = {k: v for k, v in config.audit.reference.items() if k in singles}
+    levels = audit_levels(frame, singles, "y_true", "stream", STREAMS, reference=reference,
+                          confidence=config.audit.confidence, n_boot=config.audit.n_boot,
+                          min_count=config.audit.min_count,
+                          suppress_below=config.audit.suppress_below)
+    shares = levels.shares.assign(cut_off="", metric="share", reference="")
+    cut_rows = []
+    for cut_off, result in levels.cutoffs.items():
+        table = result.table[result.table["metric"] == "selection_rate"]
+        cut_rows.append(pd.DataFrame({
+            "grouping": table["grouping"], "group": table["group"], "level": "",
+            "n": table["denominator"], "count": table["numerator"], "share": table["value"],
+            "ci_low": table["ci_low"], "ci_high": table["ci_high"], "cut_off": cut_off,
+            "metric": "selection_rate", "reference": table["reference"],
+            "difference": table["difference"], "diff_ci_low": table["diff_ci_low"],
+            "diff_ci_high": table["diff_ci_high"], "flags": table["flags"]}))
+    return pd.concat([shares, *cut_rows], ignore_index=True)
+
+
+def feedback_loop(settings: Settings) -> FeedbackLoop:
+    """The feedback loop of a ``[system]`` table."""
+    return FeedbackLoop(
+        rounds=settings.rounds, red_share=settings.red_share, amber_share=settings.amber_share,
+        scrutiny=Scrutiny(
+            check_red=settings.check_red, check_amber=settings.check_amber,
+            check_green=settings.check_green, sensitivity=settings.sensitivity,
+            false_event_rate=settings.false_event_rate, audit_share=settings.audit_share,
+        ),
+        memory=settings.memory, use_nationality=settings.use_nationality,
+        rating_z=settings.rating_z, relearn=settings.relearn,
+    )
+
+
+def followed_pair(config: ExperimentConfig, people: pd.DataFrame) -> tuple[str, str]:
+    """The targeted and the untargeted nationality followed across rounds: the first
+    ``[[audit.focus]]`` on nationality, fixed before the run."""
+    for focus in config.audit.focus:
+        if focus.grouping == "nationality":
+            reference = focus.reference or config.audit.reference.get("nationality", "")
+            present = set(people["nationality"].astype(str))
+            for value in (focus.group, reference):
+                if value not in present:
+                    raise UsageError(f"audit.focus: nationality {value!r} has no applicants in "
+                                     "this population; name a nationality of the profile")
+            return focus.group, reference
+    raise UsageError(
+        "visa streaming follows a pair of nationalities across rounds; name it in advance with "
+        "an [[audit.focus]] entry: grouping = \"nationality\", group = the targeted "
+        "nationality, reference = an untargeted one")
+
+
+def first_round_red(loop: FeedbackLoop, people: pd.DataFrame, cohort: np.ndarray,
+                    noise: CheckNoise, correction: str) -> np.ndarray:
+    """Who in round 1's cohort is streamed red: round 1 learns from the history alone, under
+    every correction, so it is replayed from the history without running the later rounds."""
+    history = np.flatnonzero(cohort == 0)
+    model = loop.new_model().fit(people.iloc[history], initial_records(people.iloc[history]),
+                                 sample_weight=np.ones(len(history)))
+    members = np.flatnonzero(cohort == 1)
+    return loop.screen(model, people.iloc[members], noise.take(members),
+                       correction).streams == RED
 
 
 def gap_table(by_round: pd.DataFrame, most: str, least: str) -> pd.DataFrame:
-    """Per correction and round: each rate's difference between the most and the least
-    scrutinised nationality, with a 95% Newcombe (hybrid Wilson score) interval."""
+    """Per correction and round: each rate's difference between the followed pair (``most``,
+    the targeted nationality, minus ``least``), with a 95% Newcombe (hybrid Wilson score)
+    interval."""
     keys = ["correction", "round"]
     high = by_round[by_round["nationality"] == most].set_index(keys)
     low = by_round[by_round["nationality"] == least].set_index(keys)
     gaps = pd.DataFrame(index=high.index)
-    for name, *_ in ROUND_RATES[:3]:
-        p1, l1, u1 = (high[f"{name}{s}"] for s in ("", "_ci_low", "_ci_high"))
-        p2, l2, u2 = (low[f"{name}{s}"] for s in ("", "_ci_low", "_ci_high"))
+    for name, numerator, denominator, _ in ROUND_RATES[:3]:
+        p1, p2 = high[name], low[name]
         gaps[f"{name}_{most}"] = p1
         gaps[f"{name}_{least}"] = p2
         gaps[f"{name}_gap"] = p1 - p2
-        gaps[f"{name}_gap_ci_low"] = p1 - p2 - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-        gaps[f"{name}_gap_ci_high"] = p1 - p2 + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+        gaps[f"{name}_gap_ci_low"], gaps[f"{name}_gap_ci_high"] = newcombe_difference_interval(
+            high[numerator].to_numpy(), high[denominator].to_numpy(),
+            low[numerator].to_numpy(), low[denominator].to_numpy(), CONFIDENCE)
     gaps = gaps.reset_index()
-    gaps.insert(2, "most_scrutinised", most)
-    gaps.insert(3, "least_scrutinised", least)
+    gaps.insert(2, "targeted", most)
+    gaps.insert(3, "untargeted", least)
     return gaps
 
 
@@ -285,7 +380,7 @@ def loop_headline(by_round: pd.DataFrame, gaps: pd.DataFrame, most: str, least: 
 
 
 def plot_loop(by_round: pd.DataFrame, most: str, least: str, path: Path) -> Path:
-    """Rates by round for the most and least scrutinised nationalities, per correction."""
+    """Rates by round for the followed pair of nationalities, per correction."""
     styles = {"none": "-", "random_checks": "--", "inverse_scrutiny": ":"}
     colours = {most: "#b2182b", least: "#2166ac"}
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2), sharex=True)
@@ -342,8 +437,9 @@ def loop_blocks(
         return gaps[(gaps["correction"] == correction) & (gaps["round"] == year)].iloc[0]
 
     sentences = [
-        f"Without correction, the gap in the share streamed red between {most} (the most "
-        f"scrutinised nationality in the last round) and {least} (the least) was "
+        f"Without correction, the gap in the share streamed red between {most} (the "
+        f"targeted nationality the experiment file names in advance) and {least} (the "
+        f"untargeted one) was "
         f"{_gap_text(at('none', first), 'red_share')} percentage points in round {first} "
         f"and {_gap_text(at('none', last), 'red_share')} in round {last}."
     ]
@@ -364,13 +460,17 @@ def loop_blocks(
             "here every setting is run on the same applicants from the same start (round 1 "
             "learns from the same history in each). Gaps are differences between the two "
             "nationalities' rates, with 95% Newcombe intervals; loop_by_round.csv has every "
-            "nationality, round and setting, loop_gap.csv these gaps."
+            "nationality, round and setting, loop_gap.csv these gaps. The last round's "
+            "decision is three-way: stream_levels.csv gives each group's share streamed green, "
+            "amber and red (Wilson intervals), and the cut-offs 'at least amber' and 'red' with "
+            "each group's gap to the reference and its interval."
         ),
         Paragraph(" ".join(sentences)),
         Table(header, rows, caption=f"Gap between {most} and {least}, by round (percentage "
               "points, 95% interval)."),
         Figure(figure, f"Share streamed red, wrongful refusal rate and recorded adverse-event "
-               f"rate by round for {most} (most scrutinised) and {least} (least scrutinised): "
+               f"rate by round for {most} (targeted) and {least} (untargeted), the pair the "
+               "experiment file names: "
                "solid without correction (shaded: 95% Wilson interval), dashed learning from "
                "random checks, dotted with inverse-scrutiny weights.", relative_to=directory),
     ]

@@ -7,7 +7,8 @@ Start with :func:`generate`::
                            mechanisms={"label_bias": {"strength": 1.0,
                                                       "targets": ["region:South Asia"]}})
     population.people                                   # one row per person
-    twins = population.counterfactual("nationality", "GBR")
+    twins = population.counterfactual("nationality", "GBR")             # total effect
+    direct = population.counterfactual("nationality", "GBR", "direct")  # proxies only
 
 See ``synthetic/README.md`` for the causal graph, the columns and the mechanisms.
 """
@@ -32,11 +33,20 @@ from synthetic.population.mechanisms import (
 )
 from synthetic.population.noise import BLOCK_SIZE
 from synthetic.population.profiles import REGIONS, Profile, list_profiles, load_profile
-from synthetic.population.scm import COLUMNS, INTERVENABLE, PROXY_COLUMNS
+from synthetic.population.scm import (
+    COLUMNS,
+    DIRECT_TWIN_COLUMNS,
+    INTERVENABLE,
+    PROXY_COLUMNS,
+    TOTAL_TWIN_COLUMNS,
+    TWIN_EFFECTS,
+)
+from synthetic.population.twins import describe_twin
 
 __all__ = [
     "BLOCK_SIZE",
     "COLUMNS",
+    "DIRECT_TWIN_COLUMNS",
     "INTERVENABLE",
     "LabelBias",
     "MECHANISMS",
@@ -50,7 +60,10 @@ __all__ = [
     "REGIONS",
     "RepresentationBias",
     "SurveillanceIntensity",
+    "TOTAL_TWIN_COLUMNS",
+    "TWIN_EFFECTS",
     "apply_mechanisms",
+    "describe_twin",
     "generate",
     "generate_rows",
     "iter_chunks",

@@ -29,6 +29,7 @@ from synthetic.population.profiles import Profile, load_profile
 from synthetic.population.scm import (
     COLUMNS,
     INTERVENABLE,
+    TWIN_EFFECTS,
     Tables,
     categories_of,
     simulate_block,
@@ -57,6 +58,8 @@ class Population:
         Rows per noise block (part of the determinism contract).
     intervention : (str, str) or None
         ``(attribute, value)`` if this is a counterfactual population, else None.
+    effect : {"total", "direct"}
+        Which effect a counterfactual population measures (see :meth:`counterfactual`).
     """
 
     people: pd.DataFrame
@@ -66,13 +69,19 @@ class Population:
     mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)
     block_size: int = BLOCK_SIZE
     intervention: tuple[str, str] | None = None
+    effect: str = "total"
 
-    def counterfactual(self, attribute: str, value: str) -> Population:
+    def counterfactual(self, attribute: str, value: str, effect: str = "total") -> Population:
         """The same people under ``do(attribute = value)``.
 
-        Regenerates every descendant of ``attribute`` from each person's own exogenous noise
-        (abduction: the noise is a function of seed and position; action: set the attribute;
-        prediction: rerun the model), with the same mechanisms and the same mechanism noise.
+        With ``effect="total"``, regenerates every descendant of ``attribute`` from each
+        person's own exogenous noise (abduction: the noise is a function of seed and position;
+        action: set the attribute; prediction: rerun the model): for nationality, their
+        language, visa type, age, neighbourhood, ... and true overstay follow. With
+        ``effect="direct"``, only the attribute and the proxies a system sees change
+        (:data:`synthetic.population.scm.DIRECT_TWIN_COLUMNS`); every other attribute and the
+        true outcomes keep their factual values. Either way the recorded world is re-applied
+        with the same mechanism noise, so targeting follows the new value.
 
         Parameters
         ----------
@@ -80,6 +89,8 @@ class Population:
             Attribute to intervene on.
         value : str
             New value for everyone, e.g. ``"GBR"``; must be a category of the profile.
+        effect : {"total", "direct"}, default "total"
+            Which effect the twin measures.
 
         Returns
         -------
@@ -94,7 +105,7 @@ class Population:
         """
         from synthetic.population.twins import counterfactual
 
-        return counterfactual(self, attribute, value)
+        return counterfactual(self, attribute, value, effect)
 
     def to_file(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the people to ``.parquet`` or ``.csv``.
@@ -250,6 +261,7 @@ def generate_rows(
     block_size: int = BLOCK_SIZE,
     mechanisms: Mapping[str, Any] | None = None,
     intervention: tuple[str, str] | None = None,
+    effect: str = "total",
     progress: bool = False,
     tables: Tables | None = None,
 ) -> pd.DataFrame:
@@ -271,6 +283,9 @@ def generate_rows(
         Mechanism configuration or resolved mechanisms.
     intervention : (str, str), optional
         ``(attribute, value)`` to set for everyone (counterfactual).
+    effect : {"total", "direct"}, default "total"
+        With an intervention: regenerate every descendant, or only the attribute and the
+        proxies a system sees.
     progress : bool, default False
         Show a progress bar.
     tables : Tables, optional
@@ -288,6 +303,9 @@ def generate_rows(
     if tables is None:
         tables = Tables(profile, resolved["proxy_leakage"].strength)
     do = _intervention_code(profile, intervention)
+    if effect not in TWIN_EFFECTS:
+        raise PopulationInputError(
+            f"unknown twin effect {effect!r}; choose one of: {', '.join(TWIN_EFFECTS)}")
 
     size = stop - start
     arrays: dict[str, np.ndarray] = {}
@@ -305,7 +323,7 @@ def generate_rows(
     for block in tqdm(blocks, disable=not progress, unit="block", desc="population"):
         block_start = block * block_size
         block_rows = min(block_size, n - block_start)
-        values = simulate_block(tables, seed, block, block_rows, do)
+        values = simulate_block(tables, seed, block, block_rows, do, effect)
         lo = max(start, block_start)
         hi = min(stop, block_start + block_rows)
         src = slice(lo - block_start, hi - block_start)

@@ -308,9 +308,13 @@ class ProxyLeakage(Mechanism):
     Scale: strength ``s`` in [0, 1], default 1. The proxies are drawn from
     ``s * P(proxy | nationality) + (1 - s) * P(proxy)``: ``s = 1`` is the profile's realistic
     dependence, ``s = 0`` draws them from the population-wide mix, independently of
-    nationality. It acts when the population is generated (pass it to ``generate``), changes
-    only the columns in :data:`synthetic.population.scm.PROXY_COLUMNS` and what is computed
-    from them, and takes no targets. :meth:`apply` leaves a generated frame unchanged.
+    nationality. Speaking English, which also depends on visa type, has its rate given
+    (nationality, visa type) mixed with one population-wide rate that keeps the overall share
+    of English speakers, so at ``s = 0`` every proxy column, English included, is independent
+    of nationality (tested by chi-square). It acts when the population is generated (pass it
+    to ``generate``), changes only the columns in :data:`synthetic.population.scm.PROXY_COLUMNS`
+    and what is computed from them, and takes no targets. :meth:`apply` leaves a generated
+    frame unchanged.
     """
 
     name: ClassVar[str] = "proxy_leakage"

@@ -53,6 +53,7 @@ _CRIME_KEYS = {
     "minor", "serious", "male_multiplier", "young_multiplier", "young_age", "gang_serious",
     "source",
 }
+_SPEECH_KEYS = {"palestine_solidarity", "by_origin", "protest_multiplier", "source"}
 _BEHAVIOUR_KEYS = {
     "gang_rate", "threat_rate", "tattoo_rate", "tattoo_gang_rate", "overstay_days_mean",
     "social_media_rate", "posts_median", "posts_sigma", "protest_posts_multiplier",
@@ -117,6 +118,8 @@ class Profile:
     coworker_mean: np.ndarray = field(default=None, repr=False)  # (S,)
     crime: dict[str, float] = field(default=None, repr=False)
     behaviour: dict[str, float] = field(default=None, repr=False)
+    palestine_solidarity: np.ndarray = field(default=None, repr=False)  # (P,) from [speech]
+    solidarity_protest_multiplier: float = 1.0
 
     def dialect_of(self, nationality: str, language: str) -> str:
         """Dialect category of ``language`` as spoken by people of ``nationality``."""
@@ -509,6 +512,8 @@ def _compile(data: dict[str, Any], path: Path) -> Profile:
         high = 1.0 if key.endswith("_rate") else 10_000.0
         behaviour[key] = check.number(behaviour_table[key], f"behaviour.{key}", 0, high)
 
+    solidarity, protest_multiplier = _speech(data, check, nationalities, entries)
+
     return Profile(
         name=name,
         description=str(data["description"]).strip(),
@@ -543,4 +548,42 @@ def _compile(data: dict[str, Any], path: Path) -> Profile:
         coworker_mean=np.array([coworkers[k] for k in sectors]),
         crime=crime,
         behaviour=behaviour,
+        palestine_solidarity=solidarity,
+        solidarity_protest_multiplier=protest_multiplier,
     )
+
+
+def _speech(data: dict[str, Any], check: _Checker, nationalities: tuple[str, ...],
+            entries: dict[str, Any]) -> tuple[np.ndarray, float]:
+    """Share of each nationality who speak for Palestinian rights, and the protest multiplier.
+
+    The optional ``[speech]`` table holds ``palestine_solidarity`` (the share for everyone
+    not listed), ``by_origin`` (shares by ISO3 code or region; a code wins over its region)
+    and ``protest_multiplier`` (how many times as likely a protest participant is, capped at a
+    probability of 1). Without the table nobody in the population speaks for Palestinian
+    rights.
+    """
+    if "speech" not in data:
+        return np.zeros(len(nationalities)), 1.0
+    table = check.table(data, "speech", allowed=_SPEECH_KEYS)
+    default = check.number(table.get("palestine_solidarity", 0.0),
+                           "speech.palestine_solidarity", 0, 1)
+    by_origin = table.get("by_origin", {})
+    if not isinstance(by_origin, dict):
+        check.fail("speech.by_origin must be a table like { \"Middle East and North Africa\" = "
+                   "0.4, PAK = 0.2 }")
+    # A profile built on a base inherits this table, so codes and regions it lacks are allowed;
+    # anything that is neither an ISO3 code nor a known region is a typo.
+    regions = {entry["region"] for entry in entries.values()} | set(REGIONS)
+    for key in by_origin:
+        if not _ISO3.match(key) and key not in regions:
+            check.fail(f"speech.by_origin names {key!r}, which is neither an ISO3 nationality "
+                       f"code nor a region; regions: {', '.join(sorted(regions))}")
+    shares = []
+    for code in nationalities:
+        key = code if code in by_origin else entries[code]["region"]
+        value = by_origin.get(key, default)
+        shares.append(check.number(value, f"speech.by_origin.{key}", 0, 1))
+    multiplier = check.number(table.get("protest_multiplier", 1.0), "speech.protest_multiplier",
+                              0, 100)
+    return np.array(shares), multiplier

@@ -25,6 +25,7 @@ Causal graph (parents -> child; ``=`` marks a deterministic function)::
     sex, age, true_gang_affiliation ─► true_criminal_record ─= true_serious_crime
     age, true_gang_affiliation ─► has_tattoo
     age, protest_participation ─► posts_per_month
+    nationality, protest_participation ─► palestine_solidarity
     U_threat ────────────► true_threat   (no parents: independent of everything)
 
 By default ``true_threat`` and ``true_gang_affiliation`` are independent of nationality and
@@ -32,11 +33,20 @@ origin, ``true_criminal_record`` depends only on sex, age and gang affiliation, 
 prevalence is the same in every group. Edges marked *(proxy)* are scaled by the
 ``proxy_leakage`` strength ``s``: the conditional distribution used is
 ``s * P(child | nationality) + (1 - s) * P(child)``, where ``P(child)`` is the population-wide
-mix, so at ``s = 0`` the proxies carry no information about nationality.
+mix, so at ``s = 0`` the proxies carry no information about nationality. ``speaks_english``
+follows the same rule: its rate given (nationality, visa type) is mixed with one
+population-wide rate (chosen so that the overall share of English speakers is kept), so at
+``s = 0`` every column of :data:`PROXY_COLUMNS` is independent of nationality.
 
-Interventions supported (for counterfactual twins): ``do(nationality = c)`` (region follows),
-``do(region_of_origin = r)`` (nationality is kept; skin tone follows) and
-``do(first_language = l)`` (dialect and English follow).
+Interventions supported (for counterfactual twins), each with two effects:
+
+* total: ``do(nationality = c)`` regenerates every descendant of nationality (region, sex,
+  visa type, age, language, ..., the true overstay); ``do(region_of_origin = r)`` keeps the
+  nationality and regenerates skin tone; ``do(first_language = l)`` regenerates dialect and
+  English;
+* direct: only the intervened attribute and the proxies a system sees change
+  (:data:`DIRECT_TWIN_COLUMNS`); every other attribute, the true outcomes included, keeps its
+  factual value.
 """
 
 from __future__ import annotations
@@ -55,6 +65,9 @@ from synthetic.population.profiles import Profile
 
 #: Attributes that accept an intervention, for counterfactual twins.
 INTERVENABLE: tuple[str, ...] = ("nationality", "region_of_origin", "first_language")
+#: The two effects a twin can measure: every descendant regenerated, or only the attribute and
+#: the proxies a system sees.
+TWIN_EFFECTS: tuple[str, ...] = ("total", "direct")
 
 _MAX_TIES = 200
 
@@ -94,6 +107,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("has_tattoo", "bool", None, "has a visible tattoo"),
     Column("protest_participation", "bool", None, "took part in a protest"),
     Column("posts_per_month", "float32", None, "social-media posts per month"),
+    Column("palestine_solidarity", "bool", None, "speaks for Palestinian rights: some of "
+           "their posts support them (rate by origin and protest from the profile's [speech])"),
     Column("neighbourhood", "category", "neighbourhoods", "kind of neighbourhood lived in"),
     Column("neighbourhood_surveillance", "float32", None, "camera and plate-reader density of "
            "the neighbourhood, in [0, 1]"),
@@ -111,6 +126,30 @@ PROXY_COLUMNS: tuple[str, ...] = (
     "first_language", "dialect", "speaks_english", "name_origin", "name_transliterated",
     "neighbourhood", "neighbourhood_surveillance",
 )
+
+#: Columns a direct-effect twin regenerates, by intervened attribute: the attribute itself (with
+#: region, a relabelling of nationality) and the proxies a system can see. Everything else keeps
+#: its factual value; the recorded world is then re-applied, so targeting follows the new value.
+DIRECT_TWIN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nationality": ("nationality", "region_of_origin", *PROXY_COLUMNS),
+    "region_of_origin": ("region_of_origin",),
+    "first_language": ("first_language", "dialect", "speaks_english"),
+}
+#: Columns a total-effect twin may regenerate, by intervened attribute: its descendants in the
+#: causal graph above (the recorded world is re-applied on top).
+TOTAL_TWIN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nationality": (
+        "nationality", "region_of_origin", "sex", "age", "first_language", "dialect",
+        "speaks_english", "visa_type", "visa_status", "years_in_country", "days_to_visa_expiry",
+        "overstay_days", "true_overstay", "true_criminal_record", "true_serious_crime",
+        "has_tattoo", "protest_participation", "posts_per_month", "palestine_solidarity",
+        "neighbourhood", "neighbourhood_surveillance", "skin_tone", "name_origin",
+        "name_transliterated", "employer_sector", "n_family_ties", "n_coworker_ties",
+        "vehicle_owner",
+    ),
+    "region_of_origin": ("region_of_origin", "skin_tone"),
+    "first_language": ("first_language", "dialect", "speaks_english"),
+}
 
 
 def categories_of(column: Column, profile: Profile) -> tuple[str, ...]:
@@ -190,6 +229,22 @@ class Tables:
         self.n_languages = n_lang
         self.english_code = p.languages.index("English") if "English" in p.languages else -1
 
+        # Speaking English given (nationality, visa type), mixed with one population-wide rate
+        # for people whose first language is not English. That rate keeps the overall share of
+        # English speakers of the realistic world, so leakage changes who speaks it, not how
+        # many do; at s = 0 it is the same for everyone.
+        english_rate = 1.0 - np.outer(1.0 - p.english, 1.0 - p.visa["english"])
+        english_first = (p.language_probs[:, self.english_code] if self.english_code >= 0
+                         else np.zeros(n_nat))
+        weights = p.shares[:, None] * p.visa_probs
+        speakers = weights * (english_first[:, None]
+                              + (1.0 - english_first[:, None]) * english_rate)
+        non_native = float(weights.sum(axis=1) @ (1.0 - english_first))
+        common = (float(speakers.sum()) - (1.0 - non_native)) / non_native if non_native > 0 \
+            else 0.0
+        self.english_rate = s * english_rate + (1.0 - s) * min(max(common, 0.0), 1.0)
+        self.solidarity_rate = p.palestine_solidarity
+
         v = p.visa
         self.age_low = special.ndtr((v["age_min"] - v["age_mean"]) / v["age_sd"])
         self.age_high = special.ndtr((v["age_max"] + 1 - v["age_mean"]) / v["age_sd"])
@@ -201,6 +256,7 @@ def simulate_block(
     block: int,
     size: int,
     intervention: tuple[str, int] | None = None,
+    effect: str = "total",
 ) -> dict[str, np.ndarray]:
     """Generate one block of people.
 
@@ -216,6 +272,9 @@ def simulate_block(
         Number of people in this block.
     intervention : (str, int), optional
         ``(attribute, category code)`` to set for everyone (``do`` operator).
+    effect : {"total", "direct"}
+        With an intervention: regenerate every descendant of the attribute (total), or only
+        the columns of :data:`DIRECT_TWIN_COLUMNS` (direct), the rest at factual values.
 
     Returns
     -------
@@ -230,15 +289,25 @@ def simulate_block(
         return block_uniforms(seed, block, name, size)
 
     do_attr, do_code = intervention if intervention is not None else (None, None)
+    if effect not in TWIN_EFFECTS:
+        raise ValueError(f"effect must be one of {TWIN_EFFECTS}, got {effect!r}")
+    direct = effect == "direct"
     out: dict[str, np.ndarray] = {}
 
+    # ``nat`` drives the genuine attributes (sex, visa, overstay, speech); ``seen`` drives the
+    # nationality column and the proxies. They differ only in a direct-effect twin, where the
+    # person keeps everything but what a system sees of their origin.
     nat = tables.nationality.draw(u("nationality"))
+    seen = nat
     if do_attr == "nationality":
-        nat = np.full(size, do_code)
-    region = p.nationality_region[nat]
+        seen = np.full(size, do_code)
+        nat = nat if direct else seen
+    region_own = p.nationality_region[nat]
+    region = p.nationality_region[seen]
     if do_attr == "region_of_origin":
         region = np.full(size, do_code)
-    out["nationality"], out["region_of_origin"] = nat, region
+        region_own = region_own if direct else region
+    out["nationality"], out["region_of_origin"] = seen, region
 
     female = u("sex") < p.female[nat]
     out["sex"] = np.where(female, 0, 1)
@@ -272,21 +341,21 @@ def simulate_block(
     status_overstayed = len(p.visa_statuses) - 1
     out["visa_status"] = np.where(overstay, status_overstayed, p.visa_status_code[vt])
 
-    language = tables.language.draw(u("first_language"), nat)
+    language = tables.language.draw(u("first_language"), seen)
     if do_attr == "first_language":
         language = np.full(size, do_code)
     out["first_language"] = language
-    out["dialect"] = tables.dialect.draw(u("dialect"), nat * tables.n_languages + language)
-    english_rate = 1.0 - (1.0 - p.english[nat]) * (1.0 - visa["english"][vt])
+    out["dialect"] = tables.dialect.draw(u("dialect"), seen * tables.n_languages + language)
+    english_rate = tables.english_rate[seen, vt]
     out["speaks_english"] = (language == tables.english_code) | (u("speaks_english") < english_rate)
 
-    name = tables.name.draw(u("name_origin"), nat)
+    name = tables.name.draw(u("name_origin"), seen)
     out["name_origin"] = name
     out["name_transliterated"] = u("name_transliterated") < p.transliterated[name]
-    hood = tables.neighbourhood.draw(u("neighbourhood"), nat)
+    hood = tables.neighbourhood.draw(u("neighbourhood"), seen)
     out["neighbourhood"] = hood
     out["neighbourhood_surveillance"] = p.neighbourhood_surveillance[hood]
-    out["skin_tone"] = tables.skin.draw(u("skin_tone"), region) + 1
+    out["skin_tone"] = tables.skin.draw(u("skin_tone"), region_own) + 1
 
     sector = tables.sector.draw(u("employer_sector"), vt)
     out["employer_sector"] = sector
@@ -321,6 +390,11 @@ def simulate_block(
         behaviour["posts_sigma"] * normal_from_uniform(u("posts_per_month"))
     ) * np.where(protest, behaviour["protest_posts_multiplier"], 1.0)
     out["posts_per_month"] = np.where(active, posts, 0.0)
+    solidarity_rate = np.minimum(
+        tables.solidarity_rate[nat] * np.where(protest, p.solidarity_protest_multiplier, 1.0),
+        1.0,
+    )
+    out["palestine_solidarity"] = u("palestine_solidarity") < solidarity_rate
     out["true_threat"] = u("true_threat") < behaviour["threat_rate"]
     return out
 
@@ -328,8 +402,11 @@ def simulate_block(
 __all__ = [
     "COLUMNS",
     "Column",
+    "DIRECT_TWIN_COLUMNS",
     "INTERVENABLE",
     "PROXY_COLUMNS",
+    "TOTAL_TWIN_COLUMNS",
+    "TWIN_EFFECTS",
     "Tables",
     "categories_of",
     "simulate_block",

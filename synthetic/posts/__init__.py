@@ -11,13 +11,15 @@ from synthetic.posts.generate import (
     ARABIC_RENDERINGS,
     POST_COLUMNS,
     RENDERINGS,
+    TOPIC_COLUMNS,
     PostInputError,
     Rendering,
     author_profiles,
     generate_posts,
     post_counts,
     restyle,
+    retopic,
 )
 
-__all__ = ["ARABIC_RENDERINGS", "POST_COLUMNS", "RENDERINGS", "PostInputError", "Rendering",
-           "author_profiles", "generate_posts", "post_counts", "restyle"]
+__all__ = ["ARABIC_RENDERINGS", "POST_COLUMNS", "RENDERINGS", "TOPIC_COLUMNS", "PostInputError",
+           "Rendering", "author_profiles", "generate_posts", "post_counts", "restyle", "retopic"]

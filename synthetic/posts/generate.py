@@ -6,7 +6,8 @@ only part of them: the posts *pulled in* over a window of ``months`` are Poisson
 person's posting rate), so a more closely watched person has more posts read.
 
 A post has a true topic (daily life, sport, religion, politics, solidarity with Palestinians,
-solidarity with another cause, criticism of a government) and a true intent: a genuine threat
+solidarity with another cause, criticism of a government; only people whose
+``palestine_solidarity`` is set post on Palestinian rights) and a true intent: a genuine threat
 of violence, written generically, is very rare and has the same rate for every group by
 default (a share ``threat_share`` of the posts of the population's ``true_threat`` people, and
 ``threat_rate`` of everyone else's). The language and style come from the author's profile:
@@ -267,7 +268,8 @@ def author_profiles(people: pd.DataFrame, seed: int) -> Authors:
     ----------
     people : DataFrame
         People with ``person_id``, ``first_language``, ``dialect``, ``name_origin``,
-        ``speaks_english`` and ``protest_participation``.
+        ``speaks_english``, ``protest_participation`` and ``palestine_solidarity`` (only
+        those who speak for Palestinian rights post on ``solidarity_palestine``).
     seed : int
         Seed of the population (religion is drawn from its block streams).
     """
@@ -299,8 +301,11 @@ def author_profiles(people: pd.DataFrame, seed: int) -> Authors:
     interest = np.array([[mix.get(t, 1.0) for t in topics] for mix in interests])[codes]
     political = np.array([t in vocab.POLITICAL_TOPICS for t in topics])
     protest = people["protest_participation"].to_numpy(dtype=bool)
+    speaks = people["palestine_solidarity"].to_numpy(dtype=bool)
+    solidarity = np.array([t == vocab.SOLIDARITY_TOPIC for t in topics])
     weights = base * interest * np.where(protest[:, None] & political,
                                          vocab.PROTEST_TOPIC_MULTIPLIER, 1.0)
+    weights = np.where(solidarity & ~speaks[:, None], 0.0, weights)
     return Authors(
         religion=religion, name_family=name_family, dialect_family=dialect_family,
         style_cdf=np.cumsum(style_probs / style_probs.sum(axis=1, keepdims=True), axis=1),
@@ -414,8 +419,8 @@ def generate_posts(
     ----------
     people : DataFrame
         People of a generated population (``person_id``, ``first_language``, ``dialect``,
-        ``name_origin``, ``speaks_english``, ``protest_participation``, ``true_threat`` and
-        ``rate_column``).
+        ``name_origin``, ``speaks_english``, ``protest_participation``,
+        ``palestine_solidarity``, ``true_threat`` and ``rate_column``).
     seed : int
         Seed of the population.
     months : float
@@ -446,7 +451,8 @@ def generate_posts(
                  annotator_bias=annotator_bias, annotator_noise=annotator_noise,
                  annotator_miss_rate=annotator_miss_rate)
     missing = [c for c in ("person_id", "first_language", "dialect", "name_origin",
-                           "speaks_english", "protest_participation", "true_threat")
+                           "speaks_english", "protest_participation", "palestine_solidarity",
+                           "true_threat")
                if c not in people.columns]
     if missing:
         raise PostInputError(f"people table lacks the columns {missing}; pass people from "
@@ -635,3 +641,90 @@ def restyle(posts: pd.DataFrame, people: pd.DataFrame, seed: int, rendering: Ren
                 else _DIALECT_FAMILIES.index(rendering.dialect)),
     )
     return text
+
+
+# --------------------------------------------------------------------------- retopicking
+
+
+#: Columns of a post that its topic decides; :func:`retopic` may change only these.
+TOPIC_COLUMNS = ("topic", "sentiment", "arabic_or_islamic_terms", "pro_palestinian_terms",
+                 "text", "annotator_threat", "annotator_sentiment")
+
+
+def retopic(posts: pd.DataFrame, people: pd.DataFrame, seed: int, from_topic: str,
+            to_topic: str, *, annotator_bias: float = 0.0, annotator_noise: float = 0.01,
+            annotator_miss_rate: float = 0.1, stream: str = "posts") -> pd.DataFrame:
+    """The same posts, with every post on ``from_topic`` written on ``to_topic`` instead.
+
+    A speech counterfactual: each changed post keeps its author, index, writing style,
+    religious phrase, dialect marker, template position and every uniform it drew (so its
+    fillers and hashtag choice follow the same noise); only what the topic decides changes
+    (:data:`TOPIC_COLUMNS`). Annotator labels are redrawn with the same uniforms and settings,
+    so they change only where the post's markers do. Posts on other topics are returned
+    unchanged, bit for bit.
+
+    Parameters
+    ----------
+    posts : DataFrame
+        Posts from :func:`generate_posts` with the same ``seed`` and ``stream``.
+    people : DataFrame
+        A table holding every author of ``posts``.
+    seed : int
+    from_topic, to_topic : str
+        Topics of ``vocabulary.TOPICS`` other than ``"threat"``.
+    annotator_bias, annotator_noise, annotator_miss_rate : float
+        The annotation settings the posts were generated with.
+    stream : str
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``posts`` with the changed posts rewritten.
+    """
+    for name, topic in (("from_topic", from_topic), ("to_topic", to_topic)):
+        if topic not in vocab.TOPICS[:-1]:
+            raise PostInputError(f"{name} {topic!r} is not an ordinary topic; choose one of "
+                                 f"{', '.join(vocab.TOPICS[:-1])}")
+    _check_rates(annotator_bias=annotator_bias, annotator_noise=annotator_noise,
+                 annotator_miss_rate=annotator_miss_rate)
+    out = posts.copy()
+    rows = np.flatnonzero((posts["topic"] == from_topic).to_numpy())
+    if rows.size == 0:
+        return out
+    changed = posts.iloc[rows]
+    position = pd.Index(people["person_id"]).get_indexer(changed["person_id"])
+    if (position < 0).any():
+        raise PostInputError("some posts' authors are not in the people table")
+    authors = author_profiles(people.iloc[np.unique(position)], seed)
+    local = np.searchsorted(np.unique(position), position)
+    noise = PostNoise(person_keys(seed, changed["person_id"].to_numpy(dtype=np.int64), stream),
+                      changed["post_index"].to_numpy())
+    religion = authors.religion[local]
+    topic = np.full(rows.size, vocab.TOPICS.index(to_topic))
+    content = _Content(topic=topic, variant=_pick(noise.uniform("template"), _N_VARIANTS),
+                       noise=noise, religion=religion)
+    style = pd.Categorical(changed["style"], categories=vocab.STYLES).codes.astype(np.int64)
+    phrase_religion = np.where(changed["religious_phrase"].to_numpy(dtype=bool), religion, 0)
+    dialect = np.where(changed["dialect_marker"].to_numpy(dtype=bool),
+                       authors.dialect_family[local], -1)
+    text, sentiment, arabic_slots = _render(content, style, authors.name_family[local],
+                                            phrase_religion, dialect)
+    markers = identity_markers(style, phrase_religion, dialect, topic, arabic_slots)
+    threat = changed["true_threat"].to_numpy(dtype=bool)
+    annotator_threat = annotate_threats(threat, markers, noise.uniform("annotator_threat"),
+                                        annotator_bias, annotator_noise, annotator_miss_rate)
+    random_sentiment = _pick(noise.uniform("annotator_sentiment_pick"), len(vocab.SENTIMENTS))
+    annotator_sentiment = np.where(
+        noise.uniform("annotator_sentiment") < SENTIMENT_LABEL_NOISE, random_sentiment,
+        sentiment)
+    values = {
+        "topic": pd.Categorical.from_codes(topic, vocab.TOPICS),
+        "sentiment": pd.Categorical.from_codes(sentiment, vocab.SENTIMENTS),
+        **markers,
+        "text": pd.array(text, dtype="str"),
+        "annotator_threat": annotator_threat,
+        "annotator_sentiment": pd.Categorical.from_codes(annotator_sentiment, vocab.SENTIMENTS),
+    }
+    for column in TOPIC_COLUMNS:
+        out.iloc[rows, out.columns.get_loc(column)] = values[column]
+    return out

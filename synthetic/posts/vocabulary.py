@@ -20,11 +20,16 @@ TOPICS = (
     "daily_life", "sport", "religion", "politics", "solidarity_palestine", "solidarity_other",
     "government_criticism", "threat",
 )
-#: How often an ordinary author posts on each topic (before the author's own weights).
+#: How often an ordinary author posts on each topic (before the author's own weights). Only
+#: authors who speak for Palestinian rights (the population's ``palestine_solidarity``, whose
+#: rate by origin and protest participation is an assumption of the profile) post on
+#: ``solidarity_palestine``; for everyone else its weight is 0.
 TOPIC_BASE_WEIGHTS = {
     "daily_life": 0.40, "sport": 0.20, "religion": 0.08, "politics": 0.10,
-    "solidarity_palestine": 0.04, "solidarity_other": 0.08, "government_criticism": 0.10,
+    "solidarity_palestine": 0.15, "solidarity_other": 0.08, "government_criticism": 0.10,
 }
+#: The topic only people who speak for Palestinian rights post on.
+SOLIDARITY_TOPIC = "solidarity_palestine"
 #: Topics whose share rises for people who take part in protests.
 POLITICAL_TOPICS = ("politics", "solidarity_palestine", "solidarity_other",
                     "government_criticism")
@@ -439,10 +444,10 @@ NON_ENGLISH_SPEAKER_STYLE: dict[str, dict[str, float]] = {
 
 #: A topic's share is multiplied by these for authors whose first language is listed
 #: (interest in the news of the region: an assumption of the mimic, not a measured fact).
+#: Who speaks for Palestinian rights is the population's ``palestine_solidarity``, not a
+#: language's interest.
 TOPIC_INTEREST: dict[str, dict[str, float]] = {
-    "Arabic": {"solidarity_palestine": 3.0, "religion": 1.3},
-    "Urdu": {"solidarity_palestine": 2.0}, "Bengali": {"solidarity_palestine": 2.0},
-    "Turkish": {"solidarity_palestine": 2.0}, "Persian": {"government_criticism": 1.5},
+    "Arabic": {"religion": 1.3}, "Persian": {"government_criticism": 1.5},
     "Kurdish": {"government_criticism": 1.5}, "Russian": {"government_criticism": 1.3},
     "Ukrainian": {"solidarity_other": 1.5}, "Haitian Creole": {"solidarity_other": 1.5},
 }

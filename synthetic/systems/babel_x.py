@@ -31,13 +31,28 @@ from sklearn.utils.validation import check_is_fitted
 
 from synthetic.systems.base import read_card
 
-#: A "terrorism-related" lexicon of the kind keyword searches use. Each entry matches words
-#: that start with it ("bomb" matches "bombing"), in any case. It mixes words of violence with
-#: words that mostly appear in religious, political and solidarity speech, as such lists do.
+#: Words of violent intent that no ordinary post of the synthetic vocabulary uses: the neutral
+#: lexicon, the off position of the lexicon's bias.
+NEUTRAL_KEYWORDS = ("weapon", "explosive", "hurt", "revenge")
+#: Words of war news that ordinary political speech uses ("stop the bombing of Gaza", "an
+#: attack on working families"), which a keyword search reads as threats.
+NEWS_KEYWORDS = ("attack", "bomb")
+#: Identity, religious and solidarity words that such lists carry.
+IDENTITY_KEYWORDS = ("jihad", "martyr", "shaheed", "intifada", "gaza")
+#: A "terrorism-related" lexicon of the kind keyword searches use, as reported. Each entry
+#: matches words that start with it ("bomb" matches "bombing"), in any case. It mixes words of
+#: violence with words that mostly appear in religious, political and solidarity speech, as
+#: such lists do.
 DEFAULT_KEYWORDS = (
     "attack", "bomb", "weapon", "explosive", "hurt", "revenge", "jihad", "martyr", "shaheed",
     "intifada", "gaza",
 )
+#: Lexicons by name: ``"reported"`` (the default above) and ``"neutral"`` (threat words only:
+#: no identity or solidarity words, and none of the war-news words ordinary speech uses).
+LEXICONS: dict[str, tuple[str, ...]] = {
+    "reported": DEFAULT_KEYWORDS,
+    "neutral": NEUTRAL_KEYWORDS,
+}
 SENTIMENTS = ("negative", "neutral", "positive")
 #: Posts per featurisation chunk when scoring in parallel.
 CHUNK_POSTS = 100_000

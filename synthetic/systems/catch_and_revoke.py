@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.special import expit
 
 from synthetic.population.mechanisms import target_mask
-from synthetic.systems.base import read_card, top_share
+from synthetic.systems.base import CutOff, read_card, top_share
 
 STAGES = ("watched", "social_flag", "record_hit", "high_threat_score", "revoked")
 STAGE_TITLES = {
@@ -81,6 +81,12 @@ class CatchAndRevokePipeline:
     rule : {"capacity", "threshold"}
         Revoke the top ``capacity`` share of scores, or every score at or above ``threshold``.
     capacity, threshold : float
+
+    Attributes
+    ----------
+    cut_off_ : CutOff
+        Where the last call of :meth:`stages` cut the scores; pass it back to decide a
+        counterfactual twin at the same cut-off.
     """
 
     card_name = "catch_and_revoke"
@@ -108,6 +114,7 @@ class CatchAndRevokePipeline:
         post_pulled_in: np.ndarray,
         post_flagged: np.ndarray,
         post_threat_probability: np.ndarray,
+        cut_off: CutOff | None = None,
     ) -> pd.DataFrame:
         """Every stage's output for every person.
 
@@ -120,6 +127,9 @@ class CatchAndRevokePipeline:
         post_pulled_in, post_flagged : array of bool
             Whether each post reached the tool, and whether the tool flagged it.
         post_threat_probability : array of float
+        cut_off : CutOff, optional
+            Under the capacity rule, reapply this cut-off (a previous run's ``cut_off_``)
+            instead of selecting the top share anew: how a counterfactual twin is decided.
 
         Returns
         -------
@@ -145,10 +155,15 @@ class CatchAndRevokePipeline:
                  + p.country_of_concern * concern)
         score = expit(logit)
         if self.rule == "capacity":
-            revoked, cut = top_share(score, self.capacity)
-            high = score >= cut.threshold
+            if cut_off is None:
+                revoked, cut_off = top_share(score, self.capacity)
+            else:
+                revoked = cut_off.select(score)
+            self.cut_off_ = cut_off
+            high = score >= cut_off.threshold
         else:
             revoked = high = score >= self.threshold
+            self.cut_off_ = CutOff(self.threshold, len(score))
         return pd.DataFrame({
             "posts_pulled_in": pulled.astype(np.int64),
             "watched": pulled > 0,

@@ -48,8 +48,12 @@ def fair_run(tmp_path_factory):
         "mechanisms": {"surveillance_intensity": {"strength": 0.0},
                        "proxy_leakage": {"strength": 0.0}},
         "system.annotator_bias": 0.0,
+        # the reported lexicon is itself a bias (identity and solidarity words); off: neutral
+        "system.lexicon": "neutral",
         "audit.reference": {},
         "audit.groupings": [["nationality"], ["region_of_origin"], ["first_language"]],
+        "audit.focus": [{"grouping": "region_of_origin", "group": "Middle East and North Africa",
+                         "reference": "East Asia and Pacific"}],
     })
     config = parse_config(data)
     check_experiment(config)
@@ -154,7 +158,8 @@ def test_keyword_fpr_on_solidarity_posts_is_measured_from_the_posts(biased_run):
                            annotator_miss_rate=settings.annotator_miss_rate,
                            threat_share=settings.threat_share)
     solidarity = posts[(posts["topic"] == "solidarity_palestine") & ~posts["true_threat"]]
-    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, settings.keywords)) + ")", re.I)
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, settings.lexicon_words)) + ")",
+                         re.I)
     hits = sum(bool(pattern.search(text)) for text in solidarity["text"])
     assert measured["non_threat_posts"] == len(solidarity)
     assert measured["keyword_false_positives"] == hits
@@ -176,5 +181,6 @@ def test_bad_settings_name_the_key(key, value, message):
 
 def test_settings_defaults_are_valid():
     settings = adapter.Settings()
-    assert settings.flag_rule == "either" and settings.keywords
+    assert settings.flag_rule == "either" and settings.lexicon == "reported"
+    assert settings.keywords is None and "gaza" in settings.lexicon_words
     assert np.isclose(settings.months, 3.0)

@@ -14,13 +14,10 @@ from synthetic.systems.catch_and_revoke import STAGE_TITLES
 from tests.experiments.conftest import apply_changes, shipped_data
 from tests.experiments.test_fair_world import FAIR_PROFILE
 
-STAGE_COUNT = 4
-
 
 def catch_and_revoke_data(**changes: object) -> dict:
     data = shipped_data("catch_and_revoke", 16_000, 200)
     data["system"]["training_posts"] = 8_000
-    data["system"]["attribution"]["n_boot"] = 300
     return apply_changes(data, changes)
 
 
@@ -30,25 +27,36 @@ def flagship(tmp_path_factory):
     return run_experiment(parse_config(catch_and_revoke_data()), Path("car.toml"), out=out)
 
 
+def _focus_rows(table: pd.DataFrame) -> pd.DataFrame:
+    return table[(table["group"] == "Middle East and North Africa")
+                 & (table["metric"] == "fpr")].reset_index(drop=True)
+
+
 def test_stage_contributions_add_up_to_the_total_disparity(flagship):
-    attribution = flagship.directory / "attribution.csv"
-    table = pd.read_csv(attribution)
-    stages, total = table.iloc[:STAGE_COUNT], table.iloc[STAGE_COUNT]
-    assert total["stage"].startswith("total")
-    # Shapley contributions add up exactly; the total's own interval holds their sum.
-    assert stages["contribution"].sum() == pytest.approx(total["contribution"], abs=1e-9)
-    assert total["contribution_ci_low"] <= stages["contribution"].sum() <= \
-        total["contribution_ci_high"]
-    assert (stages["contribution_ci_low"] <= stages["contribution"]).all()
-    assert (stages["contribution"] <= stages["contribution_ci_high"]).all()
-    assert total["contribution"] > 0  # the configured biases do open a gap
+    table = _focus_rows(flagship.attribution.table)
+    off, stages, total = table.iloc[0], table[table["kind"] == "knob"], table.iloc[-1]
+    assert off["source"] == "all knobs off" and total["source"] == "as configured"
+    knobs = [k["name"] for k in catch_and_revoke_data()["attribution"]["knobs"]]
+    assert list(stages["source"]) == knobs
+    assert {"surveillance", "annotator bias", "record label bias",
+            "countries of concern"} <= set(knobs)  # the four biased stages, at least
+    # Shapley contributions add up exactly: all off plus the stages is the run's gap.
+    assert off["contribution"] + stages["contribution"].sum() == pytest.approx(
+        total["contribution"], abs=1e-9)
+    assert total["ci_low"] <= total["contribution"] <= total["ci_high"]
+    assert (stages["ci_low"] <= stages["contribution"]).all()
+    assert (stages["contribution"] <= stages["ci_high"]).all()
+    assert total["contribution"] - off["contribution"] > 0  # the configured biases open a gap
+    written = _focus_rows(pd.read_csv(flagship.directory / "attribution.csv"))
+    assert written["contribution"].to_numpy() == pytest.approx(
+        table["contribution"].to_numpy(), abs=1e-6)
 
 
 def test_report_names_every_stage_with_intervals(flagship):
     report = (flagship.directory / "report.md").read_text()
     for title in STAGE_TITLES.values():
         assert title in report
-    assert "Where the disparity enters" in report and "cascade.png" in report
+    assert "Where the disparity comes from" in report and "cascade.png" in report
     stage_metrics = (flagship.directory / "stage_metrics.csv").read_text()
     for stage in STAGE_TITLES:
         assert f"\n{stage}," in stage_metrics
@@ -77,18 +85,22 @@ def test_no_significant_disparity_with_every_bias_off(tmp_path):
                        "label_bias": {"strength": 0.0}, "proxy_leakage": {"strength": 0.0}},
         "system.annotator_bias": 0.0,
         "system.countries_of_concern": [],
+        "system.protest_coverage": 0.0,
         # the default lexicon is itself a bias (it lists identity and solidarity words)
+        "system.lexicon": "neutral",
         "system.flag_rule": "classifier",
         "system.capacity": 0.02,
         "audit.reference": {},
         "audit.groupings": [["nationality"], ["region_of_origin"]],
+        "audit.focus": [{"grouping": "region_of_origin", "group": "Middle East and North Africa",
+                         "reference": "East Asia and Pacific"}],
     })
     result = run_experiment(parse_config(data), Path("fair.toml"), out=tmp_path / "fair",
                             report=False)
     table = result.views["true"].table
     rates = table[table["metric"].isin(["fpr", "selection_rate"])]
     assert not (rates["p_holm"] < 0.05).any(), rates[rates["p_holm"] < 0.05]
-    attribution = pd.read_csv(result.directory / "attribution.csv")
-    total = attribution.iloc[STAGE_COUNT]
-    assert total["contribution"] == pytest.approx(0.0, abs=1e-12)  # no bias switched on
-    assert np.isfinite(total["contribution_ci_low"])
+    attribution = result.attribution.table
+    stages = attribution[attribution["kind"] == "knob"]
+    assert (stages["contribution"] == 0).all()  # no bias switched on: every world is alike
+    assert np.isfinite(stages["ci_low"]).all()

@@ -122,3 +122,21 @@ def test_bad_settings_are_named():
         parse_config(cbp_data(**{"system.skewed_shares": [0.5, 0.5, 0.5]}))
     with pytest.raises(ConfigError, match="did you mean 'target_fmr'"):
         parse_config(cbp_data(**{"system.target_fnr": 0.01}))
+
+
+def test_genuine_share_sets_the_mix_and_headlines_name_the_assumptions(small_run, tmp_path):
+    mixed = run(tmp_path, "mixed", **{"system.genuine_share": 0.9})
+    decisions = mixed.decisions
+    genuine = int((~decisions["y_true"]).sum())
+    assert genuine / len(decisions) == pytest.approx(0.9, abs=1e-3)
+    assert genuine == int((~small_run.decisions["y_true"]).sum())  # impostors were thinned
+
+    def genuine_share_of_rejections(result) -> float:
+        rejected = result.decisions[result.decisions["decision"]]
+        return float((~rejected["y_true"]).mean())
+
+    # The share of rejections that were genuine is set by the assumed mix, not by the faces.
+    assert genuine_share_of_rejections(mixed) > genuine_share_of_rejections(small_run)
+    text = " ".join(mixed.headlines)
+    assert "in a mix of attempts assumed to be 90% genuine" in text
+    assert "Assuming each failed attempt costs 1 day(s) of waiting (an assumption" in text

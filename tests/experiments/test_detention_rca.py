@@ -30,6 +30,7 @@ def fair_data(seed: int, **changes: object) -> dict:
         "mechanisms": {name: {"strength": 0.0} for name in MECHANISMS},
         "audit.reference": {"nationality": "GBR"},
         "audit.groupings": [["nationality"], ["region_of_origin"]],
+        "audit.focus": [{"grouping": "nationality", "group": "NGA"}],
         "counterfactual.interventions": [{"attribute": "nationality", "value": "GBR"}],
         **changes,
     })

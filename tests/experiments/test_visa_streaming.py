@@ -35,6 +35,7 @@ def fair_world_data(seed: int, label_bias: float, **changes: object) -> dict:
         "experiment.seed": seed,
         "mechanisms": mechanisms,
         "audit.reference": {"nationality": "TUR"},
+        "audit.focus": [{"grouping": "nationality", "group": TARGET}],
         # Not sex: adverse events truly differ by sex, and the score reads it. Regions would
         # repeat nationalities here (one nationality per region).
         "audit.groupings": [["nationality"]],
@@ -84,7 +85,11 @@ def test_over_recorded_history_leads_to_more_wrongful_refusals(loop_on):
     # The reference nationality ends up never streamed red: its wrongful refusals come from
     # false records alone, so the difference is the measure, not the ratio.
     assert row["difference"] > 0.1 and row["p_holm"] < 0.05
-    assert loop_on.manifest["details"]["most_scrutinised"] == TARGET
+    # The pair followed is the one the file names in advance, and the targeted nationality is
+    # the one streamed red more often in the last round.
+    assert loop_on.manifest["details"]["followed_pair"] == [TARGET, "TUR"]
+    gaps = read_gaps(loop_on).set_index(["correction", "round"])["red_share_gap"]
+    assert gaps[("none", gaps.index.get_level_values("round").max())] > 0
 
 
 def test_gap_grows_without_correction_and_stays_bounded_with_it(loop_on):

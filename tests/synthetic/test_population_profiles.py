@@ -115,3 +115,26 @@ def test_bad_iso_code_is_named(tmp_path):
     path = _custom(tmp_path, "\nGBR = {", "\nUK = {")
     with pytest.raises(PopulationInputError, match="'UK' is not an ISO 3166 alpha-3 code"):
         load_profile(path)
+
+
+def test_speech_rates_come_from_the_profiles_labelled_assumption():
+    profile = load_profile("us_international_students")  # inherits [speech] from its base
+    assert "illustrative assumption" in profile.raw["speech"]["source"]
+    by_code = dict(zip(profile.nationalities, profile.palestine_solidarity, strict=True))
+    assert by_code["SAU"] == 0.40 and by_code["PAK"] == 0.25 and by_code["CHN"] == 0.05
+    assert profile.solidarity_protest_multiplier == 4.0
+
+
+def test_speech_by_origin_typo_is_named(tmp_path):
+    path = _custom(tmp_path, 'by_origin = { "Middle East and North Africa"',
+                   'by_origin = { "Middle East"')
+    with pytest.raises(PopulationInputError, match="speech.by_origin names 'Middle East'"):
+        load_profile(path)
+
+
+def test_profile_without_speech_table_has_nobody_speaking(tmp_path):
+    text = US_VISA.read_text(encoding="utf-8")
+    path = tmp_path / "quiet.toml"
+    path.write_text(text[:text.index("[speech]")], encoding="utf-8")
+    profile = load_profile(path)
+    assert not profile.palestine_solidarity.any()

@@ -10,12 +10,14 @@ from scipy import stats
 from synthetic.population import generate
 from synthetic.posts import (
     POST_COLUMNS,
+    TOPIC_COLUMNS,
     PostInputError,
     Rendering,
     author_profiles,
     generate_posts,
     post_counts,
     restyle,
+    retopic,
 )
 from synthetic.posts import vocabulary as vocab
 
@@ -160,3 +162,41 @@ def test_bad_input_names_the_problem(people):
         generate_posts(people.drop(columns="observed_posts_per_month"), SEED)
     with pytest.raises(PostInputError, match="lacks the columns"):
         generate_posts(people.drop(columns="dialect"), SEED)
+
+
+def test_only_people_who_speak_for_palestinian_rights_post_on_it(people, posts):
+    speakers = set(people.loc[people["palestine_solidarity"], "person_id"])
+    on_topic = set(posts.loc[posts["topic"] == vocab.SOLIDARITY_TOPIC, "person_id"])
+    assert on_topic and on_topic <= speakers
+
+
+def test_speech_share_follows_origin_and_protest():
+    people = generate("us_visa_holders", 60_000, seed=SEED).people
+    by_region = people.groupby("region_of_origin", observed=True)["palestine_solidarity"].mean()
+    assert by_region["Middle East and North Africa"] > 4 * by_region["East Asia and Pacific"]
+    by_protest = people.groupby("protest_participation")["palestine_solidarity"].mean()
+    assert by_protest[True] > 2 * by_protest[False]
+
+
+def test_retopic_to_the_same_topic_changes_nothing(people, posts):
+    same = retopic(posts, people, SEED, "solidarity_palestine", "solidarity_palestine",
+                   annotator_bias=2.0)
+    assert_same_posts(same, posts)
+
+
+def test_retopic_rewrites_only_what_the_topic_decides(people, posts):
+    twin = retopic(posts, people, SEED, "solidarity_palestine", "solidarity_other",
+                   annotator_bias=2.0)
+    rewritten = (posts["topic"] == "solidarity_palestine").to_numpy()
+    assert rewritten.any() and (twin.loc[rewritten, "topic"] == "solidarity_other").all()
+    for column in POST_COLUMNS:
+        factual, other = posts[column].to_numpy(dtype=object), twin[column].to_numpy(dtype=object)
+        assert np.array_equal(factual[~rewritten], other[~rewritten]), column
+        if column not in TOPIC_COLUMNS:
+            assert np.array_equal(factual[rewritten], other[rewritten]), column
+    assert not twin.loc[rewritten, "pro_palestinian_terms"].any()
+
+
+def test_retopic_to_a_threat_is_refused(people, posts):
+    with pytest.raises(PostInputError, match="to_topic 'threat' is not an ordinary topic"):
+        retopic(posts, people, SEED, "solidarity_palestine", "threat")

@@ -10,8 +10,11 @@ import pytest
 
 from synthetic.population import generate
 from synthetic.posts import generate_posts
+from synthetic.posts import vocabulary as vocab
 from synthetic.systems.babel_x import (
     DEFAULT_KEYWORDS,
+    IDENTITY_KEYWORDS,
+    LEXICONS,
     BabelXScorer,
     keyword_hits,
     persistent_search,
@@ -127,3 +130,22 @@ def test_card_names_sources_and_knobs():
     for phrase in ("Babel X", "Public sources", "What is simplified", "Knobs",
                    "annotator_bias", "persistent search", "Sap et al.", "Dixon et al."):
         assert phrase in card
+
+
+def _templates(topics) -> list[str]:
+    """Every language version of every template of ``topics``, slots left in braces."""
+    return [text for topic in topics for _, *texts in vocab.TEMPLATES[topic] for text in texts]
+
+
+def test_neutral_lexicon_holds_threat_words_that_no_ordinary_post_uses():
+    neutral = LEXICONS["neutral"]
+    assert not set(neutral) & set(IDENTITY_KEYWORDS)
+    assert not keyword_hits(_templates(vocab.TOPICS[:-1]), neutral).any()
+    assert keyword_hits(_templates(["threat"]), neutral).any()
+
+
+def test_reported_lexicon_flags_solidarity_speech_the_neutral_one_does_not():
+    solidarity = _templates([vocab.SOLIDARITY_TOPIC])
+    assert LEXICONS["reported"] == DEFAULT_KEYWORDS
+    assert keyword_hits(solidarity, LEXICONS["reported"]).mean() > 0.4
+    assert not keyword_hits(solidarity, LEXICONS["neutral"]).any()

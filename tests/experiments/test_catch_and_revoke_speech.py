@@ -1,0 +1,113 @@
+"""Catch and Revoke: the speech comparison (posted in support of Palestinian rights or not)
+moves only with the biases that touch speech, and the speech twin rewrites only posts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments.config import parse_config
+from experiments.runner import compute_run, table_files, train_split
+from experiments.systems.catch_and_revoke import (
+    SPEECH_COLUMN,
+    SPEECH_GROUPS,
+    _SharedWorld,
+    speech_twin,
+)
+from synthetic.population import apply_mechanisms
+from synthetic.posts import TOPIC_COLUMNS
+from synthetic.posts.vocabulary import SOLIDARITY_TOPIC
+from tests.experiments.conftest import apply_changes, shipped_data
+from tests.synthetic.helpers import assert_same_frame
+
+SIZE = 16_000
+#: Every bias off: a neutral lexicon, unbiased annotators, equal surveillance, and the origin
+#: biases off too, since who speaks differs by origin in the profile (so origin biases would
+#: reach the comparison through who the speakers are, not through their speech).
+NEUTRAL = {
+    "system.lexicon": "neutral",
+    "system.annotator_bias": 0.0,
+    "system.protest_coverage": 0.0,
+    "mechanisms.surveillance_intensity.strength": 0.0,
+    "mechanisms.label_bias.strength": 0.0,
+    "system.countries_of_concern": [],
+}
+#: Each bias that touches speech, switched on alone: each must widen the gap between students
+#: who posted in support of Palestinian rights and those who posted otherwise. (Protest-site
+#: surveillance at full coverage: at this size its effect at the shipped 0.6 is one student.)
+SPEECH_BIASES = {
+    "lexicon identity words": {"system.lexicon": "reported"},
+    "annotator bias": {"system.annotator_bias": 1.5},
+    "protest-site surveillance": {"system.protest_coverage": 1.0},
+}
+
+
+def speech_data(size: int = SIZE, **changes: object) -> dict:
+    data = shipped_data("catch_and_revoke", size, 200)
+    data["system"]["training_posts"] = 8_000
+    data.pop("attribution", None)
+    return apply_changes(data, changes)
+
+
+@pytest.fixture(scope="module")
+def neutral():
+    return compute_run(parse_config(speech_data(**NEUTRAL)))
+
+
+def _speech_gap(decisions, groups, truth) -> float:
+    """Wrongful revocation rate of 'yes' minus that of 'no' (students posing no threat)."""
+    rates = [decisions[(groups == g) & ~truth].mean() for g in SPEECH_GROUPS[:2]]
+    return rates[0] - rates[1]
+
+
+def test_speech_comparison_shows_no_significant_difference_with_every_bias_off(neutral):
+    stages = neutral.system_run.extra_tables["stage_metrics"]
+    row = stages[(stages["stage"] == "revoked") & (stages["grouping"] == SPEECH_COLUMN)
+                 & (stages["metric"] == "fpr") & (stages["group"] == "yes")].iloc[0]
+    assert row["reference"] == "no"
+    assert row["p_holm"] >= 0.05, row
+    twin = neutral.system_run.extra_tables["speech_twin"]
+    everyone = twin[twin["group"] == "(all)"].iloc[0]
+    # Without a biased lexicon or annotators, rewriting the speech changes almost nobody's fate.
+    assert everyone["flip_rate"] < 0.01
+
+
+@pytest.mark.parametrize("bias", sorted(SPEECH_BIASES))
+def test_each_speech_bias_widens_the_speech_gap(neutral, bias):
+    people, decisions = neutral.population.people, neutral.decisions
+    groups = decisions[SPEECH_COLUMN].astype(str).to_numpy()
+    truth = decisions["y_true"].to_numpy(dtype=bool)
+    base = _speech_gap(decisions["decision"].to_numpy(), groups, truth)
+    world = parse_config(speech_data(**{**NEUTRAL, **SPEECH_BIASES[bias]}))
+    mechanisms = {name: m.model_dump() for name, m in world.mechanisms.items()}
+    world_people = apply_mechanisms(people, mechanisms, world.experiment.seed)
+    revoked = neutral.system_run.decide_world(world, world_people)["decision"]
+    assert _speech_gap(revoked, groups, truth) > base, bias
+
+
+def test_speech_twin_rewrites_only_the_solidarity_posts(neutral):
+    config = neutral.config
+    people = neutral.population.people
+    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
+    settings = config.system_settings()
+    shared = _SharedWorld(config, people, split, settings)
+    before = people.copy()
+    _, twin_posts = speech_twin(shared, settings, people)
+    assert_same_frame(people, before)  # every column of every student unchanged
+    posts = shared.posts
+    rewritten = (posts["topic"] == SOLIDARITY_TOPIC).to_numpy()
+    assert rewritten.any() and not (twin_posts["topic"] == SOLIDARITY_TOPIC).any()
+    for column in posts.columns:
+        factual, twin = (posts[column].to_numpy(dtype=object),
+                         twin_posts[column].to_numpy(dtype=object))
+        assert np.array_equal(factual[~rewritten], twin[~rewritten]), column
+        if column not in TOPIC_COLUMNS:
+            assert np.array_equal(factual[rewritten], twin[rewritten]), column
+    assert (twin_posts.loc[rewritten, "text"] != posts.loc[rewritten, "text"]).all()
+
+
+def test_speech_tables_are_deterministic():
+    config = parse_config(speech_data(8_000))
+    first, second = (table_files(compute_run(config)) for _ in range(2))
+    for name in ("speech_twin.csv", "stage_metrics.csv", "metrics.csv"):
+        assert first[name] == second[name], name
