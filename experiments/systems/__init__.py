@@ -1,7 +1,9 @@
 """Adapters between the experiment runner and the toy systems, one module per system.
 
 Each module exposes ``Settings`` (its ``[system]`` table) and ``run`` (see
-:mod:`experiments.systems.base`). Register a new system by adding its module name here.
+:mod:`experiments.systems.base`), and may list in ``DERIVED_COLUMNS`` the person-level columns
+it derives while it runs (from posts, say) that groupings may name. Register a new system by
+adding its module name here.
 """
 
 from __future__ import annotations
@@ -17,9 +19,20 @@ SYSTEMS: dict[str, str] = {
     "visa_streaming": "visa_streaming",
     "detention_rca": "detention_rca",
     "cbp_one": "cbp_one",
+    "uscis_fraud": "uscis_fraud",
+    "icm_falcon": "icm_falcon",
+    "e_atd": "e_atd",
+    "iborderctrl": "iborderctrl",
+    "bamf_origin": "bamf_origin",
+    "name_matching": "name_matching",
 }
 
 
 def system_adapter(name: str) -> ModuleType:
     """The adapter module of a system, by its experiment-file name."""
     return importlib.import_module(f"experiments.systems.{SYSTEMS[name]}")
+
+
+def derived_columns(name: str) -> tuple[str, ...]:
+    """Person-level columns a system derives while it runs, which groupings may name."""
+    return tuple(getattr(system_adapter(name), "DERIVED_COLUMNS", ()))
