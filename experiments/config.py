@@ -171,6 +171,9 @@ class SweepSection(Strict):
     focus_grouping: str = "region_of_origin"
     focus_group: str = ""
     focus_metric: str = "fpr"
+    attribution: bool = Field(
+        default=True, description="run each point's [attribution] knob worlds (false skips "
+        "them: faster, but the report then has no knobs-off section)")
 
     @field_validator("grid")
     @classmethod

@@ -75,6 +75,8 @@ def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[Sweep
         for seed in config.sweep.seeds:
             point = json.loads(json.dumps(data))  # a deep copy of plain TOML data
             point.pop("sweep", None)
+            if not config.sweep.attribution:  # the point runs no knob worlds at all
+                point.pop("attribution", None)
             for key, value in params.items():
                 set_dotted(point, key, value)
             set_dotted(point, "experiment.seed", seed)

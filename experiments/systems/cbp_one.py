@@ -21,12 +21,7 @@ import pandas as pd  # noqa: E402
 from pydantic import Field, field_validator  # noqa: E402
 
 from audit.figures import save_figure  # noqa: E402
-from audit.intervals import (  # noqa: E402
-    ignore_nan_warnings,
-    percentile_interval,
-    resample_cells,
-    wilson_interval,
-)
+from audit.intervals import newcombe_difference_interval, wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
@@ -282,6 +277,9 @@ def run(
     keep = attempt_mix(n, settings.genuine_share, np.random.default_rng(
         np.random.SeedSequence([seed, ATTEMPT_MIX_STREAM])))
     decisions = pd.concat([groups, groups], ignore_index=True).assign(
+        # The identity an attempt claims: a person's own genuine attempt and the impostor
+        # attempt on their identity share a face and a template, so they form one cluster.
+        claimed_identity=np.r_[np.arange(n), np.arange(n)],
         y_true=impostor,
         y_recorded=impostor,  # no recorded world: who made an attempt is known exactly
         decision=np.r_[main.genuine_rejected, main.impostor_rejected],
@@ -329,6 +327,7 @@ def run(
             "training_shares": dict(zip(TONE_BANDS, main.shares.tolist(), strict=True)),
         },
         unit="verification attempts",
+        cluster="claimed_identity",
         decision_label="rejected at face verification",
         error_phrase="wrongly rejected at face verification (told they are not themselves)",
         negative_phrase=(f"making a genuine attempt, in a mix of attempts assumed to be "
@@ -451,7 +450,8 @@ def rates_by_group(labels: dict[str, np.ndarray], verification: Verification,
 def representation_sweep(sweep: dict[float, Verification], band: np.ndarray, n_boot: int,
                          confidence: float, rng: np.random.Generator) -> pd.DataFrame:
     """FNMR and FMR per tone band at each training composition, and the FNMR gap to the
-    lighter band with a bootstrap interval (multinomial resamples of each band's counts)."""
+    lighter band with Newcombe's score interval (``n_boot`` and ``rng`` are not used: the
+    interval is closed-form)."""
     n_bands = len(TONE_BANDS)
     parts = []
     for level, verification in sweep.items():  # one refit per level
@@ -460,11 +460,12 @@ def representation_sweep(sweep: dict[float, Verification], band: np.ndarray, n_b
                                minlength=n_bands).astype(np.int64)
         matched = np.bincount(band, weights=~verification.impostor_rejected,
                               minlength=n_bands).astype(np.int64)
-        counts = np.stack([genuine - rejected, rejected], axis=1)  # (band, accepted/rejected)
-        with ignore_nan_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-            resampled = resample_cells(counts, n_boot, rng, category_axes=1)
-            boot_fnmr = resampled[..., 1] / resampled.sum(axis=-1)
-            gap_low, gap_high = percentile_interval(boot_fnmr - boot_fnmr[:, :1], confidence)
+        # The bands are different people: each band's gap to the lighter band has
+        # Newcombe's score interval, defined with no rejection at all too.
+        gap_low, gap_high = newcombe_difference_interval(rejected, genuine, rejected[0],
+                                                         genuine[0], confidence)
+        gap_low[0] = gap_high[0] = np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
             fnmr = rejected / genuine
             fmr = matched / genuine
         fnmr_low, fnmr_high = wilson_interval(rejected, genuine, confidence)
@@ -572,7 +573,7 @@ def report_section(directory: Path, rates: pd.DataFrame, sweep: pd.DataFrame,
             f"moves the darker band's false non-match rate from {percent(first['fnmr'], 2)} "
             f"(representation {first['representation']:g}) to {percent(last['fnmr'], 2)} "
             f"(representation {last['representation']:g}); the last column is its gap to the "
-            f"lighter band with a {level} bootstrap interval."
+            f"lighter band with a {level} Newcombe score interval."
         ),
         Table(["representation", "training identities (lighter / medium / darker)",
                *[f"FNMR, {b}" for b in TONE_BANDS], "FNMR gap, darker − lighter"],

@@ -49,6 +49,13 @@ def test_sweep_expands_grid_times_seeds():
     assert points[2].data["system"]["capacity"] == 0.1 and points[2].data["experiment"]["seed"] == 1
 
 
+def test_a_sweep_may_skip_the_knob_worlds_of_its_points():
+    data = small_sweep_data(**{"attribution.enabled": True})
+    assert all("attribution" in p.data for p in sweep_points(data))
+    data["sweep"]["attribution"] = False
+    assert not any("attribution" in p.data for p in sweep_points(data))
+
+
 def test_sweep_writes_tidy_table_summary_figures_manifest_and_report(joblib_sweep):
     directory = joblib_sweep.directory
     for name in ("sweep_metrics.csv", "sweep_summary.csv", "sweep_manifest.json",
