@@ -29,7 +29,7 @@ from audit.engine import (
 from audit.errors import AuditInputError
 from audit.intervals import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT
 from audit.result import AuditResult
-from audit.validation import DEFAULT_MAX_GROUPS, check_columns, missing_mask
+from audit.validation import DEFAULT_MAX_GROUPS, DEFAULT_NA_TEXT, check_columns, missing_mask
 
 #: Rows per record batch read from a file.
 DEFAULT_BATCH_ROWS = 1_000_000
@@ -201,10 +201,12 @@ def read_batches(path: str | Path, columns: Sequence[str], group_columns: Sequen
         for batch in source.iter_batches(batch_size=batch_rows, columns=list(columns)):
             yield _with_group_strings(batch, group_columns).to_pandas()
         return
+    # Outcome and score columns take pandas' missing spellings; group columns are text that is
+    # never missing but when empty (made missing below), as the in-memory reader reads them.
     convert = pa_csv.ConvertOptions(
         include_columns=list(columns),
         column_types={c: pa.string() for c in group_columns},
-        null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False)
+        null_values=list(DEFAULT_NA_TEXT), strings_can_be_null=False)
     # CSV batches are blocks of bytes: about 64 bytes a row, within sensible bounds.
     read = pa_csv.ReadOptions(block_size=int(min(max(batch_rows * 64, 1 << 12), 1 << 26)))
     try:
@@ -212,7 +214,10 @@ def read_batches(path: str | Path, columns: Sequence[str], group_columns: Sequen
     except (pa.ArrowInvalid, KeyError) as error:
         raise AuditInputError(f"cannot read {path.name} as CSV: {error}") from None
     for batch in reader:
-        yield batch.to_pandas()
+        frame = batch.to_pandas()
+        for column in group_columns:
+            frame[column] = frame[column].mask(frame[column] == "")
+        yield frame
 
 
 def _with_group_strings(batch: object, group_columns: Sequence[str]) -> object:

@@ -19,6 +19,16 @@ DEFAULT_MAX_GROUPS = 10_000
 #: How a group whose name is the empty text is labelled: in a CSV file an empty field reads
 #: back as missing, so the empty name gets a visible label instead.
 EMPTY_LABEL = "(empty)"
+
+#: Text that pandas reads as missing by default. Outcome and score columns keep it; a group
+#: column does not, as "NA" is Namibia, and "None" or "nan" may be real group names.
+try:
+    from pandas._libs.parsers import STR_NA_VALUES as _PANDAS_NA
+except ImportError:  # pragma: no cover - older or newer pandas layouts
+    _PANDAS_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                  "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+                  "nan", "null"}
+DEFAULT_NA_TEXT = tuple(sorted(_PANDAS_NA))
 #: Bytes the audit holds per (group, bootstrap resample) of a grouping, measured on the
 #: engine with a margin: resampled counts, rates, differences, ratios and their percentiles.
 BYTES_PER_GROUP_RESAMPLE = 400

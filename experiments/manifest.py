@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import platform
 import subprocess
@@ -109,8 +110,7 @@ def build_audit_manifest(
         "git_commit": git_commit(),
         "command": "audit",
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "input": {"file": str(input_file), "bytes": input_file.stat().st_size,
-                  "sha256": sha256_of(input_file)},
+        "input": _input_facts(input_file),
         "settings": jsonable(settings),
         "suppressed_cells_withheld": suppress,
         "suppress_below": settings.get("suppress_below"),
@@ -120,3 +120,14 @@ def build_audit_manifest(
         "files": {str(p.relative_to(directory)): sha256_of(p) for p in files},
     }
 
+
+
+def _input_facts(input_file: Path) -> dict[str, Any]:
+    """Name, size and SHA-256 of the audited file, or of every file a glob matched."""
+    if input_file.is_file():
+        return {"file": str(input_file), "bytes": input_file.stat().st_size,
+                "sha256": sha256_of(input_file)}
+    matched = sorted(Path(p) for p in glob.glob(str(input_file)))
+    return {"pattern": str(input_file),
+            "files": [{"file": str(p), "bytes": p.stat().st_size, "sha256": sha256_of(p)}
+                      for p in matched if p.is_file()]}

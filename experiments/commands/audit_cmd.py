@@ -11,22 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit import audit
+from audit import AuditResult, audit
 from audit.engine import grouping_families, resolve_groupings
 from audit.report import grouping_table, summary_table
-from audit.validation import check_memory, duplicate_names, memory_estimate
+from audit.validation import DEFAULT_NA_TEXT, check_memory, duplicate_names, memory_estimate
 from experiments.commands import UsageError
 from experiments.output import discard, publish, resolve_output_dir, staging_dir
-
-#: Text that pandas reads as missing by default. Outcome and score columns keep it; a group
-#: column does not, as "NA" is Namibia, and "None" or "nan" may be real group names.
-try:
-    from pandas._libs.parsers import STR_NA_VALUES as _PANDAS_NA
-except ImportError:  # pragma: no cover - older or newer pandas layouts
-    _PANDAS_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
-                  "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
-                  "nan", "null"}
-DEFAULT_NA_TEXT = tuple(sorted(_PANDAS_NA))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +58,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "metrics.csv, metrics.json and summary.csv (for private analysis; "
                              "recorded in the manifest)")
     parser.add_argument("--quiet", action="store_true", help="print only the report's path")
+    parser.add_argument(
+        "--stream", action=argparse.BooleanOptionalAction, default=None,
+        help="read a .csv or .parquet file in record batches, in memory bounded by the batch "
+             f"size (default: for files over {STREAM_FROM_BYTES // 2**20} MB)")
+    parser.add_argument("--batch-rows", type=int, default=1_000_000, metavar="N",
+                        help="rows per record batch when streaming")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="count the file's partitions on a Dask cluster (FILE may be a "
+                             "glob that every worker can read); only counts travel back")
     parser.set_defaults(func=run_audit)
+
+
+#: Files at least this large are audited in record batches unless --no-stream is given.
+STREAM_FROM_BYTES = 256 * 2**20
+#: Suffixes the batch reader understands.
+STREAM_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def check_input_file(path: Path) -> Path:
@@ -192,20 +197,27 @@ def run_audit(args: argparse.Namespace) -> int:
     from experiments.manifest import build_audit_manifest
 
     _check_numbers(args)
-    check_input_file(args.file)
+    if args.dask is None:
+        check_input_file(args.file)
     out = resolve_output_dir(args.out, prefix="audit-results", force=args.force,
-                             inputs=[args.file])
+                             inputs=[] if args.dask else [args.file])
+    options = dict(
+        groups=args.group, y_true=args.y_true, y_pred=args.y_pred, score=args.score,
+        reference=parse_references(args.reference), intersections=args.intersections,
+        positive_label=args.positive_label, n_boot=args.n_boot, dropna=args.dropna,
+        max_groups=args.max_groups, random_state=args.seed,
+    )
     staging = staging_dir(out)
     try:
-        frame = read_table(args.file, groups=args.group)
-        check_audit_memory(frame, args)
-        result = audit(
-            frame, groups=args.group, y_true=args.y_true, y_pred=args.y_pred, score=args.score,
-            reference=parse_references(args.reference), intersections=args.intersections,
-            positive_label=args.positive_label, n_boot=args.n_boot, dropna=args.dropna,
-            max_groups=args.max_groups, random_state=args.seed,
-        )
-        del frame
+        if args.dask is not None:
+            result = _audit_on_cluster(args, options)
+        elif _streams(args):
+            result = _audit_in_batches(args, options)
+        else:
+            frame = read_table(args.file, groups=args.group)
+            check_audit_memory(frame, args)
+            result = audit(frame, **options)
+            del frame
         result.write(staging, title=f"Audit of {args.file.name}", suppress=args.suppress)
         manifest = build_audit_manifest(
             directory=staging, input_file=args.file, settings=result.settings,
@@ -229,3 +241,71 @@ def run_audit(args: argparse.Namespace) -> int:
             print()
     print(f"report: {out / 'report.md'}", file=sys.stdout)
     return 0
+
+
+def _streams(args: argparse.Namespace) -> bool:
+    """Whether to read the file in record batches (``--stream``, or a large file)."""
+    suffix = args.file.suffix.lower()
+    if args.stream is None:
+        return suffix in STREAM_SUFFIXES and args.file.stat().st_size >= STREAM_FROM_BYTES
+    if args.stream and suffix not in STREAM_SUFFIXES:
+        raise UsageError(f"--stream reads .csv and .parquet files, not {suffix!r}")
+    return args.stream
+
+
+def _audit_in_batches(args: argparse.Namespace, options: dict) -> AuditResult:
+    """Count the file batch by batch, with a progress bar over its rows."""
+    from tqdm import tqdm
+
+    from audit.stream import audit_file
+
+    if args.batch_rows < 1:
+        raise UsageError(f"--batch-rows must be at least 1, got {args.batch_rows}")
+    _refuse_repeated(_header(args.file), args.file)
+    total = _row_count(args.file)
+    with tqdm(total=total, unit=" rows", unit_scale=True, disable=args.quiet or None,
+              desc="counting", leave=False) as bar:
+        return audit_file(args.file, batch_rows=args.batch_rows, progress=bar.update,
+                          **options)
+
+
+def _audit_on_cluster(args: argparse.Namespace, options: dict) -> AuditResult:
+    """Count the partitions of a file or glob on a Dask cluster; only counts come back."""
+    from audit.stream import audit_dask
+    from experiments.sweep import connect_dask
+
+    try:
+        import dask.dataframe as dd
+    except ImportError:
+        raise UsageError('--dask needs Dask: pip install -e ".[distributed]"') from None
+    client = connect_dask(args.dask)
+    try:
+        pattern = str(args.file.resolve())  # the workers do not share our working folder
+        if args.file.suffix.lower() in (".parquet", ".pq"):
+            frame = dd.read_parquet(pattern)
+        else:
+            frame = dd.read_csv(pattern, keep_default_na=False, dtype={g: str for g in args.group},
+                                na_values={c: [""] for c in args.group})
+        with client.as_current():
+            return audit_dask(frame, **options)
+    finally:
+        client.close()
+
+
+def _header(path: Path) -> list[object]:
+    """The column names of a CSV or Parquet file, read without reading its rows."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False
+                       ).iloc[0].tolist()
+
+
+def _row_count(path: Path) -> int | None:
+    """Rows of a Parquet file from its footer; None (unknown) for CSV."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return None

@@ -205,3 +205,72 @@ def test_malformed_address_names_the_expected_form(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "--dask '127.0.0.1': no host and port number" in error
     assert "tcp://127.0.0.1:8786" in error
+
+
+def _audit_cli(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """``bias-audit audit`` as a user runs it, in ``folder``."""
+    return subprocess.run([sys.executable, "-m", "experiments.cli", "audit", *args],
+                          cwd=folder, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_file_audited_on_the_cluster_equals_the_in_memory_audit(cluster, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    address, worker_dirs = cluster
+    rng = np.random.default_rng(5)
+    n = 4000
+    frame = pd.DataFrame({
+        "country": rng.choice(["NA", "SYR", "AFG", "BRA"], size=n),
+        "y": (rng.random(n) < 0.3).astype(int), "d": (rng.random(n) < 0.2).astype(int),
+    })
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for index, rows in enumerate(np.array_split(np.arange(n), 4)):
+        frame.iloc[rows].to_parquet(parts / f"part-{index}.parquet", index=False)
+    frame.to_parquet(tmp_path / "whole.parquet", index=False)
+    common = ["--group", "country", "--y-true", "y", "--y-pred", "d", "--n-boot", "50",
+              "--quiet"]
+    on_cluster = _audit_cli(tmp_path, "parts/*.parquet", *common, "--dask", address,
+                            "--out", "cluster-out")
+    assert on_cluster.returncode == 0, on_cluster.stderr
+    in_memory = _audit_cli(tmp_path, "whole.parquet", *common, "--out", "memory-out")
+    assert in_memory.returncode == 0, in_memory.stderr
+    for name in ("metrics.csv", "summary.csv"):
+        assert ((tmp_path / "cluster-out" / name).read_bytes()
+                == (tmp_path / "memory-out" / name).read_bytes())
+    assert not any(_results_in(folder) for folder in worker_dirs)
+
+
+def test_streamed_csv_audit_equals_the_in_memory_one(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(6)
+    n = 5000
+    pd.DataFrame({
+        "country": np.sort(rng.choice(["NA", "None", "SYR", "AFG"], size=n)),
+        "y": (rng.random(n) < 0.3).astype(int), "d": (rng.random(n) < 0.2).astype(int),
+    }).to_csv(tmp_path / "decisions.csv", index=False)
+    common = ["decisions.csv", "--group", "country", "--y-true", "y", "--y-pred", "d",
+              "--n-boot", "50", "--quiet"]
+    streamed = _audit_cli(tmp_path, *common, "--stream", "--batch-rows", "300",
+                          "--out", "streamed")
+    assert streamed.returncode == 0, streamed.stderr
+    whole = _audit_cli(tmp_path, *common, "--no-stream", "--out", "whole")
+    assert whole.returncode == 0, whole.stderr
+    for name in ("metrics.csv", "summary.csv"):
+        assert (tmp_path / "streamed" / name).read_bytes() == (tmp_path / "whole" / name
+                                                               ).read_bytes()
+
+
+def test_audit_at_an_address_nobody_answers_is_one_line(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"g": ["a", "b"], "y": [0, 1], "d": [1, 0]}).to_csv(tmp_path / "t.csv",
+                                                                       index=False)
+    port = _free_port()
+    done = _audit_cli(tmp_path, "t.csv", "--group", "g", "--y-true", "y", "--y-pred", "d",
+                      "--dask", f"tcp://127.0.0.1:{port}")
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "no Dask scheduler" in done.stderr
