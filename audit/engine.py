@@ -17,8 +17,8 @@ from audit.intervals import (
     DEFAULT_N_BOOT,
     check_random_state,
     ignore_nan_warnings,
-    mover_ratio_interval,
-    newcombe_difference_interval,
+    mover_ratio_from_limits,
+    newcombe_from_limits,
     percentile_interval,
     resample_cells,
     score_limits,
@@ -590,9 +590,16 @@ def _audit_grouping(
 def _gap_intervals(numerator: np.ndarray, denominator: np.ndarray, ref: int,
                    confidence: float | np.ndarray, conservative: bool = False
                    ) -> list[np.ndarray]:
-    """Closed-form intervals of each group's gap to the reference: difference, then ratio."""
-    args = (numerator, denominator, numerator[ref], denominator[ref], confidence, conservative)
-    intervals = [*newcombe_difference_interval(*args), *mover_ratio_interval(*args)]
+    """Closed-form intervals of each group's gap to the reference: difference, then ratio.
+
+    The reference is one of the groups, so every group's score limits, computed once, serve
+    both sides of both intervals.
+    """
+    low, high = score_limits(numerator, denominator, confidence, conservative)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = numerator / denominator
+    sides = (rate, low, high, rate[ref], low[ref], high[ref])
+    intervals = [*newcombe_from_limits(*sides), *mover_ratio_from_limits(*sides)]
     for interval in intervals:
         interval[ref] = np.nan
     return intervals

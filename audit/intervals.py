@@ -285,8 +285,19 @@ def mover_ratio_interval(
     x1, n1, x2, n2 = _broadcast_counts(successes, trials, ref_successes, ref_trials)
     with np.errstate(divide="ignore", invalid="ignore"):
         p1, p2 = x1 / n1, x2 / n2
-        l1, u1 = score_limits(x1, n1, confidence, conservative)
-        l2, u2 = score_limits(x2, n2, confidence, conservative)
+    l1, u1 = score_limits(x1, n1, confidence, conservative)
+    l2, u2 = score_limits(x2, n2, confidence, conservative)
+    return mover_ratio_from_limits(p1, l1, u1, p2, l2, u2)
+
+
+def mover_ratio_from_limits(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.ndarray,
+                            l2: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MOVER-R interval of ``p1 / p2`` from each proportion and its limits.
+
+    For callers that already hold the limits (a grouping's groups against one of them);
+    :func:`mover_ratio_interval` computes them from counts. NaN where either rate is NaN.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
         product = p1 * p2
         low_root = np.sqrt(np.maximum(product**2 - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2), 0))
         high_root = np.sqrt(np.maximum(product**2 - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2), 0))
@@ -295,10 +306,17 @@ def mover_ratio_interval(
     # A reference rate of 0 leaves the ratio without an upper limit; at 100% the formula's
     # denominators vanish for the lower bound, which is then the group rate's lower limit.
     high = np.where(l2 * (2 * p2 - l2) <= 0, np.inf, high)
-    low = np.where(u2 * (2 * p2 - u2) <= 0, l1 / np.where(u2 > 0, u2, np.nan), low)
-    low = np.where(x1 == 0, 0.0, np.maximum(low, 0.0))
-    undefined = (n1 == 0) | (n2 == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = np.where(u2 * (2 * p2 - u2) <= 0, l1 / np.where(u2 > 0, u2, np.nan), low)
+    low = np.where(p1 == 0, 0.0, np.maximum(low, 0.0))
+    undefined = np.isnan(p1) | np.isnan(p2)
     return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
+
+
+def newcombe_from_limits(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.ndarray,
+                         l2: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Newcombe's interval of ``p1 - p2`` from each proportion and its limits."""
+    return _mover_difference(p1 - p2, p1, l1, u1, p2, l2, u2)
 
 
 def paired_difference_interval(
