@@ -144,7 +144,8 @@ def headlines(
         truth.table["denominator"].equals(recorded.table["denominator"])
     if named_group is not None and not same_views:  # no recorded world: nothing to compare
         sentence = recorded_view_headline(config, decisions, named_grouping, named_group,
-                                          named_reference, selected_among)
+                                          named_reference, selected_among,
+                                          views={"y_true": truth, "y_recorded": recorded})
         if sentence:
             found.append(sentence)
     overall = truth.summary[(truth.summary["grouping"] == truth.groupings[0])
@@ -289,13 +290,16 @@ SAME_DIFFERENCE = 0.01
 
 
 def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, grouping: str,
-                           group: str, reference: str, selected_among: int | None) -> str:
+                           group: str, reference: str, selected_among: int | None,
+                           views: dict[str, object] | None = None) -> str:
     """What an auditor who sees only the records would conclude, against the truth.
 
     Both views' disparities come from the same decisions, so they are compared in pairs
     (:func:`audit.paired.compare_views`): the interval of the recorded disparity over (or
     minus) the true one. One adjustment throughout: none for a pre-specified comparison,
-    Bonferroni over the groups compared when the group was selected by rank.
+    Bonferroni over the groups compared when the group was selected by rank. Each view's own
+    disparity is quoted with the interval its audit table holds (``views``), so a number
+    printed twice in a report has one interval.
     """
     from audit.paired import compare_views, paired_counts
     from experiments.attribution import group_labels
@@ -317,8 +321,14 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
     adjustment = (f"adjusted for choosing {group} among {selected_among} groups"
                   if selected_among else "a pre-specified comparison, so unadjusted")
     recorded, true = result.disparity["y_recorded"], result.disparity["y_true"]
+    if views is not None:
+        recorded = _table_disparity(views["y_recorded"], grouping, group, reference, measure,
+                                    selected_among) or recorded
+        true = _table_disparity(views["y_true"], grouping, group, reference, measure,
+                                selected_among) or true
     value, low, high = result.comparison
     bounded = math.isfinite(low) and math.isfinite(high)
+    frozen = bounded and low == high  # every resample gives the same comparison
 
     def disparity(triple: tuple[float, float, float]) -> str:
         v, lo, hi = triple
@@ -333,25 +343,29 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
 
     if not bounded:
         verdict = "the data cannot tell how the two views compare: the interval has no bound"
+    elif frozen:
+        verdict = "so the records show the same disparity as the truth in every resample"
     elif measure == "ratio":
-        if high < 1:
+        # Agreement within the stated band is checked first: an interval such as 1.001-1.004
+        # lies above 1 but says the views agree, not that the records exaggerate.
+        if SAME_RATIO[0] <= low and high <= SAME_RATIO[1]:
+            verdict = ("so the records show the same disparity to within a factor of "
+                       f"{SAME_RATIO[1]:g} either way")
+        elif high < 1:
             verdict = "so the records understate the disparity"
         elif low > 1:
             verdict = "so the records exaggerate the disparity"
-        elif SAME_RATIO[0] <= low and high <= SAME_RATIO[1]:
-            verdict = ("so the records show the same disparity to within a factor of "
-                       f"{SAME_RATIO[1]:g} either way")
         else:
             verdict = ("so the data cannot tell whether the records show more or less of the "
                        "disparity than the truth")
     else:
-        if high < 0:
+        if -SAME_DIFFERENCE <= low and high <= SAME_DIFFERENCE:
+            verdict = (f"so the records show the same disparity to within "
+                       f"{100 * SAME_DIFFERENCE:g} percentage point either way")
+        elif high < 0:
             verdict = "so the records understate the disparity"
         elif low > 0:
             verdict = "so the records exaggerate the disparity"
-        elif -SAME_DIFFERENCE <= low and high <= SAME_DIFFERENCE:
-            verdict = (f"so the records show the same disparity to within "
-                       f"{100 * SAME_DIFFERENCE:g} percentage point either way")
         else:
             verdict = ("so the data cannot tell whether the records show more or less of the "
                        "disparity than the truth")
@@ -361,6 +375,8 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
     interval = (f"{level} CI {low:.2f}–{high:.2f}" if measure == "ratio" else
                 f"{level} CI {100 * low:+.2f} to {100 * high:+.2f}") if bounded else \
         "no finite interval"
+    if frozen:
+        interval = "no interval: every resample gives this value"
     n = result.denominators
     return (f"An audit that sees only the recorded outcomes, as a real auditor would, puts the "
             f"false positive rate of {who(grouping, group)} at {disparity(recorded)}, against "
@@ -368,6 +384,25 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
             f"{compared} ({interval}, {adjustment}; n = {n['y_true'][group]:,} and "
             f"{n['y_true'][reference]:,} by the truth, {n['y_recorded'][group]:,} and "
             f"{n['y_recorded'][reference]:,} by the records), {verdict}.")
+
+
+def _table_disparity(result: object, grouping: str, group: str, reference: str, measure: str,
+                     selected_among: int | None) -> tuple[float, float, float] | None:
+    """A group's FPR gap to its reference as its audit table holds it, with the table's
+    closed-form interval (simultaneous when the group was selected by rank); None when the
+    table's reference is another group."""
+    rows = result.table[(result.table["grouping"] == grouping)
+                        & (result.table["metric"] == "fpr")]
+    row = rows[rows["group"] == group]
+    if row.empty or str(row["reference"].iloc[0]) != str(reference):
+        return None
+    row = row.iloc[0]
+    prefix = "sim_" if selected_among else ""
+    if measure == "ratio":
+        return (float(row["ratio"]), float(row[f"{prefix}ratio_ci_low"]),
+                float(row[f"{prefix}ratio_ci_high"]))
+    return (float(row["difference"]), float(row[f"{prefix}diff_ci_low"]),
+            float(row[f"{prefix}diff_ci_high"]))
 
 
 def contrast_headline(system_run: SystemRun, contrast: object) -> str:
