@@ -15,7 +15,11 @@ from experiments.attribution import ALL_OFF, AS_CONFIGURED, group_labels
 from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config, set_dotted
 from experiments.runner import run_experiment
-from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.conftest import (
+    apply_changes,
+    assert_intervals_claim_no_false_certainty,
+    shipped_data,
+)
 
 #: Every shipped experiment at a small size (and settings that keep it fast).
 SMALL = {
@@ -218,3 +222,8 @@ def test_above_max_exact_a_permutation_estimate_adds_up_with_its_error(tmp_path)
         np.testing.assert_allclose(
             table.loc[table["source"] == source, "contribution"].to_numpy(),
             exact.loc[exact["source"] == source, "contribution"].to_numpy(), atol=1e-12)
+
+
+def test_no_interval_claims_false_certainty(shipped_run):
+    _, _, result, _ = shipped_run
+    assert_intervals_claim_no_false_certainty(result.directory)

@@ -11,7 +11,11 @@ from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config
 from experiments.runner import run_experiment
 from synthetic.systems.bamf_origin import WORLDS_DIR
-from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.conftest import (
+    apply_changes,
+    assert_intervals_claim_no_false_certainty,
+    shipped_data,
+)
 
 #: Five nationalities, one language each, no variety shared across a border, no minority
 #: language, the same route for everyone, every variety as far from every other.
@@ -149,3 +153,7 @@ def test_bad_settings_and_worlds_are_named(tmp_path):
     config = parse_config(bamf_data(**{"system.world": "atlantis"}))
     with pytest.raises(UsageError, match="system.world: origin world 'atlantis' not found"):
         run_experiment(config, Path("bad.toml"), out=tmp_path / "bad")
+
+
+def test_no_interval_claims_false_certainty(small_run):
+    assert_intervals_claim_no_false_certainty(small_run.directory)

@@ -11,7 +11,11 @@ import pytest
 from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config
 from experiments.runner import run_experiment
-from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.conftest import (
+    apply_changes,
+    assert_intervals_claim_no_false_certainty,
+    shipped_data,
+)
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_world.toml"
 MECHANISMS = ("label_bias", "measurement_bias", "surveillance_intensity", "representation_bias",
@@ -189,3 +193,7 @@ def test_a_profile_without_speech_tables_and_bad_settings_are_named(tmp_path):
         parse_config(atd_data(**{"system.retries": 12}))
     with pytest.raises(ConfigError, match="did you mean 'face_tone_gap'"):
         parse_config(atd_data(**{"system.face_tone_gaps": 1.0}))
+
+
+def test_no_interval_claims_false_certainty(small_run):
+    assert_intervals_claim_no_false_certainty(small_run.directory)

@@ -14,7 +14,11 @@ from experiments.checks import check_experiment
 from experiments.config import ConfigError, builtin_experiments, parse_config, read_experiment_data
 from experiments.runner import run_experiment
 from experiments.sweep import run_sweep, sweep_points
-from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.conftest import (
+    apply_changes,
+    assert_intervals_claim_no_false_certainty,
+    shipped_data,
+)
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_world.toml"
 MECHANISMS = ("label_bias", "measurement_bias", "surveillance_intensity", "representation_bias",
@@ -180,3 +184,7 @@ def test_the_shipped_base_rate_sweep_expands_and_answers(tmp_path):
     assert "base rate 1 in 100, pilot 30" in result.answer
     assert "pilot 100: " in result.answer and "larger pilot" in result.answer
     assert (tmp_path / "sweep" / "sweep_report.md").exists()
+
+
+def test_no_interval_claims_false_certainty(small_run):
+    assert_intervals_claim_no_false_certainty(small_run.directory)

@@ -12,7 +12,11 @@ from experiments.checks import check_experiment
 from experiments.commands import UsageError
 from experiments.config import ConfigError, parse_config
 from experiments.runner import run_experiment
-from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.conftest import (
+    apply_changes,
+    assert_intervals_claim_no_false_certainty,
+    shipped_data,
+)
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_world.toml"
 
@@ -128,3 +132,7 @@ def test_bad_settings_are_named():
                                       "attribution.enabled": False}))
     with pytest.raises(UsageError, match="system.tip_targets"):
         run_experiment(config, Path("bad.toml"), out=Path("/tmp/never-written-icm"))
+
+
+def test_no_interval_claims_false_certainty(small_run):
+    assert_intervals_claim_no_false_certainty(small_run.directory)

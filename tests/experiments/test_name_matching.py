@@ -12,7 +12,11 @@ from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config
 from experiments.runner import run_experiment
 from synthetic.names import POOLS_FILE
-from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.conftest import (
+    apply_changes,
+    assert_intervals_claim_no_false_certainty,
+    shipped_data,
+)
 
 FAIR_ORIGINS = ("Ab", "Cd", "Ef", "Gh", "Ij")
 FAIR_PROFILE = """
@@ -149,3 +153,7 @@ def test_bad_settings_are_named(tmp_path):
     config = parse_config(matching_data(**{"system.list_shares": {"Klingon": 1.0}}))
     with pytest.raises(UsageError, match="origin 'Klingon', which has no name pool"):
         run_experiment(config, Path("bad.toml"), out=tmp_path / "bad")
+
+
+def test_no_interval_claims_false_certainty(small_run):
+    assert_intervals_claim_no_false_certainty(small_run.directory)
