@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from experiments.config import ConfigError, ExperimentConfig, check_focus
 from experiments.systems import derived_columns
 from synthetic.population import (
@@ -36,6 +38,8 @@ def check_experiment(config: ExperimentConfig, source: str = "experiment") -> No
                 )
     check_focus(config, source)
     known_values = {"nationality": profile.nationalities, "region_of_origin": profile.regions}
+    if config.sweep is not None:
+        check_sweep_focus(config, source, known_values)
     for i, intervention in enumerate(config.counterfactual.interventions):
         values = known_values.get(intervention.attribute)
         if values is not None and intervention.value not in values:
@@ -80,3 +84,29 @@ def _check_references(config: ExperimentConfig, profile, source: str) -> None:
                     f"{source}: audit.reference.{key}: {part!r} is not a {column} of profile "
                     f"{profile.name!r}; its values: {', '.join(known)}"
                 )
+
+
+def check_sweep_focus(config: ExperimentConfig, source: str,
+                      known_values: dict[str, tuple[str, ...]]) -> None:
+    """The ``[sweep]`` focus names a configured grouping, a group the profile has, and a rate
+    the audit computes, so a sweep never runs to an empty answer."""
+    from audit.engine import grouping_name
+    from audit.metrics import RATE_NAMES
+
+    sweep = config.sweep
+    names = {grouping_name(g): g for g in config.audit.groupings}
+    if sweep.focus_grouping not in names:
+        raise ConfigError(f"{source}: sweep.focus_grouping: {sweep.focus_grouping!r} is not a "
+                          f"configured grouping; audit.groupings gives: {', '.join(names)}")
+    if sweep.focus_metric not in RATE_NAMES:
+        close = difflib.get_close_matches(sweep.focus_metric, RATE_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{source}: sweep.focus_metric: {sweep.focus_metric!r} is not a rate"
+                          f"{hint} (rates: {', '.join(RATE_NAMES)})")
+    values = known_values.get(sweep.focus_grouping)
+    if sweep.focus_group and values is not None and sweep.focus_group not in values:
+        close = difflib.get_close_matches(sweep.focus_group, list(values), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{source}: sweep.focus_group: {sweep.focus_group!r} is not a "
+                          f"{sweep.focus_grouping} of profile {config.population.profile!r}"
+                          f"{hint}")

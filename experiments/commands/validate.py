@@ -27,4 +27,13 @@ def validate(args: argparse.Namespace) -> int:
     print(f"{path}: valid ({config.experiment.system}, {config.population.size:,} people from "
           f"{config.population.profile!r}, {len(config.mechanisms)} mechanisms, "
           f"{len(config.audit.groupings)} groupings)")
+    if config.sweep is not None:
+        from experiments.config import read_experiment_data
+        from experiments.sweep import sweep_points
+
+        # Every point is validated as it would run: grid keys, values and ranges.
+        points = sweep_points(read_experiment_data(path), path.name)
+        combinations = len(points) // len(config.sweep.seeds)
+        print(f"sweep: {len(points):,} points ({combinations:,} grid combinations × "
+              f"{len(config.sweep.seeds)} seeds), every point valid")
     return 0

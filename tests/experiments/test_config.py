@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from experiments.checks import check_experiment
@@ -97,3 +99,56 @@ def test_run_unknown_experiment_suggests(capsys):
 def test_experiments_command_lists_flagship(capsys):
     assert main(["experiments"]) == 0
     assert "immigration-os" in capsys.readouterr().out
+
+
+def _sweep_file(tmp_path, **sweep: object) -> str:
+    """A sweep on the shipped capacity sweep, with some [sweep] or grid keys changed."""
+    import tomllib
+
+    data = tomllib.loads((_SWEEPS / "capacity.toml").read_text())
+    data.setdefault("sweep", {}).update(sweep)
+    path = tmp_path / "my_sweep.toml"
+    path.write_text(_toml(data))
+    return str(path)
+
+
+def _toml(data: dict, prefix: str = "") -> str:
+    """Minimal TOML writer for plain tables of scalars, lists and nested tables."""
+    import json
+
+    lines, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{json.dumps(key)} = {json.dumps(value)}")
+    text = ""
+    if prefix and lines:
+        text += f"[{prefix}]\n"
+    text += "".join(line + "\n" for line in lines)
+    for key, value in tables:
+        text += _toml(value, f"{prefix}.{json.dumps(key)}" if prefix else json.dumps(key))
+    return text
+
+
+_SWEEPS = Path(__file__).resolve().parents[2] / "experiments" / "sweeps"
+
+
+@pytest.mark.parametrize(("sweep", "message"), [
+    ({"grid": {"mechanisms.label_bias.strenght": [1.0]}},
+     "mechanisms.label_bias.strenght: unknown key"),
+    ({"grid": {"mechanisms.label_bias.strength": [7.0]}}, "is out of range"),
+    ({"focus_group": "Nigeria"}, "sweep.focus_group: 'Nigeria' is not a region_of_origin"),
+    ({"focus_metric": "fnr_rate"}, "sweep.focus_metric: 'fnr_rate' is not a rate"),
+])
+def test_validate_refuses_a_broken_sweep_in_one_line_before_any_work(tmp_path, capsys, sweep,
+                                                                     message):
+    assert main(["validate", _sweep_file(tmp_path, **sweep)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_validate_counts_the_points_of_a_sweep(tmp_path, capsys):
+    assert main(["validate", _sweep_file(tmp_path, seeds=[1, 2])]) == 0
+    out = capsys.readouterr().out
+    assert "sweep: 10 points (5 grid combinations × 2 seeds), every point valid" in out
