@@ -41,20 +41,25 @@ def _mean_by(rows: pd.DataFrame, key: str, view: str, column: str = "ratio_mean"
     return part.groupby(key, sort=True)[column].mean()
 
 
-def seed_interval(mean: float, sd: float, n: int, confidence: float = 0.95
-                  ) -> tuple[float, float]:
-    """Student-t interval of a mean over ``n`` seeds (NaN with fewer than two seeds)."""
+def seed_interval(mean: float, sd: float, n: int, confidence: float = 0.95,
+                  lowest: float = -math.inf) -> tuple[float, float]:
+    """Student-t interval of a mean over ``n`` seeds (NaN with fewer than two seeds).
+
+    ``lowest`` is the smallest value the quantity can take (0 for a ratio): a t-interval
+    ignores it, so its lower end is cut there rather than printed as an impossible value.
+    """
     if n < 2 or not (math.isfinite(mean) and math.isfinite(sd)):
         return math.nan, math.nan
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
-    return mean - half, mean + half
+    return max(mean - half, lowest), mean + half
 
 
 def _ratio_summary(rows: pd.DataFrame, keys: list[str], view: str) -> pd.DataFrame:
     """Per grid value: the focus ratio's mean over seeds and its across-seed interval."""
     part = rows[rows["view"] == view].groupby(keys, sort=True).agg(
         mean=("ratio_mean", "mean"), sd=("ratio_sd", "mean"), seeds=("seeds", "min"))
-    bounds = [seed_interval(r["mean"], r["sd"], int(r["seeds"])) for _, r in part.iterrows()]
+    bounds = [seed_interval(r["mean"], r["sd"], int(r["seeds"]), lowest=0.0)  # ratios
+              for _, r in part.iterrows()]
     part["low"] = [b[0] for b in bounds]
     part["high"] = [b[1] for b in bounds]
     return part

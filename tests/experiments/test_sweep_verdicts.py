@@ -29,6 +29,13 @@ def test_seed_interval_is_student_t():
     assert all(v != v for v in seed_interval(2.0, 1.0, 1))  # NaN: one seed has no interval
 
 
+def test_a_ratio_interval_over_seeds_never_goes_below_zero():
+    low, high = seed_interval(1.9, 2.0, 3, lowest=0.0)
+    assert low == 0.0 and high == pytest.approx(1.9 + 4.302653 * 2.0 / 3**0.5, abs=1e-5)
+    text = answer_question(capacity_config(), summary([1.9, 2.0], [2.0, 2.0]))
+    assert "interval over seeds 0.00 to 6.87" in text and "seeds -" not in text
+
+
 def test_separated_intervals_state_the_change():
     text = answer_question(capacity_config(), summary([3.0, 1.5], [0.1, 0.1]))
     assert "smaller at the largest capacity than at the smallest" in text
