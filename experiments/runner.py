@@ -36,6 +36,7 @@ from experiments.report import build_report
 from experiments.systems import derived_columns, system_adapter
 from experiments.systems.base import SystemRun
 from synthetic.population import PopulationInputError, generate
+from synthetic.posts import PostInputError
 
 #: The two views of every audit: what the simulation knows, and what a real auditor sees.
 VIEWS = {"true": "y_true", "recorded": "y_recorded"}
@@ -227,7 +228,18 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     train = train_split(len(people), config.split.train_fraction, seed)
 
     say(f"training and running the {config.experiment.system} system")
-    system_run = system_adapter(config.experiment.system).run(config, people, train, columns)
+    try:
+        system_run = system_adapter(config.experiment.system).run(config, people, train,
+                                                                  columns)
+    except UsageError:
+        raise  # already a user-facing line that names its key
+    except (ValueError, PostInputError) as error:
+        # A system refusing what it was given (too few people to learn from, a cohort too
+        # small) is the user's to fix: one line, with the cause kept for Python callers.
+        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise UsageError(
+            f"system {config.experiment.system!r} refused this run: {text} (population.size "
+            f"= {config.population.size:,}; a larger --size often helps)") from error
     decisions = system_run.decisions
 
     say("auditing by the true and by the recorded outcome")

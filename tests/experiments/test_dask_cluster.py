@@ -164,16 +164,19 @@ def test_point_refused_on_a_worker_is_reported_and_the_rest_kept(cluster, tmp_pa
     assert failed.returncode == 1, failed.stderr
     assert "Traceback" not in failed.stderr
     lines = failed.stderr.strip().splitlines()
+    # The system's refusal of too small a population is the user's to fix: one line with the
+    # point's grid values and seed, no type name and no traceback to keep.
     assert lines == [
-        "bias-audit sweep: point g000-s3 (population.size = 40, seed 3) failed: ValueError: "
-        "the training label has one class only; enlarge the training set (traceback in "
-        "sweep.json)",
+        "bias-audit sweep: point g000-s3 (population.size = 40, seed 3) failed: system "
+        "'immigration_os' refused this run: the training label has one class only; enlarge "
+        "the training set (population.size = 40; a larger --size often helps)",
         "bias-audit sweep: error: 1 of 2 points failed; the finished points are kept in "
         "'out'; run the same command again to retry the failed ones",
     ]
     state = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert [f["point"] for f in state["failed_points"]] == ["g000-s3"]
-    assert "Traceback" in state["failed_points"][0]["traceback"]
+    assert "one class only" in state["failed_points"][0]["reason"]
+    assert state["failed_points"][0]["traceback"] is None
     kept = tmp_path / "out" / "points" / "g001-s3" / "manifest.json"
     before = kept.read_bytes()
     assert not (tmp_path / "out" / "points" / "g000-s3").exists()

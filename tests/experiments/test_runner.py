@@ -128,3 +128,14 @@ def test_failed_run_leaves_no_partial_folder(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         run_experiment(parse_config(data), Path("x.toml"), out=tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("experiment", ["immigration-os", "visa-streaming", "cbp-one"])
+def test_a_system_refusing_a_tiny_population_is_one_line_and_exit_2(experiment, tmp_path, capsys):
+    from experiments.cli import main
+
+    assert main(["run", experiment, "--size", "30", "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refused this run" in err[0] and "--size" in err[0]
+    assert not (tmp_path / "o").exists()
