@@ -277,3 +277,20 @@ def test_audit_at_an_address_nobody_answers_is_one_line(tmp_path):
                       "--dask", f"tcp://127.0.0.1:{port}")
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "no Dask scheduler" in done.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["t.tsv", "--stream"], "--stream reads .csv and .parquet files, not '.tsv'"),
+    (["t.csv", "--stream", "--batch-rows", "0"], "--batch-rows must be at least 1, got 0"),
+])
+def test_bad_streaming_options_are_named_in_one_line(tmp_path, args, message):
+    import pandas as pd
+
+    frame = pd.DataFrame({"g": ["a", "b"], "y": [0, 1], "d": [1, 0]})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_csv(tmp_path / "t.tsv", index=False, sep="\t")
+    done = _audit_cli(tmp_path, *args, "--group", "g", "--y-true", "y", "--y-pred", "d")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]
