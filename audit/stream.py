@@ -193,7 +193,9 @@ def read_batches(path: str | Path, columns: Sequence[str], group_columns: Sequen
 
     path = Path(path)
     if path.suffix.lower() in {".parquet", ".pq"}:
-        source = pq.ParquetFile(path)
+        # Pre-buffering keeps every row group's bytes read so far alive until the file is
+        # closed, so memory would grow with the file; without it, only the current batch lives.
+        source = pq.ParquetFile(path, pre_buffer=False)
         missing = [c for c in columns if c not in source.schema_arrow.names]
         if missing:
             raise AuditInputError(f"column {missing[0]!r} not found in {path.name}; columns: "

@@ -85,3 +85,29 @@ def test_a_missing_column_is_named(tmp_path):
     _decisions().to_parquet(path)
     with pytest.raises(AuditInputError, match="'nationality' not found"):
         audit_file(path, ["nationality"], "y", "d")
+
+
+
+def test_arrow_memory_stays_flat_over_the_batches_of_a_parquet_file(tmp_path):
+    """Memory held by Arrow does not grow with the batches of a file read so far.
+
+    The file is larger than the 32 MB a pre-buffered read coalesces at once, so a reader that
+    kept the bytes of every row group it had read would hold tens of MB more at the end.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    n, batch = 8_000_000, 400_000
+    table = pa.table({
+        "country": pa.array(rng.choice(["AFG", "BRA", "SYR"], size=n)),
+        "y": pa.array(rng.random(n) < 0.3), "d": pa.array(rng.random(n) < 0.2),
+        "score": pa.array(rng.random(n))})  # random doubles: about 64 MB that do not compress
+    path = tmp_path / "decisions.parquet"
+    pq.write_table(table, path, row_group_size=batch)
+    del table
+    held = []
+    audit_file(path, ["country"], "y", "d", score="score", batch_rows=batch, n_boot=10,
+               progress=lambda rows: held.append(pa.total_allocated_bytes()))
+    assert len(held) == n // batch
+    assert held[-1] - held[1] < 8_000_000, held
