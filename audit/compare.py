@@ -160,15 +160,16 @@ def _compare_grouping(name: str, labels: list[str], counts: np.ndarray, wanted: 
     ref = labels.index(wanted) if wanted is not None else int(np.argmax(sizes))
     rows = []
     for metric in metrics:
-        # Which people the rate is over (its denominator's true labels) and whether it
-        # counts a positive decision: every paired rate is a share of people with given
-        # true labels whose decision is positive (or negative).
+        # Which people the rate is over (its denominator's true labels) and, for each true
+        # label, which decision it counts: every paired rate is a share of people with given
+        # true labels whose decision is the counted one (positive for a selection or a false
+        # positive, negative for a miss; accuracy counts each label's own).
         spec = RATES[metric]
         labels_in = sorted({t for t, _ in spec.denominator})
-        positive = spec.numerator[0][1] == 1
-        over = counts[:, labels_in].sum(axis=1)  # (group, a, b)
-        if not positive:
-            over = over[:, ::-1, ::-1]
+        over = np.zeros_like(counts[:, 0])  # (group, a, b): a and b "counted" or not
+        for label in labels_in:
+            part = counts[:, label]
+            over = over + (part if (label, 1) in spec.numerator else part[:, ::-1, ::-1])
         both, only_a, only_b, neither = (over[:, 1, 1], over[:, 1, 0], over[:, 0, 1],
                                          over[:, 0, 0])
         n = over.sum(axis=(1, 2)).astype(np.float64)

@@ -254,14 +254,14 @@ def count_table(
     """
     groups = list(groups)
     if not groups:
-        raise AuditInputError("give at least one group column (--group COL)")
+        raise AuditInputError("give at least one group column (groups=[COL, ...])")
     if len(set(groups)) != len(groups):
         raise AuditInputError(f"group columns repeat: {groups}; name each column once")
-    roles = {g: "--group" for g in groups}
-    roles.update({y_true: "--y-true", y_pred: "--y-pred"})
+    roles = {g: "groups" for g in groups}
+    roles.update({y_true: "y_true", y_pred: "y_pred"})
     used = [*groups, y_true, y_pred]
     if score is not None:
-        roles[score] = "--score"
+        roles[score] = "score"
         used.append(score)
     check_columns(frame, used, roles)
     if len(frame) == 0:
@@ -273,7 +273,7 @@ def count_table(
         if not dropna:
             raise AuditInputError(
                 f"missing values: {describe_missing(frame, used)} "
-                f"({int(mask.sum()):,} rows in all); pass --dropna (Python: dropna=True) "
+                f"({int(mask.sum()):,} rows in all); pass dropna=True "
                 "to drop those rows"
             )
         n_dropped = int(mask.sum())
@@ -283,8 +283,8 @@ def count_table(
                 f"every row has a missing value in {used}; no rows are left to audit"
             )
 
-    truth = binary_indicator(frame[y_true], y_true, "--y-true", positive_label)
-    decision = binary_indicator(frame[y_pred], y_pred, "--y-pred", positive_label)
+    truth = binary_indicator(frame[y_true], y_true, "y_true", positive_label)
+    decision = binary_indicator(frame[y_pred], y_pred, "y_pred", positive_label)
     scores = score_array(frame[score], score) if score is not None else None
 
     codes, labels = [], []

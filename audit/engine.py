@@ -194,7 +194,7 @@ def audit(
     if dropna:
         used = [*columns, y_true, y_pred, *([score] if score is not None else []),
                 *([cluster] if cluster is not None else [])]
-        check_columns(frame, used, {c: "--group" for c in columns})
+        check_columns(frame, used, {c: "groups" for c in columns})
         mask = missing_mask(frame, used)
         n_dropped = int(mask.sum())
         if n_dropped == len(frame) and len(frame):
@@ -237,7 +237,7 @@ def groupings_of(groups: str | Sequence[str] | Sequence[Sequence[str]],
     else:
         groupings = resolve_groupings(list(groups), intersections)
     if not groupings:
-        raise AuditInputError("give at least one group column (--group COL)")
+        raise AuditInputError("give at least one group column (groups=[COL, ...])")
     return groupings
 
 
@@ -294,8 +294,8 @@ def _design_effects(frame: pd.DataFrame, table: CountTable, groupings: list[Grou
             f"cluster column {cluster!r} has missing values; every row needs its cluster "
             "(pass dropna=True to drop those rows)")
     cluster_codes, _ = pd.factorize(frame[cluster], sort=False)
-    truth = binary_indicator(frame[y_true], y_true, "--y-true", positive_label)
-    decision = binary_indicator(frame[y_pred], y_pred, "--y-pred", positive_label)
+    truth = binary_indicator(frame[y_true], y_true, "y_true", positive_label)
+    decision = binary_indicator(frame[y_pred], y_pred, "y_pred", positive_label)
     outcome = truth.astype(np.int64) * 2 + decision
     # The table's labels are the values' text (see group_codes), so match on text.
     codes = {c: group_codes(frame[c].astype(str), c, len(cats), cats)[0]

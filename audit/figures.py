@@ -6,6 +6,7 @@ the same bytes with the same matplotlib.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,14 +37,26 @@ def plot_rates_by_group(
     *,
     title: str | None = None,
     max_groups: int = 40,
+    labels: Mapping[str, str] | None = None,
 ) -> Path:
     """Dot-and-interval plot of ``metrics`` per group of one grouping.
 
     Groups are ordered by the first metric; suppressed and undefined cells are left out (and
-    the caption says so). Returns the written path.
+    the caption says so), and a metric undefined or suppressed for every group gets no panel.
+    ``labels`` maps a group to the text shown for it (a country's name for its code).
+    Returns the written path.
+
+    Raises
+    ------
+    ValueError
+        When no metric has a value to draw for any group.
     """
     rows = table[(table["grouping"] == grouping) & table["metric"].isin(metrics)]
     shown = _shown(rows)
+    metrics = [m for m in metrics if (shown["metric"] == m).any()]
+    if not metrics:
+        raise ValueError(f"grouping {grouping!r}: every rate is undefined or suppressed; "
+                         "there is nothing to draw")
     first = shown[shown["metric"] == metrics[0]].sort_values("value")
     groups = list(first["group"])[-max_groups:]
     height = max(2.5, 0.28 * len(groups) + 1.2)
@@ -73,7 +86,7 @@ def plot_rates_by_group(
         axis.set_title(EXPLANATIONS[metric][0], fontsize=10)
         axis.set_xlabel("% (95% interval)")
         axis.grid(axis="x", color="#eeeeee")
-    axes[0][0].set_yticks(range(len(groups)), groups, fontsize=8)
+    axes[0][0].set_yticks(range(len(groups)), [_label(g, labels) for g in groups], fontsize=8)
     dropped = rows["group"].nunique() - len(groups)
     caption = f"{title or 'Rates by ' + grouping}"
     if dropped:
@@ -91,10 +104,12 @@ def plot_views(
     *,
     title: str | None = None,
     max_groups: int = 40,
+    labels: Mapping[str, str] | None = None,
 ) -> Path:
     """Ratio to the reference group of one metric, per group, under each view side by side.
 
-    ``views`` maps a view's name (``"true outcome"``) to its audit table.
+    ``views`` maps a view's name (``"true outcome"``) to its audit table; ``labels`` maps a
+    group to the text shown for it.
     """
     names = list(views)
     frames = []
@@ -117,7 +132,7 @@ def plot_views(
                       fmt="o",
                       color=colours[i % 3], label=name, capsize=2, markersize=4)
     axis.axvline(1, color="#b0b0b0", linestyle="--", linewidth=1)
-    axis.set_yticks(range(len(joined)), joined.index, fontsize=8)
+    axis.set_yticks(range(len(joined)), [_label(g, labels) for g in joined.index], fontsize=8)
     axis.set_xscale("log")
     axis.set_xlabel(
         f"{EXPLANATIONS[metric][0]}: ratio to reference group (log scale, 95% interval)"
@@ -127,6 +142,52 @@ def plot_views(
     axis.grid(axis="x", color="#eeeeee")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_comparison(
+    rows: pd.DataFrame,
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str,
+) -> Path:
+    """Two or more groups' rates side by side under each view, with their intervals.
+
+    ``rows`` has one row per bar: ``series`` (a view's name), ``label`` (the group as shown),
+    ``value``, ``ci_low`` and ``ci_high`` (rates in [0, 1]). Rows with no value are left out.
+    Groups are drawn top to bottom in the order given, one colour per series.
+    """
+    rows = rows[np.isfinite(rows["value"].to_numpy(dtype=float))]
+    series = list(dict.fromkeys(rows["series"]))
+    groups = list(dict.fromkeys(rows["label"]))
+    fig, axis = plt.subplots(figsize=(7.5, max(2.2, 0.55 * len(groups) * len(series) + 1.0)))
+    colours = ["#1f4e79", "#c55a11", "#548235"]
+    height = 0.8 / max(len(series), 1)
+    for i, name in enumerate(series):
+        part = rows[rows["series"] == name].set_index("label").reindex(groups)
+        value = part["value"].to_numpy(dtype=float)
+        low = part["ci_low"].fillna(part["value"]).to_numpy(dtype=float)
+        high = part["ci_high"].fillna(part["value"]).to_numpy(dtype=float)
+        y = np.arange(len(groups)) - 0.4 + height * (i + 0.5)
+        axis.barh(y, 100 * value, height=height * 0.9, color=colours[i % 3], alpha=0.85,
+                  label=name)
+        axis.errorbar(100 * value, y, xerr=100 * np.clip(np.vstack([value - low, high - value]),
+                                                         0, None),
+                      fmt="none", ecolor="#333333", capsize=3, linewidth=1)
+    axis.set_yticks(range(len(groups)), groups, fontsize=9)
+    axis.invert_yaxis()
+    axis.set_xlabel(xlabel)
+    axis.set_title(textwrap.fill(title, 70), fontsize=10)
+    axis.set_axisbelow(True)
+    axis.grid(axis="x", color="#eeeeee")
+    if len(series) > 1:
+        axis.legend(fontsize=8, frameon=False, loc="lower right")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _label(group: object, labels: Mapping[str, str] | None) -> str:
+    return str(group) if labels is None else str(labels.get(group, group))
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:

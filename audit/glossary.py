@@ -10,6 +10,8 @@ from __future__ import annotations
 COLUMN_HELP: dict[str, str] = {
     "grouping": "the grouping: one column, or an intersection joined by ' × '",
     "group": "the group's label",
+    "group_name": "the group's name where its label is a country code (experiment runs "
+                  "only; the code stays in group)",
     "metric": "n (group size), a rate (selection_rate, fpr, ...), auc or ece",
     "value": "the metric's value in the group; NaN where undefined (see flags)",
     "ci_low": "lower end of the value's interval (Wilson for rates; Hanley-McNeil for AUC; "
@@ -18,6 +20,8 @@ COLUMN_HELP: dict[str, str] = {
     "numerator": "count behind a rate's numerator",
     "denominator": "count behind a rate's denominator (people the rate is over)",
     "reference": "the reference group of the grouping",
+    "reference_name": "the reference group's name where its label is a country code "
+                      "(experiment runs only)",
     "difference": "value minus the reference group's value",
     "diff_ci_low": "lower end of the difference's interval: Newcombe's hybrid score interval "
                    "(closed form, given with zero events)",
@@ -77,3 +81,13 @@ FLAG_HELP: dict[str, str] = {
     "fewer_than_two_groups": "a spread needs two groups large enough to compare",
     "left_out_N_under_M": "N groups with fewer than M people were left out of the spread",
 }
+
+#: The one convention every report and the README follow for intervals that cannot be
+#: printed as two numbers.
+INTERVAL_CONVENTION = (
+    "An interval with an infinite end (a ratio to a reference rate of 0, say) is flagged "
+    "`unbounded` and printed with \"no upper bound\" (or \"no lower bound\") in place of that "
+    "end; an interval that resampling cannot move is blanked, flagged `no_interval` and "
+    "printed as \"withheld\". Neither is ever printed as a number, so no report shows an "
+    "infinite or zero-width interval as if it were certain."
+)

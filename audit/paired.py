@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from audit.errors import AuditInputError
 from audit.intervals import (
@@ -96,6 +97,31 @@ class PairedCounts:
                             unique[:, self.n_worlds:], self.label_names, counts)
 
 
+def _distinct_patterns(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(bits, axis=0, return_inverse=True)`` for a boolean matrix, by sorting each
+    row packed into 64-bit words instead of comparing rows element by element.
+
+    Packed most significant bit first, the words order rows as the rows' bits do
+    (lexicographically, False before True), so the patterns come in the same order.
+    """
+    n, width = bits.shape
+    if width == 0:
+        return bits[:1], np.zeros(n, dtype=np.int64)
+    packed = np.packbits(bits, axis=1, bitorder="big")
+    padded = np.zeros((n, -(-packed.shape[1] // 8) * 8), dtype=np.uint8)
+    padded[:, :packed.shape[1]] = packed
+    words = padded.view(">u8").astype(np.uint64)  # big-endian: the first byte leads
+    order = np.lexsort(words.T[::-1]) if words.shape[1] > 1 else np.argsort(
+        words[:, 0], kind="stable")
+    ordered = words[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    pattern = np.cumsum(new) - 1
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = pattern
+    return bits[order[new]], inverse
+
+
 def paired_counts(
     groups: Sequence[object] | np.ndarray,
     decisions: np.ndarray,
@@ -141,16 +167,15 @@ def paired_counts(
     if bits.size and not np.isin(bits, (0, 1)).all():
         raise AuditInputError("decisions and labels must be 0/1 or boolean; found other values")
     bits = bits.astype(bool)
-    order = tuple(sorted(set(group_array))) if group_order is None else tuple(group_order)
-    lookup = {g: i for i, g in enumerate(order)}
     # Map the distinct labels (not the people) to their position in ``order``.
-    present, first_code = np.unique(group_array, return_inverse=True)
+    first_code, present = pd.factorize(group_array)
+    order = tuple(sorted(present)) if group_order is None else tuple(group_order)
+    lookup = {g: i for i, g in enumerate(order)}
     mapped = np.array([lookup.get(g, -1) for g in present], dtype=np.int64)
-    code = mapped[first_code.reshape(-1)] if n else np.zeros(0, dtype=np.int64)
+    code = mapped[first_code] if n else np.zeros(0, dtype=np.int64)
     keep = code >= 0
-    unique, inverse = np.unique(bits[keep], axis=0, return_inverse=True) if keep.any() else (
+    unique, inverse = _distinct_patterns(bits[keep]) if keep.any() else (
         np.zeros((0, bits.shape[1]), dtype=bool), np.zeros(0, dtype=np.int64))
-    inverse = inverse.reshape(-1)
     counts = np.bincount(code[keep] * len(unique) + inverse,
                          minlength=len(order) * len(unique)).reshape(len(order), len(unique))
     width = matrix.shape[1]

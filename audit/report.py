@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -27,6 +27,46 @@ def percent(value: float, digits: int = 1) -> str:
     if value is None or not math.isfinite(value):
         return "—"
     return f"{100 * value:.{digits}f}%"
+
+
+#: How every report prints an interval with no end on a side (flag ``unbounded``) and one
+#: that was withheld (flag ``no_interval``); audit/glossary.py states the convention.
+NO_UPPER_BOUND, NO_LOWER_BOUND, WITHHELD = "no upper bound", "no lower bound", "withheld"
+
+
+def bounds(low: float | None, high: float | None, shown: Callable[[float], str],
+           separator: str = "–") -> str:
+    """An interval's ends in the one convention of every report.
+
+    ``0.12–0.34``; ``0.12, no upper bound`` where the upper end is infinite (and likewise
+    below); ``withheld`` where an end is missing (an interval withheld as ``no_interval``,
+    or never computed). An infinite end is never printed as a number.
+    """
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return WITHHELD
+    if math.isinf(low) and math.isinf(high):
+        return f"{NO_LOWER_BOUND} and {NO_UPPER_BOUND}"
+    if math.isinf(high):
+        return f"{shown(low)}, {NO_UPPER_BOUND}"
+    if math.isinf(low):
+        return f"{NO_LOWER_BOUND}, {shown(high)}"
+    return f"{shown(low)}{separator}{shown(high)}"
+
+
+def points(value: float, low: float, high: float, *, undefined: str = "—") -> str:
+    """A change in percentage points with its interval, in the one convention of every report.
+
+    An interval of zero width around the estimate is withheld, not printed as certain: it
+    arises when no one's decision differs between the worlds compared, and then no interval
+    says how much a decision could have moved.
+    """
+    if value is None or not math.isfinite(value):
+        return undefined
+    if (low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
+            and low == high):
+        return f"{100 * value:+.2f} (interval {WITHHELD}: no decision differs)"
+    interval = bounds(low, high, lambda x: f"{100 * x:+.2f}", separator=" to ")
+    return f"{100 * value:+.2f} ({interval})"
 
 
 def number(value: float, digits: int = 2) -> str:
@@ -58,7 +98,7 @@ def rate_with_interval(row: pd.Series) -> str:
 def ratio_with_interval(row: pd.Series) -> str:
     """``1.42 (1.30–1.55)`` for a ratio to the reference group.
 
-    An infinite upper end says "no upper limit"; a ratio whose interval holds both parity
+    An infinite upper end says "no upper bound"; a ratio whose interval holds both parity
     and the four-fifths boundary adds "the data cannot tell".
     """
     flags = str(row.get("flags") or "").split(";")
@@ -68,9 +108,7 @@ def ratio_with_interval(row: pd.Series) -> str:
         return "—"
     if row["ratio"] is None or not math.isfinite(row["ratio"]):
         return "— (reference rate is 0)"
-    high = row["ratio_ci_high"]
-    upper = "no upper limit" if high is not None and math.isinf(high) else number(high)
-    text = f"{number(row['ratio'])} ({number(row['ratio_ci_low'])}–{upper})"
+    text = f"{number(row['ratio'])} ({bounds(row['ratio_ci_low'], row['ratio_ci_high'], number)})"
     if "inconclusive" in flags:
         text += "; the data cannot tell"
     return text
@@ -85,7 +123,9 @@ def interval_explanation(settings: dict) -> str:
         "interval is a closed-form score interval (MOVER-R on score limits; the difference "
         "to the reference, in metrics.csv, has Newcombe's hybrid score interval), which "
         "holds its coverage at rare rates and is given with zero events too. Where the "
-        "reference rate is 0 the ratio has no upper limit. \"the data cannot tell\" marks a "
+        "reference rate is 0 the ratio's interval has no upper bound (flag unbounded); an "
+        "interval resampling cannot move is withheld (flag no_interval). \"the data cannot "
+        "tell\" marks a "
         "ratio whose interval holds both parity and the four-fifths boundary (0.8 or 1.25): a "
         "high p-value there is no evidence of equal treatment. p (Holm) tests whether the "
         "group's rate differs from the reference's, adjusted for the number of groups "
@@ -112,7 +152,8 @@ def spread_cells(row: pd.Series) -> list[str]:
         low, high = number(row["ci_low"], 3), number(row["ci_high"], 3)
         shown = f"{number(row['value'], 3)} ({low}–{high})"
     else:
-        shown = f"{number(row['value'], 3)} (no interval: the data leave it no room to vary)"
+        shown = (f"{number(row['value'], 3)} (interval {WITHHELD}: the data leave it no room "
+                 "to vary)")
     bias = row.get("bias")
     return [shown, "—" if bias is None or not math.isfinite(bias) else f"{bias:+.3f}",
             str(row["groups_compared"]), str(row.get("groups_left_out", 0))]

@@ -114,7 +114,7 @@ def count_families(
     n_dropped = 0
     for piece in pieces:
         if dropna:  # a row missing any used value is dropped for every family, as in memory
-            check_columns(piece, used, {c: "--group" for c in used})
+            check_columns(piece, used, {c: "groups" for c in used})
             mask = missing_mask(piece, used)
             n_dropped += int(mask.sum())
             piece = piece.loc[~mask] if mask.any() else piece
@@ -129,8 +129,7 @@ def count_families(
             if labels > max_groups:
                 raise AuditInputError(
                     f"a group column of {family} has more than {max_groups:,} distinct values: "
-                    "it is probably an identifier; raise max_groups (--max-groups) if you "
-                    "mean it")
+                    "it is probably an identifier; raise max_groups if you mean it")
         if progress is not None:
             progress(len(piece))
     if any(t is None for t in totals):

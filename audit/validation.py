@@ -56,7 +56,7 @@ def check_columns(frame: pd.DataFrame, names: Sequence[str], role: dict[str, str
     names : sequence of str
         Column names to look for.
     role : dict
-        Maps a column name to the option that named it (for example ``"--y-true"``), so the
+        Maps a column name to the parameter that named it (for example ``"y_true"``), so the
         message can say which option to fix.
     """
     if not isinstance(frame, pd.DataFrame):
@@ -134,8 +134,8 @@ def binary_indicator(
         distinct = pd.unique(series)
         raise AuditInputError(
             f"column {name!r} ({option}) is not binary 0/1: distinct values "
-            f"{_preview(_sorted(distinct))}; pass --positive-label VALUE (Python: "
-            "positive_label=VALUE) to say which value counts as positive"
+            f"{_preview(_sorted(distinct))}; pass positive_label=VALUE to say which value "
+            "counts as positive"
         )
     distinct = _sorted(pd.unique(series))
     if len(distinct) > 2:
@@ -163,14 +163,14 @@ def score_array(series: pd.Series, name: str) -> np.ndarray:
     """Return a score column as float64 in [0, 1], or explain what is wrong with it."""
     if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
         raise AuditInputError(
-            f"score column {name!r} (--score) must be numeric in [0, 1]; it has dtype "
+            f"score column {name!r} (score) must be numeric in [0, 1]; it has dtype "
             f"{series.dtype} (values such as {_preview(pd.unique(series)[:5])})"
         )
     values = series.to_numpy(dtype=np.float64)
     if len(values) and (values.min() < 0 or values.max() > 1):
         outside = int(((values < 0) | (values > 1)).sum())
         raise AuditInputError(
-            f"score column {name!r} (--score) must lie in [0, 1]; {outside:,} values lie outside "
+            f"score column {name!r} (score) must lie in [0, 1]; {outside:,} values lie outside "
             f"(min {values.min():g}, max {values.max():g}); rescale it to probabilities"
         )
     return values
@@ -206,7 +206,7 @@ def group_codes(
         raise AuditInputError(
             f"group column {name!r} has {len(labels):,} distinct values (limit {max_groups:,}): "
             "it is probably an identifier; group by a column with fewer values, or raise "
-            "max_groups (--max-groups) if you mean it"
+            "max_groups if you mean it"
         )
     return np.asarray(codes), group_labels(labels, name)
 
@@ -285,8 +285,8 @@ def check_memory(estimate: int, budget: int | None = None) -> None:
         raise AuditInputError(
             f"this audit would need about {_bytes(estimate)} of memory for its bootstrap, "
             f"more than {_bytes(budget)} ({source}): lower the resamples "
-            "(--n-boot; memory grows with it), audit fewer groups (--max-groups refuses "
-            "identifier-like columns) or leave out the intersection (--no-intersections)"
+            "(n_boot; memory grows with it), audit fewer groups (max_groups refuses "
+            "identifier-like columns) or leave out the intersection (intersections=False)"
         )
 
 

@@ -1,4 +1,8 @@
-"""Experiments: TOML configs, the runner, sweeps, the ``bias-audit`` command and benchmarks."""
+"""Experiments: TOML configs, the runner, sweeps, the ``bias-audit`` command and benchmarks.
+
+From Python, ``experiments.run``, ``experiments.sweep``, ``experiments.load`` and
+``experiments.compare`` do what the commands do (see :mod:`experiments.api`).
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -6,3 +10,14 @@ try:
     __version__ = version("bias-audit-sandbox")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.1.0"
+
+#: The Python API, loaded on first use so that ``bias-audit --help`` stays quick.
+__all__ = ["compare", "load", "run", "sweep"]
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        from experiments import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'experiments' has no attribute {name!r}")

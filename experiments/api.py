@@ -4,6 +4,13 @@
 >>> result = run("immigration-os", size=20_000, seed=1, out="runs/ios-s1")
 >>> finished = load("runs/ios-s1")
 >>> finished.tables["metrics"].query("metric == 'fpr'")
+>>> compare("runs/ios-s1", "runs/ios-s2").disparities                         # doctest: +SKIP
+>>> swept = sweep("capacity", seeds=[1, 2, 3], jobs=2, size=20_000)           # doctest: +SKIP
+>>> swept.summary.query("metric == 'fpr'")[["system.capacity", "ratio_pooled"]]
+
+Each function is also ``experiments.<name>`` (``import experiments; experiments.run(...)``).
+Errors name the parameter to change (``out``, ``force=True``), as the commands name their
+flags.
 """
 
 from __future__ import annotations
@@ -18,6 +25,29 @@ import pandas as pd
 
 from experiments.commands import UsageError
 from experiments.runner import RunResult
+from experiments.sweep_runner import SweepResult
+
+#: How the commands' messages spell an option, and the parameter of this module it is here.
+PARAMETER_SPELLING: dict[str, str] = {
+    "pass --force": "pass force=True",
+    "add --force": "pass force=True",
+    "--force": "force=True",
+    "--out": "out",
+    "--results-dir": "results_dir",
+    "--size": "size",
+    "--seed": "seed",
+    "--jobs": "jobs",
+    "--dask": "dask",
+    "--no-attribution": "attribution=False",
+}
+
+
+def _for_python(error: UsageError) -> UsageError:
+    """The same error, with every command-line option spelt as this module's parameter."""
+    message = str(error)
+    for flag, parameter in PARAMETER_SPELLING.items():
+        message = message.replace(flag, parameter)
+    return type(error)(message)
 
 
 @dataclass
@@ -92,13 +122,106 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
         overrides["population.size"] = size
     if seed is not None:
         overrides["experiment.seed"] = seed
-    config, path = load_config(experiment, overrides)
-    check_experiment(config, path.name)
-    if out is None and force:
-        raise UsageError("force: only applies with out")
-    return run_experiment(config, path, results_dir=Path(results_dir),
-                          out=None if out is None else Path(out), force=force,
-                          attribution=attribution)
+    try:
+        config, path = load_config(experiment, overrides)
+        check_experiment(config, path.name)
+        if out is None and force:
+            raise UsageError("force: only applies with out")
+        return run_experiment(config, path, results_dir=Path(results_dir),
+                              out=None if out is None else Path(out), force=force,
+                              attribution=attribution)
+    except UsageError as error:
+        raise _for_python(error) from error.__cause__
+
+
+def sweep(experiment: str | Path, *, seeds: list[int] | None = None, jobs: int = 1,
+          out: str | Path | None = None, size: int | None = None, dask: str | None = None,
+          force: bool = False, progress: bool = False, results_dir: str | Path = "results"
+          ) -> SweepResult:
+    """Run (or resume) a sweep and write its folder, exactly as ``bias-audit sweep`` does.
+
+    Points already finished in the folder are reused, also when ``seeds`` or the grid grew
+    since: each point's folder is named by the point's own config and seed.
+
+    Parameters
+    ----------
+    experiment : str or Path
+        A shipped sweep's name (``bias-audit experiments``) or a TOML file with ``[sweep]``.
+    seeds : list of int, optional
+        Replace ``sweep.seeds`` (adding a seed to a finished sweep runs only its points).
+    jobs : int
+        Parallel local workers (joblib).
+    out : str or Path, optional
+        The sweep folder; default ``<results_dir>/<name>-sweep`` (a name that already ends in
+        ``-sweep`` is not doubled).
+    size : int, optional
+        Override ``population.size`` at every point.
+    dask : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``) to run the points on instead.
+    force : bool
+        Discard a folder that holds another experiment's sweep, or other files.
+    progress : bool
+        Show a progress bar on standard error.
+    results_dir : str or Path
+        Parent folder of the default ``out``.
+
+    Returns
+    -------
+    SweepResult
+        ``directory``; ``tidy`` (sweep_metrics.csv) and ``summary`` (sweep_summary.csv, with
+        the pooled gaps and their intervals); ``answer`` (the report's finding); ``report``
+        and ``report_markdown`` (the report's paths); ``ran`` and ``skipped`` (points run
+        now and reused).
+
+    Raises
+    ------
+    UsageError
+        An unknown experiment, an invalid key, value or seed (named by its key path), a
+        folder that may not be used, or a Dask address nobody answers at.
+    experiments.sweep_runner.SweepIncomplete
+        When some points failed: its ``failed`` lists each point and its reason; the other
+        points are kept and the same call retries the failed ones.
+    """
+    from experiments.checks import check_experiment
+    from experiments.config import (
+        parse_config,
+        read_experiment_data,
+        resolve_experiment,
+        set_dotted,
+    )
+    from experiments.output import resolve_output_dir
+    from experiments.sweep_runner import default_sweep_dir, pending, run_sweep, sweep_points
+
+    try:
+        if jobs < 1:
+            raise UsageError(f"jobs must be at least 1, got {jobs}")
+        path = resolve_experiment(experiment)
+        data = read_experiment_data(path)
+        if size is not None:
+            set_dotted(data, "population.size", size)
+        if seeds is not None:
+            set_dotted(data, "sweep.seeds", list(seeds))
+        config = parse_config(data, path.name)
+        check_experiment(config, path.name)
+        points = sweep_points(data, path.name)
+        directory = (Path(out) if out is not None
+                     else default_sweep_dir(config.experiment.name, Path(results_dir)))
+        resolve_output_dir(directory, "", force, inputs=[path], resume=True, option="out")
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            todo = len(pending(points, directory)) if directory.exists() else len(points)
+            bar = tqdm(total=todo, unit="point")
+        try:
+            return run_sweep(data, path, directory, jobs=jobs, dask_address=dask, force=force,
+                             on_point_done=(lambda _: bar.update()) if bar else None,
+                             on_point_failed=(lambda _: bar.update()) if bar else None)
+        finally:
+            if bar is not None:
+                bar.close()
+    except UsageError as error:
+        raise _for_python(error) from error.__cause__
 
 
 def load(directory: str | Path, verify: bool = True) -> LoadedRun:
@@ -133,3 +256,43 @@ def load(directory: str | Path, verify: bool = True) -> LoadedRun:
     tables = {path.stem: pd.read_csv(path, keep_default_na=False, na_values=[""])
               for path in sorted(directory.glob("*.csv"))}
     return LoadedRun(directory, manifest, tables)
+
+
+def compare(run_a: str | Path | LoadedRun, run_b: str | Path | LoadedRun, *,
+            results_dir: str | Path = "results") -> Any:
+    """Compare two finished runs of one experiment, as ``bias-audit compare`` does.
+
+    Parameters
+    ----------
+    run_a, run_b : str, Path or LoadedRun
+        A run folder, a run id under ``results_dir`` (``bias-audit runs`` lists them), or a
+        run already read with :func:`load`.
+    results_dir : str or Path
+        Where run ids are looked up.
+
+    Returns
+    -------
+    experiments.run_compare.RunComparison
+        ``disparities`` (each focus comparison's gap in both runs with its interval, the
+        change between them with its interval, and a verdict), ``config_differences``,
+        ``shared_people``; ``to_markdown()``, ``to_html()`` and ``write(folder)``. Runs on
+        different people are compared as two independent estimates; runs on the same people
+        (same profile and seed) get the same interval, and the comparison says it is
+        conservative because the runs keep no person-level decisions to pair.
+
+    Raises
+    ------
+    UsageError
+        When a run cannot be found or the runs are of different experiments.
+
+    Examples
+    --------
+    >>> from experiments.api import compare                                    # doctest: +SKIP
+    >>> comparison = compare("runs/ios-s1", "runs/ios-s2")
+    >>> comparison.disparities[["label", "view", "change", "change_low", "change_high"]]
+    """
+    from experiments.run_compare import compare_runs, find_run
+
+    loaded = [run if isinstance(run, LoadedRun) else load(find_run(run, results_dir))
+              for run in (run_a, run_b)]
+    return compare_runs(*loaded)

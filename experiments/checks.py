@@ -86,6 +86,10 @@ def _check_references(config: ExperimentConfig, profile, source: str) -> None:
                 )
 
 
+#: Built-in sweep answers that follow one pre-specified comparison.
+FOCUSED_ANSWERS = ("blind_spot", "unawareness", "capacity", "base_rate")
+
+
 def check_sweep_focus(config: ExperimentConfig, source: str,
                       known_values: dict[str, tuple[str, ...]]) -> None:
     """The ``[sweep]`` focus names a configured grouping, a group the profile has, and a rate
@@ -103,6 +107,12 @@ def check_sweep_focus(config: ExperimentConfig, source: str,
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"{source}: sweep.focus_metric: {sweep.focus_metric!r} is not a rate"
                           f"{hint} (rates: {', '.join(RATE_NAMES)})")
+    # The built-in answers follow one comparison named in advance, never one picked later.
+    if sweep.answer in FOCUSED_ANSWERS and not sweep.focus_group and (
+            sweep.answer == "base_rate" or not config.audit.focus):
+        raise ConfigError(f"{source}: sweep.focus_group: sweep.answer = {sweep.answer!r} "
+                          "follows one comparison; name its group here"
+                          + ("" if sweep.answer == "base_rate" else " (or in [[audit.focus]])"))
     values = known_values.get(sweep.focus_grouping)
     if sweep.focus_group and values is not None and sweep.focus_group not in values:
         close = difflib.get_close_matches(sweep.focus_group, list(values), n=1)

@@ -17,7 +17,8 @@ from experiments.commands import UsageError
 
 # Module names under experiments.commands, in the order `bias-audit --help` lists them.
 COMMAND_MODULES = (
-    "run", "sweep_cmd", "audit_cmd", "population", "experiments_cmd", "validate",
+    "run", "sweep_cmd", "audit_cmd", "population", "experiments_cmd", "validate", "runs",
+    "compare",
 )
 
 

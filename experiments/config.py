@@ -46,7 +46,7 @@ class ExperimentSection(Strict):
     title: str = Field(description="one-line title for reports")
     system: str = Field(description="which toy system to run")
     seed: int = Field(ge=0, le=MAX_SEED, description="seed of the whole run")
-    description: str = ""
+    description: str = Field(default="", description="a longer description, for the reader")
 
     @field_validator("name")
     @classmethod
@@ -86,7 +86,8 @@ class MechanismSection(Strict):
 
 
 class SplitSection(Strict):
-    train_fraction: float = Field(default=0.5, gt=0, lt=1)
+    train_fraction: float = Field(default=0.5, gt=0, lt=1, description="share of the people "
+                                  "the system is trained on; it decides on everyone")
 
     @field_validator("train_fraction", mode="before")
     @classmethod
@@ -102,10 +103,11 @@ class FocusComparison(Strict):
     """One pre-specified comparison: a group against a reference, in named metrics."""
 
     grouping: str = Field(description="a configured grouping, e.g. 'region_of_origin × sex'")
-    group: str
+    group: str = Field(description="the group compared, e.g. 'Latin America and Caribbean'")
     reference: str = Field(default="", description="default: audit.reference of the grouping")
     metrics: list[Literal["fpr", "selection_rate", "fnr", "tpr"]] = Field(
-        default_factory=lambda: ["fpr", "selection_rate"], min_length=1)
+        default_factory=lambda: ["fpr", "selection_rate"], min_length=1,
+        description="rates compared: fpr, selection_rate, fnr, tpr")
     label: str = Field(default="", description="reader-facing name of the comparison")
 
 
@@ -122,8 +124,9 @@ class AttributionKnob(Strict):
 class AttributionSection(Strict):
     """Which bias knobs a run's disparities are attributed to (Shapley over knob worlds)."""
 
-    knobs: list[AttributionKnob] = Field(default_factory=list)
-    enabled: bool = True
+    knobs: list[AttributionKnob] = Field(
+        default_factory=list, description="the bias switches, each {name, key, off, explains}")
+    enabled: bool = Field(default=True, description="false skips the knob worlds")
     max_exact: int = Field(default=5, ge=1, le=8,
                            description="exact Shapley (2^k worlds) up to this many knobs")
     n_permutations: int = Field(default=32, ge=2, le=10_000,
@@ -133,19 +136,26 @@ class AttributionSection(Strict):
 
 
 class AuditSection(Strict):
-    groupings: list[list[str]] = Field(min_length=1)
-    reference: dict[str, str] = Field(default_factory=dict)
-    n_boot: int = Field(default=1000, ge=10, le=100_000)
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    min_count: int = Field(default=30, ge=1)
-    suppress_below: int = Field(default=10, ge=0)
+    groupings: list[list[str]] = Field(
+        min_length=1, description="columns audited, alone or intersected: [['nationality'], "
+                                  "['nationality', 'sex']]")
+    reference: dict[str, str] = Field(
+        default_factory=dict, description="reference group per grouping (default: the largest)")
+    n_boot: int = Field(default=1000, ge=10, le=100_000,
+                        description="bootstrap resamples of the counts")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1, description="level of every interval")
+    min_count: int = Field(default=30, ge=1, description="fewer people behind a rate: small_n, "
+                                                         "and left out of spreads")
+    suppress_below: int = Field(default=10, ge=0, description="fewer people: the cell is "
+                                                              "withheld from every output")
     focus: list[FocusComparison] = Field(
         default_factory=list, description="pre-specified comparisons the headlines report")
 
 
 class Intervention(Strict):
-    attribute: Literal["nationality", "region_of_origin", "first_language"]
-    value: str
+    attribute: Literal["nationality", "region_of_origin", "first_language"] = Field(
+        description="the attribute changed in each person's twin")
+    value: str = Field(description="the value the twin gets, e.g. 'GBR'")
     effects: list[Literal["total", "direct"]] = Field(
         default_factory=lambda: ["total", "direct"], min_length=1,
         description="total: every descendant regenerated; direct: only the attribute and the "
@@ -153,7 +163,66 @@ class Intervention(Strict):
 
 
 class CounterfactualSection(Strict):
-    interventions: list[Intervention] = Field(default_factory=list)
+    interventions: list[Intervention] = Field(
+        default_factory=list, description="twins to compare: {attribute, value, effects}")
+
+
+class RemediesSection(Strict):
+    """Remedies to try on the same people (:mod:`experiments.remedies`): each is applied to
+    the system's training or decisions and compared with the unremedied run, by the true and
+    by the recorded outcome."""
+
+    apply: list[str] = Field(
+        default_factory=list,
+        description="remedies to run beside the unremedied system, on the same people: "
+                    "threshold_equalized_odds, threshold_demographic_parity, "
+                    "reductions_equalized_odds, reductions_demographic_parity, "
+                    "random_audit_labels, reweighing, unawareness, remove_biased_list, "
+                    "raise_capacity; or 'all' for every remedy the system supports (one name "
+                    "alone may be given as a string)")
+    sensitive_feature: Literal["region_of_origin", "nationality"] = Field(
+        default="region_of_origin",
+        description="the sensitive feature the fairness remedies (threshold optimiser, "
+                    "reductions, reweighing) equalise over")
+    audit_fraction: float = Field(
+        default=0.2, gt=0, le=1,
+        description="random_audit_labels: share of the training split whose true outcome a "
+                    "random audit establishes; the system learns from those people only")
+    capacity_factor: float = Field(
+        default=2.0, gt=1, le=20,
+        description="raise_capacity: the system's capacity times this factor (at most 1)")
+    reductions_max_rows: int = Field(
+        default=5_000, ge=500, le=1_000_000,
+        description="reductions: training rows the exponentiated-gradient search fits on (a "
+                    "seeded random subsample when the training split is larger)")
+    reductions_max_iter: int = Field(
+        default=10, ge=5, le=200,
+        description="reductions: iterations of the exponentiated-gradient search")
+
+    @field_validator("apply", mode="before")
+    @classmethod
+    def _one_name(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("audit_fraction", "capacity_factor", mode="before")
+    @classmethod
+    def _int_is_float(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("apply")
+    @classmethod
+    def _known_remedies(cls, value: list[str]) -> list[str]:
+        from experiments.remedies import REMEDIES
+
+        for name in value:
+            if name != "all" and name not in REMEDIES:
+                close = difflib.get_close_matches(name, list(REMEDIES), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(f"unknown remedy {name!r}; {hint}supported: "
+                                 f"{', '.join(REMEDIES)}, or 'all'")
+        if len(set(value)) != len(value):
+            raise ValueError("a remedy is listed twice; list each once")
+        return value
 
 
 GridValue = bool | int | float | str
@@ -166,11 +235,15 @@ class SweepSection(Strict):
     grid: dict[str, list[GridValue]] = Field(
         default_factory=dict, description="dotted config key -> values to try")
     question: str = Field(default="", description="the research question, for the report")
-    answer: Literal["none", "blind_spot", "unawareness", "capacity", "base_rate"] = Field(
+    answer: Literal["none", "blind_spot", "unawareness", "capacity", "base_rate",
+                    "remedies"] = Field(
         default="none", description="which built-in analysis states the answer")
-    focus_grouping: str = "region_of_origin"
-    focus_group: str = ""
-    focus_metric: str = "fpr"
+    focus_grouping: str = Field(default="region_of_origin",
+                                description="grouping of the comparison the answer follows")
+    focus_group: str = Field(default="", description="its group; empty: the experiment's "
+                             "[[audit.focus]], or every group shown on its own")
+    focus_metric: str = Field(default="fpr", description="the rate compared (fpr, "
+                              "selection_rate, fnr, tpr, ...)")
     attribution: bool = Field(
         default=True, description="run each point's [attribution] knob worlds (false skips "
         "them: faster, but the report then has no knobs-off section)")
@@ -183,7 +256,16 @@ class SweepSection(Strict):
                 raise ValueError(f"grid key {key!r} has no values to try")
             if key.startswith(("experiment.seed", "sweep")):
                 raise ValueError(f"grid key {key!r} cannot be swept; list seeds in sweep.seeds")
+            if len({repr(v) for v in values}) != len(values):  # 1 and 1.0 stay distinct
+                raise ValueError(f"grid key {key!r} lists a value twice; list each once")
         return grid
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("a seed is listed twice; list each once")
+        return seeds
 
 
 class ExperimentConfig(Strict):
@@ -197,6 +279,7 @@ class ExperimentConfig(Strict):
     audit: AuditSection
     counterfactual: CounterfactualSection = CounterfactualSection()
     attribution: AttributionSection | None = None
+    remedies: RemediesSection = RemediesSection()
     sweep: SweepSection | None = None
 
     def system_settings(self) -> Strict:
@@ -271,8 +354,20 @@ def parse_config(data: Mapping[str, Any], source: str = "experiment") -> Experim
     for grouping in config.audit.groupings:
         if not grouping:
             raise ConfigError(f"{source}: audit.groupings: a grouping names no column")
+    _check_remedies(config, source)
     _check_attribution(config, data, source)
     return config
+
+
+def _check_remedies(config: ExperimentConfig, source: str) -> None:
+    """Every remedy named explicitly is one the system supports, or the line says why not."""
+    from experiments.remedies import unsupported_remedies
+
+    refused = unsupported_remedies(config.experiment.system)
+    for name in config.remedies.apply:
+        if name in refused:
+            raise ConfigError(f"{source}: remedies.apply: {config.experiment.system} cannot "
+                              f"take {name!r}: {refused[name]}; choose another remedy or 'all'")
 
 
 def check_focus(config: ExperimentConfig, source: str) -> None:

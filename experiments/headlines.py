@@ -10,6 +10,8 @@ import pandas as pd
 
 from audit import AuditResult
 from audit.engine import grouping_name
+from audit.report import WITHHELD, bounds
+from experiments.names import group_names, name_text
 from synthetic.population import describe_twin
 
 if TYPE_CHECKING:
@@ -163,7 +165,10 @@ def headlines(
         )
     if not flips.empty:
         found.append(twin_sentences(flips, flips["intervention"].iloc[0]))
-    return found[:5]
+    # Country codes read as names in every sentence ("people from Saudi Arabia").
+    table = truth.table
+    names = group_names(pd.concat([table["group"], table["reference"]]).dropna().unique())
+    return [name_text(sentence, names) for sentence in found[:5]]
 
 
 #: How a twin sentence names the effect it reports.
@@ -199,7 +204,8 @@ def twin_sentences(flips: pd.DataFrame, intervention: str) -> str:
 
 
 def who(grouping: str, group: str) -> str:
-    """``people from Mexico``, or ``people with sex F`` for other groupings."""
+    """``people from MEX``, or ``people with sex F`` for other groupings (codes are named
+    when the headlines are returned: ``people from Mexico``)."""
     if grouping in ("nationality", "region_of_origin"):
         return f"people from {group}"
     return f"people with {grouping} {group}"
@@ -210,7 +216,7 @@ def points(value: float, low: float, high: float) -> str:
     if not math.isfinite(value):
         return "undefined"
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{100 * value:.2f} (no finite interval)"
+        return f"{100 * value:.2f} ({bounds(low, high, lambda v: f'{100 * v:.2f}', ' to ')})"
     return f"{100 * value:.2f} (95% CI {100 * low:.2f} to {100 * high:.2f})"
 
 
@@ -270,10 +276,8 @@ def focus_headline(truth: AuditResult, focus: object, system_run: SystemRun
 
     ratio = ""
     if reference == str(rows["reference"].iloc[0]) and math.isfinite(g["ratio"]):
-        bounds = (f"95% CI {g['ratio_ci_low']:.2f}–{g['ratio_ci_high']:.2f}"
-                  if math.isfinite(g["ratio_ci_low"]) and math.isfinite(g["ratio_ci_high"])
-                  else "no finite interval")
-        ratio = f", {g['ratio']:.2f} times the rate ({bounds})"
+        ends = bounds(g["ratio_ci_low"], g["ratio_ci_high"], lambda v: f"{v:.2f}")
+        ratio = f", {g['ratio']:.2f} times the rate (95% CI {ends})"
     sentence = (f"In a comparison the experiment names in advance, "
                 f"{who(focus.grouping, focus.group)} "
                 f"were {system_run.error_phrase} at a rate of {rate(g)}, against {rate(r)} for "
@@ -334,12 +338,10 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
         v, lo, hi = triple
         if measure == "ratio":
             body = f"{v:.2f} times" if math.isfinite(v) else "an undefined multiple of"
-            bounds = f" ({level} CI {lo:.2f}–{hi:.2f})" if math.isfinite(lo) and \
-                math.isfinite(hi) else " (no finite interval)"
-            return f"{body} {reference}'s{bounds}"
-        bounds = f" ({level} CI {100 * lo:+.2f} to {100 * hi:+.2f})" if math.isfinite(lo) and \
-            math.isfinite(hi) else " (no finite interval)"
-        return f"{100 * v:+.2f} percentage points from {reference}'s{bounds}"
+            ends = bounds(lo, hi, lambda x: f"{x:.2f}")
+            return f"{body} {reference}'s ({level} CI {ends})"
+        ends = bounds(lo, hi, lambda x: f"{100 * x:+.2f}", " to ")
+        return f"{100 * v:+.2f} percentage points from {reference}'s ({level} CI {ends})"
 
     if not bounded:
         verdict = "the data cannot tell how the two views compare: the interval has no bound"
@@ -372,11 +374,10 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
     compared = (f"the recorded disparity is {value:.2f} times the true one" if measure == "ratio"
                 else f"the recorded disparity differs from the true one by "
                      f"{100 * value:+.2f} points")
-    interval = (f"{level} CI {low:.2f}–{high:.2f}" if measure == "ratio" else
-                f"{level} CI {100 * low:+.2f} to {100 * high:+.2f}") if bounded else \
-        "no finite interval"
+    interval = f"{level} CI " + (bounds(low, high, lambda x: f"{x:.2f}") if measure == "ratio"
+                                 else bounds(low, high, lambda x: f"{100 * x:+.2f}", " to "))
     if frozen:
-        interval = "no interval: every resample gives this value"
+        interval = f"interval {WITHHELD}: every resample gives this value"
     n = result.denominators
     return (f"An audit that sees only the recorded outcomes, as a real auditor would, puts the "
             f"false positive rate of {who(grouping, group)} at {disparity(recorded)}, against "

@@ -24,15 +24,14 @@ import pandas as pd
 
 from audit import AuditResult, audit
 from audit.counterfactual import flip_rates
-from audit.engine import grouping_name
-from audit.figures import plot_rates_by_group, plot_views
 from audit.result import csv_text, frame_records, json_text, jsonable, withhold_suppressed
 from experiments.commands import UsageError
 from experiments.config import ExperimentConfig
 from experiments.headlines import headlines
 from experiments.manifest import build_manifest, sha256_of
+from experiments.names import with_name_columns
 from experiments.output import publish, resolve_output_dir
-from experiments.report import build_report
+from experiments.report import build_report, names_of, write_figures
 from experiments.systems import derived_columns, system_adapter
 from experiments.systems.base import SystemRun
 from synthetic.population import PopulationInputError, generate
@@ -40,7 +39,6 @@ from synthetic.posts import PostInputError
 
 #: The two views of every audit: what the simulation knows, and what a real auditor sees.
 VIEWS = {"true": "y_true", "recorded": "y_recorded"}
-VIEW_TITLES = {"true": "true outcome", "recorded": "recorded outcome"}
 #: Stream of SeedSequence(seed) reserved for the train/held-out split.
 SPLIT_STREAM = 7
 
@@ -137,7 +135,7 @@ def run_experiment(
             (staging / name).write_bytes(content)
         resolved = computed.resolved_config
         if report:
-            figures = _write_figures(staging, config, views)
+            figures = write_figures(staging, config, views)
             extra_blocks = system_run.write_extras(staging) if system_run.write_extras else []
             document = build_report(
                 config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
@@ -258,6 +256,16 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
             system_run.decide_world, say)
         system_run.extra_tables["attribution"] = system_run.attribution.table
 
+    remedies = None
+    if config.remedies.apply:
+        from experiments.attribution import audit_references
+        from experiments.remedies import run_remedies
+
+        remedies = run_remedies(config, system_adapter(config.experiment.system), people, train,
+                                columns, system_run, audit_references(views["true"]),
+                                time.perf_counter() - started, say)
+        system_run.extra_tables["remedies"] = remedies.table
+
     facts = {
         **system_run.details,
         "held_out_selected": int(decisions["decision"].sum()),
@@ -267,6 +275,9 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
         facts["attribution"] = {"method": system_run.attribution.method,
                                 "worlds": system_run.attribution.n_worlds,
                                 "seconds": system_run.attribution.seconds}
+    if remedies is not None:
+        system_run.remedies = remedies
+        facts["remedies"] = {"base_seconds": remedies.base_seconds, "seconds": remedies.seconds}
     found = headlines(config, views, flips, decisions, system_run)
     resolved = config.model_dump(mode="json")
     resolved["resolved_mechanisms"] = population.mechanisms
@@ -281,9 +292,10 @@ def table_files(computed: ComputedRun, suppress: bool = True) -> dict[str, bytes
     ``metrics.json`` and the system's own tables (``<name>.csv``). With ``suppress`` (the
     default) the figures of suppressed cells are blank in all of them.
     """
-    files = _table_bytes(computed.views, computed.flips, suppress)
+    names = names_of(computed.views)  # country codes keep their column; a name column follows
+    files = _table_bytes(computed.views, computed.flips, suppress, names)
     for name, table in computed.system_run.extra_tables.items():
-        files[f"{name}.csv"] = _csv_bytes(table, suppress)
+        files[f"{name}.csv"] = _csv_bytes(with_name_columns(table, names), suppress)
     return files
 
 
@@ -338,16 +350,17 @@ def _csv_bytes(frame: pd.DataFrame, suppress: bool = True) -> bytes:
     return csv_text(frame, suppress=suppress).encode("utf-8")
 
 
-def _table_bytes(views: dict[str, AuditResult], flips: pd.DataFrame, suppress: bool = True
-                 ) -> dict[str, bytes]:
+def _table_bytes(views: dict[str, AuditResult], flips: pd.DataFrame, suppress: bool = True,
+                 names: dict[str, str] | None = None) -> dict[str, bytes]:
     tables = pd.concat([v.table.assign(view=k) for k, v in views.items()], ignore_index=True)
     tables = tables[["view", *[c for c in tables.columns if c != "view"]]]
     summary = pd.concat([v.summary.assign(view=k) for k, v in views.items()], ignore_index=True)
     summary = summary[["view", *[c for c in summary.columns if c != "view"]]]
-    files = {"metrics.csv": _csv_bytes(tables, suppress),
+    names = names or {}
+    files = {"metrics.csv": _csv_bytes(with_name_columns(tables, names), suppress),
              "summary.csv": _csv_bytes(summary, suppress)}
     if not flips.empty:
-        files["flip_rates.csv"] = _csv_bytes(flips, suppress)
+        files["flip_rates.csv"] = _csv_bytes(with_name_columns(flips, names), suppress)
     public_flips = withhold_suppressed(flips) if suppress else flips
     payload = {
         "views": {k: v.to_dict(suppress) for k, v in views.items()},
@@ -356,27 +369,3 @@ def _table_bytes(views: dict[str, AuditResult], flips: pd.DataFrame, suppress: b
     files["metrics.json"] = json_text(payload).encode("utf-8")
     return files
 
-
-def _write_figures(directory: Path, config: ExperimentConfig, views: dict[str, AuditResult]
-                   ) -> dict[str, list[tuple[Path, str]]]:
-    figures: dict[str, list[tuple[Path, str]]] = {}
-    for grouping in config.audit.groupings:
-        name = grouping_name(grouping)
-        slug = "_".join(grouping)
-        rates = plot_rates_by_group(
-            views["true"].table, name, ["fpr", "fnr"], directory / "figures" / f"rates_{slug}.png",
-            title=f"Errors against the true outcome, by {name}",
-        )
-        compare = plot_views(
-            {VIEW_TITLES[k]: v.table for k, v in views.items()}, name, "fpr",
-            directory / "figures" / f"views_fpr_{slug}.png",
-            title=f"False positive rate ratio by {name}: true against recorded outcome",
-        )
-        figures[name] = [
-            (rates, f"False positive and false negative rates by {name}, against the true "
-                    "outcome, with 95% Wilson intervals (suppressed cells left out)."),
-            (compare, f"False positive rate of each {name} group relative to the reference "
-                      "group, judged by the true outcome and by the recorded outcome, with 95% "
-                      "bootstrap intervals."),
-        ]
-    return figures

@@ -67,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="count the file's partitions on a Dask cluster (FILE may be a "
                              "glob that every worker can read); only counts travel back")
-    parser.set_defaults(func=run_audit)
+    parser.set_defaults(func=audit_command)
 
 
 #: Files at least this large are audited in record batches unless --no-stream is given.
@@ -186,6 +186,17 @@ def parse_references(items: list[str]) -> dict[str, str]:
     return references
 
 
+def audit_command(args: argparse.Namespace) -> int:
+    """Run ``bias-audit audit``; the engine's messages name Python parameters, and are told
+    here in this command's flags (``y_true`` becomes ``--y-true``)."""
+    from audit.errors import AuditInputError, for_command_line
+
+    try:
+        return run_audit(args)
+    except AuditInputError as error:
+        raise AuditInputError(for_command_line(str(error))) from error
+
+
 def run_audit(args: argparse.Namespace) -> int:
     """Run the audit sub-command.
 
@@ -272,7 +283,7 @@ def _audit_in_batches(args: argparse.Namespace, options: dict) -> AuditResult:
 def _audit_on_cluster(args: argparse.Namespace, options: dict) -> AuditResult:
     """Count the partitions of a file or glob on a Dask cluster; only counts come back."""
     from audit.stream import audit_dask
-    from experiments.sweep import connect_dask
+    from experiments.sweep_runner import connect_dask
 
     try:
         import dask.dataframe as dd

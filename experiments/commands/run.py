@@ -39,6 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-attribution", dest="attribution", action="store_false",
                         help="skip the worlds of the experiment's [attribution] knobs (no "
                              "attribution.csv, no knobs-off baseline in the report)")
+    parser.add_argument("--remedy", action="append", metavar="R",
+                        help="run remedy R beside the system on the same people and report what "
+                             "it changes (repeatable; 'all' for every remedy the system "
+                             "supports; sets remedies.apply)")
     parser.add_argument("--quiet", action="store_true", help="print only the report's path")
     parser.set_defaults(func=run_command)
 
@@ -54,6 +58,8 @@ def run_command(args: argparse.Namespace) -> int:
         overrides["population.size"] = args.size
     if args.seed is not None:
         overrides["experiment.seed"] = args.seed
+    if args.remedy:
+        overrides["remedies.apply"] = list(args.remedy)
     config, path = load_config(args.experiment, overrides)
     check_experiment(config, path.name)
 

@@ -32,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="run on the Dask scheduler at ADDRESS (tcp://host:8786)")
     parser.add_argument("--size", type=int, help="override population.size for every point")
     parser.add_argument("--out", type=Path,
-                        help="sweep folder (default: results/<experiment>-sweep)")
+                        help="sweep folder (default: results/<experiment>-sweep; a name "
+                             "that ends in -sweep is not doubled)")
     parser.add_argument("--force", action="store_true",
                         help="discard a folder that holds another sweep and start again")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,10 +51,11 @@ def sweep_command(args: argparse.Namespace) -> int:
         resolve_experiment,
         set_dotted,
     )
-    from experiments.sweep import (
+    from experiments.sweep_runner import (
         FailedPoint,
         SweepIncomplete,
         check_dask_address,
+        default_sweep_dir,
         pending,
         run_sweep,
         sweep_points,
@@ -70,7 +72,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     config = parse_config(data, path.name)
     check_experiment(config, path.name)
     points = sweep_points(data, path.name)
-    directory = args.out or Path("results") / f"{config.experiment.name}-sweep"
+    directory = args.out or default_sweep_dir(config.experiment.name)
     from experiments.output import resolve_output_dir  # the one output policy of every command
 
     resolve_output_dir(directory, "", args.force, inputs=[path], resume=True)

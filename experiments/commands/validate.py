@@ -14,6 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "the key's full path.",
     )
     parser.add_argument("experiment", help="a .toml file or a shipped experiment's name")
+    parser.add_argument("--show", action="store_true",
+                        help="also print the experiment as it runs: merged with its base "
+                             "(base = \"...\") and every override, as TOML")
     parser.set_defaults(func=validate)
 
 
@@ -24,16 +27,23 @@ def validate(args: argparse.Namespace) -> int:
 
     config, path = load_config(args.experiment)
     check_experiment(config, path.name)
-    print(f"{path}: valid ({config.experiment.system}, {config.population.size:,} people from "
-          f"{config.population.profile!r}, {len(config.mechanisms)} mechanisms, "
-          f"{len(config.audit.groupings)} groupings)")
+    # With --show, standard output is a TOML file: the verdict lines become its comments.
+    say = (lambda line: print(f"# {line}")) if args.show else print
+    say(f"{path}: valid ({config.experiment.system}, {config.population.size:,} people from "
+        f"{config.population.profile!r}, {len(config.mechanisms)} mechanisms, "
+        f"{len(config.audit.groupings)} groupings)")
     if config.sweep is not None:
         from experiments.config import read_experiment_data
-        from experiments.sweep import sweep_points
+        from experiments.sweep_runner import sweep_points
 
         # Every point is validated as it would run: grid keys, values and ranges.
         points = sweep_points(read_experiment_data(path), path.name)
         combinations = len(points) // len(config.sweep.seeds)
-        print(f"sweep: {len(points):,} points ({combinations:,} grid combinations × "
-              f"{len(config.sweep.seeds)} seeds), every point valid")
+        say(f"sweep: {len(points):,} points ({combinations:,} grid combinations × "
+            f"{len(config.sweep.seeds)} seeds), every point valid")
+    if args.show:
+        from experiments.config import read_experiment_data
+        from experiments.toml_text import dumps
+
+        print(dumps(read_experiment_data(path)), end="")
     return 0

@@ -597,3 +597,21 @@ def _plot_keywords(table: pd.DataFrame, path: Path) -> Path:
     axis.grid(axis="x", color="#eeeeee")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+#: Design remedies as settings of this system (see experiments.remedies).
+REMEDY_KNOBS = {
+    "remove_biased_list": lambda config: {"system.lexicon": "neutral", "system.keywords": None},
+}
+
+#: Remedies this system cannot take, and why.
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "its learned part scores posts from annotators' labels and a person is flagged when "
+        "any post (or a keyword) is; there is no classifier of the person, trained on a "
+        "person's outcome, for the model remedies to refit or post-process"),
+    "raise_capacity": "it flags every post over its threshold; it has no capacity",
+}

@@ -375,3 +375,18 @@ def plot_levels(levels: pd.DataFrame, grouping: str, path: Path) -> Path:
     axis.set_title(f"Origin check findings by {grouping}", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+#: Remedies this system cannot take, and why (see experiments.remedies).
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "its verdicts come from fixed dialect and phone-trace rules with confirm and contradict "
+        "cut-offs; nothing is learned from recorded outcomes of people for the model remedies to "
+        "refit or post-process"),
+    "raise_capacity": "it checks every applicant; it has no capacity",
+    "remove_biased_list": "it keeps no list; its errors come from under-represented varieties in "
+                          "its corpus",
+}

@@ -69,6 +69,10 @@ class SystemRun:
         A column of ``decisions`` naming each row's cluster when rows are not independent
         (people whose suspicion comes from one source); the run's audits then use clustered
         intervals (:mod:`audit.clusters`). None: rows are independent.
+    remedy_model : RemedyModel or None
+        What the model remedies need (:class:`experiments.remedies.RemedyModel`): the learned
+        score, its training rows and its decision rule; None when the system has no learned
+        score to remedy.
     """
 
     decisions: pd.DataFrame
@@ -86,3 +90,7 @@ class SystemRun:
     world_contrasts: list = field(default_factory=list)
     attribution: object | None = None
     cluster: str | None = None
+    remedy_model: object | None = None
+    #: The remedies run beside the system (:class:`experiments.remedies.RemedyResults`),
+    #: filled in by the runner when the experiment has ``[remedies]``.
+    remedies: object | None = None

@@ -20,9 +20,10 @@ only those posts (on another cause) to measure the direct effect of the speech o
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib
 
@@ -30,7 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from pydantic import Field  # noqa: E402
+from pydantic import Field, field_validator  # noqa: E402
 
 from audit import audit  # noqa: E402
 from audit.counterfactual import flip_rates  # noqa: E402
@@ -40,6 +41,7 @@ from audit.report import percent  # noqa: E402
 from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.names import country_name  # noqa: E402
 from experiments.systems.babel_x import LexiconSettings  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.posts import generate_posts, retopic  # noqa: E402
@@ -51,6 +53,8 @@ from synthetic.systems.catch_and_revoke import (  # noqa: E402
     STAGES,
     CatchAndRevokePipeline,
     ThreatPoints,
+    capacity_is_count,
+    person_signals,
     pulled_in,
 )
 
@@ -70,6 +74,9 @@ DERIVED_COLUMNS = (SPEECH_COLUMN,)
 #: What the speech twin writes instead of a post in support of Palestinian rights: a post in
 #: support of another cause (same template slot, style and noise).
 SPEECH_TWIN_TOPIC = "solidarity_other"
+#: The people's columns the pipeline's stages read (a world's recorded columns among them).
+STAGE_INPUTS = ("person_id", "nationality", "region_of_origin", "surveillance_coverage",
+                "protest_participation", "recorded_criminal_record", "recorded_overstay")
 #: The focus of the wrongful-revocation shares when the experiment names none.
 DEFAULT_SHARE_FOCUS = ("region_of_origin", "Middle East and North Africa")
 
@@ -106,7 +113,28 @@ class Settings(LexiconSettings):
     countries_of_concern: list[str] = Field(default_factory=list)
     points: PointsSettings = PointsSettings()
     rule: Literal["capacity", "threshold"] = "capacity"
-    capacity: float = Field(default=0.01, gt=0, le=1)
+    capacity: float | int = Field(
+        default=0.01,
+        description="under rule = 'capacity': a share of the held-out people to revoke, the "
+                    "top scores (a number in (0, 1], e.g. 0.01), or a count of revocations (a "
+                    "whole number of at least 1, e.g. 4736)")
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _share_or_count(cls, value: Any) -> Any:
+        # A TOML integer is a count, a TOML float a share: 4736 revokes 4,736 people, 0.01
+        # revokes 1% of them (and 1.0 everyone, as before counts existed).
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("capacity must be a share (0 < share <= 1, e.g. 0.01) or a count "
+                             "of revocations (a whole number >= 1, e.g. 4736)")
+        if isinstance(value, int) and value < 1:
+            raise ValueError("a count of revocations must be at least 1; for a "
+                             "share write a number in (0, 1], e.g. 0.01")
+        if isinstance(value, float) and not 0 < value <= 1:
+            raise ValueError("a share must lie in (0, 1]; for a count of "
+                             "revocations write a whole number without a decimal point, e.g. "
+                             f"{int(value) if value.is_integer() and value >= 1 else 4736}")
+        return value
     threshold: float = Field(default=0.5, gt=0, lt=1)
 
 
@@ -125,7 +153,12 @@ class _SharedWorld:
             held_out, self.seed, months=settings.months, rate_column="posts_per_month",
             stream=POSTS_STREAM, annotator_bias=settings.annotator_bias,
             annotator_noise=settings.annotator_noise,
-            annotator_miss_rate=settings.annotator_miss_rate)
+            annotator_miss_rate=settings.annotator_miss_rate, text_dtype="category")
+        # Posts repeat a finite vocabulary: each distinct text is featurised, scored and
+        # searched once, and every post reads its text's result (the same numbers, far fewer
+        # texts).
+        self.text_code = self.posts["text"].cat.codes.to_numpy()
+        self.texts = self.posts["text"].cat.categories
         self.author = pd.Index(held_out["person_id"]).get_indexer(self.posts["person_id"])
         # Whether each held-out student wrote a post in support of Palestinian rights in the
         # window (whether or not the tool pulled it in): the speech comparison's grouping.
@@ -142,6 +175,8 @@ class _SharedWorld:
         self._learned: dict[tuple, tuple[BabelXScorer, np.ndarray]] = {}
         self._keywords: dict[tuple[str, ...], np.ndarray] = {}
         self._features: dict[int, object] = {}
+        self._signals: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._pulled: dict[str, np.ndarray] = {}
 
     def classifier(self, settings: Settings) -> tuple[BabelXScorer, np.ndarray, np.ndarray]:
         """The classifier of these settings, each post's threat probability and flag.
@@ -156,14 +191,13 @@ class _SharedWorld:
             scorer = _train_scorer(self.training_people, self.seed, settings,
                                    settings.annotator_bias)
             if settings.n_features not in self._features:
-                self._features[settings.n_features] = scorer.featurise(
-                    self.posts["text"].tolist())
-            self._learned[learned] = (
-                scorer, scorer.threat_probability(self._features[settings.n_features]))
+                self._features[settings.n_features] = scorer.featurise(pd.Series(self.texts))
+            self._learned[learned] = (scorer, scorer.threat_probability(
+                self._features[settings.n_features])[self.text_code])
         scorer, probability = self._learned[learned]
         words = settings.lexicon_words
         if words not in self._keywords:
-            self._keywords[words] = keyword_hits(self.posts["text"], words)
+            self._keywords[words] = keyword_hits(pd.Series(self.texts), words)[self.text_code]
         key = (learned, words, settings.classifier_threshold)
         if key not in self._scorers:
             self._scorers[key] = (scorer, probability, scorer.combine(
@@ -174,21 +208,36 @@ class _SharedWorld:
                                                                          np.ndarray]:
         """Every stage's output for the held-out people of ``people`` (a world's recorded
         columns), and which posts were pulled in."""
-        held_out = people.loc[~self.train].reset_index(drop=True)
+        # Only the columns the stages read, not a copy of every column per world.
+        held_out = people.loc[~self.train, list(STAGE_INPUTS)].reset_index(drop=True)
         _, probability, flagged = self.classifier(settings)
-        pulled = self.pulled(settings, held_out)
-        return _pipeline(settings).stages(held_out, self.author, pulled, flagged,
-                                          probability), pulled
+        # Worlds with the same coverage pull in the same posts, and worlds that also flag them
+        # alike share stages 1 and 2 (the flags are kept alive by the classifier's cache, so
+        # their id names them).
+        coverage = self.coverage(settings, held_out)
+        watched = hashlib.blake2b(coverage.tobytes()).hexdigest()
+        if watched not in self._pulled:
+            self._pulled[watched] = pulled_in(self.author, self.post_uniform, coverage)
+        pulled = self._pulled[watched]
+        key = (id(flagged), watched)
+        if key not in self._signals:
+            self._signals[key] = person_signals(len(held_out), self.author, pulled, flagged,
+                                                probability)
+        return _pipeline(settings).stages_from_signals(held_out, *self._signals[key]), pulled
 
-    def pulled(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
-        """Which posts reach the tool: each with its author's coverage, raised to
-        ``protest_coverage`` for protest participants (surveillance of protest sites)."""
+    def coverage(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
+        """Each held-out person's surveillance coverage, raised to ``protest_coverage`` for
+        protest participants (surveillance of protest sites)."""
         coverage = held_out["surveillance_coverage"].to_numpy(dtype=np.float64)
         if settings.protest_coverage > 0:
             protest = held_out["protest_participation"].to_numpy(dtype=bool)
             coverage = np.where(protest, np.maximum(coverage, settings.protest_coverage),
                                 coverage)
-        return pulled_in(self.author, self.post_uniform, coverage)
+        return coverage
+
+    def pulled(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
+        """Which posts reach the tool: each with its author's coverage (:meth:`coverage`)."""
+        return pulled_in(self.author, self.post_uniform, self.coverage(settings, held_out))
 
 
 def run(
@@ -198,6 +247,12 @@ def run(
     settings: Settings = config.system_settings()
     held_out = people.loc[~train].reset_index(drop=True)
     _check_concern_list(settings.countries_of_concern, people)
+    if settings.rule == "capacity" and capacity_is_count(settings.capacity) \
+            and settings.capacity > len(held_out):
+        raise UsageError(
+            f"system.capacity = {settings.capacity:,} revocations is more than the "
+            f"{len(held_out):,} held-out students the pipeline decides on; use a smaller count, "
+            "a larger --size or a smaller split.train_fraction")
     shared = _SharedWorld(config, people, train, settings)
     held_out[SPEECH_COLUMN] = shared.posted
     stages, pulled = shared.stages(settings, people)
@@ -219,7 +274,11 @@ def run(
                        if config.audit.focus and " × " not in config.audit.focus[0].grouping
                        else DEFAULT_SHARE_FOCUS)
     share = wrongful_share(held_out, stages, truth, grouping, group, config.audit.confidence)
-    found = _headlines(share, group)
+    capacity = capacity_words(settings, len(held_out), int(stages["revoked"].sum()))
+    found = _headlines(share, group, capacity)
+    if settings.rule == "capacity" and capacity_is_count(settings.capacity):
+        found.insert(0, revocation_count_headline(held_out, stages, truth, grouping, group,
+                                                  config.audit.confidence))
     speech = pd.DataFrame()
     if SPEECH_COLUMN in singles:
         twin_revoked, _ = speech_twin(shared, settings, people)
@@ -238,10 +297,13 @@ def run(
         "training_label_threat_share": round(scorer.training_threat_share_, 6),
         "countries_of_concern": settings.countries_of_concern,
         "rule": settings.rule,
+        "capacity": settings.capacity,
+        "capacity_kind": ("count" if capacity_is_count(settings.capacity) else "share")
+        if settings.rule == "capacity" else "none (threshold rule)",
     }
 
     def write_extras(directory: Path) -> list[object]:
-        return (report_blocks(directory, stage_table, share, grouping, singles)
+        return (report_blocks(directory, stage_table, share, grouping, singles, capacity)
                 + speech_blocks(stage_table, speech))
 
     def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
@@ -281,19 +343,24 @@ def speech_twin(shared: _SharedWorld, settings: Settings, people: pd.DataFrame
     revoked : ndarray of bool
         The twin's revocation, per held-out student.
     posts : DataFrame
-        The twin's posts (only the rewritten posts differ from the factual ones).
+        The rewritten posts as the twin wrote them, with their rows' labels in
+        ``shared.posts`` (every other post is the factual one).
     """
     held_out = people.loc[~shared.train].reset_index(drop=True)
     scorer, probability, flagged = shared.classifier(settings)
-    twin_posts = retopic(shared.posts, held_out, shared.seed, SOLIDARITY_TOPIC,
-                         SPEECH_TWIN_TOPIC, annotator_bias=settings.annotator_bias,
+    changed = np.flatnonzero((shared.posts["topic"] == SOLIDARITY_TOPIC).to_numpy())
+    # Only the posts on the topic change, each from its own noise: rewrite just those rows
+    # (with their text as plain text, which the rewrite replaces).
+    factual = shared.posts.iloc[changed]
+    twin_posts = retopic(factual.assign(text=factual["text"].astype("str")), held_out,
+                         shared.seed, SOLIDARITY_TOPIC, SPEECH_TWIN_TOPIC,
+                         annotator_bias=settings.annotator_bias,
                          annotator_noise=settings.annotator_noise,
                          annotator_miss_rate=settings.annotator_miss_rate, stream=POSTS_STREAM)
-    changed = np.flatnonzero((shared.posts["topic"] == SOLIDARITY_TOPIC).to_numpy())
     twin_probability, twin_flagged = probability.copy(), flagged.copy()
     if changed.size:
-        texts = twin_posts["text"].iloc[changed]
-        rescored = scorer.threat_probability(scorer.featurise(texts.tolist()))
+        texts = twin_posts["text"]
+        rescored = scorer.threat_probability(scorer.featurise(texts))
         twin_probability[changed] = rescored
         twin_flagged[changed] = scorer.combine(keyword_hits(texts, settings.lexicon_words),
                                                rescored >= settings.classifier_threshold)
@@ -477,7 +544,23 @@ def wrongful_share(held_out: pd.DataFrame, stages: pd.DataFrame, truth: np.ndarr
                              kind="stable").reset_index(drop=True)
 
 
-def _headlines(share: pd.DataFrame, group: str) -> list[str]:
+def capacity_words(settings: Settings, n_decided: int, n_revoked: int) -> str:
+    """How the pipeline chose whom to revoke, naming whether ``system.capacity`` was a count
+    or a share."""
+    if settings.rule != "capacity":
+        return (f"every threat score at or above {settings.threshold:g} was revoked "
+                f"(system.rule = 'threshold'): {n_revoked:,} of the {n_decided:,} students "
+                "decided")
+    if capacity_is_count(settings.capacity):
+        return (f"the {n_revoked:,} highest threat scores were revoked (system.capacity = "
+                f"{settings.capacity}, a count of revocations) among the {n_decided:,} "
+                "students decided")
+    return (f"the top {percent(settings.capacity)} of threat scores were revoked "
+            f"(system.capacity = {settings.capacity:g}, a share): {n_revoked:,} of the "
+            f"{n_decided:,} students decided")
+
+
+def _headlines(share: pd.DataFrame, group: str, capacity: str) -> list[str]:
     found = []
     row = share[share["group"] == group]
     total = int(share["wrongful_revocations"].sum())
@@ -488,12 +571,56 @@ def _headlines(share: pd.DataFrame, group: str) -> list[str]:
             f"students from {r['group']}, who are {percent(r['share_of_people'])} of the "
             f"student-visa holders audited (95% CI {percent(r['ci_low'])}–"
             f"{percent(r['ci_high'])}; {int(r['wrongful_revocations']):,} of {total:,} wrongful "
-            f"revocations; n = {int(share['people'].sum()):,} students).")
+            f"revocations; n = {int(share['people'].sum()):,} students). "
+            f"{capacity[:1].upper()}{capacity[1:]}.")
     return found
 
 
+def _count_interval(count: int, total: int, confidence: float) -> str:
+    """A count among ``total`` with its interval: ``total`` times the Wilson interval of the
+    count's share of ``total``, in whole people."""
+    low, high = wilson_interval(np.array([count]), np.array([total]), confidence)
+    level = f"{100 * confidence:g}%"
+    return (f"{count:,} ({level} CI {math.floor(total * low[0]):,}–"
+            f"{math.ceil(total * high[0]):,})")
+
+
+def revocation_count_headline(held_out: pd.DataFrame, stages: pd.DataFrame, truth: np.ndarray,
+                              grouping: str, group: str, confidence: float) -> str:
+    """The revocations in people, for a capacity given as a count: how many were wrongful,
+    how many of those fell on the focus group and on the nationality with the most.
+
+    Each count's interval is the number of revocations times the Wilson interval of the
+    count's share of the revocations (the revocations are fixed by the capacity; which of them
+    are wrongful, and whose, is what varies).
+    """
+    revoked = stages["revoked"].to_numpy(dtype=bool)
+    n_revoked = int(revoked.sum())
+    wrongful = revoked & ~truth
+    n_wrongful = int(wrongful.sum())
+    labels = held_out[grouping].astype(str).to_numpy()
+    in_group = int((wrongful & (labels == group)).sum())
+    group_share = float((labels == group).mean())
+    nationality = held_out["nationality"].astype(str).to_numpy()
+    codes, counts = np.unique(nationality[wrongful], return_counts=True)
+    most = ""
+    if counts.size:
+        top = int(np.argmax(counts))  # ties: the first code alphabetically
+        most = (f", and the most of any nationality, "
+                f"{_count_interval(int(counts[top]), n_revoked, confidence)}, on students from "
+                f"{country_name(str(codes[top])) or codes[top]}")
+    return (f"Of {n_revoked:,} revocations, {_count_interval(n_wrongful, n_revoked, confidence)} "
+            f"were wrongful, of students who posed no threat; "
+            f"{_count_interval(in_group, n_revoked, confidence)} of them fell on students from "
+            f"{group}, who are {percent(group_share)} of the {len(held_out):,} students decided"
+            f"{most}. The count of revocations is system.capacity, given as a count; each "
+            f"interval is {n_revoked:,} times the {100 * confidence:g}% Wilson interval of its "
+            f"share of the revocations.")
+
+
 def report_blocks(directory: Path, stage_table: pd.DataFrame, share: pd.DataFrame,
-                  share_grouping: str, groupings: list[str]) -> list[object]:
+                  share_grouping: str, groupings: list[str], capacity: str = ""
+                  ) -> list[object]:
     """The stage-by-stage section of the report (the stages' contributions to the gap are in
     the report's attribution section)."""
     grouping = share_grouping if share_grouping in groupings else groupings[0]
@@ -503,7 +630,8 @@ def report_blocks(directory: Path, stage_table: pd.DataFrame, share: pd.DataFram
             "Each stage's output is audited on its own against the true threat, which nobody "
             "in this simulation has more of than anyone else. A share that rises from stage to "
             "stage faster for one group than another is where a disparity enters and "
-            "compounds. Rates are shares of the group with their 95% Wilson intervals."),
+            "compounds. Rates are shares of the group with their 95% Wilson intervals."
+            + (f" At stage 5, {capacity}." if capacity else "")),
         _stage_rates_table(stage_table, grouping),
     ]
     path = _plot_cascade(stage_table, grouping, directory / "figures" / "cascade.png")
@@ -604,3 +732,24 @@ def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
     fig.tight_layout()
     return save_figure(fig, path)
 
+
+#: Design remedies as settings of this system (see experiments.remedies): stage 2's lexicon
+#: without identity words and stage 4's list of countries of concern emptied.
+REMEDY_KNOBS = {
+    "remove_biased_list": lambda config: {"system.countries_of_concern": [],
+                                          "system.lexicon": "neutral", "system.keywords": None},
+}
+
+#: Remedies this system cannot take, and why.
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "its revocation is a points rule over the pipeline's stages, and its only learned part "
+        "scores posts from annotators' labels; there is no classifier of the person for the "
+        "model remedies to refit or post-process"),
+    "raise_capacity": "no student in it is a threat, so every added revocation is a wrongful "
+                      "one; raising its capacity (system.capacity) is more harm, not a remedy, "
+                      "and how the gaps move with it is a sweep of system.capacity",
+}

@@ -649,3 +649,16 @@ def plot_sweep(sweep: pd.DataFrame, path: Path) -> Path:
     fig.tight_layout()
     return save_figure(fig, path)
 
+
+#: Remedies this system cannot take, and why (see experiments.remedies).
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "its decision is a face-verification threshold over embeddings; the disparity comes from "
+        "how each group was represented when the embedding was trained, not from labels a fairness"
+        " remedy could reweigh or re-threshold by recorded outcome"),
+    "raise_capacity": "it verifies everyone who books; it has no capacity",
+    "remove_biased_list": "it keeps no list or stage that targets a group",
+}

@@ -454,3 +454,21 @@ def plot_change(change: pd.DataFrame, grouping: str, path: Path) -> Path:
     fig.suptitle(f"The tool with and without its release branch, by {grouping}", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+#: Design remedies as settings of this system (see experiments.remedies): the 2017 change
+#: that removed the release recommendation is undone.
+REMEDY_KNOBS = {
+    "remove_biased_list": lambda config: {"system.release_branch": True},
+}
+
+#: Remedies this system cannot take, and why.
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "it is a points-based tool with fixed cut-offs; nothing is learned from outcomes, so "
+        "there is no estimator to refit or post-process"),
+    "raise_capacity": "it recommends for every person; it has no capacity",
+}

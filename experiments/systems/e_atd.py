@@ -441,3 +441,18 @@ def plot_rates(rates: pd.DataFrame, grouping: str, path: Path) -> Path:
     fig.suptitle(f"Check-ins by {grouping}", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+#: Remedies this system cannot take, and why (see experiments.remedies).
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "its decisions are voice and face check-in failures at a fixed false-rejection target; "
+        "nothing is learned from people's outcomes, so there is no estimator to refit or "
+        "post-process"),
+    "raise_capacity": "it checks everyone enrolled; it has no capacity",
+    "remove_biased_list": "it keeps no list or stage that targets a group; its accent gap is in "
+                          "the verifier itself",
+}

@@ -443,7 +443,8 @@ def base_rate_answer(config: ExperimentConfig, summary: pd.DataFrame) -> str:
         if PILOT_SIZE_KEY in keys:
             where += f", pilot {int(r[PILOT_SIZE_KEY])}"
         bounds = (f" ({percent(low, 2)}–{percent(high, 2)})"
-                  if np.isfinite(low) and np.isfinite(high) else " (no interval over seeds)")
+                  if np.isfinite(low) and np.isfinite(high) else " (interval withheld: "
+                  "fewer than two seeds)")
         parts.append(f"{where}: {percent(r['value_mean'], 2)}{bounds}")
         rate = float(r[BASE_RATE_KEY])
         below_half[rate] = below_half.get(rate, True) and bool(np.isfinite(high) and high < 0.5)
@@ -479,3 +480,16 @@ def base_rate_answer(config: ExperimentConfig, summary: pd.DataFrame) -> str:
                                  for size, r in ratios.iterrows())
                      + f"; {verdict}.")
     return text.strip()
+
+
+#: Remedies this system cannot take, and why (see experiments.remedies).
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "its deception score is calibrated on a small pilot of cue measurements with no relation "
+        "to truth; a remedy of the score cannot find a signal that is not there"),
+    "raise_capacity": "it flags every traveller over its threshold; it has no capacity",
+    "remove_biased_list": "it keeps no list; its cultural baselines are in the cues themselves",
+}

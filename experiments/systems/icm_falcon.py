@@ -327,3 +327,23 @@ def report_blocks(spread: pd.DataFrame, homophily: pd.DataFrame, settings: Setti
                       "interest) with homophily as configured and off."),
     ]
     return blocks
+
+
+#: Design remedies as settings of this system (see experiments.remedies).
+REMEDY_KNOBS = {
+    "raise_capacity": lambda config: {"system.capacity": min(
+        1.0, config.system_settings().capacity * config.remedies.capacity_factor)},
+}
+
+#: Remedies this system cannot take, and why.
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "its suspicion score spreads enforcement records and tips through a network by fixed "
+        "weights; nothing is learned from outcomes, so there is no estimator to refit or "
+        "post-process"),
+    "remove_biased_list": "it keeps no list or stage of its own; its bias comes from where "
+                          "records and tips start and from homophily in the network",
+}

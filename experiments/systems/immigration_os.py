@@ -10,7 +10,9 @@ import pandas as pd
 from pydantic import Field
 
 from experiments.config import Strict
+from experiments.remedies import RemedyModel
 from experiments.systems.base import SystemRun
+from synthetic.systems.base import top_share
 from synthetic.systems.immigration_os import (
     ImmigrationOSPrioritiser,
     recorded_priority,
@@ -56,6 +58,19 @@ def run(
     def decide_twins(twins: pd.DataFrame) -> np.ndarray:
         return system.prioritise(twins.loc[~train], cut_off=cut_off)[0]
 
+    features = list(dict.fromkeys([*system.feature_columns, "nationality"]))
+    sensitive = ["region_of_origin", "nationality"]
+    remedy_model = RemedyModel(
+        train_people=training[features], train_recorded=recorded_priority(training),
+        sensitive_train=training[sensitive], audit_pool=people.loc[train, features],
+        audit_true=true_priority(people.loc[train]), held_out=held_out[features],
+        sensitive_held_out=held_out[sensitive], fitted=system,
+        make_estimator=lambda: ImmigrationOSPrioritiser(
+            model=settings.model, capacity=settings.capacity,
+            use_nationality=settings.use_nationality, random_state=config.experiment.seed),
+        decide=lambda scores: top_share(scores, settings.capacity)[0],
+        proxies=UNAWARE_COLUMNS)
+
     return SystemRun(
         decisions=decisions,
         card=system.card(),
@@ -67,4 +82,23 @@ def run(
             "features": system.feature_columns,
             "training_label_prevalence": float(recorded_priority(training).mean()),
         },
+        remedy_model=remedy_model,
     )
+
+
+#: Nationality and the proxy of it the score reads: plate-reader hits follow where people
+#: live. Unawareness holds them at one value for everyone.
+UNAWARE_COLUMNS = ("nationality", "plate_reader_hits")
+
+#: Design remedies as settings of this system (see experiments.remedies).
+REMEDY_KNOBS = {
+    "raise_capacity": lambda config: {"system.capacity": min(
+        1.0, config.system_settings().capacity * config.remedies.capacity_factor)},
+}
+
+#: Remedies this system cannot take, and why.
+REMEDIES_UNSUPPORTED = {
+    "remove_biased_list": "the score holds no list or stage to remove: its bias is in the "
+                          "records it learns from (see the data remedies) and in the proxies "
+                          "it reads (see unawareness)",
+}

@@ -346,3 +346,17 @@ def plot_tradeoff(tradeoff: pd.DataFrame, grouping: str, path: Path) -> Path:
     right.set_title("Listed travellers missed (all)", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+#: Remedies this system cannot take, and why (see experiments.remedies).
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
+         "random_audit_labels", "unawareness"),
+        "its hits are fuzzy name-similarity scores against a watchlist; nothing is learned from "
+        "outcomes, so there is no estimator to refit or post-process"),
+    "raise_capacity": "it screens every traveller; it has no capacity",
+    "remove_biased_list": "its watchlist is the world it screens against; removing it would remove"
+                          " the system",
+}

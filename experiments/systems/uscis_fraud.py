@@ -22,7 +22,9 @@ from audit.report import percent  # noqa: E402
 from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.remedies import RemedyModel  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
+from synthetic.systems.base import top_share  # noqa: E402
 from synthetic.systems.uscis_fraud import (  # noqa: E402
     FraudClassifier,
     Investigations,
@@ -148,6 +150,17 @@ def run(
 
     investigated = history_found.investigated
     history_fraud = history["true_fraud"].to_numpy(dtype=bool)
+    sensitive = ["region_of_origin", "nationality"]
+    learned_from = history.loc[investigated]
+    remedy_model = RemedyModel(
+        train_people=learned_from, train_recorded=history_found.recorded_fraud[investigated],
+        sensitive_train=learned_from[sensitive], audit_pool=history, audit_true=history_fraud,
+        held_out=held_out, sensitive_held_out=held_out[sensitive], fitted=classifier,
+        make_estimator=lambda: FraudClassifier(
+            model=settings.model, capacity=settings.capacity,
+            use_nationality=settings.use_nationality, C=settings.C, random_state=seed),
+        decide=lambda scores: top_share(scores, settings.capacity)[0],
+        proxies=UNAWARE_COLUMNS)
     return SystemRun(
         decisions=decisions,
         card=classifier.card(),
@@ -173,7 +186,26 @@ def run(
         headlines=fraud_headlines(config, settings, history_found, history_fraud, records,
                                   remedy),
         decide_world=decide_world,
+        remedy_model=remedy_model,
     )
+
+
+#: Nationality, its region and the form answers that track them (English spoken, a
+#: transliterated name). Unawareness holds them at one value for everyone.
+UNAWARE_COLUMNS = ("nationality", "region_of_origin", "speaks_english", "name_transliterated")
+
+#: Design remedies as settings of this system (see experiments.remedies).
+REMEDY_KNOBS = {
+    "raise_capacity": lambda config: {"system.capacity": min(
+        1.0, config.system_settings().capacity * config.remedies.capacity_factor)},
+}
+
+#: Remedies this system cannot take, and why.
+REMEDIES_UNSUPPORTED = {
+    "remove_biased_list": "its targeting list shaped past investigations, which a remedy "
+                          "applied now cannot undo; learning from random audits "
+                          "(random_audit_labels) is its remedy",
+}
 
 
 def records_tables(history: pd.DataFrame, found: Investigations, singles: list[str],

@@ -474,3 +474,24 @@ def loop_blocks(
                "solid without correction (shaded: 95% Wilson interval), dashed learning from "
                "random checks, dotted with inverse-scrutiny weights.", relative_to=directory),
     ]
+
+
+#: Design and data remedies as settings of this system (see experiments.remedies): the
+#: nationality rating dropped, and learning only from uniform random checks.
+REMEDY_KNOBS = {
+    "unawareness": lambda config: {"system.use_nationality": False},
+    "random_audit_labels": lambda config: {"system.correction": "random_checks"},
+}
+
+#: Remedies this system cannot take, and why.
+REMEDIES_UNSUPPORTED = {
+    **dict.fromkeys(
+        ("threshold_equalized_odds", "threshold_demographic_parity",
+         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing"),
+        "its score is relearned every round from the events its own streaming recorded; a "
+        "remedy of one fitted model would be undone by the next round, and its own "
+        "corrections (system.correction) are the remedies of the loop"),
+    "remove_biased_list": "its nationality rating is the biased input; unawareness removes it",
+    "raise_capacity": "its red share is not a capacity to act on but the share refused "
+                      "scrutiny-free processing; raising it is no remedy",
+}

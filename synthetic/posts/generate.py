@@ -44,9 +44,12 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from synthetic.population.noise import person_uniforms, poisson_from_uniform
 from synthetic.posts import vocabulary as vocab
@@ -132,6 +135,20 @@ def _pick(u: np.ndarray, size: int | np.ndarray) -> np.ndarray:
 def _pick_rows(u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
     """Category per row from row-wise cumulative probabilities ``cdf`` (inverse CDF)."""
     return np.minimum((u[:, None] >= cdf).sum(axis=1), cdf.shape[1] - 1)
+
+
+#: Posts per block when a per-author table is gathered for every post (bounds the memory).
+_GATHER_BLOCK = 1_000_000
+
+
+def _pick_by_author(u: np.ndarray, cdf: np.ndarray, author: np.ndarray) -> np.ndarray:
+    """:func:`_pick_rows` with each post's row of ``cdf`` its author's, gathered block by block
+    of posts, so that millions of posts never hold a row of probabilities each at once."""
+    out = np.empty(len(u), dtype=np.int64)
+    for start in range(0, len(u), _GATHER_BLOCK):
+        block = slice(start, start + _GATHER_BLOCK)
+        out[block] = _pick_rows(u[block], cdf[author[block]])
+    return out
 
 
 # --------------------------------------------------------------------------- compiled parts
@@ -326,6 +343,160 @@ class _Content:
     religion: np.ndarray       # author's religion (places of worship, holidays)
 
 
+def _segments(
+    content: _Content,
+    style: np.ndarray,
+    name_family: np.ndarray,
+    phrase_religion: np.ndarray,
+    dialect_family: np.ndarray,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """What every post is made of: the index of each of its text segments in
+    :func:`_segment_table`, in the order they are joined.
+
+    Returns
+    -------
+    segments : list of ndarray of int32
+        Opener, the template's pieces and slot fillers interleaved, religious phrase, dialect
+        marker, tail and hashtag (index 0 is the empty text); a piece of the template is None
+        here (:func:`_template_piece` gives it from ``template``, so a million posts do not
+        hold five more columns).
+    template : ndarray of int
+    sentiment : ndarray of int8
+    arabic_slots : ndarray of bool
+        Whether a slot put an Arabic name or an Islamic place or holiday in the text.
+    """
+    parts = _parts()
+    at = _segment_offsets()
+    noise = content.noise
+    language = np.array([vocab.LANGUAGES.index(vocab.STYLE_LANGUAGE[s])
+                         for s in vocab.STYLES])[style]
+    template = (content.topic * _N_VARIANTS + content.variant) * len(vocab.LANGUAGES) + language
+    width = parts.openers.shape[1]
+    segments: list[np.ndarray | None] = [
+        _small(at["openers"] + style * width + _pick(noise.uniform("opener"), 8))]
+    arabic_slots = np.zeros(len(style), dtype=bool)
+    muslim = vocab.RELIGIONS.index("muslim")
+    arabic_names = _NAME_FAMILIES.index("arabic")
+    for i in range(_MAX_SLOTS):  # a loop over the slot positions, not over posts
+        segments.append(None)  # piece i of the template
+        kind = parts.slots[template, i]
+        used = kind >= 0
+        safe_kind = np.where(used, kind, 0)
+        religious = np.isin(safe_kind, _RELIGIOUS_SLOTS)
+        context = np.where(safe_kind == _FRIEND, name_family,
+                           np.where(religious, content.religion, 0))
+        offset = parts.pool_offset[safe_kind, language, context]
+        length = parts.pool_length[safe_kind, language, context]
+        filler = at["pool_text"] + offset + _pick(noise.uniform(f"slot{i}"), length)
+        segments.append(_small(np.where(used, filler, 0)))
+        arabic_slots |= used & (((safe_kind == _FRIEND) & (name_family == arabic_names))
+                                | (religious & (content.religion == muslim)))
+    segments.append(None)  # the template's last piece
+    has_phrase = phrase_religion > 0
+    phrase = at["phrases"] + np.ravel_multi_index(
+        (np.where(has_phrase, phrase_religion, 0), language, _pick(noise.uniform("phrase"), 6)),
+        parts.phrases.shape)
+    has_marker = dialect_family >= 0
+    marker = (at["dialects"] + np.where(has_marker, dialect_family, 0) * parts.dialects.shape[1]
+              + _pick(noise.uniform("dialect_marker"), 4))
+    hashtag = (at["hashtags"] + content.topic * parts.hashtags.shape[1]
+               + _pick(noise.uniform("hashtag"), 6))
+    # Every extra carries its own leading space, so empty ones leave no double space.
+    segments += [_small(np.where(has_phrase, phrase, 0)), _small(np.where(has_marker, marker, 0)),
+                 _small(at["tails"] + style * parts.tails.shape[1]
+                        + _pick(noise.uniform("tail"), 8)),
+                 _small(np.where(noise.uniform("hashtag_use") < vocab.HASHTAG_RATE, hashtag, 0))]
+    return segments, template, parts.sentiment[template], arabic_slots
+
+
+def _small(index: np.ndarray) -> np.ndarray:
+    """A segment index as int32 (the segment table is small): half the memory per post."""
+    return index.astype(np.int32)
+
+
+def _template_piece(template: np.ndarray, position: int) -> np.ndarray:
+    """Index of piece ``position`` (0 to ``_MAX_SLOTS``) of each template."""
+    return _segment_offsets()["pieces"] + template * (_MAX_SLOTS + 1) + position
+
+
+@lru_cache(maxsize=1)
+def _segment_table() -> np.ndarray:
+    """Every text segment a post can hold, flat: the empty text first, then each table of
+    :class:`_Parts` in the order of :func:`_segment_offsets`."""
+    parts = _parts()
+    return np.concatenate([np.array([""], dtype=_TEXT),
+                           *(getattr(parts, name).ravel() for name in _SEGMENT_TABLES)])
+
+
+_SEGMENT_TABLES = ("openers", "pieces", "pool_text", "phrases", "dialects", "tails", "hashtags")
+
+
+@lru_cache(maxsize=1)
+def _segment_offsets() -> dict[str, int]:
+    parts = _parts()
+    sizes = [getattr(parts, name).size for name in _SEGMENT_TABLES]
+    return dict(zip(_SEGMENT_TABLES, (1 + np.cumsum([0, *sizes[:-1]])).tolist(), strict=True))
+
+
+def _distinct_rows(columns: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Code of each row's combination of ``columns`` (values below ``size``), numbered in
+    order of first appearance, and the first row of each combination."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    bound = 1
+    for column in columns:
+        if bound * size >= 2**62:  # pack as many columns as an int64 holds, then renumber
+            key, uniques = pd.factorize(key)
+            bound = max(len(uniques), 1)
+        key = key * size + column
+        bound *= size
+    codes, _ = pd.factorize(key)
+    highest = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate([[True], highest[1:] > highest[:-1]])) \
+        if len(codes) else np.zeros(0, dtype=np.int64)
+    return codes, first
+
+
+def _render_distinct(
+    content: _Content,
+    style: np.ndarray,
+    name_family: np.ndarray,
+    phrase_religion: np.ndarray,
+    dialect_family: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Assemble each distinct text once: posts repeat a finite vocabulary, so a million posts
+    hold far fewer distinct texts.
+
+    Returns
+    -------
+    codes : ndarray of int
+        Each post's row in ``texts``.
+    texts : pyarrow.LargeStringArray
+        The distinct combinations of segments, joined by Arrow (the same bytes as joining the
+        Python strings; two combinations may give one text).
+    sentiment : ndarray of int8
+    arabic_slots : ndarray of bool
+    """
+    segments, template, sentiment, arabic_slots = _segments(
+        content, style, name_family, phrase_religion, dialect_family)
+    table = _segment_table()
+    # The template fixes its pieces, so the pieces need not enter the key.
+    fillers = [s for s in segments if s is not None]
+    codes, first = _distinct_rows([template, *fillers], max(len(table), int(template.max(
+        initial=0)) + 1))
+    pieces = iter(range(_MAX_SLOTS + 1))
+    columns = [_segment_arrow().take(pa.array(
+        _template_piece(template[first], next(pieces)) if segment is None else segment[first]))
+        for segment in segments]
+    text = pc.binary_join_element_wise(*columns, pa.scalar("", type=pa.large_string()))
+    return codes, text, sentiment, arabic_slots
+
+
+@lru_cache(maxsize=1)
+def _segment_arrow() -> pa.LargeStringArray:
+    """:func:`_segment_table` as an Arrow array, for joining in Arrow."""
+    return pa.array(_segment_table().tolist(), type=pa.large_string())
+
+
 def _render(
     content: _Content,
     style: np.ndarray,
@@ -342,44 +513,9 @@ def _render(
     arabic_slots : ndarray of bool
         Whether a slot put an Arabic name or an Islamic place or holiday in the text.
     """
-    parts = _parts()
-    noise = content.noise
-    language = np.array([vocab.LANGUAGES.index(vocab.STYLE_LANGUAGE[s])
-                         for s in vocab.STYLES])[style]
-    template = (content.topic * _N_VARIANTS + content.variant) * len(vocab.LANGUAGES) + language
-    text = parts.openers[style, _pick(noise.uniform("opener"), 8)]
-    arabic_slots = np.zeros(len(style), dtype=bool)
-    muslim = vocab.RELIGIONS.index("muslim")
-    arabic_names = _NAME_FAMILIES.index("arabic")
-    for i in range(_MAX_SLOTS):  # a loop over the slot positions, not over posts
-        text = text + parts.pieces[template, i]
-        kind = parts.slots[template, i]
-        used = kind >= 0
-        safe_kind = np.where(used, kind, 0)
-        religious = np.isin(safe_kind, _RELIGIOUS_SLOTS)
-        context = np.where(safe_kind == _FRIEND, name_family,
-                           np.where(religious, content.religion, 0))
-        offset = parts.pool_offset[safe_kind, language, context]
-        length = parts.pool_length[safe_kind, language, context]
-        filler = parts.pool_text[offset + _pick(noise.uniform(f"slot{i}"), length)]
-        text = text + np.where(used, filler, "")
-        arabic_slots |= used & (((safe_kind == _FRIEND) & (name_family == arabic_names))
-                                | (religious & (content.religion == muslim)))
-    text = text + parts.pieces[template, _MAX_SLOTS]
-    has_phrase = phrase_religion > 0
-    phrase = parts.phrases[np.where(has_phrase, phrase_religion, 0), language,
-                           _pick(noise.uniform("phrase"), 6)]
-    has_marker = dialect_family >= 0
-    marker = parts.dialects[np.where(has_marker, dialect_family, 0),
-                            _pick(noise.uniform("dialect_marker"), 4)]
-    empty = ""
-    hashtag = np.where(noise.uniform("hashtag_use") < vocab.HASHTAG_RATE,
-                       parts.hashtags[content.topic, _pick(noise.uniform("hashtag"), 6)], empty)
-    # Every extra carries its own leading space, so empty ones leave no double space.
-    for extra in (np.where(has_phrase, phrase, empty), np.where(has_marker, marker, empty),
-                  parts.tails[style, _pick(noise.uniform("tail"), 8)], hashtag):
-        text = text + extra
-    return text, parts.sentiment[template], arabic_slots
+    codes, texts, sentiment, arabic_slots = _render_distinct(
+        content, style, name_family, phrase_religion, dialect_family)
+    return np.array(texts.to_pylist(), dtype=_TEXT)[codes], sentiment, arabic_slots
 
 
 # --------------------------------------------------------------------------- posts
@@ -412,6 +548,7 @@ def generate_posts(
     annotator_noise: float = 0.01,
     annotator_miss_rate: float = 0.1,
     stream: str = "posts",
+    text_dtype: Literal["str", "category"] = "str",
 ) -> pd.DataFrame:
     """The posts of ``people`` pulled in over a window, with their text and annotator labels.
 
@@ -441,6 +578,10 @@ def generate_posts(
         Probability that annotators miss a genuine threat.
     stream : str
         Name of the noise streams: another name gives another, independent set of posts.
+    text_dtype : {"str", "category"}
+        ``"category"`` keeps each distinct text once (posts repeat a finite vocabulary, so a
+        million posts hold a few hundred thousand texts): the same texts in a fraction of the
+        memory, and a scorer can score each distinct text once.
 
     Returns
     -------
@@ -468,16 +609,18 @@ def generate_posts(
     writes_threats = people["true_threat"].to_numpy(dtype=bool)[author]
     threat = noise.uniform("threat") < np.where(writes_threats, threat_share, threat_rate)
     topic = np.where(threat, len(vocab.TOPICS) - 1,
-                     _pick_rows(noise.uniform("topic"), authors.topic_cdf[author]))
+                     _pick_by_author(noise.uniform("topic"), authors.topic_cdf, author))
     content = _Content(topic=topic, variant=_pick(noise.uniform("template"), _N_VARIANTS),
                        noise=noise, religion=authors.religion[author])
-    style = _pick_rows(noise.uniform("style"), authors.style_cdf[author])
+    style = _pick_by_author(noise.uniform("style"), authors.style_cdf, author)
     phrase_religion = np.where(noise.uniform("phrase_use") < vocab.RELIGIOUS_PHRASE_RATE,
                                content.religion, 0)
     dialect = authors.dialect_family[author]
     dialect = np.where(noise.uniform("dialect_use") < vocab.DIALECT_MARKER_RATE, dialect, -1)
-    text, sentiment, arabic_slots = _render(content, style, authors.name_family[author],
-                                            phrase_religion, dialect)
+    if text_dtype not in ("str", "category"):
+        raise PostInputError(f"text_dtype must be 'str' or 'category', got {text_dtype!r}")
+    codes, distinct, sentiment, arabic_slots = _render_distinct(
+        content, style, authors.name_family[author], phrase_religion, dialect)
     markers = identity_markers(style, phrase_religion, dialect, topic, arabic_slots)
     annotator_threat = annotate_threats(
         threat, markers, noise.uniform("annotator_threat"), annotator_bias, annotator_noise,
@@ -497,10 +640,24 @@ def generate_posts(
         "religious_phrase": phrase_religion > 0,
         "dialect_marker": dialect >= 0,
         **markers,
-        "text": pd.array(text, dtype="str"),
+        "text": _text_column(codes, distinct, text_dtype),
         "annotator_threat": annotator_threat,
         "annotator_sentiment": pd.Categorical.from_codes(annotator_sentiment, vocab.SENTIMENTS),
     }, columns=list(POST_COLUMNS))
+
+
+def _text_column(codes: np.ndarray, distinct: pa.LargeStringArray, text_dtype: str
+                 ) -> pd.Categorical | pd.api.extensions.ExtensionArray:
+    """The text of every post from its code into the distinct texts, as ``text_dtype``."""
+    if text_dtype == "category":
+        # Two combinations of segments can join to one text: number the texts themselves
+        # (in order of first appearance).
+        encoded = distinct.dictionary_encode()
+        text_codes = encoded.indices.to_numpy().astype(np.int32)
+        return pd.Categorical.from_codes(text_codes[codes], categories=pd.Index(
+            pd.array(encoded.dictionary, dtype="str")))
+    # Gathered by Arrow, with no Python string per post.
+    return pd.array(distinct.take(pa.array(codes)), dtype="str")
 
 
 def _language_column(style: np.ndarray) -> pd.Categorical:

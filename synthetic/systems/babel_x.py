@@ -22,11 +22,15 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.base import BaseEstimator
+from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import SGDClassifier
+from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from synthetic.systems.base import read_card
@@ -71,11 +75,132 @@ def keyword_pattern(keywords: Sequence[str]) -> str:
 
 
 def keyword_hits(texts: Iterable[str] | pd.Series, keywords: Sequence[str]) -> np.ndarray:
-    """Whether each text contains a word starting with one of ``keywords``."""
+    """Whether each text contains a word starting with one of ``keywords``.
+
+    A keyword without a space cannot match across a space, so a text hits exactly when one of
+    its space-separated words does: each distinct word is searched once (posts repeat a small
+    vocabulary), instead of every text. Keywords with a space are searched text by text.
+    """
+    pattern = keyword_pattern(keywords)
     series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="str")
-    if series.dtype != "str":
-        series = series.astype("str")
-    return series.str.contains(keyword_pattern(keywords), regex=True).to_numpy(dtype=bool)
+    words = None if any(" " in k for k in keywords) else _space_words(series)
+    if words is None:
+        if series.dtype != "str":
+            series = series.astype("str")
+        return series.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+    row, code, distinct = words
+    compiled = re.compile(pattern)
+    word_hit = np.array([compiled.search(w) is not None for w in distinct], dtype=bool)
+    hit = np.zeros(len(series), dtype=bool)
+    hit[row[word_hit[code]]] = True
+    return hit
+
+
+#: The token pattern of scikit-learn's text vectorisers (words of two characters or more).
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
+#: Texts featurised per block, which bounds the memory of :func:`hashed_features`.
+FEATURE_BLOCK = 250_000
+
+
+def _space_words(texts: Sequence[str] | pd.Series
+                 ) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """Every text split at its spaces: each word's text row, its code, and the distinct words.
+
+    None when the texts cannot be held as UTF-8 (a lone surrogate): the caller falls back to
+    its text-by-text path, which fails on them as it always did.
+    """
+    try:
+        # A Series of Arrow-backed text converts without a Python string per text.
+        array = pa.array(texts.array if isinstance(texts, pd.Series) else texts)
+        array = array.cast(pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return None
+    if array.null_count:
+        return None
+    split = pc.split_pattern(array, " ")
+    counts = np.diff(split.offsets.to_numpy())
+    encoded = split.flatten().dictionary_encode()
+    row = np.repeat(np.arange(len(array)), counts)
+    return (row, encoded.indices.to_numpy().astype(np.int64),
+            encoded.dictionary.to_pylist())
+
+
+def _hash_indices(features: list[str], n_features: int) -> np.ndarray:
+    """Column of each feature string, by the very hasher scikit-learn's vectoriser uses."""
+    if not features:
+        return np.zeros(0, dtype=np.int64)
+    hashed = FeatureHasher(n_features=n_features, input_type="string", alternate_sign=False,
+                           dtype=np.float32).transform([[f] for f in features])
+    return np.asarray(hashed.indices, dtype=np.int64)
+
+
+def hashed_features(texts: Sequence[str] | pd.Series, n_features: int) -> sparse.csr_matrix:
+    """Hashed, L2-normalised word and word-pair counts, equal to those of scikit-learn's
+    ``HashingVectorizer(n_features, ngram_range=(1, 2), alternate_sign=False, norm="l2",
+    dtype=float32)``, entry for entry.
+
+    The vectoriser lower-cases a text and takes its runs of two or more word characters, then
+    adjacent pairs of them. A space is no word character, so a text's tokens are its
+    space-separated words' tokens in order, and lower-casing works word by word (Python's one
+    context rule, a final sigma, stops at a space): each distinct word is tokenised once and
+    each distinct token and pair hashed once; the counts are assembled with array operations
+    and normalised by scikit-learn's own ``normalize``. Texts go in blocks of
+    :data:`FEATURE_BLOCK`; a text that Arrow cannot hold falls back to the vectoriser.
+    """
+    texts = (texts.reset_index(drop=True) if isinstance(texts, pd.Series)
+             else pd.Series(list(texts), dtype=object))
+    vectorizer = HashingVectorizer(n_features=n_features, ngram_range=(1, 2),
+                                   alternate_sign=False, norm="l2", dtype=np.float32)
+    if texts.empty:
+        return vectorizer.transform([])  # scikit-learn's own message
+    blocks = []
+    vocabulary: dict[str, int] = {}
+    token_column: list[int] = []
+    pair_column: dict[int, int] = {}
+    for start in range(0, len(texts), FEATURE_BLOCK):
+        block = texts.iloc[start:start + FEATURE_BLOCK]
+        words = _space_words(block)
+        if words is None:
+            blocks.append(vectorizer.transform(block.tolist()))
+            continue
+        row, code, distinct = words
+        # Tokens of each distinct word, as ids into a vocabulary shared by the blocks.
+        word_tokens = [[vocabulary.setdefault(t, len(vocabulary))
+                        for t in TOKEN_PATTERN.findall(w.lower())] for w in distinct]
+        if len(vocabulary) > len(token_column):
+            names = list(vocabulary)[len(token_column):]
+            token_column.extend(_hash_indices(names, n_features).tolist())
+        per_word = np.array([len(t) for t in word_tokens], dtype=np.int64)
+        flat = np.fromiter((i for t in word_tokens for i in t), dtype=np.int64,
+                           count=int(per_word.sum()))
+        first = np.cumsum(per_word) - per_word
+        count = per_word[code]
+        total = int(count.sum())
+        # A ragged gather: the tokens of every word of every text, in order.
+        position = np.repeat(first[code] - (np.cumsum(count) - count), count) + np.arange(total)
+        tokens = flat[position]
+        token_row = np.repeat(row, count)
+        same = token_row[1:] == token_row[:-1]
+        # A pair of token ids in one integer (ids stay far below 2**31).
+        pair = (tokens[:-1][same] << 32) | tokens[1:][same]
+        pair_codes, pair_values = pd.factorize(pair)
+        new = [int(p) for p in pair_values if int(p) not in pair_column]
+        if new:
+            names = list(vocabulary)
+            for p, column in zip(new, _hash_indices(
+                    [f"{names[p >> 32]} {names[p & 0xFFFFFFFF]}" for p in new], n_features),
+                    strict=True):
+                pair_column[p] = int(column)
+        columns = np.asarray(token_column, dtype=np.int64)
+        pair_columns = np.array([pair_column[int(p)] for p in pair_values], dtype=np.int64)
+        matrix = sparse.coo_matrix(
+            (np.ones(total + len(pair_codes), dtype=np.float32),
+             (np.concatenate([token_row, token_row[:-1][same]]),
+              np.concatenate([columns[tokens], pair_columns[pair_codes]]))),
+            shape=(len(block), n_features)).tocsr()
+        matrix.sum_duplicates()  # and sorts each row's columns, as the vectoriser's hasher
+        blocks.append(normalize(matrix, norm="l2", copy=False))
+    return blocks[0] if len(blocks) == 1 else sparse.vstack(blocks, format="csr")
 
 
 class BabelXScorer(BaseEstimator):
@@ -138,13 +263,14 @@ class BabelXScorer(BaseEstimator):
                                  alternate_sign=False, norm="l2", dtype=np.float32)
 
     def featurise(self, texts: Sequence[str] | pd.Series) -> sparse.csr_matrix:
-        """Hashed, L2-normalised word and word-pair counts; parallel over chunks if asked."""
-        texts = list(texts) if not isinstance(texts, list) else texts
-        vectorizer = self._vectorizer()
+        """Hashed, L2-normalised word and word-pair counts (those of :meth:`_vectorizer`,
+        computed word by word by :func:`hashed_features`); parallel over chunks if asked."""
+        texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
         if self.n_jobs == 1 or len(texts) <= CHUNK_POSTS:
-            return vectorizer.transform(texts)
-        chunks = [texts[i:i + CHUNK_POSTS] for i in range(0, len(texts), CHUNK_POSTS)]
-        parts = Parallel(n_jobs=self.n_jobs)(delayed(vectorizer.transform)(c) for c in chunks)
+            return hashed_features(texts, self.n_features)
+        chunks = [texts.iloc[i:i + CHUNK_POSTS] for i in range(0, len(texts), CHUNK_POSTS)]
+        parts = Parallel(n_jobs=self.n_jobs)(delayed(hashed_features)(c, self.n_features)
+                                             for c in chunks)
         return sparse.vstack(parts, format="csr")
 
     def fit(self, texts: Sequence[str] | pd.Series, threat_labels: np.ndarray,

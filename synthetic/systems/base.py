@@ -54,13 +54,29 @@ def top_share(scores: np.ndarray, share: float) -> tuple[np.ndarray, CutOff]:
     cut_off : CutOff
         Reapplies the same cut to new scores for the same rows.
     """
-    n_selected = int(round(share * len(scores)))
+    return top_count(scores, int(round(share * len(scores))))
+
+
+def top_count(scores: np.ndarray, n_selected: int) -> tuple[np.ndarray, CutOff]:
+    """Select the ``n_selected`` highest-scoring people (all of them if fewer), and return
+    where the cut fell; ties at the threshold are broken by position, as in
+    :func:`top_share`."""
+    n_selected = min(int(n_selected), len(scores))
     selected = np.zeros(len(scores), dtype=bool)
     if n_selected == 0:
         return selected, CutOff(float("inf"), -1)
-    order = np.argsort(-scores, kind="stable")
-    chosen = order[:n_selected]
-    selected[chosen] = True
-    threshold = float(scores[order[n_selected - 1]])
-    tied = chosen[scores[chosen] == threshold]
-    return selected, CutOff(threshold, int(tied.max()))
+    negated = -np.asarray(scores)
+    if np.isnan(negated).any():  # NaN sorts last: leave the order to a full stable sort
+        order = np.argsort(negated, kind="stable")
+        chosen = order[:n_selected]
+        selected[chosen] = True
+        threshold = float(scores[order[n_selected - 1]])
+        tied = chosen[scores[chosen] == threshold]
+        return selected, CutOff(threshold, int(tied.max()))
+    # The n-th highest score by partition, then every score above it and the first ties by
+    # position: the selection of a stable sort, in linear time.
+    cut = np.partition(negated, n_selected - 1)[n_selected - 1]
+    selected = negated < cut
+    ties = np.flatnonzero(negated == cut)[:n_selected - int(selected.sum())]
+    selected[ties] = True
+    return selected, CutOff(float(-cut), int(ties[-1]))

@@ -13,8 +13,8 @@ watched, flagged, matched against records, scored and finally revoked:
 4. ``threat_score``: an automated score in [0, 1] combining the previous stages with fixed,
    documented points (a logistic link), plus points for nationalities on a "countries of
    concern" list.
-5. ``revoked``: the visa is revoked for the top ``capacity`` share of scores, or for every
-   score at or above ``threshold``.
+5. ``revoked``: the visa is revoked for the top ``capacity`` of scores (a share of the people,
+   or a number of them), or for every score at or above ``threshold``.
 
 See ``catch_and_revoke.md`` for its card.
 """
@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.special import expit
 
 from synthetic.population.mechanisms import target_mask
-from synthetic.systems.base import CutOff, read_card, top_share
+from synthetic.systems.base import CutOff, read_card, top_count, top_share
 
 STAGES = ("watched", "social_flag", "record_hit", "high_threat_score", "revoked")
 STAGE_TITLES = {
@@ -69,6 +69,43 @@ def pulled_in(post_author: np.ndarray, post_uniform: np.ndarray, coverage: np.nd
     return post_uniform < np.asarray(coverage, dtype=np.float64)[post_author]
 
 
+def person_signals(n: int, post_author: np.ndarray, post_pulled_in: np.ndarray,
+                   post_flagged: np.ndarray, post_threat_probability: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What stages 1 and 2 tell about each of ``n`` people from their posts.
+
+    Returns
+    -------
+    pulled : ndarray of int
+        Posts pulled in.
+    flagged : ndarray of bool
+        Whether any pulled-in post was flagged.
+    highest : ndarray of float
+        The highest threat probability of a pulled-in post (0 with none).
+    """
+    author = np.asarray(post_author)[post_pulled_in]
+    pulled = np.bincount(author, minlength=n)
+    flagged = np.bincount(author, weights=np.asarray(post_flagged)[post_pulled_in]
+                          .astype(np.float64), minlength=n) > 0
+    highest = np.zeros(n)
+    np.maximum.at(highest, author, np.asarray(post_threat_probability)[post_pulled_in])
+    return pulled, flagged, highest
+
+
+def capacity_is_count(capacity: float | int) -> bool:
+    """Whether a capacity is a number of people (an int) rather than a share (a float)."""
+    return isinstance(capacity, int | np.integer) and not isinstance(capacity, bool)
+
+
+def capacity_is_valid(capacity: float | int) -> bool:
+    """A share in (0, 1] or a whole count of at least 1."""
+    if isinstance(capacity, bool):
+        return False
+    if capacity_is_count(capacity):
+        return capacity >= 1
+    return isinstance(capacity, float | np.floating) and 0 < capacity <= 1
+
+
 class CatchAndRevokePipeline:
     """Stages 2 to 5 of the pipeline, over people whose posts have been scored.
 
@@ -79,8 +116,11 @@ class CatchAndRevokePipeline:
     countries_of_concern : sequence of str
         ISO3 nationality codes or ``region:<name>`` earning ``points.country_of_concern``.
     rule : {"capacity", "threshold"}
-        Revoke the top ``capacity`` share of scores, or every score at or above ``threshold``.
-    capacity, threshold : float
+        Revoke the top ``capacity`` of scores, or every score at or above ``threshold``.
+    capacity : float or int
+        A float in (0, 1] is a share of the people; an int of at least 1 is a number of
+        them (the people revoked, e.g. a reported count of revocations).
+    threshold : float
 
     Attributes
     ----------
@@ -96,11 +136,14 @@ class CatchAndRevokePipeline:
         points: ThreatPoints = ThreatPoints(),
         countries_of_concern: Sequence[str] = (),
         rule: Literal["capacity", "threshold"] = "capacity",
-        capacity: float = 0.01,
+        capacity: float | int = 0.01,
         threshold: float = 0.5,
     ) -> None:
         if rule not in ("capacity", "threshold"):
             raise ValueError(f"rule must be 'capacity' or 'threshold', got {rule!r}")
+        if not capacity_is_valid(capacity):
+            raise ValueError(f"capacity must be a share in (0, 1] or a whole count of at least "
+                             f"1, got {capacity!r}")
         self.points = points
         self.countries_of_concern = tuple(countries_of_concern)
         self.rule = rule
@@ -138,15 +181,25 @@ class CatchAndRevokePipeline:
             ``minor_record``, ``serious_record``, ``overstay_record``, ``record_hit``,
             ``country_of_concern``, ``threat_score``, ``high_threat_score``, ``revoked``.
         """
-        n = len(people)
-        author = np.asarray(post_author)[post_pulled_in]
-        pulled = np.bincount(author, minlength=n)
-        flagged = np.bincount(author, weights=np.asarray(post_flagged)[post_pulled_in]
-                              .astype(np.float64), minlength=n) > 0
-        highest = np.zeros(n)
-        np.maximum.at(highest, author, np.asarray(post_threat_probability)[post_pulled_in])
-        record = people["recorded_criminal_record"].astype(str).to_numpy()
-        minor, serious = record == "minor", record == "serious"
+        signals = person_signals(len(people), post_author, post_pulled_in, post_flagged,
+                                 post_threat_probability)
+        return self.stages_from_signals(people, *signals, cut_off=cut_off)
+
+    def stages_from_signals(
+        self,
+        people: pd.DataFrame,
+        pulled: np.ndarray,
+        flagged: np.ndarray,
+        highest: np.ndarray,
+        cut_off: CutOff | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`stages` from each person's posts pulled in, social-media flag and highest
+        threat probability (:func:`person_signals`): how worlds that pull in and flag the same
+        posts share that work."""
+        # Compared as a column (a categorical compares its codes), not as a text per person.
+        record = people["recorded_criminal_record"]
+        minor = (record == "minor").to_numpy(dtype=bool)
+        serious = (record == "serious").to_numpy(dtype=bool)
         overstay = people["recorded_overstay"].to_numpy(dtype=bool)
         concern = target_mask(people, self.countries_of_concern)
         p = self.points
@@ -156,7 +209,9 @@ class CatchAndRevokePipeline:
         score = expit(logit)
         if self.rule == "capacity":
             if cut_off is None:
-                revoked, cut_off = top_share(score, self.capacity)
+                revoked, cut_off = (top_count(score, self.capacity)
+                                    if capacity_is_count(self.capacity)
+                                    else top_share(score, self.capacity))
             else:
                 revoked = cut_off.select(score)
             self.cut_off_ = cut_off

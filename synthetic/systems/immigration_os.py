@@ -133,7 +133,8 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
             features[column] = features[column].astype(str)
         return features
 
-    def fit(self, people: pd.DataFrame, y: np.ndarray | None = None) -> ImmigrationOSPrioritiser:
+    def fit(self, people: pd.DataFrame, y: np.ndarray | None = None,
+            sample_weight: np.ndarray | None = None) -> ImmigrationOSPrioritiser:
         """Learn the score from people's records and their recorded priority label.
 
         Parameters
@@ -142,6 +143,9 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
             People with the recorded_* columns.
         y : array of bool, optional
             Training label; default :func:`recorded_priority` of ``people``.
+        sample_weight : array of float, optional
+            Weight of each person in the learner's loss (reweighing and fairness reductions
+            use it); default equal weights.
         """
         if not 0 < self.capacity <= 1:
             raise ValueError(f"capacity must lie in (0, 1], got {self.capacity}")
@@ -149,7 +153,8 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
         label = recorded_priority(people) if y is None else np.asarray(y, dtype=bool)
         if label.all() or not label.any():
             raise ValueError("the training label has one class only; enlarge the training set")
-        self.pipeline_ = self._pipeline().fit(features, label)
+        self.pipeline_ = self._pipeline().fit(features, label,
+                                              learn__sample_weight=sample_weight)
         self.classes_ = self.pipeline_.classes_
         return self
 

@@ -281,7 +281,8 @@ class FraudClassifier(ClassifierMixin, BaseEstimator):
                 features[column] = features[column].astype(str)
         return features
 
-    def fit(self, table: pd.DataFrame, y: np.ndarray) -> FraudClassifier:
+    def fit(self, table: pd.DataFrame, y: np.ndarray,
+            sample_weight: np.ndarray | None = None) -> FraudClassifier:
         """Learn from investigated applications and their recorded findings.
 
         Parameters
@@ -290,6 +291,9 @@ class FraudClassifier(ClassifierMixin, BaseEstimator):
             The investigated applications only (the others have no label).
         y : array of bool
             Fraud found by the investigation.
+        sample_weight : array of float, optional
+            Weight of each application in the learner's loss (reweighing and fairness
+            reductions use it); default equal weights.
         """
         if not 0 < self.capacity <= 1:
             raise ValueError(f"capacity must lie in (0, 1], got {self.capacity}")
@@ -299,7 +303,8 @@ class FraudClassifier(ClassifierMixin, BaseEstimator):
         if label.all() or not label.any():
             raise ValueError("the investigated applications hold one class only; enlarge the "
                              "population or the investigation rate")
-        self.pipeline_ = self._pipeline().fit(self._features(table), label)
+        self.pipeline_ = self._pipeline().fit(self._features(table), label,
+                                              learn__sample_weight=sample_weight)
         self.classes_ = self.pipeline_.classes_
         return self
 

@@ -98,3 +98,17 @@ def test_three_way_decisions_are_audited_per_level_and_cut_off():
     assert red_fpr.loc["p", "value"] == pytest.approx(1 / 4)
     with pytest.raises(AuditInputError, match="'blue'"):
         audit_levels(frame.assign(stream="blue"), "g", "y", "stream", ["green", "red"])
+
+
+def test_paired_accuracy_counts_each_true_label_own_decision():
+    rng = np.random.default_rng(1)
+    n = 2_000
+    frame = pd.DataFrame({"g": rng.choice(["a", "b"], n), "y": rng.random(n) < 0.3,
+                          "before": rng.random(n) < 0.2, "after": rng.random(n) < 0.4})
+    table = compare(frame, "g", "y", "before", "after", metrics=["accuracy"]).table
+    for group, rows in frame.groupby("g"):
+        row = table[table["group"] == group].iloc[0]
+        assert row["value_a"] == pytest.approx((rows["y"] == rows["before"]).mean())
+        assert row["value_b"] == pytest.approx((rows["y"] == rows["after"]).mean())
+        changed = (rows["y"] == rows["before"]) != (rows["y"] == rows["after"])
+        assert row["only_a"] + row["only_b"] == changed.sum()

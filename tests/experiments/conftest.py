@@ -69,3 +69,49 @@ def assert_intervals_claim_no_false_certainty(directory: Path) -> None:
             unflagged = infinite & ~table["flags"].str.contains("unbounded").to_numpy()
             assert not unflagged.any(), (name, high_name,
                                          table.loc[unflagged].head(3).to_dict("records"))
+
+
+def assert_report_reads_well(directory: Path) -> None:
+    """A run's reports name countries, parse as HTML and load nothing from the network.
+
+    - every country code among the run's groups that appears in report.md or in the text of
+      report.html (code blocks excepted: they quote configuration) stands beside its name,
+      as ``Saudi Arabia (SAU)``, never alone;
+    - metrics.csv keeps the code in ``group`` and adds the name in ``group_name``;
+    - report.html parses without error (html5lib, strict) and no script or stylesheet in it
+      points anywhere: no ``src`` on a script, no linked stylesheet, no URL in either.
+    """
+    import re
+
+    import html5lib
+    import pandas as pd
+
+    from experiments.names import group_names
+
+    metrics = pd.read_csv(directory / "metrics.csv", keep_default_na=False, na_values=[""],
+                          dtype={"group": str, "group_name": str})
+    names = group_names(metrics["group"].dropna().unique())
+    assert "group_name" in metrics.columns
+    for code, name in names.items():
+        assert (metrics.loc[metrics["group"] == code, "group_name"] == name).all(), code
+
+    markdown = (directory / "report.md").read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```", "", markdown, flags=re.S)
+    document = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(
+        (directory / "report.html").read_text(encoding="utf-8"))
+    for pre in document.iter("pre"):
+        pre.clear()
+    html_text = " ".join(document.itertext())
+    for where, text in (("report.md", prose), ("report.html", html_text)):
+        for code, name in names.items():
+            for match in re.finditer(rf"(?<!\w){code}(?!\w)", text):
+                before = text[max(0, match.start() - len(name) - 2):match.start()]
+                assert before == f"{name} (", (where, code, text[match.start() - 80:
+                                                                  match.end() + 40])
+    for script in document.iter("script"):
+        assert "src" not in script.attrib, script.attrib
+        assert not re.search(r"(https?:)?//[\w.-]+\.\w", script.text or ""), "URL in a script"
+    for link in document.iter("link"):
+        assert "stylesheet" not in link.attrib.get("rel", ""), link.attrib
+    for style in document.iter("style"):
+        assert not re.search(r"@import|url\(", style.text or ""), "a stylesheet loads a file"

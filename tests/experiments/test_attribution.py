@@ -18,6 +18,7 @@ from experiments.runner import run_experiment
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,
+    assert_report_reads_well,
     shipped_data,
 )
 
@@ -64,8 +65,7 @@ def shipped_run(request, tmp_path_factory):
     stem = request.param
     data = small_data(stem)
     out = tmp_path_factory.mktemp(stem)
-    result = run_experiment(parse_config(data), Path(f"{stem}.toml"), out=out / "run",
-                            report=stem in ("immigration_os", "visa_streaming"))
+    result = run_experiment(parse_config(data), Path(f"{stem}.toml"), out=out / "run")
     return stem, data, result, out
 
 
@@ -227,3 +227,8 @@ def test_above_max_exact_a_permutation_estimate_adds_up_with_its_error(tmp_path)
 def test_no_interval_claims_false_certainty(shipped_run):
     _, _, result, _ = shipped_run
     assert_intervals_claim_no_false_certainty(result.directory)
+
+
+def test_report_names_countries_parses_and_loads_nothing(shipped_run):
+    _, _, result, _ = shipped_run
+    assert_report_reads_well(result.directory)

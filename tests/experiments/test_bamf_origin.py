@@ -14,6 +14,7 @@ from synthetic.systems.bamf_origin import WORLDS_DIR
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,
+    assert_report_reads_well,
     shipped_data,
 )
 
@@ -157,3 +158,7 @@ def test_bad_settings_and_worlds_are_named(tmp_path):
 
 def test_no_interval_claims_false_certainty(small_run):
     assert_intervals_claim_no_false_certainty(small_run.directory)
+
+
+def test_report_names_countries_parses_and_loads_nothing(small_run):
+    assert_report_reads_well(small_run.directory)

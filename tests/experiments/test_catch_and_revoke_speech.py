@@ -96,14 +96,16 @@ def test_speech_twin_rewrites_only_the_solidarity_posts(neutral):
     assert_same_frame(people, before)  # every column of every student unchanged
     posts = shared.posts
     rewritten = (posts["topic"] == SOLIDARITY_TOPIC).to_numpy()
+    # The twin returns exactly the rewritten posts (every other post is the factual one).
     assert rewritten.any() and not (twin_posts["topic"] == SOLIDARITY_TOPIC).any()
+    assert np.array_equal(twin_posts.index, posts.index[rewritten])
     for column in posts.columns:
-        factual, twin = (posts[column].to_numpy(dtype=object),
+        factual, twin = (posts.loc[rewritten, column].to_numpy(dtype=object),
                          twin_posts[column].to_numpy(dtype=object))
-        assert np.array_equal(factual[~rewritten], twin[~rewritten]), column
         if column not in TOPIC_COLUMNS:
-            assert np.array_equal(factual[rewritten], twin[rewritten]), column
-    assert (twin_posts.loc[rewritten, "text"] != posts.loc[rewritten, "text"]).all()
+            assert np.array_equal(factual, twin), column
+    assert (twin_posts["text"].to_numpy(dtype=object)
+            != posts.loc[rewritten, "text"].to_numpy(dtype=object)).all()
 
 
 def test_speech_tables_are_deterministic():

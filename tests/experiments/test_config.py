@@ -152,3 +152,31 @@ def test_validate_counts_the_points_of_a_sweep(tmp_path, capsys):
     assert main(["validate", _sweep_file(tmp_path, seeds=[1, 2])]) == 0
     out = capsys.readouterr().out
     assert "sweep: 10 points (5 grid combinations × 2 seeds), every point valid" in out
+
+
+def test_validate_refuses_a_built_in_answer_without_a_comparison_named_in_advance(tmp_path,
+                                                                                 capsys):
+    path = tmp_path / "unfocused.toml"
+    path.write_text('base = "capacity"\n[audit]\nfocus = []\n[sweep]\nfocus_group = ""\n')
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("sweep.focus_group: sweep.answer = 'capacity' follows one "
+                              "comparison; name its group here (or in [[audit.focus]])") in err[0]
+
+
+def test_validate_show_prints_the_merged_experiment_as_toml(tmp_path, capsys):
+    import tomllib
+
+    from experiments.config import read_experiment_data
+
+    path = tmp_path / "child.toml"
+    path.write_text('base = "capacity"\n[population]\nsize = 5000\n[sweep]\nseeds = [4, 5]\n')
+    assert main(["validate", str(path), "--show"]) == 0
+    out = capsys.readouterr().out
+    merged = tomllib.loads(out)  # the verdict lines are TOML comments
+    assert merged == read_experiment_data(path)
+    assert merged["population"]["size"] == 5000 and merged["sweep"]["seeds"] == [4, 5]
+    assert merged["experiment"]["system"] == "immigration_os"  # from the base's base
+    assert merged["sweep"]["grid"]["system.capacity"] == [0.01, 0.02, 0.05, 0.1, 0.2]
+    assert "base" not in merged and out.startswith(f"# {path}: valid")
+    assert "# sweep: 10 points" in out

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from experiments.cli import main
+from experiments.config import read_experiment_data
+from experiments.sweep_runner import sweep_points
 
 distributed = pytest.importorskip("distributed")
 
@@ -146,7 +148,7 @@ def test_real_cluster_sweep_from_another_folder_equals_joblib(cluster, tmp_path)
     for name in ("sweep_metrics.csv", "sweep_summary.csv"):
         assert (ours / name).read_bytes() == (joblib_out / name).read_bytes(), name
     points = sorted(p.name for p in (joblib_out / "points").iterdir())
-    assert points == ["g000-s3", "g001-s3"]
+    assert points == sorted(_point_ids(client_dir / "tiny.toml"))
     for point in points:
         for table in sorted((joblib_out / "points" / point).glob("*.csv")):
             written = ours / "points" / point / table.name
@@ -157,6 +159,11 @@ def test_real_cluster_sweep_from_another_folder_equals_joblib(cluster, tmp_path)
         assert _results_in(folder) == [], folder
 
 
+def _point_ids(path: Path) -> list[str]:
+    """The sweep's point folders, in grid order (named by each point's config and seed)."""
+    return [p.point_id for p in sweep_points(read_experiment_data(path), path.name)]
+
+
 def test_point_refused_on_a_worker_is_reported_and_the_rest_kept(cluster, tmp_path):
     address, worker_dirs = cluster
     (tmp_path / "refused.toml").write_text(REFUSED_SWEEP)
@@ -164,22 +171,23 @@ def test_point_refused_on_a_worker_is_reported_and_the_rest_kept(cluster, tmp_pa
     assert failed.returncode == 1, failed.stderr
     assert "Traceback" not in failed.stderr
     lines = failed.stderr.strip().splitlines()
+    refused, finished = _point_ids(tmp_path / "refused.toml")
     # The system's refusal of too small a population is the user's to fix: one line with the
     # point's grid values and seed, no type name and no traceback to keep.
     assert lines == [
-        "bias-audit sweep: point g000-s3 (population.size = 40, seed 3) failed: system "
+        f"bias-audit sweep: point {refused} (population.size = 40, seed 3) failed: system "
         "'immigration_os' refused this run: the training label has one class only; enlarge "
         "the training set (population.size = 40; a larger --size often helps)",
         "bias-audit sweep: error: 1 of 2 points failed; the finished points are kept in "
         "'out'; run the same command again to retry the failed ones",
     ]
     state = json.loads((tmp_path / "out" / "sweep.json").read_text())
-    assert [f["point"] for f in state["failed_points"]] == ["g000-s3"]
+    assert [f["point"] for f in state["failed_points"]] == [refused]
     assert "one class only" in state["failed_points"][0]["reason"]
     assert state["failed_points"][0]["traceback"] is None
-    kept = tmp_path / "out" / "points" / "g001-s3" / "manifest.json"
+    kept = tmp_path / "out" / "points" / finished / "manifest.json"
     before = kept.read_bytes()
-    assert not (tmp_path / "out" / "points" / "g000-s3").exists()
+    assert not (tmp_path / "out" / "points" / refused).exists()
     assert not (tmp_path / "out" / "sweep_report.md").exists()
 
     again = _sweep(tmp_path, "refused.toml", "--dask", address, "--out", "out")

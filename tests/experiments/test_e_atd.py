@@ -14,6 +14,7 @@ from experiments.runner import run_experiment
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,
+    assert_report_reads_well,
     shipped_data,
 )
 
@@ -197,3 +198,7 @@ def test_a_profile_without_speech_tables_and_bad_settings_are_named(tmp_path):
 
 def test_no_interval_claims_false_certainty(small_run):
     assert_intervals_claim_no_false_certainty(small_run.directory)
+
+
+def test_report_names_countries_parses_and_loads_nothing(small_run):
+    assert_report_reads_well(small_run.directory)

@@ -13,10 +13,11 @@ from audit.intervals import wilson_interval
 from experiments.checks import check_experiment
 from experiments.config import ConfigError, builtin_experiments, parse_config, read_experiment_data
 from experiments.runner import run_experiment
-from experiments.sweep import run_sweep, sweep_points
+from experiments.sweep_runner import run_sweep, sweep_points
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,
+    assert_report_reads_well,
     shipped_data,
 )
 
@@ -188,3 +189,7 @@ def test_the_shipped_base_rate_sweep_expands_and_answers(tmp_path):
 
 def test_no_interval_claims_false_certainty(small_run):
     assert_intervals_claim_no_false_certainty(small_run.directory)
+
+
+def test_report_names_countries_parses_and_loads_nothing(small_run):
+    assert_report_reads_well(small_run.directory)

@@ -53,7 +53,7 @@ def test_both_views_are_audited_with_every_configured_grouping(small_run):
         assert result.groupings == ["nationality", "region_of_origin", "nationality × sex",
                                     "visa_type"]
     metrics = small_run.directory.joinpath("metrics.csv").read_text().splitlines()
-    assert metrics[0].startswith("view,grouping,group,metric,value")
+    assert metrics[0].startswith("view,grouping,group,group_name,metric,value")
 
 
 def test_capacity_limits_how_many_are_prioritised(small_run):
@@ -97,7 +97,7 @@ def test_report_has_card_caveat_views_and_citation(small_run):
                  "How to cite", "sha256 metrics.csv"):
         assert text in report
     html = (small_run.directory / "report.html").read_text()
-    assert "data:image/png;base64," in html and "<table>" in html
+    assert "data:image/png;base64," in html and "<table class=\"sortable\">" in html
 
 
 def test_html_report_escapes_config_text(tmp_path):
@@ -105,7 +105,8 @@ def test_html_report_escapes_config_text(tmp_path):
                                   "counterfactual.interventions": []})
     result = run_experiment(parse_config(data), Path("x.toml"), out=tmp_path / "run")
     html = (result.directory / "report.html").read_text()
-    assert "<script>" not in html
+    assert "<script>alert" not in html
+    assert html.count("<script>") == 1  # the report's own table sorting, nothing from data
     assert "&lt;script&gt;" in html
 
 

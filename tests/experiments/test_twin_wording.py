@@ -7,6 +7,7 @@ import re
 import pandas as pd
 
 from experiments.headlines import share
+from experiments.names import country_name
 
 #: A twin sentence: "... changed the decision for X% of them (95% CI a–b; n = N): the E effect."
 TWIN_SENTENCE = re.compile(
@@ -36,9 +37,11 @@ def test_report_twin_sentences_match_the_effect_computed(small_run):
     for sentence in found:
         match = TWIN_SENTENCE.fullmatch(sentence)
         effect, what = match["effect"], match["what"]
+        # A country code is written as the country's name ("nationality to India").
         named = [i for i in flips["intervention"].unique()
                  if re.match(rf"(only )?their {i.split('=')[0].replace('_', ' ')} to "
-                             rf"{re.escape(i.split('=')[1])}( and|,)", what)]
+                             rf"{re.escape(country_name(i.split('=')[1]) or i.split('=')[1])}"
+                             r"( and|,)", what)]
         assert len(named) == 1, sentence
         intervention, attribute = named[0], named[0].split("=")[0]
         row = flips[(flips["intervention"] == intervention) & (flips["effect"] == effect)

@@ -15,6 +15,7 @@ from experiments.runner import run_experiment
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,
+    assert_report_reads_well,
     shipped_data,
 )
 
@@ -155,3 +156,7 @@ def test_bad_settings_are_named():
 
 def test_no_interval_claims_false_certainty(small_run):
     assert_intervals_claim_no_false_certainty(small_run.directory)
+
+
+def test_report_names_countries_parses_and_loads_nothing(small_run):
+    assert_report_reads_well(small_run.directory)

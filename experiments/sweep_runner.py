@@ -4,11 +4,13 @@ Every point is an ordinary run (tables and manifest, no figures). Points are com
 parallel with joblib on one machine, or on a Dask distributed cluster whose workers share no
 folder or disk with the client: a point's computation returns its tables as bytes
 (:mod:`experiments.point_result`), and the client alone writes each point atomically into
-``<sweep folder>/points/<point id>/``. An interrupted sweep resumes by skipping the points
-whose folder is complete; a point that fails is reported with its grid values and seed while
-the others finish and are kept. Each point is deterministic given its config, and joblib and
-Dask run the same function, so both give the same bytes. When every point is done, the
-sweep's tables, figures, manifest and report are assembled from the points' files.
+``<sweep folder>/points/<point id>/``, named by the point's own config and seed. An
+interrupted sweep resumes by skipping the points whose folder is complete, and a sweep given
+more seeds or grid values runs only the points it did not have; a point that fails is reported
+with its grid values and seed while the others finish and are kept. Each point is
+deterministic given its config, and joblib and Dask run the same function, so both give the
+same bytes. When every point is done, the sweep's tables, figures, manifest and report are
+assembled from the points' files.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[Sweep
     keys = list(config.sweep.grid)
     combinations = list(itertools.product(*(config.sweep.grid[k] for k in keys))) or [()]
     points = []
-    for index, values in enumerate(combinations):
+    for values in combinations:
         params = dict(zip(keys, values, strict=True))
         for seed in config.sweep.seeds:
             point = json.loads(json.dumps(data))  # a deep copy of plain TOML data
@@ -88,26 +90,52 @@ def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[Sweep
                     check_experiment(point_config, label)
             except ConfigError as error:
                 raise ConfigError(str(error)) from None
-            points.append(SweepPoint(f"g{index:03d}-s{seed}", params, seed, point))
+            points.append(SweepPoint(point_id(point), params, seed, point))
     return points
 
 
+def point_id(point_data: dict[str, Any]) -> str:
+    """A point's folder name: a fingerprint of its own config, seed aside, and its seed.
+
+    The name depends on nothing else in the sweep, so a point finished once is found again
+    when seeds or grid values are added to the sweep (or removed and added back) and is not
+    run again; the seeds of one grid value share the fingerprint (``3f0c1a9e2b7d-s1``).
+    """
+    config = json.loads(json.dumps(point_data))
+    seed = config.get("experiment", {}).pop("seed", None)
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    return f"{digest[:12]}-s{seed}"
+
+
+def default_sweep_dir(name: str, results_dir: Path = Path("results")) -> Path:
+    """``results/<name>-sweep``, or ``results/<name>`` when the name already ends so."""
+    return results_dir / (name if name.endswith("-sweep") else f"{name}-sweep")
+
+
 def sweep_hash(data: dict[str, Any]) -> str:
-    """Fingerprint of a sweep's full config: a folder belongs to one sweep only."""
+    """Fingerprint of a sweep's full config, recorded in its folder's state file."""
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def prepare_sweep_dir(directory: Path, data: dict[str, Any], force: bool) -> None:
-    """Create or reuse a sweep folder; refuse one that holds a different sweep."""
+    """Create or reuse a sweep folder; refuse one that holds another experiment's sweep.
+
+    A folder of the same experiment is reused whatever its grid and seeds were: each point's
+    folder is named by the point's own config (:func:`point_id`), so the finished points this
+    sweep shares with the folder's are kept and only the others run.
+    """
     state = directory / SWEEP_STATE
     fingerprint = sweep_hash(data)
+    name = data.get("experiment", {}).get("name")
     if state.exists():
-        recorded = json.loads(state.read_text(encoding="utf-8")).get("config_sha256")
-        if recorded != fingerprint:
+        recorded = json.loads(state.read_text(encoding="utf-8")).get("config", {})
+        recorded_name = recorded.get("experiment", {}).get("name")
+        if recorded_name != name:
             if not force:
                 raise UsageError(
-                    f"{str(directory)!r} holds a different sweep (its config changed); choose "
-                    "another --out, or pass --force to discard it and start again"
+                    f"{str(directory)!r} holds the sweep of another experiment "
+                    f"({recorded_name!r}, not {name!r}); choose another --out, or pass "
+                    "--force to discard it and start again"
                 )
             shutil.rmtree(directory)
     elif directory.exists() and any(directory.iterdir()) and not force:
@@ -241,8 +269,16 @@ def run_dask(points: list[SweepPoint], config_file: str, client: Any
             client.cancel(unfinished)
 
 
-def collect(points: list[SweepPoint], directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The tidy table over all points, and its summary across seeds."""
+def collect(points: list[SweepPoint], directory: Path, confidence: float = 0.95
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tidy table over all points, and its summary across seeds.
+
+    The summary holds plain statistics over seeds and, for the gap to the reference group
+    (difference and ratio), the seeds pooled with their within-run intervals
+    (:func:`experiments.sweep_pooling.pool_seeds`; ``confidence`` is the runs' level).
+    """
+    from experiments.sweep_pooling import pool_seeds
+
     frames = []
     for point in points:
         table = pd.read_csv(directory / POINTS_DIR / point.point_id / "metrics.csv",
@@ -255,7 +291,7 @@ def collect(points: list[SweepPoint], directory: Path) -> tuple[pd.DataFrame, pd
     keys = [*points[0].params, "view", "grouping", "group", "metric"]
     grouped = tidy.groupby(keys, sort=False, dropna=False)
     summary = grouped.agg(
-        seeds=("seed", "nunique"),
+        seeds=("seed", "nunique"), reference=("reference", "first"),
         value_mean=("value", "mean"), value_sd=("value", "std"),
         value_min=("value", "min"), value_max=("value", "max"),
         difference_mean=("difference", "mean"),
@@ -263,12 +299,28 @@ def collect(points: list[SweepPoint], directory: Path) -> tuple[pd.DataFrame, pd
         ratio_min=("ratio", "min"), ratio_max=("ratio", "max"),
         significant_share=("p_holm", lambda p: float((p < 0.05).mean())),
     ).reset_index()
+    pooled = pool_seeds(tidy, keys, confidence)
+    summary = summary.merge(pooled, on=keys, how="left", validate="one_to_one")
     return tidy, summary
 
 
 @dataclass
 class SweepResult:
-    """What a sweep produced."""
+    """What a sweep produced.
+
+    Attributes
+    ----------
+    directory : Path
+        The sweep folder.
+    tidy : DataFrame
+        sweep_metrics.csv: every metric of every point, with its grid values and seed.
+    summary : DataFrame
+        sweep_summary.csv: statistics over seeds and the pooled gaps with their intervals.
+    answer : str
+        The report's answer to the sweep's question (empty without ``sweep.answer``).
+    ran, skipped : int
+        Points computed now, and points found finished in the folder and reused.
+    """
 
     directory: Path
     tidy: pd.DataFrame
@@ -276,6 +328,20 @@ class SweepResult:
     answer: str
     ran: int
     skipped: int
+
+    @property
+    def report(self) -> Path:
+        """The HTML report (sweep_report.html); sweep_report.md sits next to it."""
+        return self.directory / "sweep_report.html"
+
+    @property
+    def report_markdown(self) -> Path:
+        """The Markdown report (sweep_report.md)."""
+        return self.directory / "sweep_report.md"
+
+    def __repr__(self) -> str:
+        return (f"SweepResult({str(self.directory)!r}, {self.tidy['point'].nunique()} points "
+                f"({self.ran} run now, {self.skipped} reused), report {str(self.report)!r})")
 
 
 @dataclass(frozen=True)
@@ -377,15 +443,21 @@ def run_sweep(
     if failed:
         _record_failures(directory, failed)
         raise SweepIncomplete(failed, len(points), directory)
-    tidy, summary = collect(points, directory)
     config = parse_config(data, config_file.name)
+    tidy, summary = collect(points, directory, config.audit.confidence)
     answer = answer_question(config, summary)
+    if config.sweep.answer == "remedies":  # pooled from each point's remedies.csv
+        from experiments.remedies_sweep import remedies_answer
+
+        answer = remedies_answer(config, points, directory)
     write_sweep_outputs(directory, config, points, tidy, summary, answer)
     manifest = build_manifest(
         run_id=directory.name, experiment=config.experiment.name, config=data,
         config_file=config_file, seed=points[0].seed, population_size=config.population.size,
         directory=directory, manifest_name="sweep_manifest.json", details={
             "ran_now": len(todo), "already_done": len(points) - len(todo),
+            # Points of earlier grids or seeds kept in points/ (hashed below, not used here).
+            "kept_not_in_this_sweep": _other_points(points, directory),
             "points": [{"point": p.point_id, "params": p.params, "seed": p.seed,
                         "manifest": f"{POINTS_DIR}/{p.point_id}/manifest.json"}
                        for p in points],
@@ -394,6 +466,14 @@ def run_sweep(
     (directory / "sweep_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
                                                    encoding="utf-8")
     return SweepResult(directory, tidy, summary, answer, len(todo), len(points) - len(todo))
+
+
+def _other_points(points: list[SweepPoint], directory: Path) -> list[str]:
+    """Finished point folders that belong to an earlier grid or seed list of this sweep."""
+    current = {p.point_id for p in points}
+    return sorted(path.name for path in (directory / POINTS_DIR).iterdir()
+                  if path.is_dir() and not path.name.startswith(".")
+                  and path.name not in current)
 
 
 def _record_failures(directory: Path, failed: list[FailedPoint]) -> None:
