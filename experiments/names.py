@@ -80,6 +80,19 @@ def label(value: object, names: Mapping[str, str]) -> str:
     return name_text(str(value), names)
 
 
+def named_labels(values: Iterable[object]) -> list[str]:
+    """Group labels for a figure's axis or legend, each code named (one name source).
+
+    Examples
+    --------
+    >>> named_labels(["SAU", "CHN × F", "East Asia and Pacific"])
+    ['Saudi Arabia', 'China × F', 'East Asia and Pacific']
+    """
+    values = list(values)
+    names = group_names(values)
+    return [label(value, names) for value in values]
+
+
 def with_name_columns(frame: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
     """``frame`` with ``group_name`` after ``group`` and ``reference_name`` after
     ``reference`` (the label with its country codes named); the code columns are kept.

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from audit.result import rounded_frame
 from experiments.remedies import REMEDY_TITLES
+from experiments.sweep_pooling import POOLING_METHOD, pool_random_effects, within_se
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -45,25 +45,28 @@ def collect_remedies(points: list[Any], directory: Path) -> pd.DataFrame:
 def pool_seeds(rows: pd.DataFrame, keys: list[str], confidence: float) -> pd.DataFrame:
     """The remedied focus disparity pooled over seeds, per ``keys`` and view.
 
-    Each seed's disparity has its own interval (Newcombe, two independent groups); the pooled
-    value is the seeds' mean and its interval a normal one whose standard error combines the
-    seeds' own (each read off its interval as half-width / z): the seeds are independent
-    draws of the same world.
+    Pooled as every sweep pools its seeds (:data:`~experiments.sweep_pooling.POOLING_METHOD`):
+    each seed's within-run standard error read from its own Newcombe interval, the seed-to-seed
+    variance by DerSimonian-Laird, and a modified Hartung-Knapp interval, so that seeds that
+    disagree widen the interval instead of being averaged away.
     """
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    focus = rows[rows["kind"] == "focus_disparity"].copy()
-    focus["se"] = (focus["remedied_ci_high"] - focus["remedied_ci_low"]) / (2 * z)
-    focus["base_se"] = np.nan
+    focus = rows[rows["kind"] == "focus_disparity"]
     group = [*keys, "remedy", "grouping", "group", "reference", "metric", "label", "view"]
-    pooled = focus.groupby(group, sort=False, dropna=False).agg(
-        seeds=("seed", "nunique"), base=("base", "mean"), remedied=("remedied", "mean"),
-        se_sum=("se", lambda s: float(np.sqrt(np.nansum(np.square(s))))),
-        any_missing=("se", lambda s: bool(s.isna().any()))).reset_index()
-    pooled["se"] = pooled["se_sum"] / pooled["seeds"]
-    pooled["low"] = np.where(pooled["any_missing"], np.nan, pooled["remedied"] - z * pooled["se"])
-    pooled["high"] = np.where(pooled["any_missing"], np.nan,
-                              pooled["remedied"] + z * pooled["se"])
-    return pooled.drop(columns=["se_sum", "any_missing"])
+    by = focus.groupby(group, sort=False, dropna=False)
+    codes = by.ngroup().to_numpy()
+    pooled = by.agg(seeds=("seed", "nunique"), base=("base", "mean")).reset_index()
+    if pooled.empty:
+        return pooled.assign(remedied=[], between_sd=[], low=[], high=[])
+    estimates = pd.to_numeric(focus["remedied"], errors="coerce").to_numpy(dtype=float)
+    within = within_se(pd.to_numeric(focus["remedied_ci_low"], errors="coerce").to_numpy(float),
+                       pd.to_numeric(focus["remedied_ci_high"], errors="coerce").to_numpy(float),
+                       False, confidence)
+    result = pool_random_effects(codes, estimates, within, len(pooled), confidence)
+    pooled["remedied"] = result["estimate"]
+    pooled["between_sd"] = result["between_sd"]
+    pooled["low"] = np.clip(result["low"], -1.0, 1.0)
+    pooled["high"] = np.clip(result["high"], -1.0, 1.0)
+    return pooled
 
 
 def fails_in_truth(pooled: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -103,8 +106,8 @@ def remedies_answer(config: ExperimentConfig, points: list[Any], directory: Path
     seeds = len(config.sweep.seeds)
     sentences = [
         f"Each remedy's focus disparity after the remedy (group minus reference), pooled over "
-        f"{seeds} seed{'s' if seeds != 1 else ''} (the mean, with a {level} normal interval "
-        "combining the seeds' own Newcombe intervals), by the true and by the recorded outcome. "
+        f"{seeds} seed{'s' if seeds != 1 else ''} ({level} intervals, {POOLING_METHOD}), by "
+        "the true and by the recorded outcome. "
         "A fix measured on the records fails in truth where the recorded interval holds zero "
         "while the true one lies wholly beyond it (the records rule out the true gap)."]
     strength_key = "mechanisms.label_bias.strength"

@@ -18,6 +18,7 @@ from audit.report import percent
 from experiments.commands import UsageError
 from experiments.config import Strict
 from experiments.document import Figure, Heading, Paragraph, Table
+from experiments.names import named_labels
 from experiments.systems.base import SystemRun
 from synthetic.systems.bamf_origin import (
     CONTRADICTS,
@@ -367,7 +368,7 @@ def plot_levels(levels: pd.DataFrame, grouping: str, path: Path) -> Path:
         values = 100 * wide[name].to_numpy()
         axis.barh(range(len(wide)), values, left=left, color=colours[name], label=name)
         left += values
-    axis.set_yticks(range(len(wide)), wide.index.tolist(), fontsize=8)
+    axis.set_yticks(range(len(wide)), named_labels(wide.index), fontsize=8)
     axis.set_xlabel("% of held-out applicants")
     axis.set_xlim(0, 100)
     axis.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.18),

@@ -41,7 +41,7 @@ from audit.report import percent  # noqa: E402
 from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.names import country_name  # noqa: E402
+from experiments.names import country_name, named_labels  # noqa: E402
 from experiments.systems.babel_x import LexiconSettings  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.posts import generate_posts, retopic  # noqa: E402
@@ -721,7 +721,7 @@ def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
         low = np.clip(value - part["ci_low"].to_numpy(dtype=float), 0, None)
         high = np.clip(part["ci_high"].to_numpy(dtype=float) - value, 0, None)
         axis.errorbar(x, 100 * value, yerr=100 * np.vstack([low, high]), marker="o",
-                      capsize=2, label=str(group))
+                      capsize=2, label=named_labels([group])[0])
     axis.set_yscale("log")
     axis.set_xticks(x, [STAGE_TITLES[s].split(". ", 1)[1] for s in STAGES], fontsize=8)
     axis.set_ylabel("% of the group (log scale)")

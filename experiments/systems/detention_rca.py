@@ -25,6 +25,7 @@ from audit.paired import paired_counts, world_contrasts  # noqa: E402
 from audit.report import percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.names import named_labels
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.systems.detention_rca import (  # noqa: E402
     DETAIN,
@@ -449,7 +450,7 @@ def plot_change(change: pd.DataFrame, grouping: str, path: Path) -> Path:
         axis.set_xlabel("%")
         axis.set_xlim(-2, 102)
         axis.grid(axis="x", color="#eeeeee")
-    axes[0].set_yticks(range(len(order)), order, fontsize=8)
+    axes[0].set_yticks(range(len(order)), named_labels(order), fontsize=8)
     axes[0].legend(fontsize=7, frameon=False, loc="lower right")
     fig.suptitle(f"The tool with and without its release branch, by {grouping}", fontsize=11)
     fig.tight_layout()

@@ -21,6 +21,7 @@ from audit.figures import save_figure  # noqa: E402
 from audit.report import number, percent  # noqa: E402
 from experiments.config import ConfigError, Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.names import named_labels
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.population import PopulationInputError, load_profile  # noqa: E402
 from synthetic.systems.e_atd import (  # noqa: E402
@@ -437,7 +438,7 @@ def plot_rates(rates: pd.DataFrame, grouping: str, path: Path) -> Path:
         axis.set_title(MEASURE_TITLES[measure], fontsize=9)
         axis.set_xlabel(label)
         axis.grid(axis="x", color="#eeeeee")
-    axes[0].set_yticks(range(len(order)), order, fontsize=8)
+    axes[0].set_yticks(range(len(order)), named_labels(order), fontsize=8)
     fig.suptitle(f"Check-ins by {grouping}", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)

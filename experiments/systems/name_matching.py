@@ -17,6 +17,7 @@ from audit.report import percent
 from experiments.commands import UsageError
 from experiments.config import Strict
 from experiments.document import Figure, Heading, Paragraph, Table
+from experiments.names import named_labels
 from experiments.systems.base import SystemRun
 from synthetic.names import NamePoolError, load_name_pools
 from synthetic.systems.name_matching import WatchlistMatcher, list_shares, screen
@@ -326,7 +327,7 @@ def plot_tradeoff(tradeoff: pd.DataFrame, grouping: str, path: Path) -> Path:
     for group, part in rows.groupby("group", sort=False):
         part = part.sort_values("threshold")
         line, = left.plot(part["threshold"], 100 * part["value"], marker="o", markersize=3,
-                          label=str(group))
+                          label=named_labels([group])[0])
         left.fill_between(part["threshold"], 100 * part["ci_low"], 100 * part["ci_high"],
                           color=line.get_color(), alpha=0.15, linewidth=0)
     left.set_yscale("symlog", linthresh=0.01)

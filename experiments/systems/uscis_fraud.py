@@ -22,6 +22,7 @@ from audit.report import percent  # noqa: E402
 from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.names import named_labels
 from experiments.remedies import RemedyModel  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.systems.base import top_share  # noqa: E402
@@ -398,7 +399,7 @@ def plot_records(part: pd.DataFrame, path: Path, grouping: str, confidence: floa
         error = np.clip(np.vstack([value - low, high - value]), 0, None)
         axis.errorbar(100 * value, y + offset, xerr=100 * error, fmt="o", capsize=2,
                       color="#8b1a1a", markerfacecolor=face, label=label)
-    axis.set_yticks(y, part["group"].astype(str).tolist(), fontsize=8)
+    axis.set_yticks(y, named_labels(part["group"].astype(str)), fontsize=8)
     axis.set_xlabel("% of applications")
     axis.grid(axis="x", color="#eeeeee")
     axis.legend(fontsize=8, frameon=False, loc="lower right")

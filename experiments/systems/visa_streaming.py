@@ -31,6 +31,7 @@ from experiments.attribution import WorldContrast
 from experiments.commands import UsageError
 from experiments.config import Strict
 from experiments.document import Figure, Heading, Paragraph, Table
+from experiments.names import named_labels
 from experiments.systems.base import SystemRun
 from synthetic.systems.visa_streaming import (
     CORRECTIONS,
@@ -393,7 +394,8 @@ def plot_loop(by_round: pd.DataFrame, most: str, least: str, path: Path) -> Path
                     continue
                 x = rows["round"].to_numpy()
                 axis.plot(x, 100 * rows[name], style, color=colour, marker="o", markersize=3,
-                          label=f"{nationality}, {CORRECTION_TITLES[correction]}")
+                          label=f"{named_labels([nationality])[0]}, "
+                                f"{CORRECTION_TITLES[correction]}")
                 if correction == "none":
                     axis.fill_between(x, 100 * rows[f"{name}_ci_low"],
                                       100 * rows[f"{name}_ci_high"], color=colour, alpha=0.12,

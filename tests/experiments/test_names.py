@@ -6,7 +6,13 @@ import html5lib
 import pandas as pd
 
 from experiments.document import Details, Document, Heading, Paragraph, Table
-from experiments.names import country_name, group_names, name_text, with_name_columns
+from experiments.names import (
+    country_name,
+    group_names,
+    name_text,
+    named_labels,
+    with_name_columns,
+)
 from experiments.report import name_blocks
 
 
@@ -59,3 +65,9 @@ def test_details_fold_in_html_stay_sections_in_markdown_and_tables_sort_offline(
     assert details.find(".//table").attrib["class"] == "sortable"
     (script,) = tree.iter("script")
     assert "src" not in script.attrib and "aria-sort" in script.text
+
+
+def test_figure_labels_name_codes_and_leave_other_groups_alone():
+    assert named_labels(["SAU", "CHN × F", "East Asia and Pacific", "yes"]) == [
+        "Saudi Arabia", "China × F", "East Asia and Pacific", "yes"]
+    assert named_labels([]) == []
