@@ -53,6 +53,27 @@ if TYPE_CHECKING:
 
     from experiments.systems.base import SystemRun
 
+def raised_share_capacity(config: ExperimentConfig) -> dict[str, float]:
+    """``raise_capacity`` for a system whose ``system.capacity`` is a share of the people:
+    the share times ``remedies.capacity_factor``, at most everyone."""
+    return {"system.capacity": min(
+        1.0, config.system_settings().capacity * config.remedies.capacity_factor)}
+
+
+def records_fix_fails(recorded_low: Any, recorded_high: Any, true_low: Any, true_high: Any
+                      ) -> Any:
+    """Whether a remedied gap is a fix measured on the records that fails in truth.
+
+    The records cannot tell the gap from zero (their interval holds zero) while the truth's
+    interval lies wholly beyond the records' (the records rule out the gap the truth shows; a
+    wide recorded interval that merely holds zero is no such case). Works on numbers and,
+    element by element, on arrays or Series; a missing end makes it false.
+    """
+    return ((recorded_low <= 0) & (0 <= recorded_high)
+            & (((true_low > 0) & (recorded_high < true_low))
+               | ((true_high < 0) & (recorded_low > true_high))))
+
+
 #: Stream of SeedSequence(seed) for every random draw a remedy makes.
 REMEDY_STREAM = 23
 

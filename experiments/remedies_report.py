@@ -16,8 +16,14 @@ import pandas as pd  # noqa: E402
 
 from audit.figures import save_figure  # noqa: E402
 from audit.metrics import EXPLANATIONS  # noqa: E402
+from audit.report import WITHHELD, bounds  # noqa: E402
 from experiments.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.remedies import REMEDIES, REMEDY_TITLES, RemedyResults  # noqa: E402
+from experiments.remedies import (  # noqa: E402
+    REMEDIES,
+    REMEDY_TITLES,
+    RemedyResults,
+    records_fix_fails,
+)
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -40,10 +46,11 @@ def points(value: float) -> str:
 
 
 def interval(low: float, high: float) -> str:
-    """``[-1.2, +0.4] pp``, or a note that no interval could be computed."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "(no interval)"
-    return f"[{_signed(low)}, {_signed(high)}] pp"
+    """``[-1.2, +0.4] pp``, in the one convention of every report for an end that is missing
+    (the interval withheld) or infinite (no bound on that side)."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return f"(interval {WITHHELD})"
+    return f"[{bounds(low, high, _signed, ', ')}] pp"
 
 
 def verdict(low: float, high: float) -> str:
@@ -58,13 +65,9 @@ def verdict(low: float, high: float) -> str:
 
 
 def records_fix_fails_in_truth(true_row: pd.Series, recorded_row: pd.Series) -> bool:
-    """The remedied disparity is indistinguishable from zero by the records (its interval holds
-    zero) while the truth's interval lies wholly beyond the records' (the records rule out the
-    gap the truth shows): a fix measured on the records that fails in truth."""
-    r_low, r_high = recorded_row["remedied_ci_low"], recorded_row["remedied_ci_high"]
-    t_low, t_high = true_row["remedied_ci_low"], true_row["remedied_ci_high"]
-    return bool(r_low <= 0 <= r_high and ((t_low > 0 and r_high < t_low)
-                                          or (t_high < 0 and r_low > t_high)))
+    """:func:`experiments.remedies.records_fix_fails` for one remedy's two rows."""
+    return bool(records_fix_fails(recorded_row["remedied_ci_low"], recorded_row["remedied_ci_high"],
+                                  true_row["remedied_ci_low"], true_row["remedied_ci_high"]))
 
 
 def remedies_blocks(config: ExperimentConfig, system_run: SystemRun, directory: Path

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from audit.result import rounded_frame
-from experiments.remedies import REMEDY_TITLES
+from experiments.remedies import REMEDY_TITLES, records_fix_fails
+from experiments.remedies_report import interval
+from experiments.remedies_report import points as pp
 from experiments.sweep_pooling import POOLING_METHOD, pool_random_effects, within_se
 
 if TYPE_CHECKING:
@@ -77,13 +79,8 @@ def fails_in_truth(pooled: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     true = pooled[pooled["view"] == "true"].drop(columns="view")
     recorded = pooled[pooled["view"] == "recorded"].drop(columns="view")
     both = true.merge(recorded, on=on, suffixes=("_true", "_recorded"))
-    # The records cannot tell the gap from zero, the truth can, and the two intervals are
-    # apart: the records rule out the gap the truth shows (a wide recorded interval that
-    # merely holds zero is no such case).
-    both["records_fix_fails"] = (
-        (both["low_recorded"] <= 0) & (0 <= both["high_recorded"])
-        & (((both["low_true"] > 0) & (both["high_recorded"] < both["low_true"]))
-           | ((both["high_true"] < 0) & (both["low_recorded"] > both["high_true"]))))
+    both["records_fix_fails"] = records_fix_fails(both["low_recorded"], both["high_recorded"],
+                                                  both["low_true"], both["high_true"])
     both["views_agree"] = ((both["low_true"] <= both["high_recorded"])
                            & (both["low_recorded"] <= both["high_true"]))
     return both
@@ -125,9 +122,9 @@ def remedies_answer(config: ExperimentConfig, points: list[Any], directory: Path
                      "here).")
         else:
             cases = [f"{REMEDY_TITLES.get(r['remedy'], r['remedy'])} ({r['label'] or r['group']}"
-                     f", {r['metric']}: records {_pp(r['remedied_recorded'])} "
-                     f"[{_pp(r['low_recorded'])}, {_pp(r['high_recorded'])}], truth "
-                     f"{_pp(r['remedied_true'])} [{_pp(r['low_true'])}, {_pp(r['high_true'])}])"
+                     f", {r['metric']}: records {pp(r['remedied_recorded'])} "
+                     f"{interval(r['low_recorded'], r['high_recorded'])}, truth "
+                     f"{pp(r['remedied_true'])} {interval(r['low_true'], r['high_true'])})"
                      for _, r in failing.iterrows()]
             text += ("; fixes that look fair on the records and are not: " + "; ".join(cases)
                      + ".")
@@ -144,8 +141,3 @@ def remedies_answer(config: ExperimentConfig, points: list[Any], directory: Path
                 "differ from the truth.")
     sentences.append(f"Every pooled value is in {TABLE}.")
     return " ".join(sentences)
-
-
-def _pp(value: float) -> str:
-    """Percentage points to one decimal, signed, with no "-0.0" for a rounded zero."""
-    return "—" if not np.isfinite(value) else f"{round(100 * value, 1) + 0.0:+.1f} pp"

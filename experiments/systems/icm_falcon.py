@@ -16,6 +16,7 @@ from audit import audit, compare
 from audit.report import percent
 from experiments.config import Strict
 from experiments.document import Heading, Paragraph, Table
+from experiments.remedies import raised_share_capacity
 from experiments.systems.base import SystemRun
 from synthetic.networks import SocialGraph, build_graph
 from synthetic.systems.icm_falcon import (
@@ -331,8 +332,7 @@ def report_blocks(spread: pd.DataFrame, homophily: pd.DataFrame, settings: Setti
 
 #: Design remedies as settings of this system (see experiments.remedies).
 REMEDY_KNOBS = {
-    "raise_capacity": lambda config: {"system.capacity": min(
-        1.0, config.system_settings().capacity * config.remedies.capacity_factor)},
+    "raise_capacity": raised_share_capacity,
 }
 
 #: Remedies this system cannot take, and why.

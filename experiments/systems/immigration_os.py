@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import Field
 
 from experiments.config import Strict
-from experiments.remedies import RemedyModel
+from experiments.remedies import RemedyModel, raised_share_capacity
 from experiments.systems.base import SystemRun
 from synthetic.systems.base import top_share
 from synthetic.systems.immigration_os import (
@@ -92,8 +92,7 @@ UNAWARE_COLUMNS = ("nationality", "plate_reader_hits")
 
 #: Design remedies as settings of this system (see experiments.remedies).
 REMEDY_KNOBS = {
-    "raise_capacity": lambda config: {"system.capacity": min(
-        1.0, config.system_settings().capacity * config.remedies.capacity_factor)},
+    "raise_capacity": raised_share_capacity,
 }
 
 #: Remedies this system cannot take, and why.

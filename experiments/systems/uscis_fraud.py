@@ -23,7 +23,7 @@ from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.names import named_labels
-from experiments.remedies import RemedyModel  # noqa: E402
+from experiments.remedies import RemedyModel, raised_share_capacity  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.systems.base import top_share  # noqa: E402
 from synthetic.systems.uscis_fraud import (  # noqa: E402
@@ -197,8 +197,7 @@ UNAWARE_COLUMNS = ("nationality", "region_of_origin", "speaks_english", "name_tr
 
 #: Design remedies as settings of this system (see experiments.remedies).
 REMEDY_KNOBS = {
-    "raise_capacity": lambda config: {"system.capacity": min(
-        1.0, config.system_settings().capacity * config.remedies.capacity_factor)},
+    "raise_capacity": raised_share_capacity,
 }
 
 #: Remedies this system cannot take, and why.

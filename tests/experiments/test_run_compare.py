@@ -138,3 +138,13 @@ def test_an_unknown_run_is_named(results, capsys):
     root, _ = results
     assert main(["compare", "no-such-run", "run-s1", "--results-dir", str(root)]) == 2
     assert "no run 'no-such-run'" in capsys.readouterr().err
+
+
+def test_compare_never_writes_into_a_run_it_reads(results, capsys):
+    _, runs = results
+    before = sorted(p.name for p in runs[0].directory.iterdir())
+    assert main(["compare", str(runs[0].directory), str(runs[1].directory),
+                 "--out", str(runs[0].directory)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "holds the input file" in error and "--out" in error
+    assert sorted(p.name for p in runs[0].directory.iterdir()) == before
