@@ -74,6 +74,18 @@ class PopulationSection(Strict):
     size: int = Field(gt=0, le=MAX_POPULATION_SIZE, description="number of synthetic people")
 
 
+def ints_as_floats(value: Any) -> Any:
+    """An integer, or each integer of a list, as a float; anything else as it is.
+
+    The models are strict, so they refuse ``1`` for a float, yet a TOML file (and a person)
+    writes ``1`` for ``1.0``; a field validator (``mode="before"``) passes values through this.
+    Booleans stay booleans.
+    """
+    if isinstance(value, list):
+        return [ints_as_floats(v) for v in value]
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class MechanismSection(Strict):
     strength: float = Field(ge=0, description="0 = off; scale documented per mechanism")
     targets: list[str] = Field(default_factory=list,
@@ -82,7 +94,7 @@ class MechanismSection(Strict):
     @field_validator("strength", mode="before")
     @classmethod
     def _int_is_float(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return ints_as_floats(value)
 
 
 class SplitSection(Strict):
@@ -92,7 +104,7 @@ class SplitSection(Strict):
     @field_validator("train_fraction", mode="before")
     @classmethod
     def _int_is_float(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return ints_as_floats(value)
 
 
 #: Metrics a focus comparison or an attribution can follow (rates of the same people).
@@ -207,7 +219,7 @@ class RemediesSection(Strict):
     @field_validator("audit_fraction", "capacity_factor", mode="before")
     @classmethod
     def _int_is_float(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return ints_as_floats(value)
 
     @field_validator("apply")
     @classmethod

@@ -29,6 +29,7 @@ from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle  # noqa: E402
 from synthetic.systems.babel_x import (  # noqa: E402
@@ -607,9 +608,7 @@ REMEDY_KNOBS = {
 #: Remedies this system cannot take, and why.
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "its learned part scores posts from annotators' labels and a person is flagged when "
         "any post (or a keyword) is; there is no classifier of the person, trained on a "
         "person's outcome, for the model remedies to refit or post-process"),

@@ -19,6 +19,7 @@ from experiments.commands import UsageError
 from experiments.config import Strict
 from experiments.document import Figure, Heading, Paragraph, Table
 from experiments.names import named_labels
+from experiments.remedies import MODEL_REMEDIES
 from experiments.systems.base import SystemRun
 from synthetic.systems.bamf_origin import (
     CONTRADICTS,
@@ -381,9 +382,7 @@ def plot_levels(levels: pd.DataFrame, grouping: str, path: Path) -> Path:
 #: Remedies this system cannot take, and why (see experiments.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "its verdicts come from fixed dialect and phone-trace rules with confirm and contradict "
         "cut-offs; nothing is learned from recorded outcomes of people for the model remedies to "
         "refit or post-process"),

@@ -42,6 +42,7 @@ from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.names import country_name, named_labels  # noqa: E402
+from experiments.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.babel_x import LexiconSettings  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.posts import generate_posts, retopic  # noqa: E402
@@ -743,9 +744,7 @@ REMEDY_KNOBS = {
 #: Remedies this system cannot take, and why.
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "its revocation is a points rule over the pipeline's stages, and its only learned part "
         "scores posts from annotators' labels; there is no classifier of the person for the "
         "model remedies to refit or post-process"),

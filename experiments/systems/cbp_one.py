@@ -23,8 +23,9 @@ from pydantic import Field, field_validator  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import newcombe_difference_interval, wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
-from experiments.config import Strict  # noqa: E402
+from experiments.config import Strict, ints_as_floats  # noqa: E402
 from experiments.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.faces import FACE_DIMS, TONE_BANDS, FaceSpace, tone_band  # noqa: E402
 from synthetic.systems.cbp_one import (  # noqa: E402
@@ -97,18 +98,11 @@ class Settings(Strict):
         description="training compositions compared in the representation sweep")
 
     @field_validator("representation", "tone_specific_variation", "capture_noise",
-                     "target_fmr", "days_per_failed_attempt", "genuine_share", mode="before")
-    @classmethod
-    def _int_is_float(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("skewed_shares", "representation_levels", mode="before")
+                     "target_fmr", "days_per_failed_attempt", "genuine_share", "skewed_shares",
+                     "representation_levels", mode="before")
     @classmethod
     def _ints_are_floats(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-                    for v in value]
-        return value
+        return ints_as_floats(value)
 
     @field_validator("skewed_shares")
     @classmethod
@@ -653,9 +647,7 @@ def plot_sweep(sweep: pd.DataFrame, path: Path) -> Path:
 #: Remedies this system cannot take, and why (see experiments.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "its decision is a face-verification threshold over embeddings; the disparity comes from "
         "how each group was represented when the embedding was trained, not from labels a fairness"
         " remedy could reweigh or re-threshold by recorded outcome"),

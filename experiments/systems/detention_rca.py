@@ -26,6 +26,7 @@ from audit.report import percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.names import named_labels
+from experiments.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.systems.detention_rca import (  # noqa: E402
     DETAIN,
@@ -466,9 +467,7 @@ REMEDY_KNOBS = {
 #: Remedies this system cannot take, and why.
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "it is a points-based tool with fixed cut-offs; nothing is learned from outcomes, so "
         "there is no estimator to refit or post-process"),
     "raise_capacity": "it recommends for every person; it has no capacity",

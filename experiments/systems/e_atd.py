@@ -19,9 +19,10 @@ from pydantic import Field, field_validator  # noqa: E402
 from audit import audit  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.report import number, percent  # noqa: E402
-from experiments.config import ConfigError, Strict  # noqa: E402
+from experiments.config import ConfigError, Strict, ints_as_floats  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.names import named_labels
+from experiments.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.population import PopulationInputError, load_profile  # noqa: E402
 from synthetic.systems.e_atd import (  # noqa: E402
@@ -79,7 +80,7 @@ class Settings(Strict):
                      mode="before")
     @classmethod
     def _int_is_float(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return ints_as_floats(value)
 
 
 def _verifier(settings: Settings, seed: int) -> CheckInVerifier:
@@ -447,9 +448,7 @@ def plot_rates(rates: pd.DataFrame, grouping: str, path: Path) -> Path:
 #: Remedies this system cannot take, and why (see experiments.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "its decisions are voice and face check-in failures at a fixed false-rejection target; "
         "nothing is learned from people's outcomes, so there is no estimator to refit or "
         "post-process"),

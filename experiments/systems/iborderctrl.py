@@ -20,8 +20,9 @@ from scipy import special  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import percent  # noqa: E402
-from experiments.config import ConfigError, Strict  # noqa: E402
+from experiments.config import ConfigError, Strict, ints_as_floats  # noqa: E402
 from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.base import SystemRun  # noqa: E402
 from synthetic.population import PopulationInputError, load_profile  # noqa: E402
 from synthetic.systems.iborderctrl import (  # noqa: E402
@@ -80,18 +81,11 @@ class Settings(Strict):
                                      description=f"weights of {', '.join(CHANNELS)}")
 
     @field_validator("base_rate", "pilot_liar_share", "pilot_balance", "cultural_baselines",
-                     "interpreter_effect", "setting_stress", "truth_signal", mode="before")
-    @classmethod
-    def _int_is_float(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("cue_weights", mode="before")
+                     "interpreter_effect", "setting_stress", "truth_signal", "cue_weights",
+                     mode="before")
     @classmethod
     def _ints_are_floats(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-                    for v in value]
-        return value
+        return ints_as_floats(value)
 
     @field_validator("cue_weights")
     @classmethod
@@ -485,9 +479,7 @@ def base_rate_answer(config: ExperimentConfig, summary: pd.DataFrame) -> str:
 #: Remedies this system cannot take, and why (see experiments.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "its deception score is calibrated on a small pilot of cue measurements with no relation "
         "to truth; a remedy of the score cannot find a signal that is not there"),
     "raise_capacity": "it flags every traveller over its threshold; it has no capacity",

@@ -16,7 +16,7 @@ from audit import audit, compare
 from audit.report import percent
 from experiments.config import Strict
 from experiments.document import Heading, Paragraph, Table
-from experiments.remedies import raised_share_capacity
+from experiments.remedies import MODEL_REMEDIES, raised_share_capacity
 from experiments.systems.base import SystemRun
 from synthetic.networks import SocialGraph, build_graph
 from synthetic.systems.icm_falcon import (
@@ -338,9 +338,7 @@ REMEDY_KNOBS = {
 #: Remedies this system cannot take, and why.
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "its suspicion score spreads enforcement records and tips through a network by fixed "
         "weights; nothing is learned from outcomes, so there is no estimator to refit or "
         "post-process"),

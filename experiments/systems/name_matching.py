@@ -18,6 +18,7 @@ from experiments.commands import UsageError
 from experiments.config import Strict
 from experiments.document import Figure, Heading, Paragraph, Table
 from experiments.names import named_labels
+from experiments.remedies import MODEL_REMEDIES
 from experiments.systems.base import SystemRun
 from synthetic.names import NamePoolError, load_name_pools
 from synthetic.systems.name_matching import WatchlistMatcher, list_shares, screen
@@ -352,9 +353,7 @@ def plot_tradeoff(tradeoff: pd.DataFrame, grouping: str, path: Path) -> Path:
 #: Remedies this system cannot take, and why (see experiments.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
-        ("threshold_equalized_odds", "threshold_demographic_parity",
-         "reductions_equalized_odds", "reductions_demographic_parity", "reweighing",
-         "random_audit_labels", "unawareness"),
+        MODEL_REMEDIES,
         "its hits are fuzzy name-similarity scores against a watchlist; nothing is learned from "
         "outcomes, so there is no estimator to refit or post-process"),
     "raise_capacity": "it screens every traveller; it has no capacity",
