@@ -9,14 +9,24 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import pandas as pd
 
 from audit.metrics import EXPLANATIONS
+from audit.tables import withhold_suppressed
 
-if TYPE_CHECKING:
-    from audit.result import AuditResult
+
+class AuditResult(Protocol):
+    """What a rendering reads of an :class:`audit.result.AuditResult` (which imports this
+    module to render itself, so the renderings name only the attributes they use)."""
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    settings: dict[str, Any]
+
+    @property
+    def groupings(self) -> list[str]: ...
 
 #: Metrics shown per group in reports; every metric is in metrics.csv.
 REPORT_METRICS: tuple[str, ...] = ("selection_rate", "fpr", "fnr", "ppv")
@@ -215,11 +225,9 @@ def grouping_table(result: AuditResult, grouping: str,
     """One Markdown table for a grouping: each group's size, rates and ratios to reference.
 
     Suppressed cells are withheld as in the written tables (see
-    :func:`audit.result.withhold_suppressed`). The grouping's rows are read once into a
+    :func:`audit.tables.withhold_suppressed`). The grouping's rows are read once into a
     lookup, so the table costs time in proportion to its number of groups.
     """
-    from audit.result import withhold_suppressed
-
     table = result.table[result.table["grouping"] == grouping]
     table = withhold_suppressed(table[table["metric"].isin(["n", *metrics])])
     shown = [c for c in ("group", "metric", "value", "ci_low", "ci_high", "ratio",

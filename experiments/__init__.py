@@ -4,12 +4,7 @@ From Python, ``experiments.run``, ``experiments.sweep``, ``experiments.load`` an
 ``experiments.compare`` do what the commands do (see :mod:`experiments.api`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("bias-audit-sandbox")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.1.0"
+from experiments.version import __version__  # noqa: F401  (the package's version)
 
 #: The Python API, loaded on first use so that ``bias-audit --help`` stays quick.
 __all__ = ["compare", "load", "run", "sweep"]

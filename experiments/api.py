@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.commands import UsageError
-from experiments.runner import RunResult
-from experiments.sweep_runner import SweepResult
+from experiments.engine.runner import RunResult
+from experiments.errors import UsageError
+from experiments.sweeps.runner import SweepResult
 
 #: How the commands' messages spell an option, and the parameter of this module it is here.
 PARAMETER_SPELLING: dict[str, str] = {
@@ -113,9 +113,9 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
         For an unknown experiment, an invalid key or value, or an output folder that may not
         be written; the message names the key or path.
     """
-    from experiments.checks import check_experiment
     from experiments.config import load_config
-    from experiments.runner import run_experiment
+    from experiments.engine.checks import check_experiment
+    from experiments.engine.runner import run_experiment
 
     overrides: dict[str, Any] = {}
     if size is not None:
@@ -178,19 +178,19 @@ def sweep(experiment: str | Path, *, seeds: list[int] | None = None, jobs: int =
     UsageError
         An unknown experiment, an invalid key, value or seed (named by its key path), a
         folder that may not be used, or a Dask address nobody answers at.
-    experiments.sweep_runner.SweepIncomplete
+    experiments.sweeps.runner.SweepIncomplete
         When some points failed: its ``failed`` lists each point and its reason; the other
         points are kept and the same call retries the failed ones.
     """
-    from experiments.checks import check_experiment
     from experiments.config import (
         parse_config,
         read_experiment_data,
         resolve_experiment,
         set_dotted,
     )
-    from experiments.output import resolve_output_dir
-    from experiments.sweep_runner import default_sweep_dir, pending, run_sweep, sweep_points
+    from experiments.engine.checks import check_experiment
+    from experiments.engine.output import resolve_output_dir
+    from experiments.sweeps.runner import default_sweep_dir, pending, run_sweep, sweep_points
 
     try:
         if jobs < 1:
@@ -272,7 +272,7 @@ def compare(run_a: str | Path | LoadedRun, run_b: str | Path | LoadedRun, *,
 
     Returns
     -------
-    experiments.run_compare.RunComparison
+    experiments.reports.compare.RunComparison
         ``disparities`` (each focus comparison's gap in both runs with its interval, the
         change between them with its interval, and a verdict), ``config_differences``,
         ``shared_people``; ``to_markdown()``, ``to_html()`` and ``write(folder)``. Runs on
@@ -291,7 +291,7 @@ def compare(run_a: str | Path | LoadedRun, run_b: str | Path | LoadedRun, *,
     >>> comparison = compare("runs/ios-s1", "runs/ios-s2")
     >>> comparison.disparities[["label", "view", "change", "change_low", "change_high"]]
     """
-    from experiments.run_compare import compare_runs, find_run
+    from experiments.reports.compare import compare_runs, find_run
 
     loaded = [run if isinstance(run, LoadedRun) else load(find_run(run, results_dir))
               for run in (run_a, run_b)]

@@ -46,7 +46,7 @@ def _child(experiment: str, size: int, attribution: bool) -> None:
     import importlib
 
     from experiments.config import load_config
-    from experiments.runner import run_experiment
+    from experiments.engine.runner import run_experiment
 
     seconds: dict[str, float] = {}
     state = {"phase": "setup", "since": time.perf_counter(), "inside": 0}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.config import builtin_experiments, read_experiment_data, set_dotted
-from experiments.sweep_runner import run_sweep, sweep_points
+from experiments.sweeps.runner import run_sweep, sweep_points
 
 
 def hundred_point_sweep(size: int) -> dict:

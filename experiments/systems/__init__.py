@@ -1,38 +1,10 @@
 """Adapters between the experiment runner and the toy systems, one module per system.
 
-Each module exposes ``Settings`` (its ``[system]`` table) and ``run`` (see
-:mod:`experiments.systems.base`), and may list in ``DERIVED_COLUMNS`` the person-level columns
-it derives while it runs (from posts, say) that groupings may name. Register a new system by
-adding its module name here.
+Each adapter is wiring and wording: its ``Settings`` (the ``[system]`` table), ``run`` (train
+the system and decide; see the contract in :mod:`experiments.systems.contract`), its focus
+sentences and its own figures. Register a new system by adding its module name to
+:data:`experiments.config.registry.SYSTEMS`.
+
+May import: :mod:`experiments.writing`, :mod:`experiments.config`, :mod:`experiments.errors`,
+:mod:`audit` and :mod:`synthetic`; never the engine, reports, sweeps or the command line.
 """
-
-from __future__ import annotations
-
-import importlib
-from types import ModuleType
-
-#: Experiment-file name of each system -> adapter module under experiments.systems.
-SYSTEMS: dict[str, str] = {
-    "immigration_os": "immigration_os",
-    "catch_and_revoke": "catch_and_revoke",
-    "babel_x": "babel_x",
-    "visa_streaming": "visa_streaming",
-    "detention_rca": "detention_rca",
-    "cbp_one": "cbp_one",
-    "uscis_fraud": "uscis_fraud",
-    "icm_falcon": "icm_falcon",
-    "e_atd": "e_atd",
-    "iborderctrl": "iborderctrl",
-    "bamf_origin": "bamf_origin",
-    "name_matching": "name_matching",
-}
-
-
-def system_adapter(name: str) -> ModuleType:
-    """The adapter module of a system, by its experiment-file name."""
-    return importlib.import_module(f"experiments.systems.{SYSTEMS[name]}")
-
-
-def derived_columns(name: str) -> tuple[str, ...]:
-    """Person-level columns a system derives while it runs, which groupings may name."""
-    return tuple(getattr(system_adapter(name), "DERIVED_COLUMNS", ()))

@@ -28,9 +28,9 @@ from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
-from experiments.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.base import SystemRun  # noqa: E402
+from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
 from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle  # noqa: E402
 from synthetic.systems.babel_x import (  # noqa: E402
     LEXICONS,
@@ -190,16 +190,22 @@ def run(
         return {"decision": found["flagged"].to_numpy(dtype=bool)}
 
     return SystemRun(
-        decisions=decisions,
-        card=system.card(),
-        decide_twins=None,
-        details=facts,
-        decision_label="flagged as a threat",
-        error_phrase="flagged as a threat in error (though they posted no threat)",
-        negative_phrase="with no threatening post",
-        extra_tables=extra_tables,
-        write_extras=write_extras,
-        decide_world=decide_world,
+        decided=Decisions(
+            table=decisions,
+            details=facts,
+            extra_tables=extra_tables,
+        ),
+        wording=Wording(
+            card=system.card(),
+            decision_label="flagged as a threat",
+            error_phrase="flagged as a threat in error (though they posted no threat)",
+            negative_phrase="with no threatening post",
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=None,
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -600,7 +606,7 @@ def _plot_keywords(table: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-#: Design remedies as settings of this system (see experiments.remedies).
+#: Design remedies as settings of this system (see experiments.engine.remedies).
 REMEDY_KNOBS = {
     "remove_biased_list": lambda config: {"system.lexicon": "neutral", "system.keywords": None},
 }

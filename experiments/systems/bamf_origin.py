@@ -15,12 +15,12 @@ from audit.figures import save_figure  # also selects the file-only matplotlib b
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
 from audit.report import percent
-from experiments.commands import UsageError
 from experiments.config import Strict
-from experiments.document import Figure, Heading, Paragraph, Table
-from experiments.names import named_labels
-from experiments.remedies import MODEL_REMEDIES
-from experiments.systems.base import SystemRun
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.errors import UsageError
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording
+from experiments.writing.document import Figure, Heading, Paragraph, Table
+from experiments.writing.names import named_labels
 from synthetic.systems.bamf_origin import (
     CONTRADICTS,
     LEVELS,
@@ -175,23 +175,29 @@ def run(
     overall = {INSTRUMENTS[k]: {name: float(np.mean(found[k] == i))
                                 for i, name in enumerate(LEVELS)} for k in INSTRUMENTS}
     return SystemRun(
-        decisions=decisions,
-        card=DialectIdentifier.card(),
-        decide_twins=decide_twins,
-        details={
-            "world": world.name,
-            "held_out_applicants": int(len(held_out)),
-            "reference_corpus_recordings": int(found["corpus_size"][0]),
-            "false_claim_share": float(decisions["y_true"].mean()),
-            "outcome_shares": overall,
-        },
-        decision_label="contradicted by the origin check",
-        error_phrase="contradicted by the origin check though their stated origin was true",
-        negative_phrase="whose stated origin was true",
-        extra_tables={LEVELS_TABLE: levels, CUTOFFS_TABLE: cutoffs},
-        write_extras=write_extras,
-        headlines=level_headlines(levels, decisions, config.audit.confidence),
-        decide_world=decide_world,
+        decided=Decisions(
+            table=decisions,
+            details={
+                "world": world.name,
+                "held_out_applicants": int(len(held_out)),
+                "reference_corpus_recordings": int(found["corpus_size"][0]),
+                "false_claim_share": float(decisions["y_true"].mean()),
+                "outcome_shares": overall,
+            },
+            extra_tables={LEVELS_TABLE: levels, CUTOFFS_TABLE: cutoffs},
+        ),
+        wording=Wording(
+            card=DialectIdentifier.card(),
+            decision_label="contradicted by the origin check",
+            error_phrase="contradicted by the origin check though their stated origin was true",
+            negative_phrase="whose stated origin was true",
+            headlines=level_headlines(levels, decisions, config.audit.confidence),
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=decide_twins,
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -379,7 +385,7 @@ def plot_levels(levels: pd.DataFrame, grouping: str, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-#: Remedies this system cannot take, and why (see experiments.remedies).
+#: Remedies this system cannot take, and why (see experiments.engine.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
         MODEL_REMEDIES,

@@ -8,7 +8,7 @@ experiment file lists them as its ``[attribution]`` knobs. :func:`run` prepares 
 world shares (the held-out people's posts, their features, each post's pull-in noise) once, and
 its ``decide_world`` reruns only what a knob changes: the classifier for another annotator bias
 (trained once per setting), who is pulled in under another surveillance coverage, the threat
-score with another list. The runner's attribution (:mod:`experiments.attribution`) splits the
+score with another list. The runner's attribution (:mod:`experiments.engine.attribution`) splits the
 gap in wrongful revocation between the stages, with paired intervals from
 :mod:`audit.paired`.
 
@@ -38,13 +38,13 @@ from audit.counterfactual import flip_rates  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import percent  # noqa: E402
-from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
-from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.names import country_name, named_labels  # noqa: E402
-from experiments.remedies import MODEL_REMEDIES  # noqa: E402
+from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
+from experiments.errors import UsageError  # noqa: E402
 from experiments.systems.babel_x import LexiconSettings  # noqa: E402
-from experiments.systems.base import SystemRun  # noqa: E402
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.writing.names import country_name, named_labels  # noqa: E402
 from synthetic.posts import generate_posts, retopic  # noqa: E402
 from synthetic.posts.generate import PostNoise, person_keys  # noqa: E402
 from synthetic.posts.vocabulary import SOLIDARITY_TOPIC  # noqa: E402
@@ -313,18 +313,24 @@ def run(
         return {"decision": world_stages["revoked"].to_numpy(dtype=bool)}
 
     return SystemRun(
-        decisions=decisions,
-        card=CatchAndRevokePipeline.card(),
-        decide_twins=None,
-        details=facts,
-        decision_label="stripped of their visas",
-        error_phrase="stripped of their visas in error (though they posed no threat)",
-        negative_phrase="posing no threat",
-        extra_tables={"stage_metrics": stage_table, "wrongful_revocation_share": share,
-                      **({"speech_twin": speech} if not speech.empty else {})},
-        write_extras=write_extras,
-        headlines=found,
-        decide_world=decide_world,
+        decided=Decisions(
+            table=decisions,
+            details=facts,
+            extra_tables={"stage_metrics": stage_table, "wrongful_revocation_share": share,
+                          **({"speech_twin": speech} if not speech.empty else {})},
+        ),
+        wording=Wording(
+            card=CatchAndRevokePipeline.card(),
+            decision_label="stripped of their visas",
+            error_phrase="stripped of their visas in error (though they posed no threat)",
+            negative_phrase="posing no threat",
+            headlines=found,
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=None,
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -734,7 +740,7 @@ def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-#: Design remedies as settings of this system (see experiments.remedies): stage 2's lexicon
+#: Design remedies as settings of this system (see experiments.engine.remedies): stage 2's lexicon
 #: without identity words and stage 4's list of countries of concern emptied.
 REMEDY_KNOBS = {
     "remove_biased_list": lambda config: {"system.countries_of_concern": [],

@@ -24,9 +24,9 @@ from audit.figures import save_figure  # noqa: E402
 from audit.intervals import newcombe_difference_interval, wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
 from experiments.config import Strict, ints_as_floats  # noqa: E402
-from experiments.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.base import SystemRun  # noqa: E402
+from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
 from synthetic.faces import FACE_DIMS, TONE_BANDS, FaceSpace, tone_band  # noqa: E402
 from synthetic.systems.cbp_one import (  # noqa: E402
     SKEWED_SHARES,
@@ -307,28 +307,34 @@ def run(
             "decision"].to_numpy(dtype=bool)}
 
     return SystemRun(
-        decide_world=decide_world,
-        decisions=decisions,
-        card=FaceVerifier.card(),
-        decide_twins=None,  # attempts, not people, are the rows; twins are not defined here
-        details={
-            "training_people": int(settings.training_identities),
-            "held_out_people": int(n),
-            "verification_attempts": int(len(decisions)),
-            "genuine_share_assumed": settings.genuine_share,
-            "threshold": main.verifier.threshold_,
-            "calibration_fmr": main.calibration_fmr,
-            "training_shares": dict(zip(TONE_BANDS, main.shares.tolist(), strict=True)),
-        },
-        unit="verification attempts",
-        cluster="claimed_identity",
-        decision_label="rejected at face verification",
-        error_phrase="wrongly rejected at face verification (told they are not themselves)",
-        negative_phrase=(f"making a genuine attempt, in a mix of attempts assumed to be "
-                         f"{100 * settings.genuine_share:g}% genuine"),
-        extra_tables={RATES_TABLE: rates, SWEEP_TABLE: sweep_table},
-        write_extras=write_extras,
-        headlines=verification_headlines(rates, sweep_table, settings),
+        decided=Decisions(
+            table=decisions,
+            details={
+                "training_people": int(settings.training_identities),
+                "held_out_people": int(n),
+                "verification_attempts": int(len(decisions)),
+                "genuine_share_assumed": settings.genuine_share,
+                "threshold": main.verifier.threshold_,
+                "calibration_fmr": main.calibration_fmr,
+                "training_shares": dict(zip(TONE_BANDS, main.shares.tolist(), strict=True)),
+            },
+            extra_tables={RATES_TABLE: rates, SWEEP_TABLE: sweep_table},
+            unit="verification attempts",
+            cluster="claimed_identity",
+        ),
+        wording=Wording(
+            card=FaceVerifier.card(),
+            decision_label="rejected at face verification",
+            error_phrase="wrongly rejected at face verification (told they are not themselves)",
+            negative_phrase=f"making a genuine attempt, in a mix of attempts assumed to be "
+                             f"{100 * settings.genuine_share:g}% genuine",
+            headlines=verification_headlines(rates, sweep_table, settings),
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=None,
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -644,7 +650,7 @@ def plot_sweep(sweep: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-#: Remedies this system cannot take, and why (see experiments.remedies).
+#: Remedies this system cannot take, and why (see experiments.engine.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
         MODEL_REMEDIES,

@@ -24,10 +24,10 @@ from audit.intervals import (  # noqa: E402
 from audit.paired import paired_counts, world_contrasts  # noqa: E402
 from audit.report import percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
-from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.names import named_labels
-from experiments.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.base import SystemRun  # noqa: E402
+from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.writing.names import named_labels
 from synthetic.systems.detention_rca import (  # noqa: E402
     DETAIN,
     RECOMMENDATIONS,
@@ -147,25 +147,31 @@ def run(
         for branch, codes in ((True, with_branch), (False, without_branch))
     }
     return SystemRun(
-        decisions=decisions,
-        card=system.card(),
-        decide_twins=decide_twins,
-        details={
-            "training_people": int(len(caseload)),
-            "held_out_people": int(len(held_out)),
-            "audited_version": _version(settings.release_branch),
-            "recommendation_shares": shares,
-            "true_risk_prevalence": float(truth.mean()),
-        },
-        decision_label="recommended for detention",
-        error_phrase=("recommended for detention though they posed neither flight risk nor "
-                      "danger"),
-        negative_phrase="posing neither flight risk nor danger",
-        extra_tables={CHANGE_TABLE: change},
-        write_extras=write_extras,
-        headlines=change_headlines(change, selected_interval if "nationality" in
-                                   decisions.columns else None),
-        decide_world=decide_world,
+        decided=Decisions(
+            table=decisions,
+            details={
+                "training_people": int(len(caseload)),
+                "held_out_people": int(len(held_out)),
+                "audited_version": _version(settings.release_branch),
+                "recommendation_shares": shares,
+                "true_risk_prevalence": float(truth.mean()),
+            },
+            extra_tables={CHANGE_TABLE: change},
+        ),
+        wording=Wording(
+            card=system.card(),
+            decision_label="recommended for detention",
+            error_phrase="recommended for detention though they posed neither flight risk nor "
+                          "danger",
+            negative_phrase="posing neither flight risk nor danger",
+            headlines=change_headlines(change, selected_interval if "nationality" in
+                                       decisions.columns else None),
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=decide_twins,
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -458,7 +464,7 @@ def plot_change(change: pd.DataFrame, grouping: str, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-#: Design remedies as settings of this system (see experiments.remedies): the 2017 change
+#: Design remedies as settings of this system (see experiments.engine.remedies): the 2017 change
 #: that removed the release recommendation is undone.
 REMEDY_KNOBS = {
     "remove_biased_list": lambda config: {"system.release_branch": True},

@@ -20,10 +20,10 @@ from audit import audit  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.report import number, percent  # noqa: E402
 from experiments.config import ConfigError, Strict, ints_as_floats  # noqa: E402
-from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.names import named_labels
-from experiments.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.base import SystemRun  # noqa: E402
+from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.writing.names import named_labels
 from synthetic.population import PopulationInputError, load_profile  # noqa: E402
 from synthetic.systems.e_atd import (  # noqa: E402
     VIOLATIONS_COLUMN,
@@ -155,26 +155,32 @@ def run(
                               config.audit.confidence)
 
     return SystemRun(
-        decisions=decisions,
-        card=verifier.card(),
-        decide_twins=decide_twins,
-        details={
-            "calibration_people": int(train.sum()),
-            "held_out_people": int(held.sum()),
-            "scheduled_checkins_per_person": settings.n_checkins,
-            "attempts_per_checkin": settings.retries + 1,
-            "voice_threshold": verifier.threshold_,
-            "training_shares": verifier.training_shares_,
-            "export": f"{EXPORT_TABLE}.csv, column {VIOLATIONS_COLUMN}",
-        },
-        decision_label="recorded with at least one violation",
-        error_phrase=("recorded with at least one violation though they made every check-in "
-                      "call"),
-        negative_phrase="who made every check-in call",
-        extra_tables={CHECKIN_TABLE: rates, EXPORT_TABLE: export},
-        write_extras=write_extras,
-        headlines=checkin_headlines(config, rates, settings.n_checkins),
-        decide_world=decide_world,
+        decided=Decisions(
+            table=decisions,
+            details={
+                "calibration_people": int(train.sum()),
+                "held_out_people": int(held.sum()),
+                "scheduled_checkins_per_person": settings.n_checkins,
+                "attempts_per_checkin": settings.retries + 1,
+                "voice_threshold": verifier.threshold_,
+                "training_shares": verifier.training_shares_,
+                "export": f"{EXPORT_TABLE}.csv, column {VIOLATIONS_COLUMN}",
+            },
+            extra_tables={CHECKIN_TABLE: rates, EXPORT_TABLE: export},
+        ),
+        wording=Wording(
+            card=verifier.card(),
+            decision_label="recorded with at least one violation",
+            error_phrase="recorded with at least one violation though they made every check-in "
+                          "call",
+            negative_phrase="who made every check-in call",
+            headlines=checkin_headlines(config, rates, settings.n_checkins),
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=decide_twins,
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -445,7 +451,7 @@ def plot_rates(rates: pd.DataFrame, grouping: str, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-#: Remedies this system cannot take, and why (see experiments.remedies).
+#: Remedies this system cannot take, and why (see experiments.engine.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
         MODEL_REMEDIES,

@@ -19,11 +19,12 @@ from scipy import special  # noqa: E402
 
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
+from audit.pooling import compare_intervals, pooled_ratio_text, ratio_summary, seed_interval
 from audit.report import percent  # noqa: E402
 from experiments.config import ConfigError, Strict, ints_as_floats  # noqa: E402
-from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.base import SystemRun  # noqa: E402
+from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from synthetic.population import PopulationInputError, load_profile  # noqa: E402
 from synthetic.systems.iborderctrl import (  # noqa: E402
     CHANNELS,
@@ -187,24 +188,30 @@ def run(
                               settings, config.audit.confidence)
 
     return SystemRun(
-        decisions=decisions,
-        card=DeceptionDetector.card(),
-        decide_twins=None,  # no twin intervention of the profile reaches demeanour directly
-        details={
-            "pilot_people": int(len(result.pilot)),
-            "pilot_instructed_to_lie": int(result.instructed.sum()),
-            "pilot_accuracy": result.detector.pilot_accuracy_,
-            "threshold": result.detector.threshold_,
-            "held_out_people": int(len(held)),
-            "held_out_deceivers": int(result.deceptive.sum()),
-        },
-        decision_label="flagged as deceptive",
-        error_phrase="flagged as deceptive though they told the truth",
-        negative_phrase="telling the truth",
-        extra_tables={PILOT_TABLE: pilot, PRECISION_TABLE: precision},
-        write_extras=write_extras,
-        headlines=pilot_headlines(pilot, precision, settings),
-        decide_world=decide_world,
+        decided=Decisions(
+            table=decisions,
+            details={
+                "pilot_people": int(len(result.pilot)),
+                "pilot_instructed_to_lie": int(result.instructed.sum()),
+                "pilot_accuracy": result.detector.pilot_accuracy_,
+                "threshold": result.detector.threshold_,
+                "held_out_people": int(len(held)),
+                "held_out_deceivers": int(result.deceptive.sum()),
+            },
+            extra_tables={PILOT_TABLE: pilot, PRECISION_TABLE: precision},
+        ),
+        wording=Wording(
+            card=DeceptionDetector.card(),
+            decision_label="flagged as deceptive",
+            error_phrase="flagged as deceptive though they told the truth",
+            negative_phrase="telling the truth",
+            headlines=pilot_headlines(pilot, precision, settings),
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=None,
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -412,11 +419,9 @@ def base_rate_answer(config: ExperimentConfig, summary: pd.DataFrame) -> str:
     """The base-rate sweep's answer (``sweep.answer = "base_rate"``), in words.
 
     Every figure is a mean over the sweep's seeds; intervals are Student t over the seeds
-    (:func:`experiments.sweep_report.seed_interval`), and a difference is stated only where
+    (:func:`audit.pooling.seed_interval`), and a difference is stated only where
     the intervals it compares are apart.
     """
-    from experiments.sweep_report import _compare, _ratio_summary, _with_interval, seed_interval
-
     sweep = config.sweep
     keys = [k for k in (BASE_RATE_KEY, PILOT_SIZE_KEY) if k in sweep.grid]
     if BASE_RATE_KEY not in keys:
@@ -457,7 +462,7 @@ def base_rate_answer(config: ExperimentConfig, summary: pd.DataFrame) -> str:
     else:
         text += "No base rate in the grid gives an interval wholly below 50%. "
     if PILOT_SIZE_KEY in keys:
-        ratios = _ratio_summary(rows[rows["metric"] == sweep.focus_metric], [PILOT_SIZE_KEY],
+        ratios = ratio_summary(rows[rows["metric"] == sweep.focus_metric], [PILOT_SIZE_KEY],
                                 "true")
         if len(ratios) >= 2:
             verdict = {
@@ -467,16 +472,16 @@ def base_rate_answer(config: ExperimentConfig, summary: pd.DataFrame) -> str:
                                 "the one with the smallest: no sign that a larger pilot removes "
                                 "the disparity, as expected when the pilot sets only a "
                                 "threshold"),
-            }[_compare(ratios.iloc[-1], ratios.iloc[0])]
+            }[compare_intervals(ratios.iloc[-1], ratios.iloc[0])]
             text += (f"The ratio of {group}'s false positive rate to the reference group's, "
                      "averaged over the base rates: "
-                     + "; ".join(f"pilot {int(size)}: {_with_interval(r)}"
+                     + "; ".join(f"pilot {int(size)}: {pooled_ratio_text(r)}"
                                  for size, r in ratios.iterrows())
                      + f"; {verdict}.")
     return text.strip()
 
 
-#: Remedies this system cannot take, and why (see experiments.remedies).
+#: Remedies this system cannot take, and why (see experiments.engine.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
         MODEL_REMEDIES,
@@ -485,3 +490,7 @@ REMEDIES_UNSUPPORTED = {
     "raise_capacity": "it flags every traveller over its threshold; it has no capacity",
     "remove_biased_list": "it keeps no list; its cultural baselines are in the cues themselves",
 }
+
+
+#: This system's own sweep answers, by ``sweep.answer`` name (read by the sweep report).
+SWEEP_ANSWERS = {"base_rate": base_rate_answer}

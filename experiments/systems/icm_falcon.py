@@ -15,9 +15,9 @@ from pydantic import Field
 from audit import audit, compare
 from audit.report import percent
 from experiments.config import Strict
-from experiments.document import Heading, Paragraph, Table
-from experiments.remedies import MODEL_REMEDIES, raised_share_capacity
-from experiments.systems.base import SystemRun
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording, raised_share_capacity
+from experiments.writing.document import Heading, Paragraph, Table
 from synthetic.networks import SocialGraph, build_graph
 from synthetic.systems.icm_falcon import (
     LinkAnalysis,
@@ -95,7 +95,7 @@ def run(
     The analysis learns nothing, so the training split only sets who is audited: a random
     half of the people (by default), whose ties reach into the whole graph.
     """
-    from experiments.commands import UsageError
+    from experiments.errors import UsageError
     from synthetic.population import PopulationInputError
     from synthetic.population.mechanisms import resolve_mechanisms
 
@@ -147,27 +147,33 @@ def run(
         return report_blocks(spread, homophily, settings, graph, flat, config.audit.confidence)
 
     return SystemRun(
-        decisions=decisions,
-        card=analysis.card(),
-        details={
-            "people": int(len(people)),
-            "edges": graph.edges,
-            "same_origin_share": graph.same_origin_share,
-            "same_origin_share_homophily_off": flat.same_origin_share,
-            "seeds_from_records": int(seeds.sum()),
-            "tips": int(tips.sum()),
-            "truly_of_interest": int(truth.sum()),
-            "score_threshold": analysis.cut_off_.threshold,
-            "audited_people": int(audited.sum()),
-        },
-        decision_label="flagged as persons of interest",
-        error_phrase="flagged as persons of interest though of no enforcement interest",
-        negative_phrase="of no enforcement interest",
-        extra_tables={SPREAD_TABLE: spread, HOMOPHILY_TABLE: homophily},
-        write_extras=write_extras,
-        headlines=link_headlines(config, spread, homophily),
-        decide_world=decide_world,
-        cluster=CLUSTER,
+        decided=Decisions(
+            table=decisions,
+            details={
+                "people": int(len(people)),
+                "edges": graph.edges,
+                "same_origin_share": graph.same_origin_share,
+                "same_origin_share_homophily_off": flat.same_origin_share,
+                "seeds_from_records": int(seeds.sum()),
+                "tips": int(tips.sum()),
+                "truly_of_interest": int(truth.sum()),
+                "score_threshold": analysis.cut_off_.threshold,
+                "audited_people": int(audited.sum()),
+            },
+            extra_tables={SPREAD_TABLE: spread, HOMOPHILY_TABLE: homophily},
+            cluster=CLUSTER,
+        ),
+        wording=Wording(
+            card=analysis.card(),
+            decision_label="flagged as persons of interest",
+            error_phrase="flagged as persons of interest though of no enforcement interest",
+            negative_phrase="of no enforcement interest",
+            headlines=link_headlines(config, spread, homophily),
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -330,7 +336,7 @@ def report_blocks(spread: pd.DataFrame, homophily: pd.DataFrame, settings: Setti
     return blocks
 
 
-#: Design remedies as settings of this system (see experiments.remedies).
+#: Design remedies as settings of this system (see experiments.engine.remedies).
 REMEDY_KNOBS = {
     "raise_capacity": raised_share_capacity,
 }

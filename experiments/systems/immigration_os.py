@@ -10,8 +10,14 @@ import pandas as pd
 from pydantic import Field
 
 from experiments.config import Strict
-from experiments.remedies import RemedyModel, raised_share_capacity
-from experiments.systems.base import SystemRun
+from experiments.systems.contract import (
+    Decisions,
+    Hooks,
+    RemedyModel,
+    SystemRun,
+    Wording,
+    raised_share_capacity,
+)
 from synthetic.systems.base import top_share
 from synthetic.systems.immigration_os import (
     ImmigrationOSPrioritiser,
@@ -72,17 +78,23 @@ def run(
         proxies=UNAWARE_COLUMNS)
 
     return SystemRun(
-        decisions=decisions,
-        card=system.card(),
-        decide_twins=decide_twins,
-        details={
-            "training_people": int(len(training)),
-            "held_out_people": int(len(held_out)),
-            "score_threshold": cut_off.threshold,
-            "features": system.feature_columns,
-            "training_label_prevalence": float(recorded_priority(training).mean()),
-        },
-        remedy_model=remedy_model,
+        decided=Decisions(
+            table=decisions,
+            details={
+                "training_people": int(len(training)),
+                "held_out_people": int(len(held_out)),
+                "score_threshold": cut_off.threshold,
+                "features": system.feature_columns,
+                "training_label_prevalence": float(recorded_priority(training).mean()),
+            },
+        ),
+        wording=Wording(
+            card=system.card(),
+        ),
+        hooks=Hooks(
+            decide_twins=decide_twins,
+            remedy_model=remedy_model,
+        ),
     )
 
 
@@ -90,7 +102,7 @@ def run(
 #: live. Unawareness holds them at one value for everyone.
 UNAWARE_COLUMNS = ("nationality", "plate_reader_hits")
 
-#: Design remedies as settings of this system (see experiments.remedies).
+#: Design remedies as settings of this system (see experiments.engine.remedies).
 REMEDY_KNOBS = {
     "raise_capacity": raised_share_capacity,
 }

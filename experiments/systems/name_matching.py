@@ -14,12 +14,12 @@ from pydantic import Field, field_validator, model_validator
 from audit.figures import save_figure  # also selects the file-only matplotlib backend
 from audit.intervals import wilson_interval
 from audit.report import percent
-from experiments.commands import UsageError
 from experiments.config import Strict
-from experiments.document import Figure, Heading, Paragraph, Table
-from experiments.names import named_labels
-from experiments.remedies import MODEL_REMEDIES
-from experiments.systems.base import SystemRun
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.errors import UsageError
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording
+from experiments.writing.document import Figure, Heading, Paragraph, Table
+from experiments.writing.names import named_labels
 from synthetic.names import NamePoolError, load_name_pools
 from synthetic.systems.name_matching import WatchlistMatcher, list_shares, screen
 
@@ -159,25 +159,31 @@ def run(
 
     list_origin = np.bincount(screening.watchlist["origin"], minlength=len(pools.origins))
     return SystemRun(
-        decisions=decisions,
-        card=WatchlistMatcher.card(),
-        decide_twins=decide_twins,
-        details={
-            "held_out_travellers": int(held_out.sum()),
-            "list_entries": int(len(screening.watchlist["origin"])),
-            "list_entries_by_origin": {o: int(c) for o, c in zip(pools.origins, list_origin,
-                                                                 strict=True)},
-            "listed_travellers_held_out": int(listed.sum()),
-            "threshold": settings.threshold,
-        },
-        decision_label="referred as possible watchlist matches",
-        error_phrase="referred as possible watchlist matches though they were not on the list",
-        negative_phrase="not on the watchlist",
-        extra_tables={TRADEOFF_TABLE: tradeoff},
-        write_extras=write_extras,
-        headlines=tradeoff_headlines(tradeoff, config),
-        decide_world=decide_world,
-        unit="travellers",
+        decided=Decisions(
+            table=decisions,
+            details={
+                "held_out_travellers": int(held_out.sum()),
+                "list_entries": int(len(screening.watchlist["origin"])),
+                "list_entries_by_origin": {o: int(c) for o, c in zip(pools.origins, list_origin,
+                                                                     strict=True)},
+                "listed_travellers_held_out": int(listed.sum()),
+                "threshold": settings.threshold,
+            },
+            extra_tables={TRADEOFF_TABLE: tradeoff},
+            unit="travellers",
+        ),
+        wording=Wording(
+            card=WatchlistMatcher.card(),
+            decision_label="referred as possible watchlist matches",
+            error_phrase="referred as possible watchlist matches though they were not on the list",
+            negative_phrase="not on the watchlist",
+            headlines=tradeoff_headlines(tradeoff, config),
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=decide_twins,
+            decide_world=decide_world,
+        ),
     )
 
 
@@ -350,7 +356,7 @@ def plot_tradeoff(tradeoff: pd.DataFrame, grouping: str, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-#: Remedies this system cannot take, and why (see experiments.remedies).
+#: Remedies this system cannot take, and why (see experiments.engine.remedies).
 REMEDIES_UNSUPPORTED = {
     **dict.fromkeys(
         MODEL_REMEDIES,

@@ -19,12 +19,18 @@ from audit import audit, compare  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import percent  # noqa: E402
-from experiments.commands import UsageError  # noqa: E402
 from experiments.config import Strict  # noqa: E402
-from experiments.document import Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.names import named_labels
-from experiments.remedies import RemedyModel, raised_share_capacity  # noqa: E402
-from experiments.systems.base import SystemRun  # noqa: E402
+from experiments.errors import UsageError  # noqa: E402
+from experiments.systems.contract import (  # noqa: E402
+    Decisions,
+    Hooks,
+    RemedyModel,
+    SystemRun,
+    Wording,
+    raised_share_capacity,
+)
+from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.writing.names import named_labels
 from synthetic.systems.base import top_share  # noqa: E402
 from synthetic.systems.uscis_fraud import (  # noqa: E402
     FraudClassifier,
@@ -163,31 +169,37 @@ def run(
         decide=lambda scores: top_share(scores, settings.capacity)[0],
         proxies=UNAWARE_COLUMNS)
     return SystemRun(
-        decisions=decisions,
-        card=classifier.card(),
-        decide_twins=decide_twins,
-        details={
-            "history_applications": int(len(history)),
-            "investigated_applications": int(investigated.sum()),
-            "random_audits": int(history_found.random_audit.sum()),
-            "recorded_fraud_findings": int(history_found.recorded_fraud.sum()),
-            "false_findings": int(history_found.false_finding.sum()),
-            "history_true_fraud": int(history_fraud.sum()),
-            "history_true_fraud_never_investigated": int((history_fraud & ~investigated).sum()),
-            "held_out_applications": int(len(held_out)),
-            "score_threshold": cut_off.threshold,
-            "features": classifier.feature_columns,
-        },
-        decision_label="flagged for a fraud referral",
-        error_phrase="flagged for fraud though their application was not fraudulent",
-        negative_phrase="whose application was not fraudulent",
-        extra_tables={RECORDS_TABLE: records, INVESTIGATIONS_TABLE: investigations,
-                      REMEDY_TABLE: remedy},
-        write_extras=write_extras,
-        headlines=fraud_headlines(config, settings, history_found, history_fraud, records,
-                                  remedy),
-        decide_world=decide_world,
-        remedy_model=remedy_model,
+        decided=Decisions(
+            table=decisions,
+            details={
+                "history_applications": int(len(history)),
+                "investigated_applications": int(investigated.sum()),
+                "random_audits": int(history_found.random_audit.sum()),
+                "recorded_fraud_findings": int(history_found.recorded_fraud.sum()),
+                "false_findings": int(history_found.false_finding.sum()),
+                "history_true_fraud": int(history_fraud.sum()),
+                "history_true_fraud_never_investigated": int((history_fraud & ~investigated).sum()),
+                "held_out_applications": int(len(held_out)),
+                "score_threshold": cut_off.threshold,
+                "features": classifier.feature_columns,
+            },
+            extra_tables={RECORDS_TABLE: records, INVESTIGATIONS_TABLE: investigations,
+                          REMEDY_TABLE: remedy},
+        ),
+        wording=Wording(
+            card=classifier.card(),
+            decision_label="flagged for a fraud referral",
+            error_phrase="flagged for fraud though their application was not fraudulent",
+            negative_phrase="whose application was not fraudulent",
+            headlines=fraud_headlines(config, settings, history_found, history_fraud, records,
+                                      remedy),
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=decide_twins,
+            decide_world=decide_world,
+            remedy_model=remedy_model,
+        ),
     )
 
 
@@ -195,7 +207,7 @@ def run(
 #: transliterated name). Unawareness holds them at one value for everyone.
 UNAWARE_COLUMNS = ("nationality", "region_of_origin", "speaks_english", "name_transliterated")
 
-#: Design remedies as settings of this system (see experiments.remedies).
+#: Design remedies as settings of this system (see experiments.engine.remedies).
 REMEDY_KNOBS = {
     "raise_capacity": raised_share_capacity,
 }

@@ -27,12 +27,11 @@ from pydantic import Field, model_validator
 from audit.figures import save_figure  # also selects the file-only matplotlib backend
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
-from experiments.attribution import WorldContrast
-from experiments.commands import UsageError
 from experiments.config import Strict
-from experiments.document import Figure, Heading, Paragraph, Table
-from experiments.names import named_labels
-from experiments.systems.base import SystemRun
+from experiments.errors import UsageError
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording, WorldContrast
+from experiments.writing.document import Figure, Heading, Paragraph, Table
+from experiments.writing.names import named_labels
 from synthetic.systems.visa_streaming import (
     CORRECTIONS,
     RED,
@@ -224,19 +223,25 @@ def run(
         label=(f"growth of the gap in the share streamed red between {targeted} and "
                f"{untargeted}, from round 1 to round {settings.rounds}"))]
     return SystemRun(
-        headlines=found,
-        decide_world=decide_world,
-        world_contrasts=contrasts,
-        decisions=decisions,
-        card=VisaStreamer.card(),
-        decide_twins=decide_twins,
-        details=details,
-        decision_label="refused",
-        error_phrase=("refused in error (though they would have complied with their visa and "
-                      "the law)"),
-        negative_phrase="who would have complied",
-        extra_tables={"loop_by_round": by_round, "loop_gap": gaps, "stream_levels": streams},
-        write_extras=write_extras,
+        decided=Decisions(
+            table=decisions,
+            details=details,
+            extra_tables={"loop_by_round": by_round, "loop_gap": gaps, "stream_levels": streams},
+        ),
+        wording=Wording(
+            card=VisaStreamer.card(),
+            decision_label="refused",
+            error_phrase="refused in error (though they would have complied with their visa and "
+                          "the law)",
+            negative_phrase="who would have complied",
+            headlines=found,
+            write_extras=write_extras,
+        ),
+        hooks=Hooks(
+            decide_twins=decide_twins,
+            decide_world=decide_world,
+            world_contrasts=contrasts,
+        ),
     )
 
 
@@ -478,7 +483,7 @@ def loop_blocks(
     ]
 
 
-#: Design and data remedies as settings of this system (see experiments.remedies): the
+#: Design and data remedies as settings of this system (see experiments.engine.remedies): the
 #: nationality rating dropped, and learning only from uniform random checks.
 REMEDY_KNOBS = {
     "unawareness": lambda config: {"system.use_nationality": False},

@@ -103,9 +103,15 @@ class Population:
         PopulationInputError
             Unknown attribute or value.
         """
-        from synthetic.population.twins import counterfactual
-
-        return counterfactual(self, attribute, value, effect)
+        people = generate_rows(  # validates the attribute, value and effect
+            self.profile, self.n, self.seed, 0, self.n, block_size=self.block_size,
+            mechanisms=self.mechanisms, intervention=(attribute, value), effect=effect,
+        )
+        return Population(
+            people=people, profile=self.profile, seed=self.seed, n=self.n,
+            mechanisms=self.mechanisms, block_size=self.block_size,
+            intervention=(attribute, value), effect=effect,
+        )
 
     def to_file(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the people to ``.parquet`` or ``.csv``.

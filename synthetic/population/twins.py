@@ -24,7 +24,7 @@ The three steps of a structural counterfactual, without storing any noise:
 from __future__ import annotations
 
 from synthetic.population.errors import PopulationInputError
-from synthetic.population.generate import Population, generate_rows
+from synthetic.population.generate import Population
 from synthetic.population.scm import (
     DIRECT_TWIN_COLUMNS,
     INTERVENABLE,
@@ -59,35 +59,7 @@ def counterfactual(
     PopulationInputError
         Unknown attribute, value or effect.
     """
-    if effect not in TWIN_EFFECTS:
-        raise PopulationInputError(
-            f"unknown twin effect {effect!r}; choose one of: {', '.join(TWIN_EFFECTS)}")
-    if attribute not in INTERVENABLE:
-        raise PopulationInputError(
-            f"cannot intervene on {attribute!r}; counterfactual attributes: "
-            f"{', '.join(INTERVENABLE)}"
-        )
-    people = generate_rows(
-        population.profile,
-        population.n,
-        population.seed,
-        0,
-        population.n,
-        block_size=population.block_size,
-        mechanisms=population.mechanisms,
-        intervention=(attribute, value),
-        effect=effect,
-    )
-    return Population(
-        people=people,
-        profile=population.profile,
-        seed=population.seed,
-        n=population.n,
-        mechanisms=population.mechanisms,
-        block_size=population.block_size,
-        intervention=(attribute, value),
-        effect=effect,
-    )
+    return population.counterfactual(attribute, value, effect)
 
 
 def describe_twin(attribute: str, effect: str, value: str | None = None) -> str:

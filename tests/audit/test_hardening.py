@@ -21,7 +21,7 @@ import pytest
 
 from audit import AuditInputError, audit
 from audit.report import grouping_table, markdown_text
-from audit.result import csv_text, neutralise_formulas
+from audit.tables import csv_text, neutralise_formulas
 from audit.validation import EMPTY_LABEL, memory_estimate
 from experiments.cli import main
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.config import EXPERIMENTS_DIR, parse_config, set_dotted
-from experiments.runner import run_experiment
+from experiments.config import CATALOGUE_DIR, parse_config, set_dotted
+from experiments.engine.runner import run_experiment
 
 SMALL_SIZE = 20_000
 
@@ -23,7 +23,7 @@ def apply_changes(data: dict, changes: dict[str, object]) -> dict:
 
 def shipped_data(stem: str, size: int, n_boot: int = 200) -> dict:
     """A shipped experiment file's data, with a small population and bootstrap."""
-    data = tomllib.loads((EXPERIMENTS_DIR / f"{stem}.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads((CATALOGUE_DIR / f"{stem}.toml").read_text(encoding="utf-8"))
     data["population"]["size"] = size
     data["audit"]["n_boot"] = n_boot
     return data
@@ -86,7 +86,7 @@ def assert_report_reads_well(directory: Path) -> None:
     import html5lib
     import pandas as pd
 
-    from experiments.names import group_names
+    from experiments.writing.names import group_names
 
     metrics = pd.read_csv(directory / "metrics.csv", keep_default_na=False, na_values=[""],
                           dtype={"group": str, "group_name": str})

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from experiments.api import load, run
-from experiments.commands import UsageError
+from experiments.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_the_package_exports_run_load_sweep_and_compare():
 
     assert experiments.run is api.run and experiments.load is api.load
     assert experiments.sweep is api.sweep and experiments.compare is api.compare
-    import experiments.sweep_runner  # noqa: F401 - importing the sweep module changes nothing
+    import experiments.sweeps.runner  # noqa: F401 - importing the sweep module changes nothing
 
     assert experiments.sweep is api.sweep
 

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.attribution import ALL_OFF, AS_CONFIGURED, group_labels
-from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config, set_dotted
-from experiments.runner import run_experiment
+from experiments.engine.checks import check_experiment
+from experiments.engine.runner import run_experiment
+from experiments.systems.contract import ALL_OFF, AS_CONFIGURED, group_labels
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,
@@ -32,7 +32,7 @@ SMALL = {
     "cbp_one": (12_000, {"system.training_identities": 600,
                          "system.representation_levels": [0.0, 1.0]}),
 }
-#: Rounding of the written tables (audit.result.FLOAT_DIGITS decimals), per value summed.
+#: Rounding of the written tables (audit.tables.FLOAT_DIGITS decimals), per value summed.
 ROUNDING = 1e-6
 
 

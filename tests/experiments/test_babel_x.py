@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.checks import check_experiment
 from experiments.config import ConfigError, load_config, parse_config
-from experiments.runner import run_experiment as run
-from experiments.runner import train_split
+from experiments.engine.checks import check_experiment
+from experiments.engine.runner import run_experiment as run
+from experiments.engine.runner import train_split
 from experiments.systems import babel_x as adapter
 from synthetic.population import generate
 from synthetic.posts import ARABIC_RENDERINGS, generate_posts

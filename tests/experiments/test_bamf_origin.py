@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config
-from experiments.runner import run_experiment
+from experiments.engine.checks import check_experiment
+from experiments.engine.runner import run_experiment
 from synthetic.systems.bamf_origin import WORLDS_DIR
 from tests.experiments.conftest import (
     apply_changes,
@@ -149,7 +149,7 @@ def test_bad_settings_and_worlds_are_named(tmp_path):
         parse_config(bamf_data(**{"system.dialect_contradict_below": 0.9}))
     with pytest.raises(ConfigError, match="did you mean 'corpus_share'"):
         parse_config(bamf_data(**{"system.corpus_shares": 0.5}))
-    from experiments.commands import UsageError
+    from experiments.errors import UsageError
 
     config = parse_config(bamf_data(**{"system.world": "atlantis"}))
     with pytest.raises(UsageError, match="system.world: origin world 'atlantis' not found"):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from experiments.config import parse_config
-from experiments.runner import run_experiment
+from experiments.engine.runner import run_experiment
 from synthetic.systems.catch_and_revoke import STAGE_TITLES
 from tests.experiments.conftest import apply_changes, shipped_data
 from tests.experiments.test_fair_world import FAIR_PROFILE

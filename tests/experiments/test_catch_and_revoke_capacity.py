@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from audit.intervals import wilson_interval
-from experiments.commands import UsageError
 from experiments.config import (
     ConfigError,
     builtin_experiments,
@@ -18,7 +17,8 @@ from experiments.config import (
     parse_config,
     read_experiment_data,
 )
-from experiments.runner import compute_run, run_experiment, table_files
+from experiments.engine.runner import compute_run, run_experiment, table_files
+from experiments.errors import UsageError
 from tests.experiments.conftest import apply_changes
 
 #: Small enough to be fast: 8,000 students, a small training corpus, a small bootstrap.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments.config import parse_config
-from experiments.runner import compute_run, table_files, train_split
+from experiments.engine.runner import compute_run, table_files, train_split
 from experiments.systems.catch_and_revoke import (
     SPEECH_COLUMN,
     SPEECH_GROUPS,
@@ -61,12 +61,12 @@ def _speech_gap(decisions, groups, truth) -> float:
 
 
 def test_speech_comparison_shows_no_significant_difference_with_every_bias_off(neutral):
-    stages = neutral.system_run.extra_tables["stage_metrics"]
+    stages = neutral.system_run.decided.extra_tables["stage_metrics"]
     row = stages[(stages["stage"] == "revoked") & (stages["grouping"] == SPEECH_COLUMN)
                  & (stages["metric"] == "fpr") & (stages["group"] == "yes")].iloc[0]
     assert row["reference"] == "no"
     assert row["p_holm"] >= 0.05, row
-    twin = neutral.system_run.extra_tables["speech_twin"]
+    twin = neutral.system_run.decided.extra_tables["speech_twin"]
     everyone = twin[twin["group"] == "(all)"].iloc[0]
     # Without a biased lexicon or annotators, rewriting the speech changes almost nobody's fate.
     assert everyone["flip_rate"] < 0.01
@@ -81,7 +81,7 @@ def test_each_speech_bias_widens_the_speech_gap(neutral, bias):
     world = parse_config(speech_data(**{**NEUTRAL, **SPEECH_BIASES[bias]}))
     mechanisms = {name: m.model_dump() for name, m in world.mechanisms.items()}
     world_people = apply_mechanisms(people, mechanisms, world.experiment.seed)
-    revoked = neutral.system_run.decide_world(world, world_people)["decision"]
+    revoked = neutral.system_run.hooks.decide_world(world, world_people)["decision"]
     assert _speech_gap(revoked, groups, truth) > base, bias
 
 

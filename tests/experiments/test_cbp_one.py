@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from experiments.config import ConfigError, parse_config
-from experiments.runner import run_experiment
+from experiments.engine.runner import run_experiment
 from tests.experiments.conftest import apply_changes, shipped_data
 
 DARKER, LIGHTER = "darker (Monk 7-10)", "lighter (Monk 1-3)"

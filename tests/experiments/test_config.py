@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.checks import check_experiment
 from experiments.cli import main
 from experiments.config import ConfigError, builtin_experiments, load_config, parse_config
+from experiments.engine.checks import check_experiment
 from tests.experiments.conftest import immigration_os_data
 
 
@@ -131,7 +131,7 @@ def _toml(data: dict, prefix: str = "") -> str:
     return text
 
 
-_SWEEPS = Path(__file__).resolve().parents[2] / "experiments" / "sweeps"
+_SWEEPS = Path(__file__).resolve().parents[2] / "experiments" / "catalogue" / "sweeps"
 
 
 @pytest.mark.parametrize(("sweep", "message"), [

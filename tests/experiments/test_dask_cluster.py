@@ -21,7 +21,7 @@ import pytest
 
 from experiments.cli import main
 from experiments.config import read_experiment_data
-from experiments.sweep_runner import sweep_points
+from experiments.sweeps.runner import sweep_points
 
 distributed = pytest.importorskip("distributed")
 

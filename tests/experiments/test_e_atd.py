@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config
-from experiments.runner import run_experiment
+from experiments.engine.checks import check_experiment
+from experiments.engine.runner import run_experiment
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from audit import audit
-from experiments.headlines import disparity_headline
+from experiments.reports.headlines import disparity_headline
 
 
 def _result(rate_a: float, rate_b: float, seed: int = 0):

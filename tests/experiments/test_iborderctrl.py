@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from audit.intervals import wilson_interval
-from experiments.checks import check_experiment
 from experiments.config import ConfigError, builtin_experiments, parse_config, read_experiment_data
-from experiments.runner import run_experiment
-from experiments.sweep_runner import run_sweep, sweep_points
+from experiments.engine.checks import check_experiment
+from experiments.engine.runner import run_experiment
+from experiments.sweeps.runner import run_sweep, sweep_points
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,

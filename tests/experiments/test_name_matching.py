@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config
-from experiments.runner import run_experiment
+from experiments.engine.checks import check_experiment
+from experiments.engine.runner import run_experiment
 from synthetic.names import POOLS_FILE
 from tests.experiments.conftest import (
     apply_changes,
@@ -149,7 +149,7 @@ def test_bad_settings_are_named(tmp_path):
         parse_config(matching_data(**{"system.weights": [0.5, 0.5, 0.5]}))
     with pytest.raises(ConfigError, match="did you mean 'threshold'"):
         parse_config(matching_data(**{"system.treshold": 0.9}))
-    from experiments.commands import UsageError
+    from experiments.errors import UsageError
 
     config = parse_config(matching_data(**{"system.list_shares": {"Klingon": 1.0}}))
     with pytest.raises(UsageError, match="origin 'Klingon', which has no name pool"):

@@ -5,15 +5,15 @@ from __future__ import annotations
 import html5lib
 import pandas as pd
 
-from experiments.document import Details, Document, Heading, Paragraph, Table
-from experiments.names import (
+from experiments.reports.run import name_blocks
+from experiments.writing.document import Details, Document, Heading, Paragraph, Table
+from experiments.writing.names import (
     country_name,
     group_names,
     name_text,
     named_labels,
     with_name_columns,
 )
-from experiments.report import name_blocks
 
 
 def test_codes_are_named_by_their_common_name_and_other_words_are_not_codes():

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import experiments.runner as runner
+import experiments.engine.runner as runner
 from audit.result import AuditResult
 from experiments.cli import main
 from experiments.config import parse_config
@@ -132,7 +132,7 @@ def test_ctrl_c_while_writing_leaves_no_folder(workdir, monkeypatch, capsys):
 
 
 def test_an_output_under_a_file_is_refused_before_reading(workdir, capsys, monkeypatch):
-    import experiments.commands.audit_cmd as audit_cmd
+    import experiments.cli.audit as audit_cmd
 
     monkeypatch.setattr(audit_cmd, "read_table", lambda *a, **k: pytest.fail("read the input"))
     assert main(_audit("notes.txt/out")) == 2

@@ -8,9 +8,9 @@ import typing
 from pydantic import BaseModel
 
 from audit.glossary import FLAG_HELP, INTERVAL_CONVENTION
+from experiments.cli.reference import README, current, generate, main
 from experiments.config import ExperimentConfig
-from experiments.reference import README, current, generate, main
-from experiments.systems import SYSTEMS, system_adapter
+from experiments.config.registry import SYSTEMS, system_adapter
 
 
 def _keys(model: type[BaseModel]) -> set[str]:
@@ -29,7 +29,7 @@ def _keys(model: type[BaseModel]) -> set[str]:
 
 def test_readme_block_is_the_generated_text():
     assert current(README) == generate(), (
-        "README.md's reference block is out of date: run python -m experiments.reference")
+        "README.md's reference block is out of date: run python -m experiments.cli.reference")
     assert main(["--check"]) == 0
 
 
@@ -58,7 +58,7 @@ def test_every_flag_and_the_interval_convention_are_in_the_readme_block():
 
 
 def test_a_stale_block_is_reported(tmp_path, monkeypatch):
-    import experiments.reference as reference
+    import experiments.cli.reference as reference
 
     stale = tmp_path / "README.md"
     stale.write_text(README.read_text().replace("| `sweep.seeds` |", "| `sweep.seedz` |"))

@@ -25,7 +25,8 @@ from experiments.config import (
     read_experiment_data,
     set_dotted,
 )
-from experiments.remedies import (
+from experiments.config.registry import SYSTEMS
+from experiments.engine.remedies import (
     REMEDIES,
     REMEDY_TITLES,
     RemedyError,
@@ -34,9 +35,8 @@ from experiments.remedies import (
     supported_remedies,
     unsupported_remedies,
 )
-from experiments.runner import compute_run, table_files
-from experiments.sweep_runner import run_sweep
-from experiments.systems import SYSTEMS
+from experiments.engine.runner import compute_run, table_files
+from experiments.sweeps.runner import run_sweep
 from tests.experiments.conftest import immigration_os_data
 
 #: Remedies cheap enough to run in most tests (the reductions refit the estimator many times).
@@ -57,8 +57,8 @@ def remedied_run():
 
 
 def test_threshold_optimizer_keeps_fairlearns_promise_on_the_records(remedied_run):
-    results = remedied_run.system_run.remedies
-    model = remedied_run.system_run.remedy_model
+    results = remedied_run.system_run.findings.remedies
+    model = remedied_run.system_run.hooks.remedy_model
     optimiser, groups = results.fitted["threshold_equalized_odds"]
     # Where fairlearn fitted it (the training split's recorded outcomes), the expected
     # decisions of its randomised thresholds have equal odds, by fairlearn's own metric; the
@@ -97,7 +97,7 @@ def test_threshold_optimizer_keeps_fairlearns_promise_on_the_records(remedied_ru
 
 
 def test_each_remedy_is_judged_by_both_views_against_the_same_people(remedied_run):
-    table = remedied_run.system_run.remedies.table
+    table = remedied_run.system_run.findings.remedies.table
     assert set(table["remedy"]) == set(QUICK)
     focus = table[table["kind"] == "focus_disparity"]
     assert set(focus["view"]) == {"true", "recorded"}
@@ -119,7 +119,7 @@ def test_with_the_records_as_the_truth_every_remedy_is_judged_alike():
     run = compute_run(parse_config(small(8_000, **changes)))
     decisions = run.decisions
     assert (decisions["y_true"] == decisions["y_recorded"]).all()
-    table = run.system_run.remedies.table
+    table = run.system_run.findings.remedies.table
     keys = ["remedy", "kind", "grouping", "group", "metric"]
     true = table[table["view"] == "true"].set_index(keys).sort_index()
     recorded = table[table["view"] == "recorded"].set_index(keys).sort_index()
@@ -147,7 +147,7 @@ def test_a_uscis_run_takes_its_model_remedies():
                                           "unawareness"]}.items():
         set_dotted(data, key, value)
     run = compute_run(parse_config(data))
-    table = run.system_run.remedies.table
+    table = run.system_run.findings.remedies.table
     assert set(table["remedy"]) == {"threshold_equalized_odds", "random_audit_labels",
                                     "unawareness"}
     assert not table[table["kind"] == "focus_disparity"].empty
@@ -265,7 +265,7 @@ def test_every_system_that_supports_a_remedy_runs_it(experiment):
         data["attribution"]["enabled"] = False
     config = parse_config(data)
     run = compute_run(config)
-    table = run.system_run.remedies.table
+    table = run.system_run.findings.remedies.table
     assert set(table["remedy"]) == set(supported_remedies(config.experiment.system)) != set()
     focus = table[table["kind"] == "focus_disparity"]
     assert set(focus["view"]) == {"true", "recorded"} and focus["remedied"].notna().all()

@@ -11,9 +11,9 @@ import pytest
 
 from experiments.api import compare, load
 from experiments.cli import main
-from experiments.commands import UsageError
 from experiments.config import parse_config
-from experiments.runner import run_experiment
+from experiments.engine.runner import run_experiment
+from experiments.errors import UsageError
 from tests.experiments.conftest import immigration_os_data
 
 SIZE = 6_000

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.commands import UsageError
 from experiments.config import parse_config
-from experiments.runner import run_experiment
+from experiments.engine.runner import run_experiment
+from experiments.errors import UsageError
 from tests.experiments.conftest import SMALL_SIZE, immigration_os_data
 
 EXPECTED_FILES = {"manifest.json", "metrics.csv", "metrics.json", "summary.csv",
@@ -119,7 +119,7 @@ def test_existing_output_is_not_overwritten_without_force(small_run):
 
 
 def test_failed_run_leaves_no_partial_folder(tmp_path, monkeypatch):
-    import experiments.runner as runner
+    import experiments.engine.runner as runner
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")

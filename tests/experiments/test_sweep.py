@@ -12,10 +12,10 @@ import pytest
 
 import experiments.systems.immigration_os as immigration_os_adapter
 from experiments.cli import main
-from experiments.commands import UsageError
 from experiments.config import ConfigError, builtin_experiments, read_experiment_data
-from experiments.point_result import PointFailure, compute_point
-from experiments.sweep_runner import POINTS_DIR, SweepIncomplete, run_sweep, sweep_points
+from experiments.errors import UsageError
+from experiments.sweeps.point import PointFailure, compute_point
+from experiments.sweeps.runner import POINTS_DIR, SweepIncomplete, run_sweep, sweep_points
 from tests.experiments.conftest import immigration_os_data
 
 CONFIG_FILE = Path("small_sweep.toml")
@@ -78,7 +78,7 @@ def test_sweep_writes_tidy_table_summary_figures_manifest_and_report(joblib_swee
 
 
 def test_sweep_report_pools_seeds_names_reference_and_what_is_held_fixed(joblib_sweep):
-    from experiments.sweep_pooling import POOLING_METHOD
+    from audit.pooling import POOLING_METHOD
 
     summary = joblib_sweep.summary
     for gap in ("difference", "ratio"):
@@ -197,7 +197,7 @@ def test_folder_of_another_experiments_sweep_is_refused(joblib_sweep):
 def test_an_added_seed_runs_only_its_own_points(joblib_sweep, tmp_path, monkeypatch):
     import shutil
 
-    import experiments.sweep_runner as sweep_runner
+    import experiments.sweeps.runner as sweep_runner
 
     directory = tmp_path / "grown"
     shutil.copytree(joblib_sweep.directory, directory)
@@ -227,7 +227,7 @@ def test_an_added_seed_runs_only_its_own_points(joblib_sweep, tmp_path, monkeypa
 
 
 def test_a_sweep_named_x_sweep_writes_x_sweep_not_x_sweep_sweep(tmp_path):
-    from experiments.sweep_runner import default_sweep_dir
+    from experiments.sweeps.runner import default_sweep_dir
 
     assert default_sweep_dir("capacity") == Path("results/capacity-sweep")
     assert default_sweep_dir("fairness-sweep") == Path("results/fairness-sweep")

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit.pooling import pool_random_effects, pool_seeds, seed_interval
 from experiments.config import builtin_experiments, parse_config, read_experiment_data
-from experiments.sweep_pooling import pool_random_effects, pool_seeds
-from experiments.sweep_report import answer_question, knobs_off_paragraph, seed_interval
+from experiments.sweeps.report import answer_question, knobs_off_paragraph
 
 
 def capacity_config():

@@ -6,8 +6,8 @@ import re
 
 import pandas as pd
 
-from experiments.headlines import share
-from experiments.names import country_name
+from experiments.reports.headlines import share
+from experiments.writing.names import country_name
 
 #: A twin sentence: "... changed the decision for X% of them (95% CI a–b; n = N): the E effect."
 TWIN_SENTENCE = re.compile(

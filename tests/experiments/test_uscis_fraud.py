@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.checks import check_experiment
-from experiments.commands import UsageError
 from experiments.config import ConfigError, parse_config
-from experiments.runner import run_experiment
+from experiments.engine.checks import check_experiment
+from experiments.engine.runner import run_experiment
+from experiments.errors import UsageError
 from tests.experiments.conftest import (
     apply_changes,
     assert_intervals_claim_no_false_certainty,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.checks import check_experiment
 from experiments.config import ConfigError, parse_config
-from experiments.runner import run_experiment
+from experiments.engine.checks import check_experiment
+from experiments.engine.runner import run_experiment
 from tests.experiments.conftest import apply_changes, shipped_data
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_uk_world.toml"

@@ -1,0 +1,322 @@
+"""``bias-audit audit FILE``: audit a user's own decisions file (CSV or Parquet)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import stat
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from audit import AuditResult, audit
+from audit.engine import grouping_families, resolve_groupings
+from audit.report import grouping_table, summary_table
+from audit.validation import DEFAULT_NA_TEXT, check_memory, duplicate_names, memory_estimate
+from experiments.engine.output import discard, publish, resolve_output_dir, staging_dir
+from experiments.errors import UsageError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``audit``."""
+    parser = subparsers.add_parser(
+        "audit",
+        help="audit your own CSV or Parquet file of decisions by group",
+        description=(
+            "Audit binary decisions in a CSV or Parquet file for unequal rates across groups: "
+            "every rate with its Wilson interval, differences and ratios to a reference group "
+            "with bootstrap intervals, and tests adjusted for multiple comparisons."
+        ),
+    )
+    parser.add_argument("file", type=Path, help="CSV or Parquet file, one row per decision")
+    parser.add_argument("--group", action="append", required=True, metavar="COL",
+                        help="grouping column (repeat for several)")
+    parser.add_argument("--y-true", required=True, metavar="COL",
+                        help="column with the true outcome (binary)")
+    parser.add_argument("--y-pred", required=True, metavar="COL",
+                        help="column with the decision (binary; positive = selected)")
+    parser.add_argument("--score", metavar="COL", help="score in [0, 1] behind the decision")
+    parser.add_argument("--reference", action="append", default=[], metavar="COL=VALUE",
+                        help="reference group for a grouping (default: the largest group)")
+    parser.add_argument("--positive-label", metavar="VALUE",
+                        help="value of the true-outcome and decision columns that is positive")
+    parser.add_argument("--intersections", action=argparse.BooleanOptionalAction, default=True,
+                        help="also audit the intersection of all group columns (default: yes)")
+    parser.add_argument("--dropna", action="store_true",
+                        help="drop rows with missing values in the used columns")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument("--max-groups", type=int, default=10_000,
+                        help="refuse a group column with more distinct values than this")
+    parser.add_argument("--out", type=Path, help="output folder (default: a new folder)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --out folder written by this tool")
+    parser.add_argument("--no-suppress", dest="suppress", action="store_false",
+                        help="publish the figures of cells under the suppression threshold in "
+                             "metrics.csv, metrics.json and summary.csv (for private analysis; "
+                             "recorded in the manifest)")
+    parser.add_argument("--quiet", action="store_true", help="print only the report's path")
+    parser.add_argument(
+        "--stream", action=argparse.BooleanOptionalAction, default=None,
+        help="read a .csv or .parquet file in record batches, in memory bounded by the batch "
+             f"size (default: for files over {STREAM_FROM_BYTES // 2**20} MB)")
+    parser.add_argument("--batch-rows", type=int, default=1_000_000, metavar="N",
+                        help="rows per record batch when streaming")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="count the file's partitions on a Dask cluster (FILE may be a "
+                             "glob that every worker can read); only counts travel back")
+    parser.set_defaults(func=audit_command)
+
+
+#: Files at least this large are audited in record batches unless --no-stream is given.
+STREAM_FROM_BYTES = 256 * 2**20
+#: Suffixes the batch reader understands.
+STREAM_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def check_input_file(path: Path) -> Path:
+    """Refuse an input that is missing, a folder, or not a regular file (a device or a pipe:
+    ``/dev/zero`` would be read forever), before anything is created."""
+    if not path.exists():
+        raise UsageError(f"file {str(path)!r} not found")
+    if path.is_dir():
+        raise UsageError(f"{str(path)!r} is a folder; give a CSV or Parquet file")
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise UsageError(
+            f"{str(path)!r} is not a regular file (a device, pipe or socket); save the data "
+            "to a CSV or Parquet file and audit that"
+        )
+    return path
+
+
+def read_table(path: Path, groups: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file, or say clearly why it cannot be read.
+
+    Group columns are read as text in which only an empty cell is missing: ``NA``
+    (Namibia), ``None`` and ``nan`` are group names. Other columns keep pandas' usual
+    missing-value spellings. A header that repeats a column name is refused, naming it,
+    instead of pandas' silent renaming of the second to ``name.1``.
+    """
+    check_input_file(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+            _refuse_repeated(list(frame.columns), path)
+            return frame
+        if suffix in (".csv", ".txt", ".gz", ".tsv"):
+            sep = "\t" if suffix == ".tsv" else ","
+            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
+                                 keep_default_na=False).iloc[0].tolist()
+            _refuse_repeated(header, path)
+            wanted = [g for g in groups if g in header]
+            na_values = {name: ([""] if name in wanted else list(DEFAULT_NA_TEXT))
+                         for name in header}
+            return pd.read_csv(path, sep=sep, low_memory=False, keep_default_na=False,
+                               na_values=na_values, dtype={g: str for g in wanted})
+    except (OSError, ValueError, pd.errors.ParserError, ImportError) as error:
+        if isinstance(error, UsageError):
+            raise
+        text = str(error).strip()
+        first_line = text.splitlines()[0] if text else type(error).__name__
+        raise UsageError(f"cannot read {str(path)!r}: {first_line}") from error
+    raise UsageError(f"cannot read {str(path)!r}: give a .csv or .parquet file (got {suffix!r})")
+
+
+def _refuse_repeated(columns: list[object], path: Path) -> None:
+    repeated = duplicate_names(columns)
+    if repeated:
+        raise UsageError(
+            f"{str(path)!r} repeats the column name{'s' if len(repeated) > 1 else ''} "
+            f"{', '.join(repr(str(c)) for c in repeated)}; rename the columns so that each "
+            "name is unique"
+        )
+
+
+def check_audit_memory(frame: pd.DataFrame, args: argparse.Namespace,
+                       budget: int | None = None) -> None:
+    """Refuse, before any allocation, an audit whose bootstrap would not fit in memory.
+
+    Uses only the number of distinct values of each group column; columns that are missing
+    or over ``--max-groups`` are left to the audit, which refuses them with its own message.
+    """
+    columns = list(dict.fromkeys(args.group))
+    if any(c not in frame.columns for c in columns) or duplicate_names(list(frame.columns)):
+        return
+    sizes = {c: max(int(frame[c].nunique(dropna=True)), 1) for c in columns}
+    if any(size > args.max_groups for size in sizes.values()):
+        return
+    groupings = resolve_groupings(columns, args.intersections)
+    n_rows = max(len(frame), 1)
+    estimate = memory_estimate(
+        families=[[sizes[c] for c in family] for family in grouping_families(groupings)],
+        # a grouping has no more groups than rows: empty cells are not groups
+        groupings=[[min(_product(sizes[c] for c in g), n_rows)] for g in groupings],
+        n_boot=args.n_boot, scored=args.score is not None,
+    )
+    check_memory(estimate, budget)
+
+
+def _product(values) -> int:
+    total = 1
+    for value in values:
+        total *= value
+    return total
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.n_boot < 1:
+        raise UsageError(f"--n-boot must be a positive number of resamples, got {args.n_boot}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a whole number from 0, got {args.seed}")
+    if args.max_groups < 1:
+        raise UsageError(f"--max-groups must be at least 1, got {args.max_groups}")
+
+
+def parse_references(items: list[str]) -> dict[str, str]:
+    """``["nationality=GBR"]`` to ``{"nationality": "GBR"}``."""
+    references = {}
+    for item in items:
+        column, sep, value = item.partition("=")
+        if not sep or not column or not value:
+            raise UsageError(f"--reference {item!r} must look like COLUMN=VALUE")
+        references[column] = value
+    return references
+
+
+def audit_command(args: argparse.Namespace) -> int:
+    """Run ``bias-audit audit``; the engine's messages name Python parameters, and are told
+    here in this command's flags (``y_true`` becomes ``--y-true``)."""
+    from audit.errors import AuditInputError, for_command_line
+
+    try:
+        return run_audit(args)
+    except AuditInputError as error:
+        raise AuditInputError(for_command_line(str(error))) from error
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    """Run the audit sub-command.
+
+    Checks the options, the input and the output folder first; then audits into a staging
+    folder beside the output and renames it into place when every file is written, so an
+    interruption or a failure leaves nothing behind and ``--force`` removes an old result
+    only once the new one is complete.
+    """
+    from experiments.engine.manifest import build_audit_manifest
+
+    _check_numbers(args)
+    if args.dask is None:
+        check_input_file(args.file)
+    out = resolve_output_dir(args.out, prefix="audit-results", force=args.force,
+                             inputs=[] if args.dask else [args.file])
+    options = dict(
+        groups=args.group, y_true=args.y_true, y_pred=args.y_pred, score=args.score,
+        reference=parse_references(args.reference), intersections=args.intersections,
+        positive_label=args.positive_label, n_boot=args.n_boot, dropna=args.dropna,
+        max_groups=args.max_groups, random_state=args.seed,
+    )
+    staging = staging_dir(out)
+    try:
+        if args.dask is not None:
+            result = _audit_on_cluster(args, options)
+        elif _streams(args):
+            result = _audit_in_batches(args, options)
+        else:
+            frame = read_table(args.file, groups=args.group)
+            check_audit_memory(frame, args)
+            result = audit(frame, **options)
+            del frame
+        result.write(staging, title=f"Audit of {args.file.name}", suppress=args.suppress)
+        manifest = build_audit_manifest(
+            directory=staging, input_file=args.file, settings=result.settings,
+            suppress=args.suppress,
+        )
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
+                                               encoding="utf-8")
+        publish(staging, out)
+    except BaseException:
+        discard(staging)
+        raise
+    if not args.quiet:
+        if result.settings["n_dropped"]:
+            print(f"dropped {result.settings['n_dropped']:,} rows with missing values")
+        print(f"{result.settings['n_rows']:,} rows audited\n")
+        for grouping in result.groupings:
+            print(f"By {grouping}:\n")
+            print(grouping_table(result, grouping))
+            print()
+            print(summary_table(result, grouping))
+            print()
+    print(f"report: {out / 'report.md'}", file=sys.stdout)
+    return 0
+
+
+def _streams(args: argparse.Namespace) -> bool:
+    """Whether to read the file in record batches (``--stream``, or a large file)."""
+    suffix = args.file.suffix.lower()
+    if args.stream is None:
+        return suffix in STREAM_SUFFIXES and args.file.stat().st_size >= STREAM_FROM_BYTES
+    if args.stream and suffix not in STREAM_SUFFIXES:
+        raise UsageError(f"--stream reads .csv and .parquet files, not {suffix!r}")
+    return args.stream
+
+
+def _audit_in_batches(args: argparse.Namespace, options: dict) -> AuditResult:
+    """Count the file batch by batch, with a progress bar over its rows."""
+    from tqdm import tqdm
+
+    from audit.stream import audit_file
+
+    if args.batch_rows < 1:
+        raise UsageError(f"--batch-rows must be at least 1, got {args.batch_rows}")
+    _refuse_repeated(_header(args.file), args.file)
+    total = _row_count(args.file)
+    with tqdm(total=total, unit=" rows", unit_scale=True, disable=args.quiet or None,
+              desc="counting", leave=False) as bar:
+        return audit_file(args.file, batch_rows=args.batch_rows, progress=bar.update,
+                          **options)
+
+
+def _audit_on_cluster(args: argparse.Namespace, options: dict) -> AuditResult:
+    """Count the partitions of a file or glob on a Dask cluster; only counts come back."""
+    from audit.stream import audit_dask
+    from experiments.sweeps.runner import connect_dask
+
+    try:
+        import dask.dataframe as dd
+    except ImportError:
+        raise UsageError('--dask needs Dask: pip install -e ".[distributed]"') from None
+    client = connect_dask(args.dask)
+    try:
+        pattern = str(args.file.resolve())  # the workers do not share our working folder
+        if args.file.suffix.lower() in (".parquet", ".pq"):
+            frame = dd.read_parquet(pattern)
+        else:
+            frame = dd.read_csv(pattern, keep_default_na=False, dtype={g: str for g in args.group},
+                                na_values={c: [""] for c in args.group})
+        with client.as_current():
+            return audit_dask(frame, **options)
+    finally:
+        client.close()
+
+
+def _header(path: Path) -> list[object]:
+    """The column names of a CSV or Parquet file, read without reading its rows."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False
+                       ).iloc[0].tolist()
+
+
+def _row_count(path: Path) -> int | None:
+    """Rows of a Parquet file from its footer; None (unknown) for CSV."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return None

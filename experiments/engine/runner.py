@@ -1,0 +1,372 @@
+"""Run one experiment: population, recorded world, system, two audits, twins, results folder.
+
+::
+
+    config ─► population (SCM, seed) with mechanisms ─► system.fit(recorded, training split)
+      ─► decisions on the held-out split ─► audit by the true outcome and by the recorded one
+      ─► counterfactual twins ─► results/<experiment>/<run-id>/
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit import AuditResult, audit
+from audit.counterfactual import flip_rates
+from audit.tables import csv_text, frame_records, json_text, jsonable, withhold_suppressed
+from experiments.config import ExperimentConfig
+from experiments.config.registry import derived_columns, system_adapter
+from experiments.engine.manifest import build_manifest, sha256_of
+from experiments.engine.output import publish, resolve_output_dir
+from experiments.errors import UsageError
+from experiments.reports.headlines import headlines
+from experiments.reports.run import build_report, names_of, write_figures
+from experiments.systems.contract import SystemRun
+from experiments.writing.names import with_name_columns
+from synthetic.population import PopulationInputError, generate
+from synthetic.posts import PostInputError
+
+#: The two views of every audit: what the simulation knows, and what a real auditor sees.
+VIEWS = {"true": "y_true", "recorded": "y_recorded"}
+#: Stream of SeedSequence(seed) reserved for the train/held-out split.
+SPLIT_STREAM = 7
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    directory: Path
+    headlines: list[str]
+    manifest: dict[str, Any]
+    views: dict[str, AuditResult]
+    flips: pd.DataFrame
+    decisions: pd.DataFrame
+    #: The knob worlds' attribution (``experiments.engine.attribution.Attribution``), when run.
+    attribution: Any = None
+
+
+def train_split(n: int, train_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the training split: one uniform per person, from a dedicated stream."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, SPLIT_STREAM]))
+    return rng.random(n) < train_fraction
+
+
+def group_columns(config: ExperimentConfig) -> list[str]:
+    """Every column any configured grouping uses, in first-mention order."""
+    return list(dict.fromkeys(c for grouping in config.audit.groupings for c in grouping))
+
+
+def make_run_id(seed: int) -> str:
+    """``20261125-101500-s42``: when the run started (UTC) and its seed."""
+    return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-s{seed}"
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    config_file: Path,
+    *,
+    results_dir: Path = Path("results"),
+    out: Path | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+    report: bool = True,
+    attribution: bool = True,
+    suppress: bool = True,
+) -> RunResult:
+    """Run an experiment and write its results folder.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The validated experiment.
+    config_file : Path
+        Where it came from (recorded in the manifest).
+    results_dir : Path
+        Parent of ``<experiment>/<run-id>/`` when ``out`` is not given.
+    out : Path, optional
+        Exact folder to write; refused if it exists and is not empty, unless ``force``.
+    force : bool
+        Replace an existing ``out``.
+    progress : callable, optional
+        Called with a short message at each stage.
+    report : bool
+        Write figures and the Markdown and HTML reports; sweeps turn this off and write
+        only the tables and the manifest of each point.
+    attribution : bool
+        Run the worlds of the experiment's ``[attribution]`` knobs (when it has them and
+        ``attribution.enabled``); False skips them, and attribution.csv is not written.
+    suppress : bool
+        Leave the figures of suppressed cells blank in every table (the default); False
+        publishes them, and the manifest records the choice.
+
+    Returns
+    -------
+    RunResult
+    """
+    say = progress or (lambda message: None)
+    seed = config.experiment.seed
+    run_id = make_run_id(seed)
+    target = out if out is not None else results_dir / config.experiment.name / run_id
+    # The output policy (never the working folder or the input, never a folder with files
+    # of someone else's, writable) is checked before anything is generated.
+    resolve_output_dir(target, "", force, inputs=[config_file],
+                       option="--out" if out is not None else "--results-dir")
+    computed = compute_run(config, say, attribution=attribution)
+    population, system_run, decisions = (computed.population, computed.system_run,
+                                         computed.decisions)
+    views, flips, found, facts = computed.views, computed.flips, computed.headlines, computed.facts
+
+    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=_ensure_parent(target)))
+    try:
+        say("writing results")
+        for name, content in table_files(computed, suppress=suppress).items():
+            (staging / name).write_bytes(content)
+        resolved = computed.resolved_config
+        if report:
+            figures = write_figures(staging, config, views)
+            write_extras = system_run.wording.write_extras
+            extra_blocks = write_extras(staging) if write_extras else []
+            document = build_report(
+                config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
+                system_run=system_run, headlines=found, figures=figures,
+                extra_blocks=extra_blocks, directory=staging,
+                cite_hashes={"metrics.csv": sha256_of(staging / "metrics.csv")},
+                config_file=config_file,
+            )
+            (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
+            (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
+        facts["seconds"] = round(time.perf_counter() - computed.started, 2)
+        manifest = build_manifest(
+            run_id=run_id, experiment=config.experiment.name, config=jsonable(resolved),
+            config_file=config_file, seed=seed, population_size=len(population.people),
+            directory=staging, details=jsonable(facts),
+        )
+        manifest["headlines"] = found
+        manifest["suppressed_cells_withheld"] = suppress
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
+                                               encoding="utf-8")
+        publish(staging, target)  # whole or not at all; an old folder goes only after
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RunResult(target, found, manifest, views, flips, decisions,
+                     system_run.findings.attribution)
+
+
+@dataclass
+class ComputedRun:
+    """A run's numbers in memory, before anything is written (see :func:`compute_run`)."""
+
+    config: ExperimentConfig
+    population: Any
+    system_run: SystemRun
+    decisions: pd.DataFrame
+    views: dict[str, AuditResult]
+    flips: pd.DataFrame
+    headlines: list[str]
+    #: Facts about the run for the manifest's ``details`` (``seconds`` is filled in last).
+    facts: dict[str, Any]
+    #: The full resolved config for the manifest, mechanisms included.
+    resolved_config: dict[str, Any]
+    #: ``time.perf_counter()`` when the computation began.
+    started: float
+
+
+def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None = None,
+                *, attribution: bool = True) -> ComputedRun:
+    """Compute a run's population, decisions, audits and twins, touching no file.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The validated experiment.
+    progress : callable, optional
+        Called with a short message at each stage.
+    attribution : bool
+        Run the ``[attribution]`` knob worlds when the experiment has them (False skips).
+
+    Returns
+    -------
+    ComputedRun
+        Everything :func:`run_experiment` writes; :func:`table_files` turns it into the bytes
+        of the run's tables, which is how a sweep point travels from a worker to the client.
+    """
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    seed = config.experiment.seed
+    columns = group_columns(config)
+    mechanisms = {name: m.model_dump() for name, m in config.mechanisms.items()}
+
+    say(f"generating {config.population.size:,} people ({config.population.profile})")
+    try:
+        population = generate(config.population.profile, config.population.size, seed,
+                              mechanisms=mechanisms)
+    except PopulationInputError as error:
+        raise UsageError(str(error)) from None
+    people = population.people
+    derived = derived_columns(config.experiment.system)
+    unknown = [c for c in columns if c not in people.columns and c not in derived]
+    if unknown:
+        raise UsageError(
+            f"audit.groupings names {unknown}, which the population does not have; "
+            "columns include: "
+            + ", ".join(c for c in people.columns if not c.startswith("recorded_"))
+        )
+    train = train_split(len(people), config.split.train_fraction, seed)
+
+    say(f"training and running the {config.experiment.system} system")
+    try:
+        system_run = system_adapter(config.experiment.system).run(config, people, train,
+                                                                  columns)
+    except UsageError:
+        raise  # already a user-facing line that names its key
+    except (ValueError, PostInputError) as error:
+        # A system refusing what it was given (too few people to learn from, a cohort too
+        # small) is the user's to fix: one line, with the cause kept for Python callers.
+        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise UsageError(
+            f"system {config.experiment.system!r} refused this run: {text} (population.size "
+            f"= {config.population.size:,}; a larger --size often helps)") from error
+    decisions = system_run.decided.table
+
+    say("auditing by the true and by the recorded outcome")
+    views = {view: _audit_view(config, decisions, column, system_run.decided.cluster)
+             for view, column in VIEWS.items()}
+
+    flips = _counterfactual_flips(config, population, system_run, decisions, say)
+
+    if attribution and config.attribution is not None and config.attribution.enabled \
+            and config.attribution.knobs:
+        from experiments.engine.attribution import attribute_run, audit_references
+
+        system_run.findings.attribution = attribute_run(
+            config, system_adapter(config.experiment.system), people, train, columns,
+            decisions, audit_references(views["true"]), system_run.hooks.world_contrasts,
+            system_run.hooks.decide_world, say)
+        system_run.decided.extra_tables["attribution"] = system_run.findings.attribution.table
+
+    remedies = None
+    if config.remedies.apply:
+        from experiments.engine.attribution import audit_references
+        from experiments.engine.remedies import run_remedies
+
+        remedies = run_remedies(config, system_adapter(config.experiment.system), people, train,
+                                columns, system_run, audit_references(views["true"]),
+                                time.perf_counter() - started, say)
+        system_run.decided.extra_tables["remedies"] = remedies.table
+
+    facts = {
+        **system_run.decided.details,
+        "held_out_selected": int(decisions["decision"].sum()),
+        "seconds": None,
+    }
+    if system_run.findings.attribution is not None:
+        facts["attribution"] = {"method": system_run.findings.attribution.method,
+                                "worlds": system_run.findings.attribution.n_worlds,
+                                "seconds": system_run.findings.attribution.seconds}
+    if remedies is not None:
+        system_run.findings.remedies = remedies
+        facts["remedies"] = {"base_seconds": remedies.base_seconds, "seconds": remedies.seconds}
+    found = headlines(config, views, flips, decisions, system_run)
+    resolved = config.model_dump(mode="json")
+    resolved["resolved_mechanisms"] = population.mechanisms
+    return ComputedRun(config, population, system_run, decisions, views, flips, found, facts,
+                       resolved, started)
+
+
+def table_files(computed: ComputedRun, suppress: bool = True) -> dict[str, bytes]:
+    """The bytes of every table file of a run, by file name, exactly as they are written.
+
+    ``metrics.csv``, ``summary.csv``, ``flip_rates.csv`` (with counterfactual twins),
+    ``metrics.json`` and the system's own tables (``<name>.csv``). With ``suppress`` (the
+    default) the figures of suppressed cells are blank in all of them.
+    """
+    names = names_of(computed.views)  # country codes keep their column; a name column follows
+    files = _table_bytes(computed.views, computed.flips, suppress, names)
+    for name, table in computed.system_run.decided.extra_tables.items():
+        files[f"{name}.csv"] = _csv_bytes(with_name_columns(table, names), suppress)
+    return files
+
+
+def _ensure_parent(target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.parent
+
+
+def _audit_view(config: ExperimentConfig, decisions: pd.DataFrame, outcome: str,
+                cluster: str | None = None) -> AuditResult:
+    settings = config.audit
+    return audit(
+        decisions, [list(g) for g in settings.groupings], outcome, "decision", "score",
+        settings.reference, n_boot=settings.n_boot, confidence=settings.confidence,
+        min_count=settings.min_count, suppress_below=settings.suppress_below,
+        random_state=config.experiment.seed, cluster=cluster,
+    )
+
+
+def _counterfactual_flips(
+    config: ExperimentConfig, population: Any, system_run: SystemRun, decisions: pd.DataFrame,
+    say: Callable[[str], None],
+) -> pd.DataFrame:
+    parts = []
+    singles = [g[0] for g in config.audit.groupings if len(g) == 1]
+    if system_run.hooks.decide_twins is None:
+        return pd.DataFrame()
+    for intervention in config.counterfactual.interventions:
+        for effect in intervention.effects:
+            say(f"deciding counterfactual twins with {intervention.attribute} = "
+                f"{intervention.value} ({effect} effect)")
+            try:
+                twins = population.counterfactual(intervention.attribute, intervention.value,
+                                                  effect)
+            except PopulationInputError as error:
+                raise UsageError(f"counterfactual.interventions: {error}") from None
+            frame = decisions.assign(twin_decision=system_run.hooks.decide_twins(twins.people))
+            table = flip_rates(frame, singles, "decision", "twin_decision",
+                               confidence=config.audit.confidence,
+                               suppress_below=config.audit.suppress_below,
+                               min_count=config.audit.min_count)
+            table.insert(0, "effect", effect)
+            table.insert(0, "intervention", f"{intervention.attribute}={intervention.value}")
+            parts.append(table)
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True)
+
+
+def _csv_bytes(frame: pd.DataFrame, suppress: bool = True) -> bytes:
+    """CSV as every table of the project is written (see :func:`audit.tables.csv_text`)."""
+    return csv_text(frame, suppress=suppress).encode("utf-8")
+
+
+def _table_bytes(views: dict[str, AuditResult], flips: pd.DataFrame, suppress: bool = True,
+                 names: dict[str, str] | None = None) -> dict[str, bytes]:
+    tables = pd.concat([v.table.assign(view=k) for k, v in views.items()], ignore_index=True)
+    tables = tables[["view", *[c for c in tables.columns if c != "view"]]]
+    summary = pd.concat([v.summary.assign(view=k) for k, v in views.items()], ignore_index=True)
+    summary = summary[["view", *[c for c in summary.columns if c != "view"]]]
+    names = names or {}
+    files = {"metrics.csv": _csv_bytes(with_name_columns(tables, names), suppress),
+             "summary.csv": _csv_bytes(summary, suppress)}
+    if not flips.empty:
+        files["flip_rates.csv"] = _csv_bytes(with_name_columns(flips, names), suppress)
+    public_flips = withhold_suppressed(flips) if suppress else flips
+    payload = {
+        "views": {k: v.to_dict(suppress) for k, v in views.items()},
+        "flip_rates": frame_records(public_flips) if not flips.empty else [],
+    }
+    files["metrics.json"] = json_text(payload).encode("utf-8")
+    return files
+

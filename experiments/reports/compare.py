@@ -1,0 +1,445 @@
+"""Finished runs side by side: which runs there are, and how two runs of one experiment differ.
+
+:func:`list_runs` reads every run folder's manifest under a results folder.
+:func:`compare_runs` puts two runs of one experiment side by side: the configuration keys that
+differ, and each pre-specified (focus) comparison's gap in both runs with its interval, the
+change between the runs with an interval, and whether the data separate the two.
+
+How the change is judged depends on the runs:
+
+- different people (another seed or profile): the two gaps are independent estimates,
+  so the change has the interval of a difference of two independent estimates, each side's
+  variance recovered from its own interval (MOVER, :func:`audit.intervals.mover_difference`);
+- the same people (same profile and seed, at any size): the two gaps are not independent. The
+  runs keep no row-level decisions to pair, so the same interval is given and the report says
+  that it treats the runs as independent, which makes it wider than a paired interval when
+  the two runs' gaps move together, as gaps measured on the same people do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.intervals import mover_difference, newcombe_difference_interval
+from audit.report import points
+from experiments.errors import UsageError
+
+#: Metrics a focus comparison can name, as the comparison calls them.
+METRIC_NAMES = {"fpr": "false positive rate", "selection_rate": "selection rate",
+                "fnr": "false negative rate", "tpr": "true positive rate"}
+#: The views of a run's metrics.csv, as a reader calls them.
+VIEW_NAMES = {"true": "true outcome", "recorded": "recorded outcome",
+              "any": "no outcome needed"}
+#: Config keys that describe where a file was, not what was run.
+IGNORED_KEYS = ("experiment.title",)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One finished run, as its manifest describes it."""
+
+    directory: Path
+    experiment: str
+    run_id: str
+    seed: int | None
+    size: int | None
+    created: str
+    headline: str
+
+
+def list_runs(results_dir: str | Path = "results") -> list[RunInfo]:
+    """Every run folder under ``results_dir`` (``<experiment>/<run-id>/manifest.json``).
+
+    Sweeps and comparisons are not runs and are not listed. Runs are ordered by the time
+    they were made, then by folder.
+
+    Parameters
+    ----------
+    results_dir : str or Path
+        The folder ``bias-audit run`` writes into (``--results-dir``).
+
+    Returns
+    -------
+    list of RunInfo
+    """
+    from experiments.version import TOOL
+
+    root = Path(results_dir)
+    runs = []
+    for manifest_path in sorted(root.glob("*/*/manifest.json")):
+        manifest = _read_manifest(manifest_path)
+        if manifest is None or manifest.get("tool") != TOOL or "run_id" not in manifest:
+            continue
+        headlines = manifest.get("headlines") or [""]
+        runs.append(RunInfo(
+            directory=manifest_path.parent, experiment=str(manifest.get("experiment", "")),
+            run_id=str(manifest["run_id"]), seed=manifest.get("seed"),
+            size=manifest.get("population_size"), created=str(manifest.get("created_utc", "")),
+            headline=str(headlines[0])))
+    return sorted(runs, key=lambda run: (run.created, str(run.directory)))
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def find_run(run: str | Path, results_dir: str | Path = "results") -> Path:
+    """The folder of ``run``: a run folder's path, or a run id found under ``results_dir``.
+
+    Raises
+    ------
+    UsageError
+        When no run (or more than one) matches, naming what was looked for.
+    """
+    path = Path(run)
+    if (path / "manifest.json").is_file():
+        return path
+    if path.exists():
+        raise UsageError(f"{str(run)!r} holds no manifest.json; give a run folder "
+                         "(results/<experiment>/<run-id>) or a run id (bias-audit runs lists them)")
+    matches = [info.directory for info in list_runs(results_dir) if info.run_id == str(run)
+               or info.directory.name == str(run)]
+    if not matches:
+        raise UsageError(f"no run {str(run)!r} under {str(results_dir)!r}; give a run folder "
+                         "or a run id (bias-audit runs lists them)")
+    if len(matches) > 1:
+        raise UsageError(f"run id {str(run)!r} matches {len(matches)} folders "
+                         f"({', '.join(str(m) for m in matches)}); give the folder instead")
+    return matches[0]
+
+
+@dataclass
+class RunComparison:
+    """Two runs of one experiment side by side (see :func:`compare_runs`).
+
+    Attributes
+    ----------
+    run_a, run_b : LoadedRun
+        The runs, as read back by :func:`experiments.api.load`.
+    config_differences : DataFrame
+        ``key``, ``run_a``, ``run_b``: every configuration key whose value differs.
+    disparities : DataFrame
+        One row per focus comparison, metric and view: the gap (group's rate minus the
+        reference's, as a proportion) in each run with its interval and people, the change
+        ``gap_b - gap_a`` with its interval, and ``verdict``.
+    shared_people : bool
+        Whether both runs drew the same synthetic people (same profile and seed; at two sizes
+        the smaller run's people are the first of the larger's).
+    confidence : float
+        The level of every interval.
+    """
+
+    run_a: Any
+    run_b: Any
+    config_differences: pd.DataFrame
+    disparities: pd.DataFrame
+    shared_people: bool
+    confidence: float
+    notes: list[str] = field(default_factory=list)
+
+    def method_sentence(self) -> str:
+        """How the change between the runs was judged, and what that interval assumes."""
+        level = f"{100 * self.confidence:.0f}%"
+        if self.shared_people:
+            return (
+                "The two runs share people: the same profile and seed draw the same "
+                "synthetic people (all of them at one population size, the first ones when "
+                "the sizes differ), so their gaps are not independent. The runs keep "
+                "no person-level decisions, so no paired interval could be computed; the "
+                f"change's {level} interval below treats the two gaps as independent (MOVER "
+                "from each gap's own interval). That makes it conservative, wider than a "
+                "paired interval, when the two runs' gaps move together, as gaps measured on "
+                "the same people do: an interval that excludes zero still separates the runs, "
+                "and one that includes zero means this interval cannot tell, not that the "
+                "runs agree.")
+        return (
+            "The two runs drew different people (another seed or profile), so their "
+            f"gaps are independent estimates. The change's {level} interval combines the two "
+            "gaps' own intervals as a difference of two independent estimates (the method of "
+            "variance estimates recovery, MOVER); where it excludes zero the runs differ, "
+            "where it includes zero the data cannot tell them apart.")
+
+    def document(self) -> Any:
+        """The comparison as a report :class:`~experiments.writing.document.Document`."""
+        from experiments.reports.run import name_blocks
+        from experiments.writing.document import Bullets, Document, Heading, Paragraph, Table
+        from experiments.writing.names import group_names
+
+        a, b = self.run_a.manifest, self.run_b.manifest
+        level = f"{100 * self.confidence:.0f}%"
+        document = Document(f"{a.get('experiment')}: run {a.get('run_id')} against run "
+                            f"{b.get('run_id')}")
+        document.add(
+            Paragraph(f"Run A: {a.get('run_id')} ({self.run_a.directory}), seed {a.get('seed')}, "
+                      f"{a.get('population_size', 0):,} people, made {a.get('created_utc')}. "
+                      f"Run B: {b.get('run_id')} ({self.run_b.directory}), seed "
+                      f"{b.get('seed')}, {b.get('population_size', 0):,} people, made "
+                      f"{b.get('created_utc')}."),
+            Heading("Whether they differ"),
+            Bullets(self.verdicts() or ["Neither run holds a focus comparison to compare."]),
+            Paragraph(self.method_sentence()),
+            *[Paragraph(note) for note in self.notes],
+            Heading("The focus comparisons side by side"),
+        )
+        if self.disparities.empty:
+            document.add(Paragraph("The experiment names no focus comparison that both runs "
+                                   "audited."))
+        else:
+            rows = []
+            for _, row in self.disparities.iterrows():
+                rows.append([
+                    row["label"], METRIC_NAMES.get(row["metric"], row["metric"]),
+                    VIEW_NAMES.get(row["view"], row["view"]),
+                    _points(row["gap_a"], row["gap_a_low"], row["gap_a_high"]),
+                    _people(row["n_a"], row["n_ref_a"]),
+                    _points(row["gap_b"], row["gap_b_low"], row["gap_b_high"]),
+                    _people(row["n_b"], row["n_ref_b"]),
+                    _points(row["change"], row["change_low"], row["change_high"]),
+                    row["verdict"]])
+            document.add(Table(
+                ["comparison", "rate", "view", f"gap in run A (points, {level} CI)",
+                 "people (group, reference) in A", f"gap in run B (points, {level} CI)",
+                 "people (group, reference) in B", f"change B − A (points, {level} CI)",
+                 "whether they differ"], rows))
+        document.add(Heading("Configuration differences"))
+        if self.config_differences.empty:
+            document.add(Paragraph("None: both runs used the same configuration."))
+        else:
+            document.add(Table(["key", "run A", "run B"],
+                               self.config_differences.values.tolist()))
+        document.add(Paragraph(
+            "Gaps are the group's rate minus the reference's, in percentage points, with "
+            "Newcombe's hybrid score interval from each run's counts (metrics.csv). Both runs "
+            "are simulations of a toy mimic, not measurements of the real system."))
+        groups = pd.concat([self.disparities.get("group", pd.Series(dtype=str)),
+                            self.disparities.get("reference", pd.Series(dtype=str))])
+        document.blocks = name_blocks(document.blocks, group_names(groups.dropna().unique()))
+        return document
+
+    def verdicts(self) -> list[str]:
+        """One sentence per focus comparison, metric and view: the change and the verdict."""
+        from experiments.writing.names import group_names, name_text
+
+        names = group_names(pd.concat([self.disparities.get("group", pd.Series(dtype=str)),
+                                       self.disparities.get("reference", pd.Series(dtype=str))
+                                       ]).dropna().unique())
+        out = []
+        for _, row in self.disparities.iterrows():
+            out.append(name_text(
+                f"{row['label']} ({METRIC_NAMES.get(row['metric'], row['metric'])}, "
+                f"{VIEW_NAMES.get(row['view'], row['view'])}): gap "
+                f"{_points(row['gap_a'], row['gap_a_low'], row['gap_a_high'])} points in run "
+                f"A, {_points(row['gap_b'], row['gap_b_low'], row['gap_b_high'])} in run B; "
+                f"change {_points(row['change'], row['change_low'], row['change_high'])}: "
+                f"{row['verdict']}.", names))
+        return out
+
+    def to_markdown(self) -> str:
+        """The comparison in Markdown."""
+        return self.document().to_markdown()
+
+    def to_html(self) -> str:
+        """The comparison as one self-contained HTML page (sortable tables, no network)."""
+        return self.document().to_html()
+
+    def write(self, directory: str | Path) -> Path:
+        """Write compare.md, compare.html, compare.csv, config_differences.csv and a
+        manifest.json hashing them into ``directory`` (created; it must not exist or be
+        empty)."""
+        from audit.tables import csv_text
+        from experiments.version import TOOL
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = {
+            "compare.md": self.to_markdown().encode("utf-8"),
+            "compare.html": self.to_html().encode("utf-8"),
+            "compare.csv": csv_text(self.disparities, suppress=False).encode("utf-8"),
+            "config_differences.csv": csv_text(self.config_differences,
+                                               suppress=False).encode("utf-8"),
+        }
+        for name, content in files.items():
+            (directory / name).write_bytes(content)
+        manifest = {
+            "tool": TOOL, "kind": "comparison",
+            "run_a": str(self.run_a.directory), "run_b": str(self.run_b.directory),
+            "run_ids": [self.run_a.manifest.get("run_id"), self.run_b.manifest.get("run_id")],
+            "shared_people": self.shared_people,
+            "files": {name: hashlib.sha256(content).hexdigest()
+                      for name, content in files.items()},
+        }
+        (directory / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
+                                                 encoding="utf-8")
+        return directory
+
+
+def _points(value: float, low: float, high: float) -> str:
+    return points(value, low, high, undefined="undefined")
+
+
+def _people(n_group: float, n_reference: float) -> str:
+    if not (_finite(n_group) and _finite(n_reference)):
+        return "withheld"
+    return f"{int(n_group):,}, {int(n_reference):,}"
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def config_differences(config_a: dict[str, Any], config_b: dict[str, Any]) -> pd.DataFrame:
+    """Every dotted configuration key whose value differs between two runs (JSON text)."""
+    flat_a, flat_b = _flatten(config_a), _flatten(config_b)
+    rows = []
+    for key in sorted(set(flat_a) | set(flat_b)):
+        if key in IGNORED_KEYS:
+            continue
+        value_a, value_b = flat_a.get(key, "(not set)"), flat_b.get(key, "(not set)")
+        if value_a != value_b:
+            rows.append([key, _shown(value_a), _shown(value_b)])
+    return pd.DataFrame(rows, columns=["key", "run_a", "run_b"])
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _focus_gap(metrics: pd.DataFrame, focus: dict[str, Any], metric: str, view: str,
+               confidence: float) -> dict[str, float] | None:
+    """A focus comparison's gap in one run and view: rates, counts and Newcombe's interval."""
+    rows = metrics[(metrics["view"] == view) & (metrics["grouping"] == focus["grouping"])
+                   & (metrics["metric"] == metric)]
+    if rows.empty:
+        return None
+    reference = focus.get("reference") or str(rows["reference"].iloc[0])
+    by_group = rows.set_index(rows["group"].astype(str))
+    if focus["group"] not in by_group.index or reference not in by_group.index:
+        return None
+    g, r = by_group.loc[focus["group"]], by_group.loc[reference]
+    counts = np.array([g["numerator"], g["denominator"], r["numerator"], r["denominator"]],
+                      dtype=float)
+    gap = float(g["value"]) - float(r["value"])
+    if not np.isfinite(counts).all() or counts[1] == 0 or counts[3] == 0:
+        # A suppressed or undefined rate: no gap to compare.
+        return {"reference": reference, "gap": math.nan, "low": math.nan, "high": math.nan,
+                "n": math.nan, "n_ref": math.nan}
+    low, high = newcombe_difference_interval(counts[0], counts[1], counts[2], counts[3],
+                                             confidence)
+    return {"reference": reference, "gap": gap, "low": float(low), "high": float(high),
+            "n": counts[1], "n_ref": counts[3]}
+
+
+def compare_runs(run_a: Any, run_b: Any) -> RunComparison:
+    """Compare two finished runs of one experiment.
+
+    Parameters
+    ----------
+    run_a, run_b : LoadedRun
+        Runs read by :func:`experiments.api.load`.
+
+    Returns
+    -------
+    RunComparison
+
+    Raises
+    ------
+    UsageError
+        When the runs are of different experiments.
+    """
+    a, b = run_a.manifest, run_b.manifest
+    if a.get("experiment") != b.get("experiment"):
+        raise UsageError(
+            f"runs of different experiments ({a.get('experiment')!r} in "
+            f"{str(run_a.directory)!r}, {b.get('experiment')!r} in {str(run_b.directory)!r}); "
+            "compare two runs of one experiment")
+    config_a, config_b = a.get("config", {}), b.get("config", {})
+    confidence = float(config_a.get("audit", {}).get("confidence", 0.95))
+    notes = []
+    if float(config_b.get("audit", {}).get("confidence", 0.95)) != confidence:
+        notes.append(f"The runs were audited at different levels; every interval here is "
+                     f"recomputed at run A's, {100 * confidence:.0f}%.")
+    # Populations are drawn in fixed-size blocks seeded from the run's seed, so the same
+    # profile and seed give the same people: all of them at one size, the first ones when the
+    # sizes differ. Either way the two gaps are not independent.
+    population_a = {k: v for k, v in config_a.get("population", {}).items() if k != "size"}
+    population_b = {k: v for k, v in config_b.get("population", {}).items() if k != "size"}
+    shared = population_a == population_b and a.get("seed") == b.get("seed")
+    differences = config_differences(config_a, config_b)
+    if differences.empty and shared:
+        notes.append("Both runs have the same configuration and seed: the second is a re-run "
+                      "of the first, and its numbers are expected to be identical.")
+    metrics_a, metrics_b = run_a.tables.get("metrics"), run_b.tables.get("metrics")
+    rows = []
+    focuses = config_a.get("audit", {}).get("focus", []) or []
+    if metrics_a is not None and metrics_b is not None:
+        for focus in focuses:
+            label = focus.get("label") or f"{focus['group']} against the reference"
+            for metric in focus.get("metrics", ["fpr"]):
+                # A selection rate needs no outcome: both views hold the same one.
+                for view in ("true",) if metric == "selection_rate" else ("true", "recorded"):
+                    one = _focus_gap(metrics_a, focus, metric, view, confidence)
+                    two = _focus_gap(metrics_b, focus, metric, view, confidence)
+                    if one is None or two is None:
+                        continue
+                    row = _change_row(label, focus, metric, view, one, two, shared)
+                    rows.append({**row, "view": "any" if metric == "selection_rate" else view})
+    columns = ["label", "grouping", "group", "reference", "metric", "view", "gap_a",
+               "gap_a_low", "gap_a_high", "n_a", "n_ref_a", "gap_b", "gap_b_low", "gap_b_high",
+               "n_b", "n_ref_b", "change", "change_low", "change_high", "verdict"]
+    table = pd.DataFrame(rows, columns=columns)
+    return RunComparison(run_a, run_b, differences, table, shared, confidence, notes)
+
+
+def _change_row(label: str, focus: dict[str, Any], metric: str, view: str,
+                one: dict[str, float], two: dict[str, float], shared: bool) -> dict[str, Any]:
+    change = two["gap"] - one["gap"]
+    low, high = mover_difference(two["gap"], one["gap"], (two["low"], two["high"]),
+                                 (one["low"], one["high"]))
+    low, high = float(low), float(high)
+    if one["reference"] != two["reference"]:
+        verdict = (f"no comparison: the runs compare with different reference groups "
+                   f"({one['reference']}, {two['reference']})")
+        change = low = high = math.nan
+    elif not (_finite(change) and _finite(low) and _finite(high)):
+        verdict = "no comparison: a rate is withheld or undefined in one of the runs"
+    elif low > 0:
+        verdict = "the gap is larger in run B"
+    elif high < 0:
+        verdict = "the gap is smaller in run B"
+    elif shared:
+        verdict = ("this interval cannot tell the runs apart (it treats runs on the same "
+                   "people as independent, so a paired comparison might)")
+    else:
+        verdict = "the data cannot tell the runs apart"
+    return {"label": label, "grouping": focus["grouping"], "group": focus["group"],
+            "reference": one["reference"], "metric": metric, "view": view,
+            "gap_a": one["gap"], "gap_a_low": one["low"], "gap_a_high": one["high"],
+            "n_a": one["n"], "n_ref_a": one["n_ref"], "gap_b": two["gap"],
+            "gap_b_low": two["low"], "gap_b_high": two["high"], "n_b": two["n"],
+            "n_ref_b": two["n_ref"], "change": change, "change_low": low, "change_high": high,
+            "verdict": verdict}

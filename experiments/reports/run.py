@@ -1,0 +1,625 @@
+"""The run report: card, caveat, headlines, both views side by side, twins, how to cite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from audit import AuditResult
+from audit.engine import grouping_name
+from audit.metrics import EXPLANATIONS
+from audit.report import (
+    SPREAD_HEADER,
+    interval_explanation,
+    number,
+    p_value,
+    percent,
+    points,
+    rate_with_interval,
+    ratio_with_interval,
+    spread_cells,
+)
+from experiments.reports.headlines import twin_sentences
+from experiments.reports.remedies import remedies_blocks
+from experiments.version import __version__, git_commit
+from experiments.writing.document import (
+    Bullets,
+    Card,
+    Caveat,
+    Code,
+    Details,
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+)
+from experiments.writing.names import group_names, name_text
+
+if TYPE_CHECKING:
+    from experiments.config import ExperimentConfig
+    from experiments.systems.contract import SystemRun
+
+CAVEAT = (
+    "These numbers come from a simulation of a toy mimic, not from a measurement of the real "
+    "system. Nobody outside has the real system, its code or its data. The people are "
+    "synthetic, the bias mechanisms and their strengths are assumptions set in the experiment "
+    "file, and the toy system only imitates what public reporting says the real one does. "
+    "What the numbers show is how a design like this one can produce unequal errors, and "
+    "through which mechanism; not how often the real system errs."
+)
+
+SHOWN_METRICS = ("fpr", "fnr", "selection_rate", "ppv")
+#: How each view is named in figures and tables.
+VIEW_TITLES = {"true": "true outcome", "recorded": "recorded outcome"}
+#: Key of the focus comparison's figure in the figures :func:`write_figures` returns.
+FOCUS_FIGURE = "(focus comparison)"
+
+
+def names_of(views: dict[str, AuditResult]) -> dict[str, str]:
+    """Country names for every code among a run's groups and reference groups."""
+    table = views["true"].table
+    return group_names(pd.concat([table["group"], table["reference"]]).dropna().unique())
+
+
+def same_views(views: dict[str, AuditResult]) -> bool:
+    """Whether the recorded outcome counts exactly as the true one (no recorded world)."""
+    truth, recorded = views["true"].table, views["recorded"].table
+    return truth["numerator"].equals(recorded["numerator"]) and \
+        truth["denominator"].equals(recorded["denominator"])
+
+
+def undefined_everywhere(result: AuditResult, grouping: str, metric: str) -> bool:
+    """Whether ``metric`` is undefined or suppressed for every group of ``grouping``."""
+    rows = _rows(result, grouping, metric)
+    return rows.empty or bool(
+        rows["flags"].fillna("").astype(str).str.contains("undefined|suppressed").all())
+
+
+def _rows(result: AuditResult, grouping: str, metric: str) -> pd.DataFrame:
+    table = result.table
+    return table[(table["grouping"] == grouping) & (table["metric"] == metric)].set_index("group")
+
+
+def views_table(views: dict[str, AuditResult], grouping: str, *, recorded: bool = True,
+                fnr: bool = True) -> Table:
+    """Per group: size, selection rate, FPR and its ratio by each view, FNR by the truth.
+
+    ``recorded=False`` leaves out the recorded view's columns (for a run whose records equal
+    the truth), ``fnr=False`` the false negative rate (undefined for every group).
+    """
+    truth, recorded_view = views["true"], views["recorded"]
+    sizes = _rows(truth, grouping, "n")
+    true_fpr, recorded_fpr = _rows(truth, grouping, "fpr"), _rows(recorded_view, grouping, "fpr")
+    fnr_rows, selection = _rows(truth, grouping, "fnr"), _rows(truth, grouping, "selection_rate")
+    header = ["group", "people", "selection rate", "FPR (true outcome)",
+              "FPR ratio, true outcome; p (Holm)"]
+    if recorded:
+        header += ["FPR (recorded outcome)", "FPR ratio, recorded outcome; p (Holm)"]
+    if fnr:
+        header.append("FNR (true outcome)")
+    header.append("notes")
+    rows = []
+    for group, size in sizes.iterrows():
+        suppressed = "suppressed" in str(size["flags"])
+        notes = sorted({f for f in str(size["flags"]).split(";") if f}
+                       | {f for f in str(true_fpr.loc[group, "flags"]).split(";")
+                          if f in ("small_n", "undefined")})
+        row = [
+            group,
+            "<10" if suppressed else f"{int(size['value']):,}",
+            rate_with_interval(selection.loc[group]),
+            rate_with_interval(true_fpr.loc[group]),
+            _ratio_p(true_fpr.loc[group]),
+        ]
+        if recorded:
+            row += [rate_with_interval(recorded_fpr.loc[group]),
+                    _ratio_p(recorded_fpr.loc[group])]
+        if fnr:
+            row.append(rate_with_interval(fnr_rows.loc[group]))
+        row.append(", ".join(notes))
+        rows.append(row)
+    return Table(header, rows)
+
+
+def _ratio_p(row: pd.Series) -> str:
+    text = ratio_with_interval(row)
+    if text in ("reference", "—") or text.startswith("— ") or "cannot tell" in text:
+        return text
+    return f"{text}; p {p_value(row['p_holm'])}"
+
+
+def summary_rows(views: dict[str, AuditResult], grouping: str, *, recorded: bool = True
+                 ) -> tuple[Table, list[str]]:
+    """Across-group measures, both views (or the truth alone with ``recorded=False``).
+
+    Returns the table and the measures left out of it: those undefined, or resting on fewer
+    than two groups large enough to compare, which say nothing about a spread.
+    """
+    rows, left_out = [], []
+    for view, result in views.items():
+        if view == "recorded" and not recorded:
+            continue
+        summary = result.summary[result.summary["grouping"] == grouping]
+        picked = summary[
+            (summary["measure"].isin(["max_min_difference", "min_max_ratio"])
+             & summary["metric"].isin(["fpr", "fnr"]))
+            | summary["measure"].isin(["equalized_odds_difference", "demographic_parity_ratio"])
+        ]
+        for _, row in picked.iterrows():
+            measure = row["measure"].replace("_", " ")
+            compared = pd.to_numeric(row.get("groups_compared"), errors="coerce")
+            if not pd.notna(row["value"]) or not (pd.notna(compared) and compared >= 2):
+                what = [VIEW_TITLES[view]] if recorded else []
+                if row["measure"] in ("max_min_difference", "min_max_ratio"):
+                    what.insert(0, GAP_NAMES.get(row["metric"], row["metric"]))
+                what = f"{measure} ({', '.join(what)})" if what else measure
+                if what not in left_out:
+                    left_out.append(what)
+                continue
+            rows.append([view, measure, row["metric"], *spread_cells(row)])
+    return Table(["view", "measure", "metric", *SPREAD_HEADER], rows), left_out
+
+
+def flips_table(flips: pd.DataFrame, decision_label: str) -> Table:
+    """Counterfactual flip rates per intervention and group."""
+    rows = []
+    for _, row in flips.iterrows():
+        suppressed = "suppressed" in str(row["flags"])
+        rows.append([
+            row["intervention"], row["effect"], row["grouping"], row["group"],
+            "<10" if suppressed else f"{int(row['n']):,}",
+            "suppressed" if suppressed else
+            f"{percent(row['flip_rate'], 2)} ({percent(row['ci_low'], 2)}–"
+            f"{percent(row['ci_high'], 2)})",
+            "—" if suppressed else f"{int(row['flips_to_selected']):,}",
+            "—" if suppressed else f"{int(row['flips_to_not_selected']):,}",
+            row["flags"],
+        ])
+    return Table(["twin's value", "effect", "grouping", "group", "people", "flip rate (95% CI)",
+                  f"became {decision_label}", f"ceased to be {decision_label}", "notes"], rows)
+
+
+#: How a metric's gap is named in the attribution section.
+GAP_NAMES = {"fpr": "false positive rate", "selection_rate": "selection rate",
+             "fnr": "false negative rate", "tpr": "true positive rate"}
+
+
+def attribution_blocks(system_run: SystemRun) -> list[object]:
+    """"Where the disparity comes from": the knobs-off baseline and each knob's contribution."""
+    from experiments.systems.contract import ALL_OFF, AS_CONFIGURED
+
+    attribution = system_run.findings.attribution
+    blocks: list[object] = [Heading("Where the disparity comes from")]
+    if attribution is None:
+        return blocks + [Paragraph(
+            "This run computed no knobs-off world (the experiment lists no [attribution] knobs, "
+            "or attribution was skipped), so nothing here separates what the bias mechanisms "
+            "do from what the population's composition does.")]
+    knobs = attribution.knobs
+    level = f"{100 * attribution.confidence:.0f}%"
+    method = ("every one of the " if attribution.method == "exact" else "a sample of ") + (
+        f"{attribution.n_worlds} worlds")
+    blocks.append(Paragraph((
+        f"The system was run again in {method} in which each of the {len(knobs)} bias knobs "
+        "below is on (as configured) or off, on the same people: the same truth, the same "
+        "random noise, only the knobs changed. 'All knobs off' is the gap that remains without "
+        "any of them: it comes from the simulated population itself"
+        + (f" ({attribution.baseline_cause})" if attribution.baseline_cause else "")
+        + ", not from a mechanism. Each knob's contribution is its Shapley value: the change "
+        "it makes to the gap, averaged over every order of switching the knobs on, so 'all "
+        "knobs off' plus the contributions equals the gap as configured exactly. 'Alone' is "
+        "the change when only that knob is switched off. Gaps are in percentage points (the "
+        f"group's rate minus the reference's) with {level} intervals from resampling people "
+        "within the groups; an interval that includes 0 cannot tell the contribution from "
+        "none. " + " ".join(attribution.notes)).strip()))
+    blocks.append(Bullets([f"{k.name} ({k.key}, off = {json.dumps(k.off)})"
+                           + (f": {k.explains}" if k.explains else "") for k in knobs]))
+    table = attribution.table
+    # The first rate of each comparison stays on the first page; the same comparison in its
+    # other rates (a selection rate beside a false positive rate) folds away below it.
+    shown: set[tuple[str, str, str]] = set()
+    more: list[object] = []
+    for (grouping, group, reference, metric), part in table.groupby(
+            ["grouping", "group", "reference", "metric"], sort=False):
+        label = part["label"].iloc[0]
+        if metric in GAP_NAMES:
+            caption = (f"{label or f'{group} against {reference}'} ({grouping}): gap in "
+                       f"{GAP_NAMES[metric]}, n = {int(part['n_group'].iloc[0]):,} and "
+                       f"{int(part['n_reference'].iloc[0]):,}")
+        else:  # a system's own contrast, over several groups' rates
+            caption = (f"{label or metric.replace('_', ' ')} ({grouping}), n = "
+                       f"{int(part['n_group'].iloc[0]):,} in the rates compared")
+        rows = []
+        for _, r in part.iterrows():
+            if r["source"] == ALL_OFF:
+                what = attribution.baseline_cause or "the population's composition"
+            elif r["source"] == AS_CONFIGURED:
+                what = "the run as configured"
+            else:
+                what = r["knob_key"]
+            rows.append([r["source"], what,
+                         points(r["contribution"], r["ci_low"], r["ci_high"]),
+                         points(r["one_at_a_time_change"], r["one_at_a_time_ci_low"],
+                                 r["one_at_a_time_ci_high"])])
+        block = Table(
+            ["source", "what it is", f"gap or contribution (points, {level} CI)",
+             f"change when switched off alone (points, {level} CI)"], rows, caption=caption)
+        key = (grouping, group, reference)
+        (more if key in shown else blocks).append(block)
+        shown.add(key)
+    if more:
+        blocks.append(Details("The same comparisons in other rates", more, level=3))
+    return blocks
+
+
+@dataclass
+class ReportContext:
+    """What an optional report section may read (see :data:`OPTIONAL_SECTIONS`)."""
+
+    config: ExperimentConfig
+    views: dict[str, AuditResult]
+    system_run: SystemRun
+    #: The run's folder while it is written (figures go under ``figures/``).
+    directory: Path
+    #: Country names of the run's group codes (:func:`names_of`).
+    names: dict[str, str] = field(default_factory=dict)
+
+
+#: Optional sections of the first page, rendered in order after "Where the disparity comes
+#: from": each is a name and a function of the :class:`ReportContext` that returns the
+#: section's blocks, or an empty list when the run has nothing for it (its table was not
+#: computed). Add one with :func:`register_section`.
+OPTIONAL_SECTIONS: list[tuple[str, Callable[[ReportContext], list[object]]]] = []
+
+
+def register_section(name: str, build: Callable[[ReportContext], list[object]]) -> None:
+    """Add (or replace, by ``name``) an optional first-page section of every run report.
+
+    Parameters
+    ----------
+    name : str
+        The section's name, unique among optional sections.
+    build : callable
+        Takes a :class:`ReportContext` and returns the section's blocks (starting with its
+        :class:`~experiments.writing.document.Heading`), or ``[]`` when the run has nothing to show,
+        typically because the table it reads is not in ``system_run.decided.extra_tables``.
+    """
+    OPTIONAL_SECTIONS[:] = [(n, b) for n, b in OPTIONAL_SECTIONS if n != name]
+    OPTIONAL_SECTIONS.append((name, build))
+
+
+def focus_rows(config: ExperimentConfig, views: dict[str, AuditResult]
+               ) -> tuple[object, str, str, pd.DataFrame] | None:
+    """The first focus comparison's rates, group and reference, under each view.
+
+    Returns the focus, its reference, its metric and one row per (view, group) with
+    ``series``, ``group``, ``value``, ``ci_low``, ``ci_high``; None when the run names no
+    focus or its groups were not audited.
+    """
+    if not config.audit.focus:
+        return None
+    focus = config.audit.focus[0]
+    metric = focus.metrics[0] if focus.metrics[0] in ("fpr", "fnr", "selection_rate") else "fpr"
+    truth = _rows(views["true"], focus.grouping, metric)
+    if truth.empty:
+        return None
+    reference = focus.reference or str(truth["reference"].iloc[0])
+    if reference == focus.group:  # the group is its grouping's reference: nothing to compare
+        return None
+    shown = {"true": views["true"]} if same_views(views) else views
+    records = []
+    for view, result in shown.items():
+        rows = _rows(result, focus.grouping, metric)
+        for group in (focus.group, reference):
+            if group not in rows.index:
+                return None
+            row = rows.loc[group]
+            defined = not any(f in str(row["flags"]) for f in ("undefined", "suppressed"))
+            records.append({"series": f"by the {VIEW_TITLES[view]}", "group": group,
+                            "value": row["value"] if defined else float("nan"),
+                            "ci_low": row["ci_low"], "ci_high": row["ci_high"]})
+    return focus, reference, metric, pd.DataFrame(records)
+
+
+def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, AuditResult]
+                  ) -> dict[str, list[tuple[Path, str]]]:
+    """Draw a run's figures under ``directory/figures``; return them by grouping.
+
+    Per grouping: the error rates that are defined for some group, with their intervals, and
+    (when the records differ from the truth) the false positive rate ratio by each view.
+    Under :data:`FOCUS_FIGURE`: the first focus comparison's two rates by each view. Groups
+    are labelled by country name where they are codes.
+    """
+    from audit.figures import plot_comparison, plot_rates_by_group, plot_views
+
+    names = names_of(views)
+    labels = {g: name_text(str(g), names) for g in views["true"].table["group"].unique()}
+    figures: dict[str, list[tuple[Path, str]]] = {}
+    distinct = not same_views(views)
+    for grouping in config.audit.groupings:
+        name = grouping_name(grouping)
+        slug = "_".join(grouping)
+        drawn = [m for m in ("fpr", "fnr") if not undefined_everywhere(views["true"], name, m)]
+        figures[name] = []
+        if drawn:
+            words = " and ".join(GAP_NAMES[m] for m in drawn)
+            rates = plot_rates_by_group(
+                views["true"].table, name, drawn, directory / "figures" / f"rates_{slug}.png",
+                title=f"Errors against the true outcome, by {name}", labels=labels)
+            figures[name].append(
+                (rates, f"{words.capitalize()} by {name}, against the true outcome, with 95% "
+                        "Wilson intervals (suppressed cells left out)."))
+        if distinct and not undefined_everywhere(views["true"], name, "fpr"):
+            compare = plot_views(
+                {VIEW_TITLES[k]: v.table for k, v in views.items()}, name, "fpr",
+                directory / "figures" / f"views_fpr_{slug}.png",
+                title=f"False positive rate ratio by {name}: true against recorded outcome",
+                labels=labels)
+            figures[name].append(
+                (compare, f"False positive rate of each {name} group relative to the reference "
+                          "group, judged by the true outcome and by the recorded outcome, with "
+                          "95% bootstrap intervals."))
+    focused = focus_rows(config, views)
+    if focused is not None:
+        focus, reference, metric, rows = focused
+        if rows["value"].notna().any():
+            rows = rows.assign(label=rows["group"].map(lambda g: name_text(str(g), names)))
+            level = f"{100 * config.audit.confidence:.0f}%"
+            title = name_text(focus.label or f"{focus.group} against {reference}", names)
+            path = plot_comparison(
+                rows, directory / "figures" / "focus.png", title=title[:1].upper() + title[1:],
+                xlabel=f"{GAP_NAMES[metric]}, % ({level} Wilson interval)")
+            views_word = ("by the true outcome" if same_views(views) else
+                          "by the true outcome and by the recorded outcome")
+            figures[FOCUS_FIGURE] = [(path, name_text(
+                f"{GAP_NAMES[metric].capitalize()} of {focus.group} and of {reference} "
+                f"({focus.grouping}), {views_word}, with {level} Wilson intervals.", names))]
+    return figures
+
+
+def what_not_shown(config: ExperimentConfig, views: dict[str, AuditResult],
+                   system_run: SystemRun, left_out: list[str]) -> Bullets:
+    """The limits of this run's numbers, each in one sentence."""
+    settings = config.audit
+    switched = [n for n, m in config.mechanisms.items() if m.strength]
+    items = [
+        "How often the real system errs. These are synthetic "
+        f"{system_run.decided.unit} run through a toy "
+        "mimic; every rate depends on the bias mechanisms and strengths the experiment file "
+        "assumes" + (f" ({', '.join(switched)})" if switched else " (none switched on)") + ".",
+        "Whether the assumed strengths are right. The intervals cover the chance of drawing "
+        f"these {config.population.size:,} people (seed {config.experiment.seed}), not "
+        "uncertainty about the assumptions.",
+    ]
+    if system_run.findings.attribution is None:
+        items.append("Which mechanism produced a gap. This run computed no knobs-off world, so "
+                     "nothing separates the bias mechanisms from the population's composition.")
+    else:
+        items.append("The effect of anything the experiment does not switch. Only the knobs "
+                     "listed above are turned off; whatever else makes groups unequal stays in "
+                     "the 'all knobs off' gap.")
+    if not same_views(views):
+        items.append("What a real audit could measure. A real auditor has only the recorded "
+                     "outcome; the true-outcome columns exist only because the simulation "
+                     "knows the truth.")
+    items.append(
+        f"Anything about small groups. Groups with fewer than {settings.min_count} people behind "
+        "a rate are left out of the comparisons across groups, and rates resting on fewer than "
+        f"{settings.suppress_below} are withheld: an unreported gap is unmeasured, not absent.")
+    if left_out:
+        items.append("Measures that cannot be computed here, left out of the tables: "
+                     + "; ".join(left_out) + ".")
+    return Bullets(items)
+
+
+def _sections_by_heading(blocks: list[object]) -> list[object]:
+    """Fold a system's own report blocks into one collapsible section per level-2 heading."""
+    out: list[object] = []
+    title, inner = None, []
+    for block in [*blocks, Heading("", 2)]:
+        if isinstance(block, Heading) and block.level == 2:
+            if title is not None:
+                out.append(Details(title, inner))
+            elif inner:
+                out.extend(inner)
+            title, inner = block.text, []
+        else:
+            inner.append(block)
+    return out
+
+
+def name_blocks(blocks: list[object], names: dict[str, str]) -> list[object]:
+    """Every block's text with country codes replaced by names (code blocks and the shipped
+    card excepted: they quote configuration and source text as they are)."""
+    if not names:
+        return list(blocks)
+
+    def text(value: object) -> str:
+        return name_text(str(value), names)
+
+    out: list[object] = []
+    for block in blocks:
+        match block:
+            case Heading(value, level):
+                out.append(Heading(text(value), level))
+            case Paragraph(value):
+                out.append(Paragraph(text(value)))
+            case Bullets(items):
+                out.append(Bullets([text(i) for i in items]))
+            case Caveat(title, value):
+                out.append(Caveat(text(title), text(value)))
+            case Table(header, rows, caption):
+                out.append(Table([text(h) for h in header],
+                                 [[text(c) for c in row] for row in rows], text(caption)))
+            case Figure(path, caption, relative_to):
+                out.append(Figure(path, text(caption), relative_to))
+            case Details(title, inner, level, is_open):
+                out.append(Details(text(title), name_blocks(list(inner), names), level,
+                                   is_open))
+            case _:
+                out.append(block)
+    return out
+
+
+def build_report(
+    *,
+    config: ExperimentConfig,
+    run_id: str,
+    views: dict[str, AuditResult],
+    flips: pd.DataFrame,
+    decisions: pd.DataFrame,
+    system_run: SystemRun,
+    headlines: list[str],
+    figures: dict[str, list[tuple[Path, str]]],
+    extra_blocks: list[object],
+    directory: Path,
+    cite_hashes: dict[str, str],
+    config_file: Path,
+) -> Document:
+    """Assemble the report of one run.
+
+    The first page is what a reader can quote: headlines, where the disparity comes from,
+    any optional sections (:data:`OPTIONAL_SECTIONS`), the focus comparison in one figure,
+    and what the numbers do not show. The detail follows, one collapsible section per
+    grouping and per system table. Country codes are shown as names throughout.
+    """
+    experiment = config.experiment
+    truth = views["true"]
+    names = names_of(views)
+    distinct = not same_views(views)
+    document = Document(f"{experiment.title}: audit report")
+    who = ("synthetic people" if system_run.decided.unit == "people"
+           else f"{system_run.decided.unit} by synthetic people")
+    context = ReportContext(config, views, system_run, directory, names)
+    optional = [block for _, build in OPTIONAL_SECTIONS for block in build(context)]
+
+    # Metrics that are undefined for every group of every grouping leave every table at once.
+    groupings = [grouping_name(g) for g in config.audit.groupings]
+    fnr_shown = not all(undefined_everywhere(truth, g, "fnr") for g in groupings)
+    left_out = [] if fnr_shown else [
+        "the false negative rate, undefined for every group (no one audited had a true "
+        "positive outcome, so there is no missed case to count)"]
+    detail: list[object] = []
+    for name in groupings:
+        reference = _rows(truth, name, "n")["reference"].iloc[0]
+        table = views_table(views, name, recorded=distinct,
+                            fnr=fnr_shown and not undefined_everywhere(truth, name, "fnr"))
+        summary, dropped = summary_rows(views, name, recorded=distinct)
+        blocks: list[object] = [Paragraph(f"Reference group: {reference}."), table]
+        if fnr_shown and undefined_everywhere(truth, name, "fnr"):
+            blocks.append(Paragraph("The false negative rate is left out of this table: it is "
+                                    "undefined or withheld for every group."))
+        if summary.rows:
+            blocks.append(summary)
+        if dropped:
+            blocks.append(Paragraph(
+                "Left out of the comparison across groups: " + ", ".join(dropped) + ". Each is "
+                "undefined or rests on fewer than two groups large enough to compare (at least "
+                f"{config.audit.min_count} people), so it measures no spread."))
+        blocks += [Figure(path, caption, relative_to=directory)
+                   for path, caption in figures.get(name, [])]
+        detail.append(Details(f"By {name}", blocks))
+
+    document.add(
+        Paragraph(
+            f"Run {run_id}. {len(decisions):,} held-out {who} from the "
+            f"'{config.population.profile}' profile (population "
+            f"{config.population.size:,}, seed {experiment.seed}); the training split held "
+            f"{system_run.decided.details.get('training_people', 0):,} people."
+        ),
+        Caveat("A simulation of a mimic, not a measurement of the real system", CAVEAT),
+        Heading("Headline findings"),
+        Bullets(headlines),
+        *attribution_blocks(system_run),
+        *remedies_blocks(config, system_run, directory),
+        *optional,
+    )
+    for path, caption in figures.get(FOCUS_FIGURE, []):
+        document.add(Heading("The comparison named in advance"),
+                     Figure(path, caption, relative_to=directory))
+    document.add(
+        Heading("What this does not show"),
+        what_not_shown(config, views, system_run, left_out),
+        Heading("The detail"),
+        Paragraph("Each section below opens on a click; in the HTML report every table sorts "
+                  "by the column whose header is clicked. Every number is also in the CSV "
+                  "files beside this report, where groups keep their codes (group) beside "
+                  "their names (group_name)."),
+        Details("The system", [Card(system_run.wording.card)]),
+        Details("The simulated world", [
+            Paragraph("Bias mechanisms switched on in this run (0 = off):"),
+            Table(["mechanism", "strength", "targets"],
+                  [[name, number(m.strength, 2), ", ".join(m.targets) or "everyone"]
+                   for name, m in config.mechanisms.items()] or [["none", "—", "—"]]),
+        ]),
+        Details("What the numbers mean", [
+            Bullets([f"{EXPLANATIONS[m][0]}: {EXPLANATIONS[m][1]}." for m in SHOWN_METRICS
+                     if fnr_shown or m != "fnr"]
+                    + (["Flip rate: share of people whose decision differs from their "
+                        "counterfactual twin's (a total effect when the twin's attribute and "
+                        "what follows from it change, a direct effect when only the attribute "
+                        "and the proxies the system sees change)."]
+                       if not flips.empty else [])),
+            Paragraph(interval_explanation(truth.settings)),
+        ]),
+        Details("Two views: the true outcome and the recorded outcome", [
+            Paragraph(
+                "A real auditor can judge the system's decisions only against the agency's "
+                "records. This simulation also knows the truth. The 'true outcome' view counts "
+                f"an error when someone {system_run.wording.negative_phrase} was "
+                f"{system_run.wording.decision_label}; the 'recorded outcome' view counts an error "
+                "only "
+                "when the records disagree with the decision. When the records over-record "
+                "some groups (label bias), the recorded view calls those errors correct: a "
+                "disparity that is large by the truth can vanish in the records. "
+                + ("The difference between the true and recorded columns of each grouping's "
+                   "table is that blind spot." if distinct else
+                   "In this run the records equal the truth, so each table shows the true "
+                   "outcome alone.")
+                + ("" if fnr_shown else " " + left_out[0].capitalize() + ", is left out of "
+                   "every table.")),
+        ]),
+        *detail,
+    )
+    if not flips.empty:
+        document.add(Details("Counterfactual twins", [
+            Paragraph(
+                "Each held-out person has two twins, both scored by the same fitted system with "
+                "the same cut-off; the flip rate is the share whose decision differs. The "
+                "total-effect twin has the attribute changed and everything that follows from "
+                "it in this simulated world regenerated from the person's own randomness "
+                "(language, visa type, age, neighbourhood, even the true outcome), so it "
+                "measures what the attribute does through every path, the profile's "
+                "composition included. The direct-effect twin changes only the attribute and "
+                "the proxies the system sees; every other attribute and the true outcome keep "
+                "the person's own values. In both, the recorded world is re-applied, so "
+                "targeting by origin follows the twin."
+            ),
+            Bullets([twin_sentences(flips, intervention)
+                     for intervention in dict.fromkeys(flips["intervention"])]),
+            flips_table(flips, system_run.wording.decision_label),
+        ]))
+    document.add(*_sections_by_heading(list(extra_blocks)))
+    commit = git_commit() or "not a git checkout"
+    document.add(
+        Heading("How to cite"),
+        Code(
+            f"bias-audit-sandbox {__version__} (commit {commit}). Experiment "
+            f"'{experiment.name}' ({config_file.name}), run {run_id}, seed {experiment.seed}, "
+            f"population {config.population.size:,} ({config.population.profile}).\n"
+            + "\n".join(f"sha256 {name}: {digest}" for name, digest in cite_hashes.items())
+            + "\nFull configuration, package versions and file hashes: manifest.json. "
+            "A simulation of a toy mimic, not a measurement of the real system."
+        ),
+        Paragraph("Every metric for every group and both views, with intervals, tests and "
+                  "flags, is in metrics.csv (and metrics.json); across-group measures are in "
+                  "summary.csv; flip rates in flip_rates.csv."),
+    )
+    document.blocks = name_blocks(document.blocks, names)
+    return document
