@@ -10,7 +10,8 @@ import pandas as pd
 from scipy import stats
 
 from audit import clusters
-from audit.counts import DEFAULT_SCORE_BINS, CountTable, count_table, marginalise
+from audit.adjusted_table import adjusted_rows
+from audit.counts import DEFAULT_SCORE_BINS, MAX_CELLS, CountTable, count_table, marginalise
 from audit.errors import AuditInputError
 from audit.intervals import (
     DEFAULT_CONFIDENCE,
@@ -33,9 +34,16 @@ from audit.metrics import (
     safe_divide,
 )
 from audit.power import detectable_gap
-from audit.result import TABLE_COLUMNS, AuditResult
+from audit.result import TABLE_COLUMNS, AuditResult, empty_adjusted
 from audit.significance import benjamini_hochberg, compare_proportions, holm
-from audit.validation import binary_indicator, check_columns, group_codes, missing_mask
+from audit.validation import (
+    binary_indicator,
+    check_adjust_for,
+    check_columns,
+    check_strata_columns,
+    group_codes,
+    missing_mask,
+)
 
 #: Cells with fewer people than this (in a rate's denominator) are flagged ``small_n``.
 DEFAULT_MIN_COUNT = 30
@@ -118,6 +126,8 @@ def audit(
     score_bins: int = DEFAULT_SCORE_BINS,
     cluster: str | None = None,
     random_state: None | int | np.random.Generator = 0,
+    adjust_for: str | Sequence[str] | None = None,
+    adjust_view: str | None = None,
 ) -> AuditResult:
     """Audit binary decisions for unequal rates across groups.
 
@@ -162,6 +172,15 @@ def audit(
         each rate's variance grew.
     random_state : None, int or Generator
         Seeds the bootstrap; the default 0 makes every run give the same intervals.
+    adjust_for : str or sequence of str, optional
+        Columns to stratify by (several are crossed into one stratum variable). Every group
+        of each single-column grouping is then also compared with that grouping's reference
+        within strata, for every rate: see :mod:`audit.adjusted` and the result's
+        ``adjusted`` table. With ``dropna=True``, rows missing a stratum are dropped from the
+        whole audit, so the crude rates of both tables rest on the same rows.
+    adjust_view : str, optional
+        Label written in the ``view`` column of the adjusted table; default: the name of the
+        ``y_true`` column (the outcome the rates are measured against).
 
     Returns
     -------
@@ -188,12 +207,15 @@ def audit(
     """
     groupings = groupings_of(groups, intersections)
     columns = list(dict.fromkeys(c for g in groupings for c in g))
+    strata = check_adjust_for(adjust_for, columns)
+    if strata:
+        check_strata_columns(frame, strata, max_groups)
     n_dropped = 0
     if cluster is not None:
         check_columns(frame, [cluster], {cluster: "cluster"})
     if dropna:
         used = [*columns, y_true, y_pred, *([score] if score is not None else []),
-                *([cluster] if cluster is not None else [])]
+                *([cluster] if cluster is not None else []), *strata]
         check_columns(frame, used, {c: "groups" for c in columns})
         mask = missing_mask(frame, used)
         n_dropped = int(mask.sum())
@@ -201,9 +223,9 @@ def audit(
             raise AuditInputError(
                 f"every row has a missing value in {used}; no rows are left to audit")
         frame = frame.loc[~mask] if n_dropped else frame
-    tables = [count_table(frame, family, y_true, y_pred, score, positive_label=positive_label,
-                          score_bins=score_bins, max_groups=max_groups)
-              for family in grouping_families(groupings)]
+    tables, stratified = _count(frame, groupings, strata, y_true, y_pred, score,
+                                positive_label=positive_label, score_bins=score_bins,
+                                max_groups=max_groups)
     effects = None
     if cluster is not None:
         effects = {}
@@ -215,8 +237,62 @@ def audit(
         min_count=min_count, suppress_below=suppress_below, random_state=random_state,
         settings={"y_true": y_true, "y_pred": y_pred, "score": score, "cluster": cluster,
                   "positive_label": None if positive_label is None else str(positive_label)},
-        design_effects=effects, n_dropped=n_dropped,
+        design_effects=effects, n_dropped=n_dropped, stratified=stratified, adjust_for=strata,
+        adjust_view=adjust_view,
     )
+
+
+def _count(frame: pd.DataFrame, groupings: Sequence[Grouping], strata: Sequence[str],
+           y_true: str, y_pred: str, score: str | None, *, positive_label: object | None,
+           score_bins: int, max_groups: int) -> tuple[list[CountTable], list[CountTable]]:
+    """Count tables of every family, and of each stratified grouping (none without strata).
+
+    With strata, a family serving single-column groupings is counted crossed with the strata
+    in one pass, when its columns' numbers of values are known up front (categorical or
+    boolean columns) and the crossed array fits; its stratified groupings and, without a
+    score column, the family itself are sums over that array (counts add, so they equal the
+    separate counts exactly). Otherwise each stratified grouping is counted on its own.
+    """
+    families = grouping_families(groupings)
+    singles = adjusted_groupings(groupings, strata)
+    counted: dict[Grouping, CountTable] = {}
+    if singles:
+        for family in families:
+            crossed = [*family, *strata]
+            cells = np.prod([_known_values(frame[c]) or MAX_CELLS + 1 for c in crossed],
+                            dtype=np.float64)
+            if any(g[0] in family for g in singles) and cells <= MAX_CELLS:
+                counted[family] = count_table(frame, crossed, y_true, y_pred,
+                                              positive_label=positive_label,
+                                              max_groups=max_groups)
+    tables = [counted[family].marginal(family) if family in counted and score is None
+              else count_table(frame, family, y_true, y_pred, score,
+                               positive_label=positive_label, score_bins=score_bins,
+                               max_groups=max_groups)
+              for family in families]
+    stratified = []
+    for grouping in singles:
+        family = next((f for f in counted if grouping[0] in f), None)
+        stratified.append(
+            counted[family].marginal([*grouping, *strata]) if family is not None
+            else count_table(frame, [*grouping, *strata], y_true, y_pred,
+                             positive_label=positive_label, max_groups=max_groups))
+    return tables, stratified
+
+
+def _known_values(column: pd.Series) -> int | None:
+    """Number of labels a column's axis will have, when known without a pass over rows."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return max(len(column.cat.categories), 1)
+    if pd.api.types.is_bool_dtype(column) and isinstance(column.dtype, np.dtype):
+        return 2
+    return None
+
+
+def adjusted_groupings(groupings: Sequence[Grouping], adjust_for: Sequence[str]
+                       ) -> list[Grouping]:
+    """The groupings compared within strata: each single-column one, when strata are asked."""
+    return [g for g in groupings if len(g) == 1] if adjust_for else []
 
 
 def groupings_of(groups: str | Sequence[str] | Sequence[Sequence[str]],
@@ -263,11 +339,18 @@ def audit_families(
     settings: Mapping[str, object] | None = None,
     design_effects: Mapping[str, np.ndarray] | None = None,
     n_dropped: int = 0,
+    stratified: Sequence[CountTable] = (),
+    adjust_for: Sequence[str] = (),
+    adjust_view: str | None = None,
 ) -> AuditResult:
     """Audit the count tables of every family of groupings (see :func:`grouping_families`).
 
     The in-memory audit, the streaming audit of a file and the audit on a cluster all end
-    here, with the same tables, so they give the same result.
+    here, with the same tables, so they give the same result. With ``adjust_for``,
+    ``stratified`` holds one table per grouping of :func:`adjusted_groupings`, over the
+    grouping's column and then the ``adjust_for`` columns; those comparisons are closed
+    forms that draw no random numbers, so the plain figures are the same with or without
+    them.
     """
     rng = check_random_state(random_state)
     settings = {**(settings or {}),
@@ -282,7 +365,38 @@ def audit_families(
             suppress_below=suppress_below, random_state=rng, settings=settings,
             design_effects=design_effects,
         ))
-    return _combine(results, list(groupings), reference, n_dropped)
+    result = _combine(results, list(groupings), reference, n_dropped)
+    if adjust_for:
+        view = adjust_view if adjust_view is not None else str(result.settings.get("y_true"))
+        result.settings["adjust_for"] = list(adjust_for)
+        result.settings["adjust_view"] = view
+        result.adjusted = _adjusted(result, stratified, tuple(adjust_for), view,
+                                    confidence=confidence, min_count=min_count,
+                                    suppress_below=suppress_below,
+                                    design_effects=design_effects)
+    return result
+
+
+def _adjusted(result: AuditResult, stratified: Sequence[CountTable], adjust_for: Grouping,
+              view: str, *, confidence: float, min_count: int, suppress_below: int,
+              design_effects: Mapping[str, np.ndarray] | None) -> pd.DataFrame:
+    """The adjusted table: each stratified grouping against the plain audit's reference."""
+    frames = []
+    references = result.table.drop_duplicates("grouping").set_index("grouping")["reference"]
+    for table in stratified:
+        grouping = table.columns[: len(table.columns) - len(adjust_for)]
+        name = grouping_name(grouping)
+        n_groups = int(np.prod([len(table.categories[i]) for i in range(len(grouping))]))
+        counts = table.counts.reshape(n_groups, -1, 2, 2)
+        frames.append(adjusted_rows(
+            counts, _group_labels(table, grouping), _group_labels(table, adjust_for),
+            grouping=name, reference=str(references[name]), view=view,
+            adjust_for=grouping_name(adjust_for), confidence=confidence,
+            min_count=min_count, suppress_below=suppress_below,
+            design_effects=(design_effects or {}).get(name)))
+    if not frames:
+        return empty_adjusted()
+    return pd.concat(frames, ignore_index=True)
 
 
 def _design_effects(frame: pd.DataFrame, table: CountTable, groupings: list[Grouping],

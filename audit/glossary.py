@@ -65,6 +65,59 @@ SUMMARY_HELP: dict[str, str] = {
                        "alone and could disclose suppressed cells)",
 }
 
+#: Columns of ``AuditResult.adjusted`` (adjusted.csv; see :mod:`audit.adjusted`).
+ADJUSTED_HELP: dict[str, str] = {
+    "grouping": "the single-column grouping compared within strata",
+    "group": "the group's label",
+    "reference": "the grouping's reference group (as in metrics.csv)",
+    "metric": "the rate compared (selection_rate, fpr, fnr, ...)",
+    "view": "which outcome the rates are measured against: the y_true column's name unless "
+            "adjust_view names it",
+    "adjust_for": "the stratifying columns, crossed and joined by ' × '",
+    "strata_used": "strata where both the group and the reference have someone in the "
+                   "rate's denominator",
+    "strata_left_out": "strata where either side has no one in the rate's denominator; "
+                       "left out of every adjusted estimate",
+    "strata_left_out_names": "those strata's labels, joined by '; '",
+    "n_group": "people in the group's denominator of the rate, over every stratum",
+    "n_reference": "the same for the reference",
+    "group_rate": "the group's crude rate (equals value in metrics.csv)",
+    "reference_rate": "the reference's crude rate",
+    "crude_ratio": "group_rate over reference_rate",
+    "adjusted_ratio": "Mantel-Haenszel risk ratio over the common strata: the gap with the "
+                      "stratum mix held equal",
+    "adjusted_ratio_ci_low": "lower end of its interval (Greenland-Robins variance of the "
+                             "log; MOVER-R on score limits where a side has no events)",
+    "adjusted_ratio_ci_high": "upper end of the adjusted ratio's interval",
+    "adjusted_odds_ratio": "Mantel-Haenszel odds ratio over the common strata",
+    "crude_diff": "group_rate minus reference_rate (equals difference in metrics.csv)",
+    "adjusted_diff": "Mantel-Haenszel risk difference over the common strata",
+    "adjusted_diff_ci_low": "lower end of its interval (Sato's variance, with the asymmetry "
+                            "of score limits: MOVER-D)",
+    "adjusted_diff_ci_high": "upper end of the adjusted difference's interval",
+    "standardised_rate": "the group's rate had it the reference's stratum mix (direct "
+                         "standardisation over the common strata)",
+    "standardised_ci_low": "lower end of its Wilson interval on the effective number of "
+                           "people",
+    "standardised_ci_high": "upper end of the standardised rate's interval",
+    "composition_part": "the part of crude_diff due to who is in each group (stratum mix; "
+                        "Kitagawa)",
+    "composition_ci_low": "lower end of its interval (delta method, multinomial counts)",
+    "composition_ci_high": "upper end of the composition part's interval",
+    "within_part": "the part of crude_diff due to different rates within strata; with "
+                   "composition_part it adds up to crude_diff",
+    "within_ci_low": "lower end of its interval (delta method, multinomial counts)",
+    "within_ci_high": "upper end of the within-stratum part's interval",
+    "one_sided_part": "the share of composition_part from strata only one side occupies "
+                      "(there is no within-stratum difference to measure there)",
+    "composition_share": "composition_part over crude_diff; NaN where crude_diff is 0",
+    "homogeneity_p": "p-value of Cochran's Q test that the risk ratio is the same in every "
+                     "stratum",
+    "design_effect": "the larger of the group's and the reference's design effects (1 "
+                     "without clusters); variances are multiplied by it",
+    "flags": "the notes below, joined by ';'",
+}
+
 #: Flags the engine sets, and what each means for a reader.
 FLAG_HELP: dict[str, str] = {
     "reference": "the reference group",
@@ -79,6 +132,13 @@ FLAG_HELP: dict[str, str] = {
     "no_interval": "an interval that resampling cannot move, withheld rather than shown as "
                    "certain",
     "fewer_than_two_groups": "a spread needs two groups large enough to compare",
+    "reference_undefined": "nobody in the reference's denominator of the rate: no comparison",
+    "no_common_stratum": "no stratum holds people of both the group and the reference: the "
+                         "data cannot tell composition from treatment, every adjusted figure "
+                         "is NaN",
+    "heterogeneous": "the homogeneity test rejects one common risk ratio (p < 0.05): the "
+                     "adjusted ratio averages strata that differ",
+    "share_undefined": "the crude difference is 0, so the composition share is not a number",
     "left_out_N_under_M": "N groups with fewer than M people were left out of the spread",
 }
 

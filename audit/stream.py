@@ -22,6 +22,7 @@ from audit.engine import (
     DEFAULT_MIN_COUNT,
     DEFAULT_SUPPRESS_BELOW,
     Grouping,
+    adjusted_groupings,
     audit_families,
     grouping_families,
     groupings_of,
@@ -29,7 +30,13 @@ from audit.engine import (
 from audit.errors import AuditInputError
 from audit.intervals import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT
 from audit.result import AuditResult
-from audit.validation import DEFAULT_MAX_GROUPS, DEFAULT_NA_TEXT, check_columns, missing_mask
+from audit.validation import (
+    DEFAULT_MAX_GROUPS,
+    DEFAULT_NA_TEXT,
+    check_adjust_for,
+    check_columns,
+    missing_mask,
+)
 
 #: Rows per record batch read from a file.
 DEFAULT_BATCH_ROWS = 1_000_000
@@ -86,6 +93,7 @@ def count_families(
     max_groups: int = DEFAULT_MAX_GROUPS,
     progress: Callable[[int], None] | None = None,
     allow_empty: bool = False,
+    adjust_for: Sequence[str] = (),
 ) -> list[CountTable]:
     """Count every family of groupings over pieces of one table, and sum the pieces.
 
@@ -100,19 +108,27 @@ def count_families(
     allow_empty : bool
         Return an empty list for pieces with no rows at all (a worker's empty partition)
         instead of refusing them.
+    adjust_for : sequence of str
+        Stratifying columns (see :func:`audit.audit`): each grouping of
+        :func:`~audit.engine.adjusted_groupings` is also counted crossed with them.
 
     Returns
     -------
     list of CountTable
-        One per family, in :func:`~audit.engine.grouping_families` order; each carries the
-        number of rows dropped for missing values.
+        One per family, in :func:`~audit.engine.grouping_families` order, then one per
+        stratified grouping (scores are not counted there); each carries the number of rows
+        dropped for missing values.
     """
-    families = grouping_families(groupings)
+    plain = grouping_families(groupings)
+    families = [*plain, *(tuple([*g, *adjust_for]) for g in adjusted_groupings(groupings,
+                                                                               adjust_for))]
     used = [*dict.fromkeys(c for f in families for c in f), y_true, y_pred,
             *([score] if score is not None else [])]
     totals: list[CountTable | None] = [None] * len(families)
     n_dropped = 0
     for piece in pieces:
+        if adjust_for:
+            check_columns(piece, adjust_for, {c: "adjust_for" for c in adjust_for})
         if dropna:  # a row missing any used value is dropped for every family, as in memory
             check_columns(piece, used, {c: "groups" for c in used})
             mask = missing_mask(piece, used)
@@ -121,7 +137,8 @@ def count_families(
         if len(piece) == 0:
             continue
         for i, family in enumerate(families):
-            table = count_table(piece, family, y_true, y_pred, score,
+            table = count_table(piece, family, y_true, y_pred,
+                                score if i < len(plain) else None,
                                 positive_label=positive_label, score_bins=score_bins,
                                 max_groups=max_groups)
             totals[i] = table if totals[i] is None else merge_tables(totals[i], table)
@@ -160,22 +177,29 @@ def audit_pieces(
     score_bins: int = DEFAULT_SCORE_BINS,
     random_state: None | int | np.random.Generator = 0,
     progress: Callable[[int], None] | None = None,
+    adjust_for: str | Sequence[str] | None = None,
+    adjust_view: str | None = None,
 ) -> AuditResult:
     """Audit a table given in pieces; the result equals :func:`audit.audit` on the whole.
 
     Parameters are as for :func:`audit.audit` (no ``cluster``: a design effect needs every
-    row of a cluster together); ``progress`` as for :func:`count_families`.
+    row of a cluster together); ``progress`` as for :func:`count_families`. Counts add, so
+    the stratified tables of ``adjust_for`` are summed over the pieces like the others.
     """
     groupings = groupings_of(groups, intersections)
+    strata = check_adjust_for(adjust_for, [c for g in groupings for c in g])
     tables = count_families(pieces, groupings, y_true, y_pred, score,
                             positive_label=positive_label, score_bins=score_bins,
-                            dropna=dropna, max_groups=max_groups, progress=progress)
+                            dropna=dropna, max_groups=max_groups, progress=progress,
+                            adjust_for=strata)
+    n_plain = len(grouping_families(groupings))
     return audit_families(
-        tables, groupings, reference, n_boot=n_boot, confidence=confidence,
+        tables[:n_plain], groupings, reference, n_boot=n_boot, confidence=confidence,
         min_count=min_count, suppress_below=suppress_below, random_state=random_state,
         settings={"y_true": y_true, "y_pred": y_pred, "score": score, "cluster": None,
                   "positive_label": None if positive_label is None else str(positive_label)},
-        n_dropped=tables[0].n_dropped,
+        n_dropped=tables[0].n_dropped, stratified=tables[n_plain:], adjust_for=strata,
+        adjust_view=adjust_view,
     )
 
 
@@ -259,7 +283,10 @@ def audit_file(
         Other options of :func:`audit_pieces`.
     """
     groupings = groupings_of(groups, options.get("intersections", True))  # type: ignore[arg-type]
-    group_columns = list(dict.fromkeys(c for g in groupings for c in g))
+    strata = check_adjust_for(options.get("adjust_for"),  # type: ignore[arg-type]
+                              [c for g in groupings for c in g])
+    # Strata are read as text, as group columns are.
+    group_columns = list(dict.fromkeys([*(c for g in groupings for c in g), *strata]))
     columns = [*group_columns, y_true, y_pred, *([score] if score is not None else [])]
     return audit_pieces(read_batches(path, columns, group_columns, batch_rows),
                         [list(g) for g in groupings], y_true, y_pred, score, reference,
@@ -279,6 +306,8 @@ def audit_dask(
     score_bins: int = DEFAULT_SCORE_BINS,
     dropna: bool = False,
     max_groups: int = DEFAULT_MAX_GROUPS,
+    adjust_for: str | Sequence[str] | None = None,
+    adjust_view: str | None = None,
     **options: object,
 ) -> AuditResult:
     """Audit a Dask DataFrame: each partition is counted on its worker, counts are summed here.
@@ -290,9 +319,11 @@ def audit_dask(
     import dask
 
     groupings = groupings_of(groups, intersections)
+    strata = check_adjust_for(adjust_for, [c for g in groupings for c in g])
     counted = [dask.delayed(count_families)(
         [partition], groupings, y_true, y_pred, score, positive_label=positive_label,
-        score_bins=score_bins, dropna=dropna, max_groups=max_groups, allow_empty=True)
+        score_bins=score_bins, dropna=dropna, max_groups=max_groups, allow_empty=True,
+        adjust_for=strata)
         for partition in frame.to_delayed()]
     per_partition = [tables for tables in dask.compute(*counted) if tables]
     if not per_partition:
@@ -300,8 +331,10 @@ def audit_dask(
     tables = list(per_partition[0])
     for more in per_partition[1:]:
         tables = [merge_tables(a, b) for a, b in zip(tables, more, strict=True)]
+    n_plain = len(grouping_families(groupings))
     return audit_families(
-        tables, groupings, reference, settings={
+        tables[:n_plain], groupings, reference, settings={
             "y_true": y_true, "y_pred": y_pred, "score": score, "cluster": None,
             "positive_label": None if positive_label is None else str(positive_label)},
-        n_dropped=tables[0].n_dropped, **options)
+        n_dropped=tables[0].n_dropped, stratified=tables[n_plain:], adjust_for=strata,
+        adjust_view=adjust_view, **options)

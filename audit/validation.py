@@ -297,3 +297,42 @@ def _bytes(count: float) -> str:
             return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
         count /= 1000
     return f"{count:,.1f} GB"
+
+
+def check_adjust_for(adjust_for: str | Sequence[str] | None,
+                     group_columns: Sequence[str]) -> tuple[str, ...]:
+    """The stratifying columns of an adjusted comparison, checked against the groupings.
+
+    A single name stands for one column; none (or an empty sequence) asks for no adjustment.
+    A column may not repeat, and may not be a group column: a group compared with its
+    reference within strata of its own grouping would have no common stratum.
+    """
+    if adjust_for is None:
+        return ()
+    columns = (adjust_for,) if isinstance(adjust_for, str) else tuple(adjust_for)
+    repeated = duplicate_names(columns)
+    if repeated:
+        raise AuditInputError(
+            f"adjust_for names column {repeated[0]!r} more than once; name each column once")
+    for name in columns:
+        if name in group_columns:
+            raise AuditInputError(
+                f"adjust_for column {name!r} is also a group column; a group cannot be "
+                "compared with its reference within strata of its own grouping: adjust for "
+                "another column, or leave it out of groups")
+    return columns
+
+
+def check_strata_columns(frame: pd.DataFrame, adjust_for: Sequence[str], max_groups: int
+                         ) -> None:
+    """Check that every ``adjust_for`` column exists and has at most ``max_groups`` values."""
+    check_columns(frame, adjust_for, {name: "adjust_for" for name in adjust_for})
+    for name in adjust_for:
+        column = frame[name]
+        distinct = (len(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype)
+                    else int(column.nunique(dropna=True)))
+        if distinct > max_groups:
+            raise AuditInputError(
+                f"adjust_for column {name!r} has {distinct:,} distinct values (limit "
+                f"{max_groups:,}): too many strata to compare groups within; adjust for a "
+                "coarser column, or raise max_groups if you mean it")
