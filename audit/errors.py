@@ -24,6 +24,7 @@ CLI_SPELLING: dict[str, str] = {
     "max_groups": "--max-groups",
     "n_boot": "--n-boot",
     "intersections=False": "--no-intersections",
+    "adjust_for": "--adjust-for",
 }
 
 

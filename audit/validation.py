@@ -77,7 +77,7 @@ def check_columns(frame: pd.DataFrame, names: Sequence[str], role: dict[str, str
         if name in frame.columns:
             continue
         close = difflib.get_close_matches(str(name), columns, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
         raise AuditInputError(
             f"column {name!r} (given as {role.get(name, 'a column')}) not found{hint} "
             f"columns: {_preview(columns, 20)}"

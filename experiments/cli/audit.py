@@ -38,6 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--y-pred", required=True, metavar="COL",
                         help="column with the decision (binary; positive = selected)")
     parser.add_argument("--score", metavar="COL", help="score in [0, 1] behind the decision")
+    parser.add_argument("--adjust-for", action="append", metavar="COL",
+                        help="also compare each group with its reference within strata of COL "
+                             "(repeatable; several columns are crossed): Mantel-Haenszel "
+                             "ratio and difference, standardised rate and the share of the "
+                             "gap that is composition, written to adjusted.csv")
     parser.add_argument("--reference", action="append", default=[], metavar="COL=VALUE",
                         help="reference group for a grouping (default: the largest group)")
     parser.add_argument("--positive-label", metavar="VALUE",
@@ -216,7 +221,7 @@ def run_audit(args: argparse.Namespace) -> int:
         groups=args.group, y_true=args.y_true, y_pred=args.y_pred, score=args.score,
         reference=parse_references(args.reference), intersections=args.intersections,
         positive_label=args.positive_label, n_boot=args.n_boot, dropna=args.dropna,
-        max_groups=args.max_groups, random_state=args.seed,
+        max_groups=args.max_groups, random_state=args.seed, adjust_for=args.adjust_for,
     )
     staging = staging_dir(out)
     try:
@@ -225,7 +230,7 @@ def run_audit(args: argparse.Namespace) -> int:
         elif _streams(args):
             result = _audit_in_batches(args, options)
         else:
-            frame = read_table(args.file, groups=args.group)
+            frame = read_table(args.file, groups=[*args.group, *(args.adjust_for or [])])
             check_audit_memory(frame, args)
             result = audit(frame, **options)
             del frame
@@ -295,8 +300,9 @@ def _audit_on_cluster(args: argparse.Namespace, options: dict) -> AuditResult:
         if args.file.suffix.lower() in (".parquet", ".pq"):
             frame = dd.read_parquet(pattern)
         else:
-            frame = dd.read_csv(pattern, keep_default_na=False, dtype={g: str for g in args.group},
-                                na_values={c: [""] for c in args.group})
+            text = [*args.group, *(args.adjust_for or [])]
+            frame = dd.read_csv(pattern, keep_default_na=False, dtype={g: str for g in text},
+                                na_values={c: [""] for c in text})
         with client.as_current():
             return audit_dask(frame, **options)
     finally:

@@ -122,6 +122,11 @@ class FocusComparison(Strict):
         default_factory=lambda: ["fpr", "selection_rate"], min_length=1,
         description="rates compared: fpr, selection_rate, fnr, tpr")
     label: str = Field(default="", description="reader-facing name of the comparison")
+    adjust_for: list[str] = Field(
+        default_factory=list,
+        description="columns whose mix differs between the two groups (region, visa type, "
+                    "language, ...): the comparison is also given within their strata "
+                    "(Mantel-Haenszel, standardised, composition share) in adjusted.csv")
 
 
 class AttributionKnob(Strict):
@@ -420,6 +425,15 @@ def check_focus(config: ExperimentConfig, source: str) -> None:
         if reference and reference == focus.group:
             raise ConfigError(f"{where}: group and reference are both {focus.group!r}; "
                               "compare the group with another one")
+        if focus.adjust_for and len(columns) != 1:
+            raise ConfigError(f"{where}.adjust_for: adjusted comparisons need a grouping of "
+                              f"one column; {focus.grouping!r} has {len(columns)}")
+        for column in focus.adjust_for:
+            if column in columns:
+                raise ConfigError(f"{where}.adjust_for: {column!r} is the grouping itself; "
+                                  "adjust for a column whose mix differs between the groups")
+        if len(set(focus.adjust_for)) != len(focus.adjust_for):
+            raise ConfigError(f"{where}.adjust_for: a column is named twice")
 
 
 #: Tables of an experiment a knob may switch: the world's mechanisms and the system's settings.

@@ -36,6 +36,14 @@ def check_experiment(config: ExperimentConfig, source: str = "experiment") -> No
                     f"{source}: audit.groupings.{i}: unknown column {column!r}; groupable "
                     f"columns: {', '.join(groupable)}"
                 )
+    for i, focus in enumerate(config.audit.focus):
+        for column in focus.adjust_for:
+            if column not in groupable:
+                close = difflib.get_close_matches(column, groupable, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(
+                    f"{source}: audit.focus[{i}].adjust_for: unknown column {column!r}; "
+                    f"{hint}groupable columns: {', '.join(groupable)}")
     check_focus(config, source)
     known_values = {"nationality": profile.nationalities, "region_of_origin": profile.regions}
     if config.sweep is not None:

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from experiments.engine.output import publish, resolve_output_dir
 from experiments.errors import UsageError
 from experiments.reports.headlines import headlines
 from experiments.reports.run import build_report, names_of, write_figures
+from experiments.systems.composition import focus_adjusted
 from experiments.systems.contract import SystemRun
 from experiments.writing.names import with_name_columns
 from synthetic.population import PopulationInputError, generate
@@ -64,8 +65,10 @@ def train_split(n: int, train_fraction: float, seed: int) -> np.ndarray:
 
 
 def group_columns(config: ExperimentConfig) -> list[str]:
-    """Every column any configured grouping uses, in first-mention order."""
-    return list(dict.fromkeys(c for grouping in config.audit.groupings for c in grouping))
+    """Every column any configured grouping uses, then the strata focus comparisons adjust
+    for, in first-mention order: the columns a system copies into its decisions table."""
+    return list(dict.fromkeys([*(c for grouping in config.audit.groupings for c in grouping),
+                               *(c for focus in config.audit.focus for c in focus.adjust_for)]))
 
 
 def make_run_id(seed: int) -> str:
@@ -143,7 +146,7 @@ def run_experiment(
                 system_run=system_run, headlines=found, figures=figures,
                 extra_blocks=extra_blocks, directory=staging,
                 cite_hashes={"metrics.csv": sha256_of(staging / "metrics.csv")},
-                config_file=config_file,
+                config_file=config_file, adjusted=computed.adjusted,
             )
             (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
             (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
@@ -182,6 +185,8 @@ class ComputedRun:
     resolved_config: dict[str, Any]
     #: ``time.perf_counter()`` when the computation began.
     started: float
+    #: Focus comparisons adjusted for their declared strata (adjusted.csv), when any adjusts.
+    adjusted: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None = None,
@@ -246,6 +251,7 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
              for view, column in VIEWS.items()}
 
     flips = _counterfactual_flips(config, population, system_run, decisions, say)
+    adjusted = focus_adjusted(config, decisions, system_run.decided.cluster)
 
     if attribution and config.attribution is not None and config.attribution.enabled \
             and config.attribution.knobs:
@@ -279,11 +285,11 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     if remedies is not None:
         system_run.findings.remedies = remedies
         facts["remedies"] = {"base_seconds": remedies.base_seconds, "seconds": remedies.seconds}
-    found = headlines(config, views, flips, decisions, system_run)
+    found = headlines(config, views, flips, decisions, system_run, adjusted)
     resolved = config.model_dump(mode="json")
     resolved["resolved_mechanisms"] = population.mechanisms
     return ComputedRun(config, population, system_run, decisions, views, flips, found, facts,
-                       resolved, started)
+                       resolved, started, adjusted)
 
 
 def table_files(computed: ComputedRun, suppress: bool = True) -> dict[str, bytes]:
@@ -295,6 +301,8 @@ def table_files(computed: ComputedRun, suppress: bool = True) -> dict[str, bytes
     """
     names = names_of(computed.views)  # country codes keep their column; a name column follows
     files = _table_bytes(computed.views, computed.flips, suppress, names)
+    if not computed.adjusted.empty:
+        files["adjusted.csv"] = _csv_bytes(with_name_columns(computed.adjusted, names), suppress)
     for name, table in computed.system_run.decided.extra_tables.items():
         files[f"{name}.csv"] = _csv_bytes(with_name_columns(table, names), suppress)
     return files

@@ -11,6 +11,7 @@ import pandas as pd
 from audit import AuditResult
 from audit.engine import grouping_name
 from audit.report import WITHHELD, bounds
+from experiments.systems.composition import composition_sentence, focus_row
 from experiments.writing.names import group_names, name_text
 from synthetic.population import describe_twin
 
@@ -106,8 +107,13 @@ def headlines(
     flips: pd.DataFrame,
     decisions: pd.DataFrame,
     system_run: SystemRun,
+    adjusted: pd.DataFrame | None = None,
 ) -> list[str]:
-    """Three to five quotable findings of a run, in a fixed order."""
+    """Three to five quotable findings of a run, in a fixed order.
+
+    The first focus comparison's sentence is followed by its adjusted comparison (from
+    ``adjusted``, the run's adjusted.csv) when the experiment declares strata for it.
+    """
     found: list[str] = list(system_run.wording.headlines)
     for contrast in system_run.hooks.world_contrasts:
         sentence = contrast_headline(system_run, contrast)
@@ -122,7 +128,9 @@ def headlines(
         focus = config.audit.focus[0]
         sentence = focus_headline(truth, focus, system_run)
         if sentence is not None:
-            found.append(sentence[0])
+            row = focus_row(adjusted, focus)
+            found.append(sentence[0] + (" " + composition_sentence(row) if row is not None
+                                        else ""))
             named_group, named_grouping, named_reference = focus.group, focus.grouping, \
                 sentence[1]
     else:

@@ -24,6 +24,7 @@ from audit.report import (
     ratio_with_interval,
     spread_cells,
 )
+from experiments.reports.composition import composition_blocks
 from experiments.reports.headlines import twin_sentences
 from experiments.reports.remedies import remedies_blocks
 from experiments.version import __version__, git_commit
@@ -481,6 +482,7 @@ def build_report(
     directory: Path,
     cite_hashes: dict[str, str],
     config_file: Path,
+    adjusted: pd.DataFrame | None = None,
 ) -> Document:
     """Assemble the report of one run.
 
@@ -537,6 +539,7 @@ def build_report(
         Heading("Headline findings"),
         Bullets(headlines),
         *attribution_blocks(system_run),
+        *composition_blocks(adjusted),
         *remedies_blocks(config, system_run, directory),
         *optional,
     )

@@ -37,11 +37,17 @@ from audit import audit  # noqa: E402
 from audit.counterfactual import flip_rates  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
-from audit.report import percent  # noqa: E402
+from audit.report import bounds, percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.errors import UsageError  # noqa: E402
 from experiments.systems.babel_x import LexiconSettings  # noqa: E402
+from experiments.systems.composition import (  # noqa: E402
+    composition_sentence,
+    focus_adjusted,
+    focus_row,
+    strata_words,
+)
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.writing.names import country_name, named_labels  # noqa: E402
@@ -281,11 +287,13 @@ def run(
         found.insert(0, revocation_count_headline(held_out, stages, truth, grouping, group,
                                                   config.audit.confidence))
     speech = pd.DataFrame()
+    speech_stages = speech_stage_adjusted(config, held_out, stages, truth)
     if SPEECH_COLUMN in singles:
         twin_revoked, _ = speech_twin(shared, settings, people)
         speech = speech_flips(config, held_out, stages["revoked"].to_numpy(), twin_revoked,
                               truth)
-        sentence = speech_headline(config, stage_table, speech, settings)
+        adjusted = focus_adjusted(config, decisions)  # the same rows adjusted.csv holds
+        sentence = speech_headline(config, stage_table, speech, settings, adjusted)
         if sentence:
             found.append(sentence)
     facts = {
@@ -305,7 +313,7 @@ def run(
 
     def write_extras(directory: Path) -> list[object]:
         return (report_blocks(directory, stage_table, share, grouping, singles, capacity)
-                + speech_blocks(stage_table, speech))
+                + speech_blocks(stage_table, speech, speech_stages))
 
     def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
                      ) -> dict[str, np.ndarray]:
@@ -317,7 +325,9 @@ def run(
             table=decisions,
             details=facts,
             extra_tables={"stage_metrics": stage_table, "wrongful_revocation_share": share,
-                          **({"speech_twin": speech} if not speech.empty else {})},
+                          **({"speech_twin": speech} if not speech.empty else {}),
+                          **({"speech_stages_adjusted": speech_stages}
+                             if not speech_stages.empty else {})},
         ),
         wording=Wording(
             card=CatchAndRevokePipeline.card(),
@@ -400,11 +410,14 @@ def speech_flips(config: ExperimentConfig, held_out: pd.DataFrame, revoked: np.n
 
 
 def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech: pd.DataFrame,
-                    settings: Settings) -> str:
+                    settings: Settings, adjusted: pd.DataFrame | None = None) -> str:
     """The pre-specified speech comparison (an ``[[audit.focus]]`` entry on
     :data:`SPEECH_COLUMN`): wrongful revocation of students who posted in support of
-    Palestinian rights against those who did not, the speech twin, and what it does not show.
-    Empty when the experiment names no such comparison."""
+    Palestinian rights against those who did not, crude and adjusted for the strata the
+    comparison declares (region of origin: who posts is not spread evenly), and the speech
+    twin's count against the wrongful revocations it could undo. Causal words about speech
+    are kept for what the within-stratum comparison and the twin show. Empty when the
+    experiment names no such comparison."""
     focus = next((f for f in config.audit.focus if f.grouping == SPEECH_COLUMN), None)
     rows = stage_table[(stage_table["stage"] == "revoked")
                        & (stage_table["grouping"] == SPEECH_COLUMN)
@@ -420,12 +433,14 @@ def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech:
                 f"{percent(row['ci_high'], 2)})")
 
     if str(g["reference"]) == reference and math.isfinite(g["ratio"]):
-        bounds = (f"95% CI {g['ratio_ci_low']:.2f}–{g['ratio_ci_high']:.2f}"
-                  if math.isfinite(g["ratio_ci_low"]) and math.isfinite(g["ratio_ci_high"])
-                  else "no finite interval")
+        ends = (f"95% CI {g['ratio_ci_low']:.2f}–{g['ratio_ci_high']:.2f}, not adjusted "
+                "for multiple comparisons"
+                if math.isfinite(g["ratio_ci_low"]) and math.isfinite(g["ratio_ci_high"])
+                else "no finite interval")
         verdict = ("" if g["p_holm"] < 0.05 else
                    "; the data cannot tell this difference from chance")
-        ratio = f", {g['ratio']:.2f} times the rate ({bounds}; p = {g['p_holm']:.3g}{verdict})"
+        ratio = (f", a crude ratio of {g['ratio']:.2f} ({ends}; Holm-adjusted "
+                 f"p = {g['p_holm']:.3g}{verdict})")
     else:
         ratio = ""
     lexicon = ("the reported lexicon, with identity, solidarity and war-news words"
@@ -437,21 +452,27 @@ def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech:
         f"threat) at a rate of {rate(g)}, against {rate(r)} for {_speech_words(reference)}"
         f"{ratio}; "
         f"n = {int(g['denominator']):,} and {int(r['denominator']):,} ({lexicon}).")
+    row = focus_row(adjusted, focus) if adjusted is not None else None
+    if row is not None:
+        sentence += " " + composition_sentence(row)
     everyone = speech[speech["group"] == "(all)"]
     if not everyone.empty:
         t = everyone.iloc[0]
+        wrongful = int(g["numerator"])
         sentence += (
-            f" Rewriting those students' posts in support of Palestinian rights as posts for "
-            f"another cause, with their other posts and everything else about them unchanged "
-            f"(the direct effect of the speech), changed whether their visa was revoked for "
-            f"{percent(t['flip_rate'], 2)} of them (95% CI {percent(t['ci_low'], 2)}–"
-            f"{percent(t['ci_high'], 2)}; n = {int(t['n']):,}: "
-            f"{int(t['flips_to_not_selected']):,} would have kept their visa and "
-            f"{int(t['flips_to_selected']):,} would have lost it).")
+            f" Rewriting only those students' posts in support of Palestinian rights as posts "
+            f"for another cause, with their other posts and everything else about them "
+            f"unchanged (the direct effect of the speech), would have kept the visa of "
+            f"{int(t['flips_to_not_selected']):,} of the {wrongful:,} students who posted in "
+            f"support and were revoked in error, and cost {int(t['flips_to_selected']):,} "
+            f"another their visa; among all {int(t['n']):,} such students who posed no threat, "
+            f"it changed {percent(t['flip_rate'], 2)} of decisions (95% CI "
+            f"{percent(t['ci_low'], 2)}–{percent(t['ci_high'], 2)}).")
     return sentence + (
         " These are synthetic students run through a toy pipeline whose rates of speech are "
-        "an assumption of the profile: the numbers show how a design like this can turn "
-        "speech into revocations, not how often the real programme revoked anyone or why.")
+        "an assumption of the profile: what the design does to speech itself is what the "
+        "comparison within strata and the rewrite show, not the crude gap, and nothing here "
+        "says how often the real programme revoked anyone or why.")
 
 
 def _speech_words(group: str) -> str:
@@ -527,6 +548,55 @@ def stage_audit(config: ExperimentConfig, held_out: pd.DataFrame, stages: pd.Dat
         parts.append(table.assign(stage=stage))
     table = pd.concat(parts, ignore_index=True)
     return table[["stage", *[c for c in table.columns if c != "stage"]]]
+
+
+def speech_stage_adjusted(config: ExperimentConfig, held_out: pd.DataFrame,
+                          stages: pd.DataFrame, truth: np.ndarray) -> pd.DataFrame:
+    """The speech comparison at every stage, crude and within the strata its focus entry
+    declares (``adjust_for``): where the adjusted gap, not the crude one, enters.
+
+    One row per stage: the instrument's adjusted false positive rate comparison
+    (:func:`audit.audit` with ``adjust_for``). Empty when the experiment names no speech
+    comparison or declares no strata for it.
+    """
+    focus = next((f for f in config.audit.focus if f.grouping == SPEECH_COLUMN), None)
+    if focus is None or not focus.adjust_for or SPEECH_COLUMN not in held_out:
+        return pd.DataFrame()
+    reference = focus.reference or config.audit.reference.get(SPEECH_COLUMN, SPEECH_GROUPS[1])
+    parts = []
+    for stage in STAGES:
+        frame = held_out[[SPEECH_COLUMN, *focus.adjust_for]].assign(
+            y_true=truth, selected=stages[stage].to_numpy())
+        result = audit(frame, [SPEECH_COLUMN], "y_true", "selected", intersections=False,
+                       reference={SPEECH_COLUMN: reference}, n_boot=config.audit.n_boot,
+                       confidence=config.audit.confidence, min_count=config.audit.min_count,
+                       suppress_below=config.audit.suppress_below,
+                       random_state=config.experiment.seed, adjust_for=list(focus.adjust_for),
+                       adjust_view="true")
+        rows = result.adjusted
+        parts.append(rows[(rows["group"].astype(str) == focus.group)
+                          & (rows["metric"] == "fpr")].assign(stage=stage))
+    table = pd.concat(parts, ignore_index=True)
+    return table[["stage", *[c for c in table.columns if c != "stage"]]]
+
+
+def adjusted_entry_sentence(speech_stages: pd.DataFrame) -> str:
+    """At which stage the speech gap within strata first shows (its interval above 1)."""
+    if speech_stages.empty:
+        return ""
+    words = strata_words(speech_stages["adjust_for"].iloc[0])
+    adjusted_first = None
+    for _, row in speech_stages.iterrows():
+        if adjusted_first is None and math.isfinite(row["adjusted_ratio_ci_low"]) \
+                and row["adjusted_ratio_ci_low"] > 1:
+            adjusted_first = row["stage"]
+    if adjusted_first is None:
+        return (f"Within strata of {words}, no stage shows a gap the data can tell from none: "
+                "the crude gap at each stage is the groups' mix, as far as these data can say.")
+    title = STAGE_TITLES[adjusted_first].split(". ", 1)[-1]
+    return (f"Within strata of {words}, the gap first shows at the stage '{title}' (the "
+            "first stage whose Mantel-Haenszel ratio has an interval wholly above 1); "
+            "speech_stages_adjusted.csv gives every stage crude and adjusted.")
 
 
 def wrongful_share(held_out: pd.DataFrame, stages: pd.DataFrame, truth: np.ndarray,
@@ -657,9 +727,10 @@ def report_blocks(directory: Path, stage_table: pd.DataFrame, share: pd.DataFram
     return blocks
 
 
-def speech_blocks(stage_table: pd.DataFrame, speech: pd.DataFrame) -> list[object]:
+def speech_blocks(stage_table: pd.DataFrame, speech: pd.DataFrame,
+                  speech_stages: pd.DataFrame | None = None) -> list[object]:
     """The speech section: the stage-by-stage audit by whether a student posted in support of
-    Palestinian rights, and the speech twin."""
+    Palestinian rights, crude and within the declared strata, and the speech twin."""
     if SPEECH_COLUMN not in set(stage_table["grouping"]):
         return []
     blocks: list[object] = [
@@ -677,6 +748,26 @@ def speech_blocks(stage_table: pd.DataFrame, speech: pd.DataFrame) -> list[objec
             "in attribution.csv and the attribution section."),
         _stage_rates_table(stage_table, SPEECH_COLUMN, "fpr"),
     ]
+    if speech_stages is not None and not speech_stages.empty:
+        blocks += [
+            Paragraph("The crude gap at a stage mixes what the stage does to speech with who "
+                      "speaks (their region, say). " + adjusted_entry_sentence(speech_stages)),
+            Table(["stage", "crude ratio", "ratio within strata (95% CI)",
+                   "gap within strata, points (95% CI)", "composition share of the gap"],
+                  [[STAGE_TITLES[r["stage"]].split(". ", 1)[-1],
+                    f"{r['crude_ratio']:.2f}" if math.isfinite(r["crude_ratio"]) else "undefined",
+                    (f"{r['adjusted_ratio']:.2f} ("
+                     + bounds(r["adjusted_ratio_ci_low"], r["adjusted_ratio_ci_high"],
+                              lambda v: f"{v:.2f}") + ")")
+                    if math.isfinite(r["adjusted_ratio"]) else "undefined",
+                    (f"{100 * r['adjusted_diff']:+.2f} ("
+                     + bounds(r["adjusted_diff_ci_low"], r["adjusted_diff_ci_high"],
+                              lambda v: f"{100 * v:+.2f}", separator=" to ") + ")")
+                    if math.isfinite(r["adjusted_diff"]) else "undefined",
+                    f"{100 * r['composition_share']:.0f}%"
+                    if math.isfinite(r["composition_share"]) else "undefined"]
+                   for _, r in speech_stages.iterrows()]),
+        ]
     if not speech.empty:
         blocks += [
             Paragraph(

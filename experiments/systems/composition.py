@@ -1,0 +1,169 @@
+"""Composition or mechanism: each focus comparison adjusted for the strata it declares, and
+the sentence that reports it.
+
+A focus comparison (``[[audit.focus]]``) names ``adjust_for``: the columns whose mix differs
+between its two groups and which the system reads (region for a speech comparison, visa type
+or language where a profile makes them differ by origin). This module asks the instrument
+(:func:`audit.audit` with ``adjust_for``) for the crude and the adjusted comparison of each,
+by the true and by the recorded outcome, and gathers them into the run's ``adjusted.csv``;
+:func:`composition_sentence` states one row of it for a reader: crude beside adjusted, and how
+much of the gap is who is in each group. The runner and the adapters whose own headlines quote
+a focus comparison both use it, so a headline and adjusted.csv always agree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from audit import audit
+from audit.report import bounds
+from audit.result import ADJUSTED_COLUMNS
+from experiments.config import ExperimentConfig
+
+#: The run's views: which outcome column each audits (as in the runner).
+VIEWS = {"true": "y_true", "recorded": "y_recorded"}
+#: Columns of adjusted.csv: the focus comparison's label, then the instrument's columns.
+COLUMNS = ["label", *ADJUSTED_COLUMNS]
+
+
+def focus_adjusted(config: ExperimentConfig, decisions: pd.DataFrame,
+                   cluster: str | None = None) -> pd.DataFrame:
+    """Crude and stratum-adjusted comparisons of every focus comparison that adjusts.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The experiment; its ``audit.focus`` entries with ``adjust_for`` are computed.
+    decisions : DataFrame
+        The run's decisions table (grouping and ``adjust_for`` columns, ``y_true``,
+        ``y_recorded``, ``decision``).
+    cluster : str, optional
+        The decisions' cluster column, as the run's audits use it.
+
+    Returns
+    -------
+    DataFrame
+        One row per (focus comparison, view, metric), columns :data:`COLUMNS`; no rows when
+        no focus comparison adjusts.
+    """
+    settings = config.audit
+    parts = []
+    for focus in settings.focus:
+        if not focus.adjust_for:
+            continue
+        reference = focus.reference or settings.reference.get(focus.grouping, "")
+        for view, outcome in VIEWS.items():
+            result = audit(
+                decisions, [[focus.grouping]], outcome, "decision",
+                reference={focus.grouping: reference} if reference else None,
+                intersections=False, n_boot=settings.n_boot, confidence=settings.confidence,
+                min_count=settings.min_count, suppress_below=settings.suppress_below,
+                random_state=config.experiment.seed, cluster=cluster,
+                adjust_for=list(focus.adjust_for), adjust_view=view,
+            )
+            rows = result.adjusted
+            rows = rows[(rows["group"].astype(str) == focus.group)
+                        & rows["metric"].isin(focus.metrics)]
+            parts.append(rows.assign(label=focus.label or f"{focus.group} ({focus.grouping})"))
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    table = pd.concat(parts, ignore_index=True)[COLUMNS]
+    # People are counted in whole numbers; the instrument's table carries them as floats.
+    for column in ("n_group", "n_reference"):
+        table[column] = table[column].round().astype("Int64")
+    return table
+
+
+#: How a stratum column reads in a sentence ("within region of origin").
+STRATUM_WORDS = {
+    "region_of_origin": "region of origin",
+    "visa_type": "visa type",
+    "first_language": "first language",
+    "posted_palestine_solidarity": "whether they posted in support of Palestinian rights",
+    "skin_tone": "skin tone band",
+    "accent_group": "accent",
+    "interpreter": "whether they were interviewed through an interpreter",
+}
+
+
+def strata_words(adjust_for: str) -> str:
+    """The strata of an ``adjust_for`` entry (``"region_of_origin × visa_type"``) in words."""
+    return " and ".join(STRATUM_WORDS.get(c, c.replace("_", " "))
+                        for c in str(adjust_for).split(" × "))
+
+
+def _flags(row: pd.Series) -> set[str]:
+    return {f for f in str(row.get("flags", "") or "").split(";") if f}
+
+
+def composition_sentence(row: pd.Series) -> str:
+    """One adjusted comparison, for a reader: the adjusted ratio and gap beside the crude
+    ones, and the share of the crude gap that is composition (who is in each group).
+
+    Says "the data cannot tell" where no stratum holds both groups or an estimate is
+    undefined, and names the strata the comparison left out.
+    """
+    words = strata_words(row["adjust_for"])
+    flags = _flags(row)
+    if "suppressed" in flags:
+        return ""
+    if "no_common_stratum" in flags or int(row["strata_used"]) == 0:
+        return (f"Within strata of {words}, the data cannot tell composition from mechanism: "
+                "no stratum holds both groups, so who is in each group and how the system "
+                "treats them cannot be separated.")
+    ratio, low, high = row["adjusted_ratio"], row["adjusted_ratio_ci_low"], \
+        row["adjusted_ratio_ci_high"]
+    left_out = int(row["strata_left_out"])
+    strata = (f"{int(row['strata_used'])} strata held both groups"
+              + (f", {left_out} left out" if left_out else ""))
+    if not math.isfinite(ratio):
+        adjusted = "the adjusted ratio is undefined (no events in the reference's strata)"
+    else:
+        ends = bounds(low, high, lambda v: f"{v:.2f}")
+        adjusted = f"the adjusted ratio is {ratio:.2f} (95% CI {ends})"
+    crude = (f"against the crude {row['crude_ratio']:.2f}"
+             if math.isfinite(row["crude_ratio"]) else "where the crude ratio is undefined")
+    diff = bounds(row["adjusted_diff_ci_low"], row["adjusted_diff_ci_high"],
+                  lambda v: f"{100 * v:+.2f}", separator=" to ")
+    sentence = (f"Within strata of {words} ({strata}, Mantel-Haenszel), {adjusted}, {crude}; "
+                f"the gap is {100 * row['adjusted_diff']:+.2f} points ({diff}) against the crude "
+                f"{100 * row['crude_diff']:+.2f}.")
+    share = row["composition_share"]
+    part = bounds(row["composition_ci_low"], row["composition_ci_high"],
+                  lambda v: f"{100 * v:+.2f}", separator=" to ")
+    if math.isfinite(share):
+        percent = 100 * share if abs(share) >= 0.005 else 0.0
+        sentence += (f" Who is in each group (their mix of {words}) accounts for "
+                     f"{100 * row['composition_part']:+.2f} points of the crude gap ({part}), "
+                     f"{percent:.0f}% of it (Kitagawa).")
+    crude_outside = (math.isfinite(row["crude_ratio"]) and math.isfinite(low)
+                     and math.isfinite(high) and not low <= row["crude_ratio"] <= high)
+    reversed_within = row["adjusted_diff"] * row["crude_diff"] < 0
+    if crude_outside and math.isfinite(share) and share > 1 and reversed_within:
+        sentence += (f" The whole crude gap is composition: within strata of {words} the gap "
+                     "points the other way.")
+    elif crude_outside and math.isfinite(share) and share > 0.5:
+        sentence += (f" Most of the crude gap is composition, not how the system treats people "
+                     f"of the same {words}.")
+    elif crude_outside:
+        sentence += " Part of the crude gap is composition; the adjusted interval excludes it."
+    if math.isfinite(low) and math.isfinite(high) and low <= 1 <= high:
+        sentence += f" Within strata of {words}, the data cannot tell the two groups apart."
+    if "heterogeneous" in flags:
+        sentence += (f" The gap differs between strata (homogeneity p = "
+                     f"{row['homogeneity_p']:.2g}), so one adjusted figure summarises unlike "
+                     "strata.")
+    return sentence
+
+
+def focus_row(adjusted: pd.DataFrame, focus: object, metric: str = "fpr",
+              view: str = "true") -> pd.Series | None:
+    """The adjusted.csv row of one focus comparison, metric and view, or None."""
+    if adjusted is None or adjusted.empty:
+        return None
+    rows = adjusted[(adjusted["grouping"] == focus.grouping)
+                    & (adjusted["group"].astype(str) == focus.group)
+                    & (adjusted["metric"] == metric) & (adjusted["view"] == view)]
+    return rows.iloc[0] if len(rows) else None
