@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -388,6 +388,22 @@ def _check_remedies(config: ExperimentConfig, source: str) -> None:
                               f"take {name!r}: {refused[name]}; choose another remedy or 'all'")
 
 
+def value_hint(value: str, known: Sequence[str]) -> str:
+    """``"; did you mean 'MEX'?"`` for a value a profile does not have: the ISO code of a
+    country named in words ("Mexico"), else the closest spelling, else nothing."""
+    import pycountry
+
+    try:
+        country = pycountry.countries.lookup(value)  # a name, an official name or a code
+    except LookupError:
+        country = None
+    if country is not None and country.alpha_3 in known:
+        return f"; did you mean {country.alpha_3!r}? (groups are ISO 3166 codes: {value} is " \
+               f"{country.alpha_3})"
+    close = difflib.get_close_matches(value, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def check_focus(config: ExperimentConfig, source: str) -> None:
     """Focus comparisons name a configured grouping, and groups the profile can have (run by
     :func:`experiments.engine.checks.check_experiment`, after the groupings' own columns)."""
@@ -418,8 +434,7 @@ def check_focus(config: ExperimentConfig, source: str) -> None:
                                   f"{focus.grouping}, joined by ' × '")
             for column, part in zip(columns, parts, strict=True):
                 if column in known and part not in known[column]:
-                    close = difflib.get_close_matches(part, list(known[column]), n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    hint = value_hint(part, known[column])
                     raise ConfigError(f"{where}.{key}: {part!r} is not a {column} of profile "
                                       f"{config.population.profile!r}{hint}")
         if reference and reference == focus.group:

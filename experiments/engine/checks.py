@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from experiments.config import ConfigError, ExperimentConfig, check_focus
+from experiments.config.experiment import value_hint
 from experiments.config.registry import derived_columns
 from synthetic.population import (
     COLUMNS,
@@ -53,8 +54,8 @@ def check_experiment(config: ExperimentConfig, source: str = "experiment") -> No
         if values is not None and intervention.value not in values:
             raise ConfigError(
                 f"{source}: counterfactual.interventions.{i}.value: {intervention.value!r} is "
-                f"not a {intervention.attribute} of profile {profile.name!r}; "
-                f"its values: {', '.join(values)}"
+                f"not a {intervention.attribute} of profile {profile.name!r}"
+                f"{value_hint(intervention.value, values)}; its values: {', '.join(values)}"
             )
     _check_references(config, profile, source)
 
@@ -90,7 +91,7 @@ def _check_references(config: ExperimentConfig, profile, source: str) -> None:
             if known is not None and part not in known:
                 raise ConfigError(
                     f"{source}: audit.reference.{key}: {part!r} is not a {column} of profile "
-                    f"{profile.name!r}; its values: {', '.join(known)}"
+                    f"{profile.name!r}{value_hint(part, known)}; its values: {', '.join(known)}"
                 )
 
 
@@ -123,8 +124,7 @@ def check_sweep_focus(config: ExperimentConfig, source: str,
                           + ("" if sweep.answer == "base_rate" else " (or in [[audit.focus]])"))
     values = known_values.get(sweep.focus_grouping)
     if sweep.focus_group and values is not None and sweep.focus_group not in values:
-        close = difflib.get_close_matches(sweep.focus_group, list(values), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = value_hint(sweep.focus_group, values)
         raise ConfigError(f"{source}: sweep.focus_group: {sweep.focus_group!r} is not a "
                           f"{sweep.focus_grouping} of profile {config.population.profile!r}"
                           f"{hint}")
