@@ -331,8 +331,8 @@ def paired_difference_interval(
     The same people are classified twice (decision a and decision b). Only the discordant
     counts move the difference; the interval combines each margin's Wilson limits with the
     correlation of the pairs (Newcombe 1998, paired method 10; the margins' limits are
-    :func:`score_limits`), and is defined with no
-    discordant pairs at all.
+    :func:`score_limits`, the correlation with Newcombe's correction of ``n / 2``), and
+    keeps a width with no discordant pairs at all.
 
     Parameters
     ----------
@@ -352,7 +352,12 @@ def paired_difference_interval(
     with np.errstate(divide="ignore", invalid="ignore"):
         p_a, p_b = (n11 + n10) / n, (n11 + n01) / n
         margins = (n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00)
-        phi = np.where(margins > 0, (n11 * n00 - n10 * n01) / np.sqrt(margins), 0.0)
+        # Newcombe's correction of the pairs' correlation: a positive numerator is reduced by
+        # n / 2 (never below 0), so pairs that never disagree do not make the interval
+        # collapse onto the estimate (50/0/0/50 would otherwise give [0, 0]).
+        cross = n11 * n00 - n10 * n01
+        cross = np.where(cross > 0, np.maximum(cross - n / 2, 0.0), cross)
+        phi = np.where(margins > 0, cross / np.sqrt(margins), 0.0)
     l_a, u_a = score_limits(n11 + n10, n, confidence)
     l_b, u_b = score_limits(n11 + n01, n, confidence)
     change = p_b - p_a

@@ -25,6 +25,12 @@ WITHHELD_FLAGS = ("small_n", "suppressed", "reference")
 
 
 
+def has_flag(flags: object, flag: str) -> bool:
+    """Whether a row's ``;``-separated flags include ``flag`` itself (``undefined`` is not
+    ``ratio_undefined``)."""
+    return flag in str(flags or "").split(";")
+
+
 def _flagged(flags: pd.Series, flag: str) -> np.ndarray:
     """Rows whose ``;``-separated flags include ``flag``."""
     text = flags.fillna("").astype(str)

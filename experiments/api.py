@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ PARAMETER_SPELLING: dict[str, str] = {
     "--jobs": "jobs",
     "--dask": "dask",
     "--no-attribution": "attribution=False",
+    "--replicates": "replicates",
 }
 
 
@@ -82,7 +84,9 @@ class LoadedRun:
 
 def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
         seed: int | None = None, out: str | Path | None = None, force: bool = False,
-        attribution: bool = True, results_dir: str | Path = "results") -> RunResult:
+        attribution: bool = True, results_dir: str | Path = "results",
+        set: Mapping[str, Any] | None = None,  # noqa: A002 - named as the --set option
+        remedies: Sequence[str] | None = None, replicates: int | None = None) -> RunResult:
     """Run an experiment and write its results folder, exactly as ``bias-audit run`` does.
 
     Parameters
@@ -91,6 +95,16 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
         A shipped experiment's name (``bias-audit experiments``) or a TOML file.
     size, seed : int, optional
         Override ``population.size`` and ``experiment.seed``.
+    set : mapping, optional
+        Dotted keys to values, as ``--set`` (``{"mechanisms.label_bias.strength": 0}``),
+        validated as if written in the file and recorded in the manifest's ``overrides``;
+        ``size`` and ``seed`` win over the same keys here.
+    remedies : sequence of str, optional
+        Remedies to run beside the system (``remedies.apply``; ``["all"]`` for every one
+        the system supports), as ``--remedy``.
+    replicates : int, optional
+        Redraw the system's own randomness this many times on the same people and pool
+        every estimate (``experiment.replicates``), as ``--replicates``.
     out : str or Path, optional
         Exact folder to write (the same rules as ``--out``); default
         ``results/<experiment>/<run-id>/``.
@@ -113,30 +127,58 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
         For an unknown experiment, an invalid key or value, or an output folder that may not
         be written; the message names the key or path.
     """
-    from experiments.config import load_config
+    from experiments.config import ConfigError, load_config
     from experiments.engine.checks import check_experiment
+    from experiments.engine.manifest import name_override, recording_overrides
     from experiments.engine.runner import run_experiment
 
-    overrides: dict[str, Any] = {}
+    sets = _checked_set(set)
+    overrides: dict[str, Any] = dict(sets)
     if size is not None:
         overrides["population.size"] = size
     if seed is not None:
         overrides["experiment.seed"] = seed
+    if remedies is not None:
+        overrides["remedies.apply"] = [remedies] if isinstance(remedies, str) else list(remedies)
+    if replicates is not None:
+        overrides["experiment.replicates"] = replicates
     try:
-        config, path = load_config(experiment, overrides)
-        check_experiment(config, path.name)
+        try:
+            config, path = load_config(experiment, overrides)
+            check_experiment(config, path.name)
+        except ConfigError as error:
+            raise name_override(error, sets, "set") from None
         if out is None and force:
             raise UsageError("force: only applies with out")
-        return run_experiment(config, path, results_dir=Path(results_dir),
-                              out=None if out is None else Path(out), force=force,
-                              attribution=attribution)
+        with recording_overrides(overrides):
+            return run_experiment(config, path, results_dir=Path(results_dir),
+                                  out=None if out is None else Path(out), force=force,
+                                  attribution=attribution)
     except UsageError as error:
         raise _for_python(error) from error.__cause__
 
 
+def _checked_set(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``set=`` as a dict of dotted keys, each checked as ``--set`` checks its keys."""
+    import re
+
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise UsageError("set: give a mapping of dotted keys to values, as in "
+                         "set={'mechanisms.label_bias.strength': 0}")
+    for key in values:
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*",
+                                                         key):
+            raise UsageError(f"set: {key!r} is not a dotted key such as "
+                             "mechanisms.label_bias.strength")
+    return dict(values)
+
+
 def sweep(experiment: str | Path, *, seeds: list[int] | None = None, jobs: int = 1,
           out: str | Path | None = None, size: int | None = None, dask: str | None = None,
-          force: bool = False, progress: bool = False, results_dir: str | Path = "results"
+          force: bool = False, progress: bool = False, results_dir: str | Path = "results",
+          set: Mapping[str, Any] | None = None,  # noqa: A002 - named as the --set option
           ) -> SweepResult:
     """Run (or resume) a sweep and write its folder, exactly as ``bias-audit sweep`` does.
 
@@ -164,6 +206,8 @@ def sweep(experiment: str | Path, *, seeds: list[int] | None = None, jobs: int =
         Show a progress bar on standard error.
     results_dir : str or Path
         Parent folder of the default ``out``.
+    set : mapping, optional
+        Dotted keys to values set at every point, as ``--set``; recorded in the manifests.
 
     Returns
     -------
@@ -183,12 +227,13 @@ def sweep(experiment: str | Path, *, seeds: list[int] | None = None, jobs: int =
         points are kept and the same call retries the failed ones.
     """
     from experiments.config import (
+        ConfigError,
         parse_config,
         read_experiment_data,
         resolve_experiment,
-        set_dotted,
     )
     from experiments.engine.checks import check_experiment
+    from experiments.engine.manifest import apply_overrides, name_override, recording_overrides
     from experiments.engine.output import resolve_output_dir
     from experiments.sweeps.runner import default_sweep_dir, pending, run_sweep, sweep_points
 
@@ -197,13 +242,19 @@ def sweep(experiment: str | Path, *, seeds: list[int] | None = None, jobs: int =
             raise UsageError(f"jobs must be at least 1, got {jobs}")
         path = resolve_experiment(experiment)
         data = read_experiment_data(path)
+        sets = _checked_set(set)
+        overrides = dict(sets)
         if size is not None:
-            set_dotted(data, "population.size", size)
+            overrides["population.size"] = size
         if seeds is not None:
-            set_dotted(data, "sweep.seeds", list(seeds))
-        config = parse_config(data, path.name)
-        check_experiment(config, path.name)
-        points = sweep_points(data, path.name)
+            overrides["sweep.seeds"] = list(seeds)
+        apply_overrides(data, overrides, path.name, "set")
+        try:
+            config = parse_config(data, path.name)
+            check_experiment(config, path.name)
+            points = sweep_points(data, path.name)
+        except ConfigError as error:
+            raise name_override(error, sets, "set") from None
         directory = (Path(out) if out is not None
                      else default_sweep_dir(config.experiment.name, Path(results_dir)))
         resolve_output_dir(directory, "", force, inputs=[path], resume=True, option="out")
@@ -214,9 +265,11 @@ def sweep(experiment: str | Path, *, seeds: list[int] | None = None, jobs: int =
             todo = len(pending(points, directory)) if directory.exists() else len(points)
             bar = tqdm(total=todo, unit="point")
         try:
-            return run_sweep(data, path, directory, jobs=jobs, dask_address=dask, force=force,
-                             on_point_done=(lambda _: bar.update()) if bar else None,
-                             on_point_failed=(lambda _: bar.update()) if bar else None)
+            with recording_overrides(overrides):
+                return run_sweep(data, path, directory, jobs=jobs, dask_address=dask,
+                                 force=force,
+                                 on_point_done=(lambda _: bar.update()) if bar else None,
+                                 on_point_failed=(lambda _: bar.update()) if bar else None)
         finally:
             if bar is not None:
                 bar.close()
@@ -260,7 +313,8 @@ def load(directory: str | Path, verify: bool = True) -> LoadedRun:
 
 def compare(run_a: str | Path | LoadedRun, run_b: str | Path | LoadedRun, *,
             results_dir: str | Path = "results") -> Any:
-    """Compare two finished runs of one experiment, as ``bias-audit compare`` does.
+    """Compare two finished runs, as ``bias-audit compare`` does: of one experiment, or two
+    variants (experiments of other names) that share a system and a population profile.
 
     Parameters
     ----------
@@ -273,17 +327,20 @@ def compare(run_a: str | Path | LoadedRun, run_b: str | Path | LoadedRun, *,
     Returns
     -------
     experiments.reports.compare.RunComparison
-        ``disparities`` (each focus comparison's gap in both runs with its interval, the
-        change between them with its interval, and a verdict), ``config_differences``,
-        ``shared_people``; ``to_markdown()``, ``to_html()`` and ``write(folder)``. Runs on
-        different people are compared as two independent estimates; runs on the same people
-        (same profile and seed) get the same interval, and the comparison says it is
-        conservative because the runs keep no person-level decisions to pair.
+        ``disparities`` (every focus comparison of either run: its gap in both runs with its
+        interval, the change between them with its interval, ``pairing`` and a verdict),
+        ``config_differences``, ``shared_people``, ``paired``; ``to_markdown()``,
+        ``to_html()`` and ``write(folder)``. Runs on different people are compared as two
+        independent estimates. Runs on the same people (same profile, seed and size) whose
+        folders both hold ``decisions.parquet`` are paired person by person
+        (:func:`audit.compare.compare`); without those files they get the independent
+        interval, and the comparison says it is conservative.
 
     Raises
     ------
     UsageError
-        When a run cannot be found or the runs are of different experiments.
+        When a run cannot be found, or the runs are of different systems or population
+        profiles.
 
     Examples
     --------

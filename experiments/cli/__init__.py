@@ -21,6 +21,7 @@ from experiments.errors import UsageError
 # Module names in this package, in the order `bias-audit --help` lists them.
 COMMAND_MODULES = (
     "run", "sweep", "audit", "population", "experiments", "validate", "runs", "compare",
+    "reproduce", "serve",
 )
 
 

@@ -1,4 +1,4 @@
-"""``bias-audit compare RUN_A RUN_B``: two runs of one experiment side by side."""
+"""``bias-audit compare RUN_A RUN_B``: two runs of one system and profile side by side."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from pathlib import Path
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``compare``."""
     parser = subparsers.add_parser(
-        "compare", help="compare two runs of one experiment (focus gaps, config differences)",
-        description="Put two finished runs of one experiment side by side: the configuration "
-                    "keys that differ, each focus comparison's gap in both runs with its "
-                    "interval, the change between them with its interval, and whether they "
-                    "differ. Writes compare.md, compare.html and compare.csv.")
+        "compare", help="compare two runs of one system and profile (focus gaps, config "
+                        "differences)",
+        description="Put two finished runs side by side, of one experiment or of two variants "
+                    "that share a system and a population profile: the configuration keys "
+                    "that differ, every focus comparison of either run with its gap in both "
+                    "runs and its interval, the change between them with its interval (paired "
+                    "person by person when both runs decided on the same people and both "
+                    "folders hold decisions.parquet), and whether they differ. Writes "
+                    "compare.md, compare.html and compare.csv.")
     parser.add_argument("run_a", help="a run folder, or a run id (bias-audit runs lists them)")
     parser.add_argument("run_b", help="the other run")
     parser.add_argument("--results-dir", type=Path, default=Path("results"),

@@ -28,6 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              f"file (default: {DEFAULT_EXPERIMENT})")
     parser.add_argument("--size", type=int, help="override population.size")
     parser.add_argument("--seed", type=int, help="override experiment.seed")
+    parser.add_argument("--replicates", type=int, metavar="R",
+                        help="redraw the system's own randomness R times on the same people and "
+                             "pool every estimate (overrides experiment.replicates)")
     parser.add_argument("--results-dir", type=Path, default=Path("results"),
                         help="parent folder of the run folders (default: results)")
     parser.add_argument("--out", type=Path, help="write exactly this folder instead")
@@ -43,25 +46,36 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run remedy R beside the system on the same people and report what "
                              "it changes (repeatable; 'all' for every remedy the system "
                              "supports; sets remedies.apply)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="set",
+                        help="set a dotted key of the experiment to a TOML value, as if "
+                             "written in the file (repeatable; recorded in the manifest), "
+                             "e.g. --set mechanisms.label_bias.strength=0")
     parser.add_argument("--quiet", action="store_true", help="print only the report's path")
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the ``run`` sub-command."""
-    from experiments.config import load_config
+    from experiments.config import ConfigError, load_config
     from experiments.engine.checks import check_experiment
+    from experiments.engine.manifest import name_override, parse_set_options, recording_overrides
     from experiments.engine.runner import run_experiment
 
-    overrides = {}
+    sets = parse_set_options(args.set)
+    overrides = dict(sets)  # the explicit flags below win over --set
     if args.size is not None:
         overrides["population.size"] = args.size
     if args.seed is not None:
         overrides["experiment.seed"] = args.seed
+    if args.replicates is not None:
+        overrides["experiment.replicates"] = args.replicates
     if args.remedy:
         overrides["remedies.apply"] = list(args.remedy)
-    config, path = load_config(args.experiment, overrides)
-    check_experiment(config, path.name)
+    try:
+        config, path = load_config(args.experiment, overrides)
+        check_experiment(config, path.name)
+    except ConfigError as error:
+        raise name_override(error, sets) from None
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -69,9 +83,10 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.out is None and args.force:
         raise UsageError("--force only applies with --out")
-    result = run_experiment(config, path, results_dir=args.results_dir, out=args.out,
-                            force=args.force, progress=progress, suppress=args.suppress,
-                            attribution=args.attribution)
+    with recording_overrides(overrides):
+        result = run_experiment(config, path, results_dir=args.results_dir, out=args.out,
+                                force=args.force, progress=progress, suppress=args.suppress,
+                                attribution=args.attribution)
     if not args.quiet:
         print(f"\n{config.experiment.title}: headline findings\n")
         for sentence in result.headlines:

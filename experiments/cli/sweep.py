@@ -31,6 +31,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--dask", metavar="ADDRESS",
                        help="run on the Dask scheduler at ADDRESS (tcp://host:8786)")
     parser.add_argument("--size", type=int, help="override population.size for every point")
+    parser.add_argument("--seeds", metavar="S1,S2,...",
+                        help="replace sweep.seeds, e.g. --seeds 1,2,3 (a finished sweep given "
+                             "more seeds runs only their points)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="set",
+                        help="set a dotted key of the experiment to a TOML value at every "
+                             "point, as if written in the file (repeatable; recorded in the "
+                             "manifests), e.g. --set mechanisms.surveillance_intensity.strength=0")
     parser.add_argument("--out", type=Path,
                         help="sweep folder (default: results/<experiment>-sweep; a name "
                              "that ends in -sweep is not doubled)")
@@ -40,17 +47,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=sweep_command)
 
 
+def seed_list(text: str) -> list[int]:
+    """``1,2,3`` as ``[1, 2, 3]`` (for ``--seeds``).
+
+    Raises
+    ------
+    UsageError
+        Anything but whole numbers separated by commas, in one line.
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise UsageError(
+            f"--seeds {text!r}: "
+            "not a list of whole numbers; give seeds separated by commas, as in --seeds 1,2,3")
+    return [int(part) for part in parts]
+
+
 def sweep_command(args: argparse.Namespace) -> int:
     """Run the ``sweep`` sub-command."""
     from tqdm import tqdm
 
     from experiments.config import (
+        ConfigError,
         parse_config,
         read_experiment_data,
         resolve_experiment,
-        set_dotted,
     )
     from experiments.engine.checks import check_experiment
+    from experiments.engine.manifest import (
+        apply_overrides,
+        name_override,
+        parse_set_options,
+        recording_overrides,
+    )
     from experiments.sweeps.runner import (
         FailedPoint,
         SweepIncomplete,
@@ -67,11 +96,19 @@ def sweep_command(args: argparse.Namespace) -> int:
         check_dask_address(args.dask)
     path = resolve_experiment(args.experiment)
     data = read_experiment_data(path)
+    sets = parse_set_options(args.set)
+    overrides = dict(sets)  # the explicit flags below win over --set
     if args.size is not None:
-        set_dotted(data, "population.size", args.size)
-    config = parse_config(data, path.name)
-    check_experiment(config, path.name)
-    points = sweep_points(data, path.name)
+        overrides["population.size"] = args.size
+    if args.seeds is not None:
+        overrides["sweep.seeds"] = seed_list(args.seeds)
+    apply_overrides(data, overrides, path.name)
+    try:
+        config = parse_config(data, path.name)
+        check_experiment(config, path.name)
+        points = sweep_points(data, path.name)
+    except ConfigError as error:
+        raise name_override(error, sets) from None
     directory = args.out or default_sweep_dir(config.experiment.name)
     from experiments.engine.output import (
         resolve_output_dir,  # the one output policy of every command
@@ -88,9 +125,10 @@ def sweep_command(args: argparse.Namespace) -> int:
         bar.write(f"bias-audit sweep: {failed.describe()}", file=sys.stderr)
 
     try:
-        result = run_sweep(data, path, directory, jobs=args.jobs, dask_address=args.dask,
-                           force=args.force, on_point_done=lambda _: bar.update(),
-                           on_point_failed=report_failure)
+        with recording_overrides(overrides):
+            result = run_sweep(data, path, directory, jobs=args.jobs, dask_address=args.dask,
+                               force=args.force, on_point_done=lambda _: bar.update(),
+                               on_point_failed=report_failure)
     except KeyboardInterrupt:
         bar.close()
         print(f"stopped; finished points are kept in {directory}; run the same command to "
@@ -104,7 +142,12 @@ def sweep_command(args: argparse.Namespace) -> int:
         bar.close()  # the bar's line ends before the error's line
         raise
     bar.close()
-    if not args.quiet and result.answer:
-        print(f"\n{result.answer}\n")
+    if not args.quiet:
+        for sentence in result.findings:
+            print(f"\n- {sentence}")
+        if result.answer:
+            print(f"\n{result.answer}\n")
+        elif result.findings:
+            print()
     print(f"report: {directory / 'sweep_report.html'}")
     return 0

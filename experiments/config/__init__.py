@@ -25,11 +25,12 @@ from experiments.config.experiment import (
     read_experiment_data,
     resolve_experiment,
     set_dotted,
+    system_seed,
 )
 
 __all__ = [
     "CATALOGUE_DIR", "MAX_POPULATION_SIZE", "MAX_SEED", "AttributionKnob", "ConfigError",
     "ExperimentConfig", "RemediesSection", "Strict", "SweepSection", "builtin_experiments",
     "check_focus", "ints_as_floats", "load_config", "parse_config", "read_experiment_data",
-    "resolve_experiment", "set_dotted",
+    "resolve_experiment", "set_dotted", "system_seed",
 ]

@@ -48,6 +48,19 @@ class ExperimentSection(Strict):
     system: str = Field(description="which toy system to run")
     seed: int = Field(ge=0, le=MAX_SEED, description="seed of the whole run")
     description: str = Field(default="", description="a longer description, for the reader")
+    replicates: int = Field(
+        default=1, ge=1, le=50,
+        description="times the system's own random parts (training split, pilots, "
+                    "calibration and annotator draws, model fitting) are redrawn on the same "
+                    "people; estimates are pooled and intervals cover both draws")
+    replicate_population: bool = Field(
+        default=False, description="also redraw the population in every replicate")
+    replicates_note: str = Field(
+        default="", description="why this number of replicates (quoted in the report)")
+    system_seed: int | None = Field(
+        default=None, ge=0, le=MAX_SEED,
+        description="seed of the system's own randomness; default: seed (set per replicate "
+                    "by the runner)")
 
     @field_validator("name")
     @classmethod
@@ -386,6 +399,13 @@ def _check_remedies(config: ExperimentConfig, source: str) -> None:
         if name in refused:
             raise ConfigError(f"{source}: remedies.apply: {config.experiment.system} cannot "
                               f"take {name!r}: {refused[name]}; choose another remedy or 'all'")
+
+
+def system_seed(config: ExperimentConfig) -> int:
+    """The seed of a run's system randomness: ``experiment.system_seed`` when a replicate
+    sets it, else the experiment's seed (so a run of one replicate is today's run)."""
+    chosen = config.experiment.system_seed
+    return config.experiment.seed if chosen is None else chosen
 
 
 def value_hint(value: str, known: Sequence[str]) -> str:

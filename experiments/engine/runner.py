@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,17 @@ from experiments.config import ExperimentConfig
 from experiments.config.registry import derived_columns, system_adapter
 from experiments.engine.manifest import build_manifest, sha256_of
 from experiments.engine.output import publish, resolve_output_dir
+from experiments.engine.replicates import (
+    ADJUSTED_TRIPLES,
+    ATTRIBUTION_TRIPLES,
+    POOLING_METHOD,
+    SUMMARY_TRIPLES,
+    pool_metrics,
+    pool_tables,
+    replicate_configs,
+)
 from experiments.errors import UsageError
+from experiments.reports.compare import DECISIONS_FILE, DECISIONS_ROW_ID
 from experiments.reports.headlines import headlines
 from experiments.reports.run import build_report, names_of, write_figures
 from experiments.systems.composition import focus_adjusted
@@ -87,6 +97,7 @@ def run_experiment(
     report: bool = True,
     attribution: bool = True,
     suppress: bool = True,
+    keep_decisions: bool | None = None,
 ) -> RunResult:
     """Run an experiment and write its results folder.
 
@@ -113,6 +124,10 @@ def run_experiment(
     suppress : bool
         Leave the figures of suppressed cells blank in every table (the default); False
         publishes them, and the manifest records the choice.
+    keep_decisions : bool, optional
+        Write each held-out person's decision to decisions.parquet, which lets ``compare``
+        pair two runs on the same people; default: when there are at most
+        :data:`KEEP_DECISIONS_UP_TO` of them.
 
     Returns
     -------
@@ -136,6 +151,10 @@ def run_experiment(
         say("writing results")
         for name, content in table_files(computed, suppress=suppress).items():
             (staging / name).write_bytes(content)
+        decisions_file = person_decisions(computed)
+        if decisions_file is not None and (keep_decisions if keep_decisions is not None
+                                           else len(decisions_file) <= KEEP_DECISIONS_UP_TO):
+            decisions_file.to_parquet(staging / DECISIONS_FILE, index=False)
         resolved = computed.resolved_config
         if report:
             figures = write_figures(staging, config, views)
@@ -147,6 +166,7 @@ def run_experiment(
                 extra_blocks=extra_blocks, directory=staging,
                 cite_hashes={"metrics.csv": sha256_of(staging / "metrics.csv")},
                 config_file=config_file, adjusted=computed.adjusted,
+                replicates=computed.replicates,
             )
             (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
             (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
@@ -187,6 +207,8 @@ class ComputedRun:
     started: float
     #: Focus comparisons adjusted for their declared strata (adjusted.csv), when any adjusts.
     adjusted: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Each replicate's focus estimates and the pooled ones (replicates.csv), when R > 1.
+    replicates: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None = None,
@@ -232,18 +254,7 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     train = train_split(len(people), config.split.train_fraction, seed)
 
     say(f"training and running the {config.experiment.system} system")
-    try:
-        system_run = system_adapter(config.experiment.system).run(config, people, train,
-                                                                  columns)
-    except UsageError:
-        raise  # already a user-facing line that names its key
-    except (ValueError, PostInputError) as error:
-        # A system refusing what it was given (too few people to learn from, a cohort too
-        # small) is the user's to fix: one line, with the cause kept for Python callers.
-        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise UsageError(
-            f"system {config.experiment.system!r} refused this run: {text} (population.size "
-            f"= {config.population.size:,}; a larger --size often helps)") from error
+    system_run = _run_system(config, people, train, columns)
     decisions = system_run.decided.table
 
     say("auditing by the true and by the recorded outcome")
@@ -253,15 +264,17 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     flips = _counterfactual_flips(config, population, system_run, decisions, say)
     adjusted = focus_adjusted(config, decisions, system_run.decided.cluster)
 
-    if attribution and config.attribution is not None and config.attribution.enabled \
-            and config.attribution.knobs:
-        from experiments.engine.attribution import attribute_run, audit_references
-
-        system_run.findings.attribution = attribute_run(
-            config, system_adapter(config.experiment.system), people, train, columns,
-            decisions, audit_references(views["true"]), system_run.hooks.world_contrasts,
-            system_run.hooks.decide_world, say)
+    attribute = bool(attribution and config.attribution is not None
+                     and config.attribution.enabled and config.attribution.knobs)
+    if attribute:
+        system_run.findings.attribution = _attribute(config, people, train, columns,
+                                                     system_run, views, say)
         system_run.decided.extra_tables["attribution"] = system_run.findings.attribution.table
+
+    replicates = pd.DataFrame()
+    if config.experiment.replicates > 1:
+        views, adjusted, replicates = _replicate(config, population, train, columns,
+                                                 system_run, views, adjusted, attribute, say)
 
     remedies = None
     if config.remedies.apply:
@@ -278,6 +291,10 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
         "held_out_selected": int(decisions["decision"].sum()),
         "seconds": None,
     }
+    if not replicates.empty:
+        facts["replicates"] = {"count": config.experiment.replicates,
+                               "population_redrawn": config.experiment.replicate_population,
+                               "pooling": POOLING_METHOD}
     if system_run.findings.attribution is not None:
         facts["attribution"] = {"method": system_run.findings.attribution.method,
                                 "worlds": system_run.findings.attribution.n_worlds,
@@ -289,7 +306,7 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     resolved = config.model_dump(mode="json")
     resolved["resolved_mechanisms"] = population.mechanisms
     return ComputedRun(config, population, system_run, decisions, views, flips, found, facts,
-                       resolved, started, adjusted)
+                       resolved, started, adjusted, replicates)
 
 
 def table_files(computed: ComputedRun, suppress: bool = True) -> dict[str, bytes]:
@@ -301,11 +318,156 @@ def table_files(computed: ComputedRun, suppress: bool = True) -> dict[str, bytes
     """
     names = names_of(computed.views)  # country codes keep their column; a name column follows
     files = _table_bytes(computed.views, computed.flips, suppress, names)
+    if not computed.replicates.empty:
+        files["replicates.csv"] = _csv_bytes(with_name_columns(computed.replicates, names),
+                                             suppress)
     if not computed.adjusted.empty:
         files["adjusted.csv"] = _csv_bytes(with_name_columns(computed.adjusted, names), suppress)
     for name, table in computed.system_run.decided.extra_tables.items():
         files[f"{name}.csv"] = _csv_bytes(with_name_columns(table, names), suppress)
     return files
+
+
+def _run_system(config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray,
+                columns: list[str]) -> SystemRun:
+    """The system's run, a refusal of what it was given turned into one line."""
+    try:
+        return system_adapter(config.experiment.system).run(config, people, train, columns)
+    except UsageError:
+        raise  # already a user-facing line that names its key
+    except (ValueError, PostInputError) as error:
+        # A system refusing what it was given (too few people to learn from, a cohort too
+        # small) is the user's to fix: one line, with the cause kept for Python callers.
+        text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise UsageError(
+            f"system {config.experiment.system!r} refused this run: {text} (population.size "
+            f"= {config.population.size:,}; a larger --size often helps)") from error
+
+
+def _attribute(config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray,
+               columns: list[str], system_run: SystemRun, views: dict[str, AuditResult],
+               say: Callable[[str], None]) -> Any:
+    from experiments.engine.attribution import attribute_run, audit_references
+
+    return attribute_run(
+        config, system_adapter(config.experiment.system), people, train, columns,
+        system_run.decided.table, audit_references(views["true"]),
+        system_run.hooks.world_contrasts, system_run.hooks.decide_world, say)
+
+
+def _replicate(config: ExperimentConfig, population: Any, train: np.ndarray,
+               columns: list[str], first: SystemRun, views: dict[str, AuditResult],
+               adjusted: pd.DataFrame, attribute: bool, say: Callable[[str], None]
+               ) -> tuple[dict[str, AuditResult], pd.DataFrame, pd.DataFrame]:
+    """Run the further replicates of the system's randomness and pool every estimate.
+
+    Returns the pooled views, the pooled adjusted table and the replicates table; the first
+    replicate's attribution is replaced by the pooled one (the same worlds in every
+    replicate, averaged, so contributions still add up to the pooled gap).
+    """
+    configs = replicate_configs(config)
+    shared = not config.experiment.replicate_population
+    all_views, all_adjusted, attributions = [views], [adjusted], [first.findings.attribution]
+    for index, replicate in enumerate(configs[1:], start=2):
+        say(f"replicate {index} of {len(configs)}: redrawing the system's own randomness")
+        people, split = population.people, train
+        if not shared:
+            mechanisms = {name: m.model_dump() for name, m in config.mechanisms.items()}
+            people = generate(config.population.profile, config.population.size,
+                              replicate.experiment.seed, mechanisms=mechanisms).people
+            split = train_split(len(people), config.split.train_fraction,
+                                replicate.experiment.seed)
+        run = _run_system(replicate, people, split, columns)
+        decisions = run.decided.table
+        replicate_views = {view: _audit_view(replicate, decisions, column, run.decided.cluster)
+                           for view, column in VIEWS.items()}
+        all_views.append(replicate_views)
+        all_adjusted.append(focus_adjusted(replicate, decisions, run.decided.cluster))
+        if attribute:
+            attributions.append(_attribute(replicate, people, split, columns, run,
+                                           replicate_views, say))
+    confidence = config.audit.confidence
+    pooled = {}
+    for view in VIEWS:
+        base = views[view]
+        pooled[view] = AuditResult(
+            table=pool_metrics([v[view].table for v in all_views], confidence, shared),
+            summary=pool_tables([v[view].summary for v in all_views],
+                                ["grouping", "measure", "metric"], SUMMARY_TRIPLES,
+                                confidence, shared),
+            counts=base.counts,
+            settings={**base.settings, "replicates": len(configs),
+                      "replicate_pooling": POOLING_METHOD},
+            adjusted=base.adjusted)
+    if not adjusted.empty:
+        adjusted = pool_tables(all_adjusted, ["label", "view", "metric"], ADJUSTED_TRIPLES,
+                               confidence, shared,
+                               means=("crude_ratio", "crude_diff", "group_rate",
+                                      "reference_rate", "n_group", "n_reference"))
+        adjusted["n_group"] = adjusted["n_group"].round().astype("Int64")
+        adjusted["n_reference"] = adjusted["n_reference"].round().astype("Int64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            adjusted["composition_share"] = adjusted["composition_part"] / adjusted["crude_diff"]
+    if attribute:
+        table = pool_tables([a.table for a in attributions],
+                            ["grouping", "group", "reference", "metric", "source"],
+                            ATTRIBUTION_TRIPLES, confidence, shared,
+                            means=("n_group", "n_reference"))
+        first.findings.attribution = replace(
+            attributions[0], table=table,
+            notes=[*attributions[0].notes, f"Averaged over {len(configs)} replicates of the "
+                   "system's randomness, the same worlds in each."])
+        first.decided.extra_tables["attribution"] = table
+    return pooled, adjusted, _replicate_rows(config, configs, all_views, pooled)
+
+
+def _replicate_rows(config: ExperimentConfig, configs: list[ExperimentConfig],
+                    all_views: list[dict[str, AuditResult]],
+                    pooled: dict[str, AuditResult]) -> pd.DataFrame:
+    """Each replicate's estimate and interval of every focus comparison, then the pooled."""
+    shown = ["value", "ci_low", "ci_high", "difference", "diff_ci_low", "diff_ci_high",
+             "ratio", "ratio_ci_low", "ratio_ci_high", "flags"]
+    parts = []
+    for label, replicate_views, seed in [
+            *((str(i + 1), v, c.experiment.system_seed or c.experiment.seed)
+              for i, (v, c) in enumerate(zip(all_views, configs, strict=True))),
+            ("pooled", pooled, None)]:
+        for view in VIEWS:
+            table = replicate_views[view].table
+            for focus in config.audit.focus:
+                rows = table[(table["grouping"] == focus.grouping)
+                             & (table["group"].astype(str) == focus.group)
+                             & table["metric"].isin(focus.metrics)]
+                parts.append(rows[["grouping", "group", "reference", "metric", *shown]].assign(
+                    view=view, replicate=label,
+                    system_seed=seed))
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, ignore_index=True)
+    table["system_seed"] = table["system_seed"].astype("Int64")
+    first = ["replicate", "system_seed", "view"]
+    return table[[*first, *[c for c in table.columns if c not in first]]]
+
+
+#: Runs with at most this many held-out people keep their decisions by default.
+KEEP_DECISIONS_UP_TO = 1_000_000
+
+
+def person_decisions(computed: ComputedRun) -> pd.DataFrame | None:
+    """Each held-out person's decision, keyed by the population's ``person_id``, for
+    decisions.parquet; None where a row of the decisions is not one held-out person (a
+    verification attempt, say), since such rows cannot be paired person by person."""
+    decisions = computed.decisions
+    people = computed.population.people
+    train = train_split(len(people), computed.config.split.train_fraction,
+                        computed.config.experiment.seed)
+    if computed.system_run.decided.unit != "people" or len(decisions) != int((~train).sum()):
+        return None
+    table = decisions.drop(columns=[c for c in ("score",) if c in decisions])
+    table.insert(0, DECISIONS_ROW_ID, people["person_id"].to_numpy()[~train])
+    for column in ("y_true", "y_recorded", "decision"):
+        table[column] = table[column].astype(bool)
+    return table.reset_index(drop=True)
 
 
 def _ensure_parent(target: Path) -> Path:

@@ -1,8 +1,10 @@
-"""Finished runs side by side: which runs there are, and how two runs of one experiment differ.
+"""Finished runs side by side: which runs there are, and how two runs differ.
 
 :func:`list_runs` reads every run folder's manifest under a results folder.
-:func:`compare_runs` puts two runs of one experiment side by side: the configuration keys that
-differ, and each pre-specified (focus) comparison's gap in both runs with its interval, the
+:func:`compare_runs` puts two runs side by side: two runs of one experiment, or two variants
+(experiments of other names) that share a system and a population profile. It shows the
+configuration keys that differ, and every pre-specified (focus) comparison of either run (the
+union, in an order that does not depend on which run is A) with its gap in both runs, the
 change between the runs with an interval, and whether the data separate the two.
 
 How the change is judged depends on the runs:
@@ -10,10 +12,15 @@ How the change is judged depends on the runs:
 - different people (another seed or profile): the two gaps are independent estimates,
   so the change has the interval of a difference of two independent estimates, each side's
   variance recovered from its own interval (MOVER, :func:`audit.intervals.mover_difference`);
-- the same people (same profile and seed, at any size): the two gaps are not independent. The
-  runs keep no row-level decisions to pair, so the same interval is given and the report says
-  that it treats the runs as independent, which makes it wider than a paired interval when
-  the two runs' gaps move together, as gaps measured on the same people do.
+- the same people (same profile, seed and size) with each run's per-person decisions in its
+  folder (:data:`DECISIONS_FILE`): the change is paired, person by person, by
+  :func:`audit.compare.compare` (Newcombe's paired interval for each group's change, the
+  group's and the reference's combined by MOVER), for every view whose outcome is the same
+  in both runs (the true outcome, and a selection rate's; the recorded one only where both
+  runs' records agree);
+- the same people without those files, or a view whose outcome differs between the runs:
+  the independent interval is given and the report says it is conservative, wider than a
+  paired interval when the two runs' gaps move together, as gaps on the same people do.
 """
 
 from __future__ import annotations
@@ -40,6 +47,12 @@ VIEW_NAMES = {"true": "true outcome", "recorded": "recorded outcome",
               "any": "no outcome needed"}
 #: Config keys that describe where a file was, not what was run.
 IGNORED_KEYS = ("experiment.title",)
+#: A run's per-person decisions, which let two runs on the same people be compared in pairs:
+#: one row per held-out person with :data:`DECISIONS_ROW_ID`, the grouping columns,
+#: ``y_true``, ``y_recorded`` and ``decision`` (booleans).
+DECISIONS_FILE = "decisions.parquet"
+#: The column that identifies a person in :data:`DECISIONS_FILE` (the population's id).
+DECISIONS_ROW_ID = "person_id"
 
 
 @dataclass(frozen=True)
@@ -148,10 +161,22 @@ class RunComparison:
     shared_people: bool
     confidence: float
     notes: list[str] = field(default_factory=list)
+    #: Whether some change was paired person by person (both runs' decisions.parquet).
+    paired: bool = False
 
     def method_sentence(self) -> str:
         """How the change between the runs was judged, and what that interval assumes."""
         level = f"{100 * self.confidence:.0f}%"
+        if self.shared_people and self.paired:
+            return (
+                "The two runs decided on the same people (same profile, seed and size), and "
+                f"both folders hold each person's decision ({DECISIONS_FILE}), so the change's "
+                f"{level} interval is paired, person by person: Newcombe's paired interval of "
+                "each group's change, the group's and the reference's combined (MOVER). "
+                "Rows marked 'independent' (a view whose outcome differs between the runs, "
+                "such as two recorded worlds) treat the two gaps as independent, which is "
+                "conservative. compare.csv gives the independent interval of every row "
+                "beside it.")
         if self.shared_people:
             return (
                 "The two runs share people: the same profile and seed draw the same "
@@ -179,8 +204,11 @@ class RunComparison:
 
         a, b = self.run_a.manifest, self.run_b.manifest
         level = f"{100 * self.confidence:.0f}%"
-        document = Document(f"{a.get('experiment')}: run {a.get('run_id')} against run "
-                            f"{b.get('run_id')}")
+        title = (f"{a.get('experiment')}: run {a.get('run_id')} against run {b.get('run_id')}"
+                 if a.get("experiment") == b.get("experiment") else
+                 f"{a.get('experiment')} run {a.get('run_id')} against {b.get('experiment')} "
+                 f"run {b.get('run_id')}")
+        document = Document(title)
         document.add(
             Paragraph(f"Run A: {a.get('run_id')} ({self.run_a.directory}), seed {a.get('seed')}, "
                       f"{a.get('population_size', 0):,} people, made {a.get('created_utc')}. "
@@ -354,13 +382,60 @@ def _focus_gap(metrics: pd.DataFrame, focus: dict[str, Any], metric: str, view: 
             "n": counts[1], "n_ref": counts[3]}
 
 
+def _comparable(run_a: Any, run_b: Any) -> None:
+    """Refuse, in one line naming what differs, two runs that share no system or profile."""
+    def facts(run: Any) -> tuple[str, str]:
+        config = run.manifest.get("config", {})
+        return (str(config.get("experiment", {}).get("system", "")),
+                str(config.get("population", {}).get("profile", "")))
+
+    (system_a, profile_a), (system_b, profile_b) = facts(run_a), facts(run_b)
+    differ = []
+    if system_a != system_b:
+        differ.append(f"systems ({system_a!r} in {str(run_a.directory)!r}, {system_b!r} in "
+                      f"{str(run_b.directory)!r})")
+    if profile_a != profile_b:
+        differ.append(f"population profiles ({profile_a!r} in {str(run_a.directory)!r}, "
+                      f"{profile_b!r} in {str(run_b.directory)!r})")
+    if differ:
+        raise UsageError(f"runs of different {' and '.join(differ)}; compare two runs that "
+                         "share a system and a population profile")
+
+
+def union_focus(config_a: dict[str, Any], config_b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every (focus comparison, metric) of either run, once, in an order of their own.
+
+    A comparison is the same in both runs when its grouping, group, reference (as named, or
+    the grouping's configured reference) and metric are. The order (grouping, group,
+    reference, metric) and the label (the run's own; the first in alphabetical order when
+    the runs label it differently) do not depend on which run is A, so swapping the runs
+    gives the same rows with the changes' signs flipped.
+    """
+    found: dict[tuple[str, str, str, str], set[str]] = {}
+    for config in (config_a, config_b):
+        references = config.get("audit", {}).get("reference", {}) or {}
+        for focus in config.get("audit", {}).get("focus", []) or []:
+            reference = focus.get("reference") or references.get(focus["grouping"], "")
+            for metric in focus.get("metrics", ["fpr"]):
+                key = (focus["grouping"], str(focus["group"]), str(reference), metric)
+                found.setdefault(key, set()).add(focus.get("label") or "")
+    out = []
+    for (grouping, group, reference, metric), labels in sorted(found.items()):
+        named = sorted(label for label in labels if label)
+        label = named[0] if named else f"{group} against {reference or 'the reference'}"
+        out.append({"grouping": grouping, "group": group, "reference": reference,
+                    "metric": metric, "label": label})
+    return out
+
+
 def compare_runs(run_a: Any, run_b: Any) -> RunComparison:
-    """Compare two finished runs of one experiment.
+    """Compare two finished runs of one system and population profile.
 
     Parameters
     ----------
     run_a, run_b : LoadedRun
-        Runs read by :func:`experiments.api.load`.
+        Runs read by :func:`experiments.api.load`: of one experiment, or two variants
+        (experiments of different names) of one system on one population profile.
 
     Returns
     -------
@@ -369,17 +444,18 @@ def compare_runs(run_a: Any, run_b: Any) -> RunComparison:
     Raises
     ------
     UsageError
-        When the runs are of different experiments.
+        When the runs are of different systems or population profiles (one line naming
+        them).
     """
     a, b = run_a.manifest, run_b.manifest
-    if a.get("experiment") != b.get("experiment"):
-        raise UsageError(
-            f"runs of different experiments ({a.get('experiment')!r} in "
-            f"{str(run_a.directory)!r}, {b.get('experiment')!r} in {str(run_b.directory)!r}); "
-            "compare two runs of one experiment")
+    _comparable(run_a, run_b)
     config_a, config_b = a.get("config", {}), b.get("config", {})
     confidence = float(config_a.get("audit", {}).get("confidence", 0.95))
     notes = []
+    if a.get("experiment") != b.get("experiment"):
+        notes.append(f"The runs are variants: experiments {a.get('experiment')!r} (A) and "
+                     f"{b.get('experiment')!r} (B) of one system on one population profile; "
+                     "every focus comparison of either is shown.")
     if float(config_b.get("audit", {}).get("confidence", 0.95)) != confidence:
         notes.append(f"The runs were audited at different levels; every interval here is "
                      f"recomputed at run A's, {100 * confidence:.0f}%.")
@@ -393,45 +469,145 @@ def compare_runs(run_a: Any, run_b: Any) -> RunComparison:
     if differences.empty and shared:
         notes.append("Both runs have the same configuration and seed: the second is a re-run "
                       "of the first, and its numbers are expected to be identical.")
+    same_size = a.get("population_size") == b.get("population_size")
+    paired = paired_decisions(run_a, run_b) if shared and same_size else None
+    if paired is not None and len(paired.people) == 0:
+        notes.append("Both runs hold per-person decisions, but they share no person "
+                     f"({DECISIONS_ROW_ID} and outcomes disagree), so none was paired.")
+        paired = None
     metrics_a, metrics_b = run_a.tables.get("metrics"), run_b.tables.get("metrics")
     rows = []
-    focuses = config_a.get("audit", {}).get("focus", []) or []
     if metrics_a is not None and metrics_b is not None:
-        for focus in focuses:
-            label = focus.get("label") or f"{focus['group']} against the reference"
-            for metric in focus.get("metrics", ["fpr"]):
-                # A selection rate needs no outcome: both views hold the same one.
-                for view in ("true",) if metric == "selection_rate" else ("true", "recorded"):
-                    one = _focus_gap(metrics_a, focus, metric, view, confidence)
-                    two = _focus_gap(metrics_b, focus, metric, view, confidence)
-                    if one is None or two is None:
-                        continue
-                    row = _change_row(label, focus, metric, view, one, two, shared)
-                    rows.append({**row, "view": "any" if metric == "selection_rate" else view})
+        for focus in union_focus(config_a, config_b):
+            metric = focus["metric"]
+            # A selection rate needs no outcome: both views hold the same one.
+            for view in ("true",) if metric == "selection_rate" else ("true", "recorded"):
+                one = _focus_gap(metrics_a, focus, metric, view, confidence)
+                two = _focus_gap(metrics_b, focus, metric, view, confidence)
+                if one is None or two is None:
+                    continue
+                pair = None
+                if paired is not None and one["reference"] == two["reference"]:
+                    pair = paired.change(focus, metric, view, one["reference"], confidence)
+                row = _change_row(focus["label"], focus, metric, view, one, two, shared, pair)
+                rows.append({**row, "view": "any" if metric == "selection_rate" else view})
     columns = ["label", "grouping", "group", "reference", "metric", "view", "gap_a",
                "gap_a_low", "gap_a_high", "n_a", "n_ref_a", "gap_b", "gap_b_low", "gap_b_high",
-               "n_b", "n_ref_b", "change", "change_low", "change_high", "verdict"]
+               "n_b", "n_ref_b", "change", "change_low", "change_high", "pairing",
+               "change_low_independent", "change_high_independent", "verdict"]
     table = pd.DataFrame(rows, columns=columns)
-    return RunComparison(run_a, run_b, differences, table, shared, confidence, notes)
+    return RunComparison(run_a, run_b, differences, table, shared, confidence, notes,
+                         paired=bool((table["pairing"] == "paired").any()))
+
+
+@dataclass
+class PairedDecisions:
+    """Two runs' decisions on the same people, joined person by person.
+
+    Attributes
+    ----------
+    people : DataFrame
+        One row per person in both runs' :data:`DECISIONS_FILE`: the grouping columns,
+        ``y_true``, ``y_recorded_a``, ``y_recorded_b``, ``decision_a`` and ``decision_b``.
+    """
+
+    people: pd.DataFrame
+
+    def change(self, focus: dict[str, Any], metric: str, view: str, reference: str,
+               confidence: float) -> dict[str, float] | None:
+        """The paired change of a focus gap (B − A) and its interval, or None when the view's
+        outcome differs between the runs (the records of two recorded worlds) or the rate
+        cannot be paired."""
+        from audit.compare import PAIRED_RATES, compare
+
+        if metric not in PAIRED_RATES:
+            return None
+        frame = self.people
+        outcome = "y_true"
+        if view == "recorded" and metric != "selection_rate":
+            if not (frame["y_recorded_a"].to_numpy() == frame["y_recorded_b"].to_numpy()).all():
+                return None  # each run's gap is judged by its own records: not one outcome
+            outcome = "y_recorded_a"
+        columns = focus["grouping"].split(" × ")
+        if any(c not in frame.columns for c in columns):
+            return None
+        if len(columns) == 1:
+            groups = frame[columns[0]].astype(str)
+        else:
+            groups = frame[columns[0]].astype(str)
+            for column in columns[1:]:
+                groups = groups + " × " + frame[column].astype(str)
+        table = pd.DataFrame({"group": groups.to_numpy(), "y": frame[outcome].to_numpy(),
+                              "a": frame["decision_a"].to_numpy(),
+                              "b": frame["decision_b"].to_numpy()})
+        if reference not in set(table["group"]) or focus["group"] not in set(table["group"]):
+            return None
+        result = compare(table, "group", "y", "a", "b", {"group": reference},
+                         confidence=confidence, metrics=[metric]).table
+        row = result[result["group"] == focus["group"]].iloc[0]
+        return {"change": float(row["disparity_change"]),
+                "low": float(row["disparity_change_ci_low"]),
+                "high": float(row["disparity_change_ci_high"])}
+
+
+def paired_decisions(run_a: Any, run_b: Any) -> PairedDecisions | None:
+    """Both runs' :data:`DECISIONS_FILE`, joined on :data:`DECISIONS_ROW_ID`, or None when
+    either folder has none.
+
+    A person is kept only where both runs agree on who they are (grouping columns and true
+    outcome): the same population seed draws the same people, and this checks it.
+    """
+    paths = [Path(run.directory) / DECISIONS_FILE for run in (run_a, run_b)]
+    if not all(path.is_file() for path in paths):
+        return None
+    a, b = (pd.read_parquet(path) for path in paths)
+    needed = {DECISIONS_ROW_ID, "y_true", "y_recorded", "decision"}
+    for path, frame in zip(paths, (a, b), strict=True):
+        if not needed <= set(frame.columns):
+            raise UsageError(f"{str(path)!r} lacks the columns "
+                             f"{', '.join(sorted(needed - set(frame.columns)))}; it needs "
+                             f"{', '.join(sorted(needed))} and the grouping columns")
+    shared = [c for c in a.columns if c in b.columns
+              and c not in (DECISIONS_ROW_ID, "y_recorded", "decision", "score")]
+    joined = a.merge(b[[DECISIONS_ROW_ID, *shared, "y_recorded", "decision"]],
+                     on=DECISIONS_ROW_ID, suffixes=("_a", "_b"), validate="one_to_one")
+    same = np.ones(len(joined), dtype=bool)
+    for column in shared:
+        same &= (joined[f"{column}_a"].astype(str).to_numpy()
+                 == joined[f"{column}_b"].astype(str).to_numpy())
+    joined = joined[same]
+    people = pd.DataFrame({column: joined[f"{column}_a"].to_numpy() for column in shared})
+    people["y_recorded_a"] = joined["y_recorded_a"].to_numpy(dtype=bool)
+    people["y_recorded_b"] = joined["y_recorded_b"].to_numpy(dtype=bool)
+    people["decision_a"] = joined["decision_a"].to_numpy(dtype=bool)
+    people["decision_b"] = joined["decision_b"].to_numpy(dtype=bool)
+    people["y_true"] = people["y_true"].astype(bool)
+    return PairedDecisions(people)
 
 
 def _change_row(label: str, focus: dict[str, Any], metric: str, view: str,
-                one: dict[str, float], two: dict[str, float], shared: bool) -> dict[str, Any]:
+                one: dict[str, float], two: dict[str, float], shared: bool,
+                paired: dict[str, float] | None = None) -> dict[str, Any]:
     change = two["gap"] - one["gap"]
     low, high = mover_difference(two["gap"], one["gap"], (two["low"], two["high"]),
                                  (one["low"], one["high"]))
-    low, high = float(low), float(high)
+    independent = (float(low), float(high))
+    low, high = independent
+    pairing = "independent"
+    if paired is not None and all(_finite(paired[k]) for k in ("low", "high")):
+        low, high, pairing = paired["low"], paired["high"], "paired"
     if one["reference"] != two["reference"]:
         verdict = (f"no comparison: the runs compare with different reference groups "
                    f"({one['reference']}, {two['reference']})")
         change = low = high = math.nan
+        independent = (math.nan, math.nan)
     elif not (_finite(change) and _finite(low) and _finite(high)):
         verdict = "no comparison: a rate is withheld or undefined in one of the runs"
     elif low > 0:
         verdict = "the gap is larger in run B"
     elif high < 0:
         verdict = "the gap is smaller in run B"
-    elif shared:
+    elif shared and pairing != "paired":
         verdict = ("this interval cannot tell the runs apart (it treats runs on the same "
                    "people as independent, so a paired comparison might)")
     else:
@@ -442,4 +618,5 @@ def _change_row(label: str, focus: dict[str, Any], metric: str, view: str,
             "n_a": one["n"], "n_ref_a": one["n_ref"], "gap_b": two["gap"],
             "gap_b_low": two["low"], "gap_b_high": two["high"], "n_b": two["n"],
             "n_ref_b": two["n_ref"], "change": change, "change_low": low, "change_high": high,
-            "verdict": verdict}
+            "pairing": pairing, "change_low_independent": independent[0],
+            "change_high_independent": independent[1], "verdict": verdict}

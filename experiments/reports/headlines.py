@@ -253,17 +253,51 @@ def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric:
             + (cause if separated else ", which the data cannot tell from no gap"))
     credited = knobs[(knobs["ci_low"] > 0) | (knobs["ci_high"] < 0)]
     others = [str(n) for n in knobs.loc[~knobs.index.isin(credited.index), "source"]]
-    parts = [f"{r['source']} {'adds' if r['contribution'] > 0 else 'removes'} "
-             f"{points(abs(r['contribution']), *sorted((abs(r['ci_low']), abs(r['ci_high']))))}"
-             for _, r in credited.iterrows()]
+    parts = []
+    for _, r in credited.iterrows():
+        part = (f"{r['source']} {'adds' if r['contribution'] > 0 else 'removes'} "
+                f"{points(abs(r['contribution']), *sorted((abs(r['ci_low']), abs(r['ci_high']))))}")
+        if _alone_differs(r):
+            part += (" as its Shapley share, but switching it off alone changes the gap by "
+                     + points(-r["one_at_a_time_change"], -r["one_at_a_time_ci_high"],
+                              -r["one_at_a_time_ci_low"]))
+        parts.append(part)
     if parts:
         text += "; " + "; ".join(parts)
+    text += _interaction_words(credited, total)
     if others:
         text += ("; the contribution of " + ", ".join(others)
                  + " cannot be told from zero")
     plural = "s" if len(knobs) != 1 else ""
     return text + (f" (Shapley contributions over {len(knobs)} knob{plural}, same people in "
                    "every world).")
+
+
+def _alone_differs(row: pd.Series) -> bool:
+    """Whether a knob's effect switched off alone lies apart from its Shapley share: the
+    share falls outside the one-at-a-time change's interval."""
+    low, high = row.get("one_at_a_time_ci_low"), row.get("one_at_a_time_ci_high")
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return False
+    return not low <= row["contribution"] <= high
+
+
+def _interaction_words(credited: pd.DataFrame, total: pd.Series) -> str:
+    """Names an interaction where two or more knobs each remove (nearly) the whole gap when
+    switched off alone: then neither produces the gap without the other, and the Shapley
+    shares split an interaction rather than add up separate parts."""
+    if len(credited) < 2 or "one_at_a_time_ci_high" not in credited:
+        return ""
+    whole = [r for _, r in credited.iterrows()
+             if math.isfinite(r["one_at_a_time_ci_high"])
+             and r["one_at_a_time_ci_low"] <= total["contribution"]
+             <= r["one_at_a_time_ci_high"]]
+    if len(whole) < 2:
+        return ""
+    names = " and ".join(str(r["source"]) for r in whole)
+    return (f"; switching off {names} alone each removes the whole gap: neither produces a "
+            "gap without the other, so their Shapley shares split one interaction, not two "
+            "additive parts")
 
 
 def focus_headline(truth: AuditResult, focus: object, system_run: SystemRun

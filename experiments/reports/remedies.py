@@ -224,7 +224,9 @@ def _summary_table(table: pd.DataFrame, applied: list[str]) -> Table:
                 cells.append("—")
                 continue
             r = match.iloc[0]
-            cells.append(f"{points(r['base'])} → {points(r['remedied'])} "
+            # The interval is the change's, so it stands beside the change, not the value.
+            cells.append(f"{points(r['base'])} → {points(r['remedied'])}; change "
+                         f"{points(r['change'])} "
                          f"{interval(r['change_ci_low'], r['change_ci_high'])}")
         overall = table[(table["remedy"] == name) & (table["kind"] == "overall")
                         & (table["view"] == "true")].set_index("metric")
@@ -244,8 +246,8 @@ def _summary_table(table: pd.DataFrame, applied: list[str]) -> Table:
     if not first.empty:
         key = first.iloc[0]
         caption = (f"Gap: {key['label'] or key['group'] + ' against ' + key['reference']}, "
-                   f"{EXPLANATIONS[key['metric']][0].lower()}, before → after, with the paired "
-                   "interval of its change. Accuracy and selection rate: change overall, by the "
+                   f"{EXPLANATIONS[key['metric']][0].lower()}, before → after, then the change "
+                   "with its paired interval. Accuracy and selection rate: change overall, by the "
                    "true outcome.")
     return Table(["remedy", "gap by the truth", "gap by the records", "accuracy change",
                   "selection rate change", "error rate rises (truth)"], rows, caption=caption)

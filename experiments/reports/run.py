@@ -24,9 +24,11 @@ from audit.report import (
     ratio_with_interval,
     spread_cells,
 )
+from audit.tables import has_flag
 from experiments.reports.composition import composition_blocks
 from experiments.reports.headlines import twin_sentences
 from experiments.reports.remedies import remedies_blocks
+from experiments.reports.replicates import coverage_sentence, replicates_blocks
 from experiments.version import __version__, git_commit
 from experiments.writing.document import (
     Bullets,
@@ -78,8 +80,9 @@ def same_views(views: dict[str, AuditResult]) -> bool:
 def undefined_everywhere(result: AuditResult, grouping: str, metric: str) -> bool:
     """Whether ``metric`` is undefined or suppressed for every group of ``grouping``."""
     rows = _rows(result, grouping, metric)
-    return rows.empty or bool(
-        rows["flags"].fillna("").astype(str).str.contains("undefined|suppressed").all())
+    # Whole flags only: "ratio_undefined" says nothing about the rate itself.
+    return rows.empty or bool(rows["flags"].fillna("").astype(str).str.contains(
+        r"(?:^|;)(?:undefined|suppressed)(?:;|$)").all())
 
 
 def _rows(result: AuditResult, grouping: str, metric: str) -> pd.DataFrame:
@@ -321,7 +324,7 @@ def focus_rows(config: ExperimentConfig, views: dict[str, AuditResult]
             if group not in rows.index:
                 return None
             row = rows.loc[group]
-            defined = not any(f in str(row["flags"]) for f in ("undefined", "suppressed"))
+            defined = not any(has_flag(row["flags"], f) for f in ("undefined", "suppressed"))
             records.append({"series": f"by the {VIEW_TITLES[view]}", "group": group,
                             "value": row["value"] if defined else float("nan"),
                             "ci_low": row["ci_low"], "ci_high": row["ci_high"]})
@@ -384,19 +387,42 @@ def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, Au
     return figures
 
 
+def biases_on(config: ExperimentConfig) -> list[str]:
+    """Every bias switched on in a run: the population's mechanisms with a strength, and the
+    experiment's ``[attribution]`` knobs of the system that are not at their off value."""
+    switched = [name for name, m in config.mechanisms.items() if m.strength]
+    # The system's table with its defaults filled in: a knob left at its default is still on.
+    data = {**config.model_dump(mode="json"),
+            "system": config.system_settings().model_dump(mode="json")}
+    knobs = config.attribution.knobs if config.attribution is not None else []
+    for knob in knobs:
+        if knob.key.startswith("mechanisms."):
+            continue  # counted above, by the mechanism's own name
+        value: object = data
+        for part in knob.key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None and value != knob.off:
+            switched.append(knob.name)
+    return switched
+
+
 def what_not_shown(config: ExperimentConfig, views: dict[str, AuditResult],
                    system_run: SystemRun, left_out: list[str]) -> Bullets:
     """The limits of this run's numbers, each in one sentence."""
     settings = config.audit
-    switched = [n for n, m in config.mechanisms.items() if m.strength]
+    switched = biases_on(config)
     items = [
         "How often the real system errs. These are synthetic "
         f"{system_run.decided.unit} run through a toy "
         "mimic; every rate depends on the bias mechanisms and strengths the experiment file "
         "assumes" + (f" ({', '.join(switched)})" if switched else " (none switched on)") + ".",
         "Whether the assumed strengths are right. The intervals cover the chance of drawing "
-        f"these {config.population.size:,} people (seed {config.experiment.seed}), not "
-        "uncertainty about the assumptions.",
+        f"these {config.population.size:,} people (seed {config.experiment.seed})"
+        + (f" and the system's own draw over {config.experiment.replicates} replicates"
+           if config.experiment.replicates > 1 else
+           ", not the system's own randomness (the draw of what it learned or calibrated "
+           "from): another seed can move a finding by more than its interval")
+        + "; they say nothing of uncertainty about the assumptions.",
     ]
     if system_run.findings.attribution is None:
         items.append("Which mechanism produced a gap. This run computed no knobs-off world, so "
@@ -468,6 +494,41 @@ def name_blocks(blocks: list[object], names: dict[str, str]) -> list[object]:
     return out
 
 
+#: What a system learned or calibrated from, by the detail its adapter records (in order).
+LEARNED_FROM = (
+    ("calibration_people", "the system calibrated its threshold on {:,} people"),
+    ("reference_corpus_recordings", "the system learned from a reference corpus of {:,} "
+                                    "recordings"),
+    ("investigated_applications", "the system learned from {:,} investigated applications"),
+    ("pilot_people", "the system set its threshold on a pilot of {:,} people"),
+    ("seeds_from_records", "the system spread suspicion from {:,} people named in records"),
+    ("list_entries", "the system matched against a watchlist of {:,} entries and learned "
+                     "nothing from the people"),
+)
+
+
+def learned_from(details: dict, population: int, decided: int, unit: str = "people") -> str:
+    """What the system learned or calibrated from, for the run line of a report.
+
+    ``training_people`` is read against the training split (population less the held-out
+    people): when fewer were trained on, the sentence says so rather than let the figures
+    seem not to add up. Other systems name their own sample (a pilot, a corpus, a
+    calibration split); a system with none says it learned nothing from these people.
+    """
+    held_out = details.get("held_out_people")
+    if "training_people" in details:
+        trained = int(details["training_people"])
+        split = population - int(held_out) if held_out is not None else None
+        if split is not None and split != trained and unit == "people":
+            return (f"the system was trained on {trained:,} of the {split:,} people of the "
+                    f"training split (the others fall outside the sample it learns from)")
+        return f"the system was trained on {trained:,} people of a training split"
+    for key, phrase in LEARNED_FROM:
+        if key in details:
+            return phrase.format(int(details[key]))
+    return f"the system learned nothing from these people ({decided:,} decided)"
+
+
 def build_report(
     *,
     config: ExperimentConfig,
@@ -483,6 +544,7 @@ def build_report(
     cite_hashes: dict[str, str],
     config_file: Path,
     adjusted: pd.DataFrame | None = None,
+    replicates: pd.DataFrame | None = None,
 ) -> Document:
     """Assemble the report of one run.
 
@@ -496,6 +558,8 @@ def build_report(
     names = names_of(views)
     distinct = not same_views(views)
     document = Document(f"{experiment.title}: audit report")
+    learned = learned_from(system_run.decided.details, config.population.size, len(decisions),
+                           system_run.decided.unit)
     who = ("synthetic people" if system_run.decided.unit == "people"
            else f"{system_run.decided.unit} by synthetic people")
     context = ReportContext(config, views, system_run, directory, names)
@@ -532,14 +596,15 @@ def build_report(
         Paragraph(
             f"Run {run_id}. {len(decisions):,} held-out {who} from the "
             f"'{config.population.profile}' profile (population "
-            f"{config.population.size:,}, seed {experiment.seed}); the training split held "
-            f"{system_run.decided.details.get('training_people', 0):,} people."
+            f"{config.population.size:,}, seed {experiment.seed}); "
+            + learned + ". " + coverage_sentence(config, len(decisions))
         ),
         Caveat("A simulation of a mimic, not a measurement of the real system", CAVEAT),
         Heading("Headline findings"),
         Bullets(headlines),
         *attribution_blocks(system_run),
         *composition_blocks(adjusted),
+        *replicates_blocks(replicates, truth.settings.get("replicate_pooling", "")),
         *remedies_blocks(config, system_run, directory),
         *optional,
     )
@@ -622,7 +687,10 @@ def build_report(
         ),
         Paragraph("Every metric for every group and both views, with intervals, tests and "
                   "flags, is in metrics.csv (and metrics.json); across-group measures are in "
-                  "summary.csv; flip rates in flip_rates.csv."),
+                  "summary.csv"
+                  + ("; twin flip rates in flip_rates.csv" if not flips.empty else "")
+                  + ("; crude and adjusted focus comparisons in adjusted.csv"
+                     if adjusted is not None and not adjusted.empty else "") + "."),
     )
     document.blocks = name_blocks(document.blocks, names)
     return document

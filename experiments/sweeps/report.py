@@ -93,6 +93,8 @@ class Comparison:
     label: str
     #: Where it was named: "sweep.focus_group", "audit.focus" or "" (chosen for the reader).
     source: str
+    #: Every rate the comparison names (``metric`` first); the contrasts follow them all.
+    metrics: tuple[str, ...] = ()
 
 
 def focus_comparisons(config: ExperimentConfig, summary: pd.DataFrame
@@ -110,7 +112,8 @@ def focus_comparisons(config: ExperimentConfig, summary: pd.DataFrame
     if sweep.focus_group:
         comparisons.append(Comparison(
             sweep.focus_grouping, sweep.focus_group, sweep.focus_metric,
-            f"{sweep.focus_group} against the reference group", "sweep.focus_group"))
+            _against(sweep.focus_group, config.audit.reference.get(sweep.focus_grouping, "")),
+            "sweep.focus_group", (sweep.focus_metric,)))
     for focus in config.audit.focus:
         if any(c.grouping == focus.grouping and c.group == focus.group for c in comparisons):
             continue
@@ -119,9 +122,10 @@ def focus_comparisons(config: ExperimentConfig, summary: pd.DataFrame
             skipped.append(f"{focus.group} against {focus.reference}")
             continue
         metric = sweep.focus_metric if sweep.focus_metric in focus.metrics else focus.metrics[0]
-        comparisons.append(Comparison(focus.grouping, focus.group, metric,
-                                      focus.label or f"{focus.group} against the reference "
-                                                     "group", "audit.focus"))
+        comparisons.append(Comparison(
+            focus.grouping, focus.group, metric,
+            focus.label or _against(focus.group, configured), "audit.focus",
+            (metric, *(m for m in focus.metrics if m != metric))))
     note = ""
     if comparisons:
         named = ("sweep.focus_group" if comparisons[0].source == "sweep.focus_group"
@@ -135,7 +139,8 @@ def focus_comparisons(config: ExperimentConfig, summary: pd.DataFrame
         reference = _reference_of(rows)
         groups = [g for g in dict.fromkeys(rows["group"].astype(str)) if g != reference]
         comparisons = [Comparison(sweep.focus_grouping, g, sweep.focus_metric,
-                                  f"{g} against the reference group", "") for g in groups]
+                                  _against(g, reference), "", (sweep.focus_metric,))
+                       for g in groups]
         note = (f"No comparison was named in advance (sweep.focus_group or [[audit.focus]]): "
                 f"every group of {sweep.focus_grouping} is shown on its own against the "
                 f"reference group {reference or '(none)'}; none was picked for its result.")
@@ -143,6 +148,12 @@ def focus_comparisons(config: ExperimentConfig, summary: pd.DataFrame
         note += (" Not pooled here, as their reference is not the audit's reference of the "
                  "grouping: " + "; ".join(skipped) + ".")
     return comparisons, note
+
+
+def _against(group: str, reference: str) -> str:
+    """``MEX against IND`` (codes are named when the report is written), or ``... against
+    the reference group`` when the grouping names no reference (the largest group is used)."""
+    return f"{group} against {reference or 'the reference group'}"
 
 
 def _reference_of(rows: pd.DataFrame) -> str:
@@ -490,8 +501,17 @@ def _seed_cell(row: pd.Series | None, gap: str = "ratio") -> str:
 
 
 def comparison_blocks(config: ExperimentConfig, comparison: Comparison, summary: pd.DataFrame,
-                      tidy: pd.DataFrame, directory: Path, index: int) -> list[object]:
-    """The pooled table, its figures and the per-seed table of one comparison."""
+                      tidy: pd.DataFrame, directory: Path, index: int,
+                      contrasts: pd.DataFrame | None = None,
+                      names: dict[str, str] | None = None) -> list[object]:
+    """The pooled table, its figures, its contrasts and the per-seed table of one comparison.
+
+    ``names`` (country code to name) names the codes drawn into the figures; the blocks'
+    own text is named when the report is written.
+    """
+    from experiments.writing.names import name_text
+
+    names = names or {}
     keys = list(config.sweep.grid)
     rows = comparison_rows(summary, comparison)
     metric = EXPLANATIONS[comparison.metric][0]
@@ -520,16 +540,68 @@ def comparison_blocks(config: ExperimentConfig, comparison: Comparison, summary:
             f"sweep_{key.replace('.', '_')}.png"
         path = plot_knob(rows, key, [k for k in keys if k != key],
                          directory / "figures" / name,
-                         f"{metric} ratio, {comparison.group} to {reference}",
-                         f"{metric} ratio to {reference} (pooled, 95% interval)")
-        blocks.append(Figure(path, f"{metric} ratio of {comparison.group} to {reference} as "
-                                   f"{key} varies: the same pooled estimates and intervals as "
-                                   "the table above.", directory))
+                         name_text(f"{metric}: {comparison.group} against {reference}", names),
+                         name_text(reference, names))
+        blocks.append(Figure(path, f"{metric} of {comparison.group} against {reference} as "
+                                   f"{key} varies, as a difference in points (linear axis) and "
+                                   "a ratio (log axis): the same pooled estimates and "
+                                   "intervals as the table above.", directory))
+    if contrasts is not None and not contrasts.empty:
+        blocks.extend(_contrast_table(contrast_rows(contrasts, comparison), comparison,
+                                      reference))
     blocks.append(Table(*_per_seed_table(tidy, comparison, keys),
                         caption=f"{comparison.group} against {reference}, seed by seed: each "
                                 "run's own estimate and closed-form interval; n is the number "
                                 "of people the rate is over (group / reference), true outcome"))
     return blocks
+
+
+def _contrast_table(rows: pd.DataFrame, comparison: Comparison, reference: str
+                    ) -> list[object]:
+    """The comparison's contrasts: each grid value against the first, and the trend per unit,
+    in points for the difference and as a factor for the ratio."""
+    if rows.empty:
+        return []
+    table_rows = []
+    for _, row in rows.iterrows():
+        ratio = row["gap"] == "ratio"
+        if ratio:  # the log ratio's change, shown as the factor the ratio is multiplied by
+            cell = interval_text(math.exp(row["change"]) if math.isfinite(row["change"])
+                                 else math.nan, math.exp(row["ci_low"]),
+                                 math.exp(row["ci_high"]), str(row["flags"]))
+        else:
+            cell = interval_text(row["change"], row["ci_low"], row["ci_high"],
+                                 str(row["flags"]), digits=1, scale=100, signed=True)
+        kind = ("per unit" if row["kind"] == "trend_per_unit" else "against first")
+        table_rows.append([
+            EXPLANATIONS[row["metric"]][0].lower() if row["metric"] in EXPLANATIONS
+            else str(row["metric"]), VIEW_NAMES.get(str(row["view"]), str(row["view"])),
+            str(row["knob"]) + (f" ({row['at']})" if row["at"] else ""),
+            f"{row['from_value']} → {row['to_value']}", kind,
+            "ratio, × factor" if ratio else "difference, points", cell,
+            str(int(row["n_seeds"]))])
+    return [
+        Paragraph(f"How the gap of {comparison.group} against {reference} changes between grid "
+                  "values (sweep_contrasts.csv): each value against the first, paired by seed "
+                  f"({CONTRAST_METHOD}); for a numeric key, also the trend per unit of the key "
+                  "(the least-squares slope of the gap on the key's value, per seed, then "
+                  "over seeds). A ratio's change is the factor by which the ratio is "
+                  "multiplied (1 is no change)."),
+        Table(["rate", "outcome", "swept key", "values", "contrast", "gap", "change (95% CI)",
+               "seeds"], table_rows,
+              caption=f"{comparison.group} against {reference}: change of the gap, paired by "
+                      "seed"),
+    ]
+
+
+#: Views as a table names them.
+VIEW_NAMES = {"true": "true", "recorded": "recorded", "any": "no outcome needed"}
+#: How a contrast's interval is made, in the report's words.
+CONTRAST_METHOD = (
+    "each seed's change is computed on its own people, and the interval is a Student-t "
+    "interval over seeds of those per-seed changes, on seeds − 1 degrees of freedom; with one "
+    "seed, the two runs' own intervals combined as if independent, which is conservative"
+)
 
 
 def _per_seed_table(tidy: pd.DataFrame, comparison: Comparison, keys: list[str]
@@ -559,14 +631,17 @@ def _per_seed_table(tidy: pd.DataFrame, comparison: Comparison, keys: list[str]
 
 
 def plot_knob(rows: pd.DataFrame, key: str, other_keys: list[str], path: Path, title: str,
-              ylabel: str) -> Path:
-    """One comparison's pooled ratio against one swept knob, with its pooled interval as a
-    band, by view (and by the values of the other swept keys). Where an interval has no
-    bound, the band is left out at that value rather than drawn to the edge."""
-    fig, axis = plt.subplots(figsize=(7, 4))
+              reference: str) -> Path:
+    """One comparison's pooled gap against one swept knob, with its pooled interval as a band,
+    by view (and by the values of the other swept keys): the difference in percentage points
+    on a linear axis (zero is no gap) and the ratio on a log axis (so 2 and 1/2 lie as far
+    from parity). Where an interval has no bound, the band is left out at that value rather
+    than drawn to the edge."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     colours = {"true": "#1f4e79", "recorded": "#c55a11"}
     groups = list(rows.groupby(other_keys, sort=True)) if other_keys else [((), rows)]
     styles = ("-", "--", "-.", ":")
+    panels = ((left, "difference", 100.0), (right, "ratio", 1.0))
     for index, (other, part) in enumerate(groups):
         other = other if isinstance(other, tuple) else (other,)
         label_rest = ", ".join(f"{k.split('.')[-1]}={v}"
@@ -576,21 +651,66 @@ def plot_knob(rows: pd.DataFrame, key: str, other_keys: list[str], path: Path, t
             if line.empty:
                 continue
             x = [float(v) for v in line[key]]
-            low = line["ratio_pooled_low"].to_numpy(dtype=float)
-            high = line["ratio_pooled_high"].to_numpy(dtype=float)
-            bounded = np.isfinite(low) & np.isfinite(high)
             label = f"{view} outcome" + (f" ({label_rest})" if label_rest else "")
-            axis.plot(x, line["ratio_pooled"], marker="o", color=colours[view], label=label,
-                      linestyle=styles[index % len(styles)])
-            axis.fill_between(x, np.where(bounded, low, np.nan),
-                              np.where(bounded, high, np.nan), color=colours[view], alpha=0.15)
-    axis.axhline(PARITY, color="#999999", linewidth=1, linestyle=":")
-    axis.set_xlabel(key)
-    axis.set_ylabel(ylabel)
-    axis.set_title(title, fontsize=10)
-    axis.legend(fontsize=7, frameon=False)
+            for axis, gap, scale in panels:
+                centre = scale * line[f"{gap}_pooled"].to_numpy(dtype=float)
+                low = scale * line[f"{gap}_pooled_low"].to_numpy(dtype=float)
+                high = scale * line[f"{gap}_pooled_high"].to_numpy(dtype=float)
+                bounded = np.isfinite(low) & np.isfinite(high)
+                if gap == "ratio":  # a log axis has no place for 0
+                    bounded &= low > 0
+                    centre = np.where(centre > 0, centre, np.nan)
+                axis.plot(x, centre, marker="o", color=colours[view], label=label,
+                          linestyle=styles[index % len(styles)])
+                axis.fill_between(x, np.where(bounded, low, np.nan),
+                                  np.where(bounded, high, np.nan), color=colours[view],
+                                  alpha=0.15)
+    left.axhline(0.0, color="#999999", linewidth=1, linestyle=":")
+    left.set_ylabel(f"difference to {reference} (points)")
+    right.axhline(PARITY, color="#999999", linewidth=1, linestyle=":")
+    right.set_yscale("log")
+    right.set_ylabel(f"ratio to {reference} (log axis)")
+    for axis in (left, right):
+        axis.set_xlabel(key)
+        axis.legend(fontsize=7, frameon=False)
+    fig.suptitle(f"{title} (pooled over seeds, 95% intervals)", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def contrast_rows(contrasts: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
+    """sweep_contrasts.csv rows of one comparison (all its rates)."""
+    if contrasts.empty:
+        return contrasts
+    return contrasts[(contrasts["grouping"] == comparison.grouping)
+                     & (contrasts["group"].astype(str) == comparison.group)]
+
+
+def contrast_findings(config: ExperimentConfig, summary: pd.DataFrame,
+                      contrasts: pd.DataFrame) -> list[str]:
+    """One sentence per focus comparison (and per swept key, and per value of the other swept
+    keys): what moving the key from its first to its last grid value does to the gap in
+    percentage points, by the true and by the recorded outcome, paired by seed.
+
+    Country codes are left in; the report names them when it is written.
+    """
+    from experiments.sweeps.contrasts import contrast_sentence, value_text
+
+    comparisons, _ = focus_comparisons(config, summary)
+    sentences = []
+    for comparison in comparisons:
+        rows = contrast_rows(contrasts, comparison)
+        rows = rows[(rows["metric"] == comparison.metric) & (rows["gap"] == "difference")
+                    & (rows["kind"] == "contrast")]
+        metric = EXPLANATIONS[comparison.metric][0].lower()
+        for knob in config.sweep.grid:
+            last = value_text(config.sweep.grid[knob][-1])
+            part = rows[(rows["knob"] == knob) & (rows["to_value"] == last)]
+            for _, at_rows in part.groupby("at", sort=False):
+                order = at_rows["view"].map({"true": 0, "recorded": 1, "any": 2})
+                sentences.append(contrast_sentence(comparison.label, metric,
+                                                   at_rows.assign(_o=order).sort_values("_o")))
+    return sentences
 
 
 def write_sweep_outputs(
@@ -600,25 +720,43 @@ def write_sweep_outputs(
     tidy: pd.DataFrame,
     summary: pd.DataFrame,
     answer: str,
+    contrasts: pd.DataFrame | None = None,
+    findings: list[str] | None = None,
 ) -> None:
-    """Write sweep_metrics.csv, sweep_summary.csv, figures and the sweep report."""
+    """Write sweep_metrics.csv, sweep_summary.csv, sweep_contrasts.csv, figures and the sweep
+    report (Markdown and HTML, with every country code among the groups named)."""
+    from experiments.reports.run import name_blocks
     from experiments.sweeps.point import write_table
+    from experiments.writing.names import group_names
 
     write_table(tidy, directory / "sweep_metrics.csv")
     write_table(summary, directory / "sweep_summary.csv")
+    if contrasts is not None:
+        write_table(contrasts, directory / "sweep_contrasts.csv")
     shutil.rmtree(directory / "figures", ignore_errors=True)  # figures of an earlier grid
     sweep = config.sweep
+    names = group_names(pd.concat([tidy["group"].astype(str),
+                                   tidy["reference"].dropna().astype(str)]).unique())
     comparisons, note = focus_comparisons(config, summary)
     document = Document(f"Sweep: {config.experiment.title}")
+    found: list[object] = []
+    if findings:
+        found.append(Bullets(findings))
+    if answer or not findings:
+        found.append(Paragraph(answer or "No built-in analysis was chosen (sweep.answer = "
+                                         "'none'); see the comparisons below."))
     document.add(
         Caveat("A simulation of a mimic, not a measurement of the real system", CAVEAT),
         Heading("The question"),
         Paragraph(sweep.question or "(no question stated in sweep.question)"),
         Heading("What this sweep found"),
-        Paragraph(answer or "No built-in analysis was chosen (sweep.answer = 'none'); see "
-                            "the comparisons below."),
+        *found,
         Heading("How the seeds are pooled"),
-        Paragraph(f"Every estimate below is {POOLING_METHOD}. Each seed is an independent "
+        Paragraph(f"Every change between grid values is paired by seed: {CONTRAST_METHOD}. "
+                  "Points that share a seed share their people, so the change is measured on "
+                  "the same people within a seed, and the seeds, independent of each other, "
+                  "give its spread."),
+        Paragraph(f"Every gap at one grid value is {POOLING_METHOD}. Each seed is an independent "
                   "replication of the design (new people, a newly trained system); its "
                   "within-run variance is read from its interval as if symmetric on that "
                   "scale. A verdict rests on these intervals: a ratio whose interval holds both "
@@ -633,7 +771,8 @@ def write_sweep_outputs(
         Paragraph(note),
     )
     for index, comparison in enumerate(comparisons):
-        document.add(*comparison_blocks(config, comparison, summary, tidy, directory, index))
+        document.add(*comparison_blocks(config, comparison, summary, tidy, directory, index,
+                                        contrasts, names))
     document.add(
         Heading("With every bias knob off"),
         Paragraph(knobs_off_paragraph(config, knobs_off_rows(config, points, directory))),
@@ -646,9 +785,12 @@ def write_sweep_outputs(
         Paragraph("sweep_metrics.csv holds every metric of every point (grid values, seed, "
                   "view, grouping, group, metric, value, intervals); sweep_summary.csv "
                   "summarises it over seeds, with the pooled difference and ratio and their "
-                  "intervals (columns described in the README); points/<point>/ holds each "
+                  "intervals (columns described in the README); sweep_contrasts.csv holds "
+                  "each focus comparison's change between grid values and its trend per unit, "
+                  "paired by seed; points/<point>/ holds each "
                   "run's tables and manifest, named by the point's own config and seed; "
                   "sweep_manifest.json lists every point and hashes every file."),
     )
+    document.blocks = name_blocks(document.blocks, names)
     (directory / "sweep_report.md").write_text(document.to_markdown(), encoding="utf-8")
     (directory / "sweep_report.html").write_text(document.to_html(), encoding="utf-8")

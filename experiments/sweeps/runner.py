@@ -22,7 +22,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -307,9 +307,17 @@ class SweepResult:
     summary : DataFrame
         sweep_summary.csv: statistics over seeds and the pooled gaps with their intervals.
     answer : str
-        The report's answer to the sweep's question (empty without ``sweep.answer``).
+        The built-in analysis's answer to the sweep's question (empty without
+        ``sweep.answer``).
     ran, skipped : int
         Points computed now, and points found finished in the folder and reused.
+    contrasts : DataFrame
+        sweep_contrasts.csv: each focus comparison's change of gap between grid values (each
+        value against the first) and its trend per unit, paired by seed
+        (:func:`experiments.sweeps.contrasts.sweep_contrasts`).
+    findings : list of str
+        One sentence per focus comparison (and swept key): what moving the key from its first
+        to its last value does to the gap, by the truth and by the records.
     """
 
     directory: Path
@@ -318,6 +326,8 @@ class SweepResult:
     answer: str
     ran: int
     skipped: int
+    contrasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    findings: list[str] = field(default_factory=list)
 
     @property
     def report(self) -> Path:
@@ -405,7 +415,14 @@ def run_sweep(
     UsageError
         A folder holding another sweep, or a Dask address nobody answers at.
     """
-    from experiments.sweeps.report import answer_question, write_sweep_outputs
+    from experiments.sweeps.contrasts import Focus, sweep_contrasts
+    from experiments.sweeps.report import (
+        answer_question,
+        contrast_findings,
+        focus_comparisons,
+        write_sweep_outputs,
+    )
+    from experiments.writing.names import group_names, name_text
 
     points = sweep_points(data, config_file.name)
     # Connect before touching the folder: a wrong address should leave nothing behind.
@@ -440,7 +457,11 @@ def run_sweep(
         from experiments.sweeps.remedies import remedies_answer
 
         answer = remedies_answer(config, points, directory)
-    write_sweep_outputs(directory, config, points, tidy, summary, answer)
+    contrasts = sweep_contrasts(tidy, dict(config.sweep.grid), [
+        Focus(c.grouping, c.group, c.metrics or (c.metric,))
+        for c in focus_comparisons(config, summary)[0]], config.audit.confidence)
+    findings = contrast_findings(config, summary, contrasts)
+    write_sweep_outputs(directory, config, points, tidy, summary, answer, contrasts, findings)
     manifest = build_manifest(
         run_id=directory.name, experiment=config.experiment.name, config=data,
         config_file=config_file, seed=points[0].seed, population_size=config.population.size,
@@ -455,7 +476,11 @@ def run_sweep(
     )
     (directory / "sweep_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
                                                    encoding="utf-8")
-    return SweepResult(directory, tidy, summary, answer, len(todo), len(points) - len(todo))
+    names = group_names(pd.concat([tidy["group"].astype(str),
+                                   tidy["reference"].dropna().astype(str)]).unique())
+    return SweepResult(directory, tidy, summary, name_text(answer, names), len(todo),
+                       len(points) - len(todo), contrasts,
+                       [name_text(sentence, names) for sentence in findings])
 
 
 def _other_points(points: list[SweepPoint], directory: Path) -> list[str]:

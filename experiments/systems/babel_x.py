@@ -27,7 +27,7 @@ from audit import audit  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
-from experiments.config import Strict  # noqa: E402
+from experiments.config import Strict, system_seed  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
 from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
@@ -128,7 +128,9 @@ def run(
     """Train the Babel X mimic on an annotated corpus and search the held-out people."""
     settings = config.system_settings()
     seed = config.experiment.seed
-    system, corpus, held_out, posts, searched = search_people(settings, people, train, seed)
+    corpus_seed = system_seed(config)
+    system, corpus, held_out, posts, searched = search_people(settings, people, train, seed,
+                                                              corpus_seed)
     training_people = people.loc[train]
     author = pd.Index(held_out["person_id"]).get_indexer(posts["person_id"])
     recorded = np.bincount(author, weights=posts["annotator_threat"].to_numpy(np.float64),
@@ -186,7 +188,7 @@ def run(
         world_settings = world.system_settings()
         if world_people is people and world_settings == settings:
             return {"decision": decisions["decision"].to_numpy(dtype=bool)}
-        found = search_people(world_settings, world_people, train, seed)[4]
+        found = search_people(world_settings, world_people, train, seed, corpus_seed)[4]
         return {"decision": found["flagged"].to_numpy(dtype=bool)}
 
     return SystemRun(
@@ -209,22 +211,28 @@ def run(
     )
 
 
-def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, seed: int
+def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, seed: int,
+                  corpus_seed: int | None = None
                   ) -> tuple[BabelXScorer, pd.DataFrame, pd.DataFrame, pd.DataFrame,
                              pd.DataFrame]:
     """Train the scorer on the training split's annotated corpus and search the held-out
     people's posts: the scorer, the corpus, the held-out people, their scored posts and the
-    person-level result of the search."""
+    person-level result of the search.
+
+    ``seed`` draws the held-out people's posts; ``corpus_seed`` (default: ``seed``) draws the
+    annotated training corpus and the scorer's fitting, the system's own randomness that
+    replicates redraw."""
+    corpus_seed = seed if corpus_seed is None else corpus_seed
     system = BabelXScorer(
         keywords=settings.lexicon_words, threshold=settings.threshold,
         flag_rule=settings.flag_rule, n_features=settings.n_features, n_jobs=settings.n_jobs,
-        random_state=seed,
+        random_state=corpus_seed,
     )
     annotation = dict(annotator_bias=settings.annotator_bias,
                       annotator_noise=settings.annotator_noise,
                       annotator_miss_rate=settings.annotator_miss_rate,
                       threat_share=settings.threat_share)
-    corpus = annotated_corpus(people.loc[train], seed, settings, annotation)
+    corpus = annotated_corpus(people.loc[train], corpus_seed, settings, annotation)
     system.fit(corpus["text"], corpus["annotator_threat"].to_numpy(),
                corpus["annotator_sentiment"].astype(str).to_numpy())
 

@@ -644,11 +644,11 @@ def _headlines(share: pd.DataFrame, group: str, capacity: str) -> list[str]:
     if not row.empty and total:
         r = row.iloc[0]
         found.append(
-            f"{percent(r['share_of_wrongful_revocations'])} of wrongful revocations fell on "
-            f"students from {r['group']}, who are {percent(r['share_of_people'])} of the "
-            f"student-visa holders audited (95% CI {percent(r['ci_low'])}–"
-            f"{percent(r['ci_high'])}; {int(r['wrongful_revocations']):,} of {total:,} wrongful "
-            f"revocations; n = {int(share['people'].sum()):,} students). "
+            f"{percent(r['share_of_wrongful_revocations'])} of wrongful revocations (95% CI "
+            f"{percent(r['ci_low'])}–{percent(r['ci_high'])}; "
+            f"{int(r['wrongful_revocations']):,} of {total:,}) fell on students from "
+            f"{r['group']}, who are {percent(r['share_of_people'])} of the "
+            f"{int(share['people'].sum()):,} student-visa holders audited. "
             f"{capacity[:1].upper()}{capacity[1:]}.")
     return found
 

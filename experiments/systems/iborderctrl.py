@@ -21,7 +21,7 @@ from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.pooling import compare_intervals, pooled_ratio_text, ratio_summary, seed_interval
 from audit.report import percent  # noqa: E402
-from experiments.config import ConfigError, Strict, ints_as_floats  # noqa: E402
+from experiments.config import ConfigError, Strict, ints_as_floats, system_seed  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
@@ -119,9 +119,15 @@ def demeanour_tables(config: ExperimentConfig) -> DemeanourTables:
 
 
 def interview(settings: Settings, people: pd.DataFrame, train: np.ndarray,
-              tables: DemeanourTables, seed: int) -> Interviews:
-    """Draw the pilot from the first split, calibrate, and interview the held-out people."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, PILOT_STREAM]))
+              tables: DemeanourTables, seed: int, pilot_seed: int | None = None
+              ) -> Interviews:
+    """Draw the pilot from the first split, calibrate, and interview the held-out people.
+
+    ``seed`` draws the travellers' own truth and demeanour; ``pilot_seed`` (default: ``seed``)
+    draws the pilot and its lab session, the system's own randomness that replicates redraw.
+    """
+    pilot_seed = seed if pilot_seed is None else pilot_seed
+    rng = np.random.default_rng(np.random.SeedSequence([pilot_seed, PILOT_STREAM]))
     first = people.loc[train]
     try:
         rows = pilot_rows(first, tables, settings.pilot_size, settings.pilot_region,
@@ -136,7 +142,7 @@ def interview(settings: Settings, people: pd.DataFrame, train: np.ndarray,
                   interpreter_effect=settings.interpreter_effect,
                   setting_stress=settings.setting_stress, truth_signal=settings.truth_signal)
     detector = DeceptionDetector(tuple(settings.cue_weights))
-    pilot_features = demeanour(pilot, tables, instructed, seed, setting="lab", **shifts)
+    pilot_features = demeanour(pilot, tables, instructed, pilot_seed, setting="lab", **shifts)
     detector.fit(pilot_features, instructed)
     held = people.loc[~train]
     deceptive = true_deception(held, seed, settings.base_rate)
@@ -161,7 +167,8 @@ def run(
     if settings.pilot_region not in set(people["region_of_origin"].astype(str)):
         raise ConfigError(f"system.pilot_region: {settings.pilot_region!r} is not a region of "
                           f"profile {config.population.profile!r}")
-    result = interview(settings, people, train, tables, seed)
+    pilot_seed = system_seed(config)
+    result = interview(settings, people, train, tables, seed, pilot_seed)
     held = people.loc[~train]
     interpreted = tables.interpreted(held)
     groups = pd.DataFrame({c: held[c].to_numpy() for c in group_columns
@@ -181,7 +188,7 @@ def run(
                      ) -> dict[str, np.ndarray]:
         # Each world draws the same pilot and the same people's noise; only shifts change.
         return {"decision": interview(world.system_settings(), world_people, train, tables,
-                                      seed).flagged}
+                                      seed, pilot_seed).flagged}
 
     def write_extras(directory: Path) -> list[object]:
         return report_section(directory, pilot, precision, result, held, interpreted,

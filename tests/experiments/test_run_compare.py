@@ -116,21 +116,21 @@ def test_runs_on_the_same_people_are_said_to_share_them(results, capsys, tmp_pat
     assert (same.disparities["change"] == 0).all() and any("re-run" in n for n in same.notes)
 
 
-def test_compare_refuses_runs_of_different_experiments_in_one_line(results, tmp_path,
-                                                                   capsys):
+def test_compare_refuses_runs_of_different_systems_in_one_line(results, tmp_path, capsys):
     _, runs = results
     other = tmp_path / "other"
     shutil.copytree(runs[1].directory, other)
     manifest = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
     manifest["experiment"] = "catch-and-revoke"
+    manifest["config"]["experiment"]["system"] = "catch_and_revoke"
     (other / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert main(["compare", str(runs[0].directory), str(other),
                  "--out", str(tmp_path / "never")]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "different experiments" in error
-    assert "'immigration-os'" in error and "'catch-and-revoke'" in error
+    assert error.count("\n") == 1 and "different systems" in error
+    assert "'immigration_os'" in error and "'catch_and_revoke'" in error
     assert not (tmp_path / "never").exists()
-    with pytest.raises(UsageError, match="different experiments"):
+    with pytest.raises(UsageError, match="different systems"):
         compare(runs[0].directory, other)
 
 

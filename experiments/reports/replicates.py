@@ -1,0 +1,63 @@
+"""The report's words on which randomness each interval covers, and the spread of the
+replicates behind every pooled focus comparison (from the run's replicates.csv)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from audit.report import bounds
+from experiments.config import ExperimentConfig
+from experiments.writing.document import Heading, Paragraph, Table
+
+
+def coverage_sentence(config: ExperimentConfig, people: int) -> str:
+    """One sentence saying which sources of randomness the run's intervals include."""
+    count = config.experiment.replicates
+    if count > 1:
+        redrawn = ("the population and the system's own draw were redrawn in each"
+                   if config.experiment.replicate_population else
+                   f"the same {people:,} people in each, the system's own draw redrawn")
+        return (f"Every interval covers the draw of these {people:,} people and the system's "
+                f"own draw, over {count} replicates ({redrawn}); estimates are "
+                "pooled over the replicates (see the section on replicates). The system's own "
+                "findings, quoted first among the headlines, rest on the first replicate.")
+    note = f" {config.experiment.replicates_note}" if config.experiment.replicates_note else ""
+    return (f"Every interval covers the draw of these {people:,} people only, not the "
+            f"system's own draw: this run has one replicate.{note}")
+
+
+def replicates_blocks(replicates: pd.DataFrame, method: str) -> list[object]:
+    """The spread of the replicates of each focus comparison, by the true outcome."""
+    if replicates is None or replicates.empty:
+        return []
+    truth = replicates[replicates["view"] == "true"]
+    rows = []
+    for (grouping, group, metric), part in truth.groupby(["grouping", "group", "metric"],
+                                                         sort=False):
+        each = part[part["replicate"] != "pooled"]
+        pooled = part[part["replicate"] == "pooled"]
+        if pooled.empty or each["ratio"].isna().all():
+            continue
+        p = pooled.iloc[0]
+        ends = bounds(p["ratio_ci_low"], p["ratio_ci_high"], lambda v: f"{v:.2f}")
+        rows.append([
+            f"{group} ({grouping})", metric, f"{len(each)}",
+            f"{each['ratio'].min():.2f} to {each['ratio'].max():.2f}",
+            f"{p['ratio']:.2f} ({ends})" if math.isfinite(p["ratio"]) else "undefined",
+            f"{100 * each['difference'].min():+.2f} to {100 * each['difference'].max():+.2f}",
+        ])
+    if not rows:
+        return []
+    return [
+        Heading("Replicates of the system's randomness"),
+        Paragraph(f"The system was run several times on the same people, each time with its "
+                  f"own randomness redrawn; every figure in this report is {method}. The "
+                  "table gives, for each comparison named in advance, the smallest and the "
+                  "largest estimate over the replicates beside the pooled one: a finding "
+                  "whose replicates spread wider than its interval is not yet a finding. "
+                  "Each replicate's estimates and intervals are in replicates.csv."),
+        Table(["comparison", "rate", "replicates", "ratio: smallest to largest",
+               "ratio pooled (95% CI)", "gap in points: smallest to largest"], rows),
+    ]
