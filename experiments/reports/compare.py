@@ -241,6 +241,7 @@ class RunComparison:
                  "people (group, reference) in A", f"gap in run B (points, {level} CI)",
                  "people (group, reference) in B", f"change B − A (points, {level} CI)",
                  "whether they differ"], rows))
+        document.add(*self.adjusted_blocks())
         document.add(Heading("Configuration differences"))
         if self.config_differences.empty:
             document.add(Paragraph("None: both runs used the same configuration."))
@@ -255,6 +256,47 @@ class RunComparison:
                             self.disparities.get("reference", pd.Series(dtype=str))])
         document.blocks = name_blocks(document.blocks, group_names(groups.dropna().unique()))
         return document
+
+    def adjusted_blocks(self) -> list[object]:
+        """Crude beside adjusted, in both runs: each focus comparison within the strata it
+        declares (the runs' adjusted.csv), by the true outcome's false positive rate."""
+        from audit.report import bounds
+        from experiments.writing.document import Heading, Paragraph, Table
+
+        tables = [run.tables.get("adjusted") for run in (self.run_a, self.run_b)]
+        if all(t is None or t.empty for t in tables):
+            return []
+
+        def cell(table: pd.DataFrame | None, label: str) -> tuple[str, str]:
+            if table is None or table.empty:
+                return "—", "not computed"
+            rows = table[(table["label"] == label) & (table["view"] == "true")
+                         & (table["metric"] == "fpr")]
+            if rows.empty:
+                return "—", "not computed"
+            r = rows.iloc[0]
+            crude = f"{r['crude_ratio']:.2f}" if math.isfinite(r["crude_ratio"]) else "—"
+            if not math.isfinite(r["adjusted_ratio"]):
+                return crude, "the data cannot tell"
+            ends = bounds(r["adjusted_ratio_ci_low"], r["adjusted_ratio_ci_high"],
+                          lambda v: f"{v:.2f}")
+            return crude, f"{r['adjusted_ratio']:.2f} ({ends})"
+
+        labels = list(dict.fromkeys(
+            str(label) for t in tables if t is not None and not t.empty for label in t["label"]))
+        rows = [[label, *cell(tables[0], label), *cell(tables[1], label)]
+                for label in sorted(labels)]
+        return [
+            Heading("Composition or mechanism in each run"),
+            Paragraph("Each focus comparison within the strata it declares (adjust_for), by "
+                      "the true outcome's false positive rate: the crude ratio beside the "
+                      "Mantel-Haenszel ratio within strata, from each run's adjusted.csv. Where "
+                      "the crude ratios differ between the runs but the adjusted ones do not, "
+                      "the change is in who is in each group, not in how the system treats "
+                      "people alike."),
+            Table(["comparison", "crude ratio in A", "adjusted ratio in A (95% CI)",
+                   "crude ratio in B", "adjusted ratio in B (95% CI)"], rows),
+        ]
 
     def verdicts(self) -> list[str]:
         """One sentence per focus comparison, metric and view: the change and the verdict."""

@@ -31,6 +31,7 @@ from audit.pooling import (  # noqa: E402
 )
 from experiments.config.registry import system_adapter  # noqa: E402
 from experiments.reports.run import CAVEAT  # noqa: E402
+from experiments.sweeps.adjusted import adjusted_blocks  # noqa: E402
 from experiments.writing.document import (  # noqa: E402
     Bullets,
     Caveat,
@@ -722,6 +723,7 @@ def write_sweep_outputs(
     answer: str,
     contrasts: pd.DataFrame | None = None,
     findings: list[str] | None = None,
+    adjusted: pd.DataFrame | None = None,
 ) -> None:
     """Write sweep_metrics.csv, sweep_summary.csv, sweep_contrasts.csv, figures and the sweep
     report (Markdown and HTML, with every country code among the groups named)."""
@@ -733,6 +735,8 @@ def write_sweep_outputs(
     write_table(summary, directory / "sweep_summary.csv")
     if contrasts is not None:
         write_table(contrasts, directory / "sweep_contrasts.csv")
+    if adjusted is not None and not adjusted.empty:
+        write_table(adjusted, directory / "sweep_adjusted.csv")
     shutil.rmtree(directory / "figures", ignore_errors=True)  # figures of an earlier grid
     sweep = config.sweep
     names = group_names(pd.concat([tidy["group"].astype(str),
@@ -773,6 +777,7 @@ def write_sweep_outputs(
     for index, comparison in enumerate(comparisons):
         document.add(*comparison_blocks(config, comparison, summary, tidy, directory, index,
                                         contrasts, names))
+    document.add(*adjusted_blocks(adjusted, list(sweep.grid)))
     document.add(
         Heading("With every bias knob off"),
         Paragraph(knobs_off_paragraph(config, knobs_off_rows(config, points, directory))),

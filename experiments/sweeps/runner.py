@@ -32,6 +32,7 @@ from experiments.config import ConfigError, parse_config, set_dotted
 from experiments.engine.checks import check_experiment
 from experiments.engine.manifest import build_manifest
 from experiments.errors import UsageError
+from experiments.sweeps.adjusted import collect_adjusted
 from experiments.sweeps.point import (
     PointFailure,
     PointResult,
@@ -461,7 +462,9 @@ def run_sweep(
         Focus(c.grouping, c.group, c.metrics or (c.metric,))
         for c in focus_comparisons(config, summary)[0]], config.audit.confidence)
     findings = contrast_findings(config, summary, contrasts)
-    write_sweep_outputs(directory, config, points, tidy, summary, answer, contrasts, findings)
+    adjusted = collect_adjusted(points, directory, config.audit.confidence)
+    write_sweep_outputs(directory, config, points, tidy, summary, answer, contrasts, findings,
+                        adjusted)
     manifest = build_manifest(
         run_id=directory.name, experiment=config.experiment.name, config=data,
         config_file=config_file, seed=points[0].seed, population_size=config.population.size,

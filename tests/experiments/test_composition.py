@@ -202,3 +202,30 @@ def test_crude_and_adjusted_agree_when_strata_are_alike():
     row = result.adjusted.query("group == 'a' and metric == 'fpr'").iloc[0]
     assert math.isclose(row["adjusted_ratio"], row["crude_ratio"], rel_tol=0.02)
     assert abs(row["composition_part"]) < 0.002
+
+
+def test_the_sweep_and_compare_set_crude_beside_adjusted(tmp_path):
+    sweep = tmp_path / "sw.toml"
+    sweep.write_text(
+        'base = "detention-rca"\n[experiment]\nname = "sw"\ntitle = "t"\n[population]\n'
+        'size = 6000\n[audit]\nn_boot = 100\n[counterfactual]\ninterventions = []\n'
+        '[sweep]\nseeds = [1, 2]\nattribution = false\n[sweep.grid]\n'
+        '"mechanisms.label_bias.strength" = [0.0, 2.0]\n', encoding="utf-8")
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "sweep"), "--quiet"]) == 0
+    pooled = pd.read_csv(tmp_path / "sweep" / "sweep_adjusted.csv")
+    truth = pooled[(pooled["view"] == "true") & (pooled["metric"] == "fpr")]
+    assert set(truth["mechanisms.label_bias.strength"]) == {0.0, 2.0}
+    assert (truth["seeds"] == 2).all() and truth["adjusted_ratio_pooled"].notna().all()
+    report = (tmp_path / "sweep" / "sweep_report.md").read_text(encoding="utf-8")
+    assert "## Composition or mechanism, at each grid value" in report
+
+    for seed in ("1", "2"):
+        assert main(["run", "detention-rca", "--size", "6000", "--seed", seed,
+                     "--no-attribution", "--out", str(tmp_path / seed), "--quiet"]) == 0
+    assert main(["compare", str(tmp_path / "1"), str(tmp_path / "2"), "--out",
+                 str(tmp_path / "cmp")]) == 0
+    text = (tmp_path / "cmp" / "compare.md").read_text(encoding="utf-8")
+    assert "## Composition or mechanism in each run" in text
+    adjusted = pd.read_csv(tmp_path / "1" / "adjusted.csv")
+    row = adjusted[(adjusted["view"] == "true") & (adjusted["metric"] == "fpr")].iloc[0]
+    assert f"{row['adjusted_ratio']:.2f} (" in text
