@@ -50,7 +50,7 @@ def test_iborderctrl_pooled_intervals_hold_other_seeds_estimates():
 
 
 def test_a_classifier_system_pooled_intervals_hold_other_seeds_estimates():
-    assert _share_inside(_seeds("babel_x", 2_500, 3, seeds=range(1, 5))) >= 0.7
+    assert _share_inside(_seeds("babel_x", 2_000, 2)) >= 0.7
 
 
 def test_replicates_table_attribution_and_pooled_gap_agree(tmp_path):
