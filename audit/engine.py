@@ -108,13 +108,14 @@ def grouping_families(groupings: Sequence[Grouping]) -> list[Grouping]:
 
 
 def audit(
-    frame: pd.DataFrame,
-    groups: Sequence[str] | Sequence[Sequence[str]],
-    y_true: str,
-    y_pred: str,
-    score: str | None = None,
+    frame: pd.DataFrame | None = None,
+    groups: Sequence[str] | Sequence[Sequence[str]] | None = None,
+    y_true: object = None,
+    y_pred: object = None,
+    score: object | None = None,
     reference: Mapping[str, str] | None = None,
     *,
+    sensitive_features: object | None = None,
     intersections: bool | Sequence[Sequence[str]] = True,
     positive_label: object | None = None,
     n_boot: int = DEFAULT_N_BOOT,
@@ -131,20 +132,33 @@ def audit(
 ) -> AuditResult:
     """Audit binary decisions for unequal rates across groups.
 
+    Two forms. With a table, ``audit(frame, groups, y_true, y_pred)`` names its columns.
+    Without one, as fairlearn's ``MetricFrame`` is called,
+    ``audit(y_true=..., y_pred=..., sensitive_features=...)`` takes the values themselves:
+    arrays, lists or Series, and for ``sensitive_features`` also a 2-D array, a DataFrame or
+    a dict of features (several features are audited each alone and crossed, unless
+    ``intersections=False``). The result is the same either way; see
+    :mod:`audit.frame` for its ``by_group``, ``overall``, ``difference()``, ``ratio()`` and
+    ``plot()``.
+
     Parameters
     ----------
-    frame : DataFrame
-        One row per person (or decision).
+    frame : DataFrame, optional
+        One row per person (or decision). Leave it out to pass arrays.
     groups : sequence of str, or sequence of sequences of str
         Grouping columns, for example ``["nationality", "sex"]``; or the exact groupings to
         audit, for example ``[["nationality"], ["nationality", "sex"]]`` (then
-        ``intersections`` is not used).
-    y_true : str
-        Binary column with the outcome the decision claims to predict.
-    y_pred : str
-        Binary column with the decision (1 = selected, flagged, prioritised).
-    score : str, optional
+        ``intersections`` is not used). Only with ``frame``.
+    y_true : str, or array-like without ``frame``
+        Binary outcome the decision claims to predict: a column name, or one value per row.
+    y_pred : str, or array-like without ``frame``
+        Binary decision (1 = selected, flagged, prioritised): a column name, or the values.
+    score : str, or array-like without ``frame``, optional
         Score in [0, 1] behind the decision; adds AUC and expected calibration error.
+    sensitive_features : array-like, Series, DataFrame or dict of arrays, optional
+        The groups, one entry per row, when ``frame`` is left out. Features are named after
+        the Series' or DataFrame's column names, else ``sensitive_feature_0``, ``_1``...
+        (as fairlearn names them); those names key ``reference`` and the groupings.
     reference : mapping, optional
         Reference group per grouping, ``{"nationality": "GBR"}``; an intersection's reference
         defaults to the combination of its columns' references. Default: the largest group.
@@ -165,7 +179,7 @@ def audit(
         Refuse a group column with more distinct values (probably an identifier).
     score_bins : int
         Equal-width score bins for AUC and calibration.
-    cluster : str, optional
+    cluster : str, or array-like without ``frame``, optional
         Column naming the cluster of each row (``"author_id"`` for posts, a person for
         attempts). Rows of one cluster are not independent: intervals and tests then use
         effective counts (see :mod:`audit.clusters`), and ``design_effect`` says by how much
@@ -204,7 +218,17 @@ def audit(
     >>> result = audit(frame, groups=["nationality", "sex"], y_true="overstayed",
     ...                y_pred="prioritised")                                # doctest: +SKIP
     >>> result.table.query("metric == 'fpr'")                                # doctest: +SKIP
+    >>> result = audit(y_true=y, y_pred=decisions, sensitive_features=people[["nat", "sex"]])
+    ...                                                                      # doctest: +SKIP
+    >>> result.by_group, result.ratio(method="to_reference")                 # doctest: +SKIP
     """
+    if frame is None or sensitive_features is not None:
+        frame, groups, y_true, y_pred, score, cluster = _from_arrays(
+            frame, groups, y_true, y_pred, score, cluster, sensitive_features,
+            adjust_for=adjust_for, dropna=dropna)
+    else:
+        _refuse_arrays_with_frame(y_true=y_true, y_pred=y_pred, score=score, cluster=cluster,
+                                  groups=groups)
     groupings = groupings_of(groups, intersections)
     columns = list(dict.fromkeys(c for g in groupings for c in g))
     strata = check_adjust_for(adjust_for, columns)
@@ -240,6 +264,59 @@ def audit(
         design_effects=effects, n_dropped=n_dropped, stratified=stratified, adjust_for=strata,
         adjust_view=adjust_view,
     )
+
+
+def _from_arrays(frame: object, groups: object, y_true: object, y_pred: object,
+                 score: object, cluster: object, sensitive_features: object, *,
+                 adjust_for: object, dropna: bool) -> tuple:
+    """The fairlearn-style call turned into the table call: a frame and its column names."""
+    from audit.frame import frame_from_arrays
+
+    if frame is not None:
+        raise AuditInputError(
+            "give either a frame with column names, audit(frame, groups, y_true, y_pred), or "
+            "the values themselves, audit(y_true=..., y_pred=..., sensitive_features=...), "
+            "not both")
+    if sensitive_features is None:
+        raise AuditInputError(
+            "no groups to audit: give a frame and its group columns, audit(frame, groups, "
+            "y_true, y_pred), or the values with sensitive_features=...")
+    if groups is not None:
+        raise AuditInputError(
+            "groups names columns of a frame; with sensitive_features the groups are the "
+            "features themselves, so leave groups out")
+    for argument, value in (("y_true", y_true), ("y_pred", y_pred)):
+        if value is None:
+            raise AuditInputError(f"{argument} is missing: give one value per row")
+        if isinstance(value, str):
+            raise AuditInputError(
+                f"{argument}={value!r} names a column, but no frame was given; pass the "
+                f"values (an array or Series), or the frame as the first argument")
+    if adjust_for is not None:
+        raise AuditInputError(
+            "adjust_for names columns of a frame; put the strata in a DataFrame with the "
+            "other columns and call audit(frame, groups, y_true, y_pred, adjust_for=...)")
+    table, features, names = frame_from_arrays(y_true, y_pred, sensitive_features,
+                                               score=score, cluster=cluster, dropna=dropna)
+    return (table, features, names["y_true"], names["y_pred"], names["score"],
+            names["cluster"])
+
+
+def _refuse_arrays_with_frame(**arguments: object) -> None:
+    """With a frame, every argument names columns; say so when one holds values instead."""
+    from audit.frame import is_array_like
+
+    for argument, value in arguments.items():
+        if argument != "groups" and is_array_like(value):
+            raise AuditInputError(
+                f"{argument} is given as {type(value).__name__} with a frame, where it names a "
+                f"column; name the column (say {argument}='overstayed'), or leave the frame "
+                f"out and call audit(y_true=..., y_pred=..., sensitive_features=...)")
+    if arguments["groups"] is None:
+        raise AuditInputError("give the group columns (groups=[COL, ...])")
+    for argument in ("y_true", "y_pred"):
+        if arguments[argument] is None:
+            raise AuditInputError(f"give the {argument} column ({argument}=COL)")
 
 
 def _count(frame: pd.DataFrame, groupings: Sequence[Grouping], strata: Sequence[str],

@@ -6,16 +6,21 @@ the same bytes with the same matplotlib.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # no display: figures are files
+# Figures are files: no display, unless the host chose a backend (a notebook's kernel sets
+# MPLBACKEND to its inline backend, which must keep drawing the student's own plots).
+if not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from audit.metrics import EXPLANATIONS  # noqa: E402
 
@@ -39,12 +44,32 @@ def plot_rates_by_group(
     max_groups: int = 40,
     labels: Mapping[str, str] | None = None,
 ) -> Path:
+    """Write :func:`rates_figure` as PNG at ``path`` and return the path.
+
+    Raises
+    ------
+    ValueError
+        When no metric has a value to draw for any group.
+    """
+    return save_figure(rates_figure(table, grouping, metrics, title=title,
+                                    max_groups=max_groups, labels=labels), path)
+
+
+def rates_figure(
+    table: pd.DataFrame,
+    grouping: str,
+    metrics: Sequence[str],
+    *,
+    title: str | None = None,
+    max_groups: int = 40,
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
     """Dot-and-interval plot of ``metrics`` per group of one grouping.
 
     Groups are ordered by the first metric; suppressed and undefined cells are left out (and
     the caption says so), and a metric undefined or suppressed for every group gets no panel.
-    ``labels`` maps a group to the text shown for it (a country's name for its code).
-    Returns the written path.
+    ``labels`` maps a group to the text shown for it (a country's name for its code). The
+    figure is not registered with pyplot, so a notebook shows it once, where it is returned.
 
     Raises
     ------
@@ -60,8 +85,8 @@ def plot_rates_by_group(
     first = shown[shown["metric"] == metrics[0]].sort_values("value")
     groups = list(first["group"])[-max_groups:]
     height = max(2.5, 0.28 * len(groups) + 1.2)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), height), sharey=True,
-                             squeeze=False)
+    fig = Figure(figsize=(4.2 * len(metrics), height))
+    axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)
     positions = {group: i for i, group in enumerate(groups)}
     for axis, metric in zip(axes[0], metrics, strict=True):
         part = shown[(shown["metric"] == metric) & shown["group"].isin(groups)]
@@ -93,7 +118,7 @@ def plot_rates_by_group(
         caption += f" ({dropped} groups suppressed, undefined or beyond the {max_groups} shown)"
     fig.suptitle(caption, fontsize=11)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
 
 
 def plot_views(
@@ -190,10 +215,10 @@ def _label(group: object, labels: Mapping[str, str] | None) -> str:
     return str(group) if labels is None else str(labels.get(group, group))
 
 
-def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as PNG at ``path`` (folders created), without metadata, and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    plt.close(fig)  # a figure pyplot never held is simply dropped
     return path

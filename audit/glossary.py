@@ -151,3 +151,30 @@ INTERVAL_CONVENTION = (
     "printed as \"withheld\". Neither is ever printed as a number, so no report shows an "
     "infinite or zero-width interval as if it were certain."
 )
+
+#: Columns of the fairlearn-style views of a result (see :mod:`audit.frame`).
+VIEW_HELP: dict[str, str] = {
+    "by_group": "one row per group (indexed by the grouping's columns), one column per "
+                "metric, n first: the table's value column spread wide",
+    "overall: value, ci_low, ci_high": "every rate over all rows, with its Wilson interval",
+    "between_groups: value, ci_low, ci_high": "difference(): largest minus smallest rate; "
+        "ratio(): smallest over largest; over the groups with at least min_count people "
+        "behind the rate, with a conservative simultaneous interval (as in summary.csv)",
+    "between_groups: bias, groups_compared, groups_left_out": "as in summary.csv",
+    "to_reference: group, reference": "the group farthest from the reference group (by "
+        "absolute difference, or by ratio on a log scale) among those with at least "
+        "min_count people behind the rate, and that reference",
+    "to_reference: value, ci_low, ci_high": "its difference or ratio to the reference, with "
+        "the simultaneous interval (sim_diff_ci_* or sim_ratio_ci_*), as it was picked "
+        "after looking",
+    "to_reference: n, p_holm": "people behind the group's rate, and its Holm-adjusted p-value",
+}
+
+#: How the reports of ``bias-audit audit`` lay out a grouping's table.
+REPORT_HELP: dict[str, str] = {
+    "<rate> notes": "the flags of that rate alone (small_n, inconclusive, unbounded...): a "
+                    "group whose false negative rate is inconclusive keeps a clear false "
+                    "positive rate",
+    "headline finding": "the comparison named with --focus (ordinary interval), or else the "
+                        "most extreme gap (simultaneous interval), with its n",
+}

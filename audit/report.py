@@ -11,10 +11,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from audit.metrics import EXPLANATIONS
-from audit.tables import withhold_suppressed
+from audit.tables import has_flag, withhold_suppressed
 
 
 class AuditResult(Protocol):
@@ -97,10 +98,10 @@ def p_value(value: float) -> str:
 
 def rate_with_interval(row: pd.Series) -> str:
     """``12.3% (11.8–12.9)``, or why there is no number."""
-    flags = str(row.get("flags") or "")
-    if "suppressed" in flags:
+    flags = row.get("flags")
+    if has_flag(flags, "suppressed"):
         return "suppressed"
-    if "undefined" in flags:
+    if has_flag(flags, "undefined"):
         return "undefined"
     return f"{percent(row['value'])} ({percent(row['ci_low'])}–{percent(row['ci_high'])})"
 
@@ -220,14 +221,29 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def grouping_table(result: AuditResult, grouping: str,
-                   metrics: Sequence[str] = REPORT_METRICS) -> str:
-    """One Markdown table for a grouping: each group's size, rates and ratios to reference.
+#: Flags a metric's notes leave out: the ratio cell already says "reference".
+_NOTE_SKIPPED = frozenset({"reference"})
+#: Short metric names for column headers that must stay narrow.
+SHORT_TITLES = {"selection_rate": "selection rate", "fpr": "FPR", "fnr": "FNR", "ppv": "PPV",
+                "tpr": "TPR", "tnr": "TNR", "npv": "NPV", "fdr": "FDR", "for": "FOR",
+                "accuracy": "accuracy", "prevalence": "prevalence", "auc": "AUC", "ece": "ECE"}
 
-    Suppressed cells are withheld as in the written tables (see
-    :func:`audit.tables.withhold_suppressed`). The grouping's rows are read once into a
-    lookup, so the table costs time in proportion to its number of groups.
+
+def grouping_rows(result: AuditResult, grouping: str,
+                  metrics: Sequence[str] = REPORT_METRICS
+                  ) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a grouping's table, as plain text (group labels unescaped).
+
+    Per group: its size; per metric, the rate with its interval and the ratio to the
+    reference with its interval and Holm p-value; then one notes column per metric, so each
+    rate's flags stay with that rate (a group whose FNR is inconclusive keeps a clear FPR).
+    Country codes among the labels are shown as "Mexico (MEX)". Suppressed cells are withheld
+    as in the written tables (see :func:`audit.tables.withhold_suppressed`). The grouping's
+    rows are read once into a lookup, so the table costs time in proportion to its number of
+    groups.
     """
+    from audit.names import label_with_names
+
     table = result.table[result.table["grouping"] == grouping]
     table = withhold_suppressed(table[table["metric"].isin(["n", *metrics])])
     shown = [c for c in ("group", "metric", "value", "ci_low", "ci_high", "ratio",
@@ -240,30 +256,133 @@ def grouping_table(result: AuditResult, grouping: str,
     for metric in metrics:
         title = EXPLANATIONS[metric][0]
         header += [title, f"{title}: ratio to reference; p (Holm)"]
-    header.append("notes")
+    header += [f"{SHORT_TITLES.get(metric, metric)} notes" for metric in metrics]
     rows = []
     for size in (row for row in records if row["metric"] == "n"):
         group = size["group"]
         suppressed = "suppressed" in str(size["flags"]).split(";")
-        cells = [markdown_text(group), f"<{below}" if suppressed else f"{int(size['value']):,}"]
-        notes = set(filter(None, str(size["flags"]).split(";")))
+        cells = [label_with_names(group),
+                 f"<{below}" if suppressed else f"{int(size['value']):,}"]
+        notes = []
         for metric in metrics:
             row = cells_by_key.get((group, metric))
             if row is None:
                 cells += ["—", "—"]
+                notes.append("")
                 continue
             ratio = ratio_with_interval(row)
             if ratio not in ("reference", "—"):
                 ratio += f"; p {p_value(row['p_holm'])}"
             cells += [rate_with_interval(row), ratio]
-            notes |= set(filter(None, str(row["flags"]).split(";"))) - {"reference"}
-        cells.append(", ".join(sorted(notes)))
-        rows.append(cells)
-    return markdown_table(header, rows)
+            notes.append(", ".join(sorted(
+                set(filter(None, str(row["flags"]).split(";"))) - _NOTE_SKIPPED)))
+        rows.append(cells + notes)
+    return header, rows
 
 
-def summary_table(result: AuditResult, grouping: str) -> str:
-    """Markdown table of the per-grouping measures for the headline metrics."""
+def grouping_table(result: AuditResult, grouping: str,
+                   metrics: Sequence[str] = REPORT_METRICS) -> str:
+    """One Markdown table for a grouping (see :func:`grouping_rows`), group labels escaped."""
+    header, rows = grouping_rows(result, grouping, metrics)
+    return markdown_table(header, [[markdown_text(row[0]), *row[1:]] for row in rows])
+
+
+#: Rates a headline gap is sought among, in order of preference on a tie.
+HEADLINE_METRICS: tuple[str, ...] = ("fpr", "fnr", "selection_rate")
+#: Who is behind each rate's denominator, for "n = 217 truly negative people".
+DENOMINATOR_WORDS = {"fpr": "truly negative people", "tnr": "truly negative people",
+                     "fnr": "truly positive people", "tpr": "truly positive people",
+                     "selection_rate": "people", "accuracy": "people", "prevalence": "people",
+                     "ppv": "people selected", "fdr": "people selected",
+                     "npv": "people not selected", "for": "people not selected"}
+
+
+def headline_gap(result: AuditResult, focus: tuple[str, str] | None = None,
+                 focus_metric: str = "fpr",
+                 metrics: Sequence[str] = HEADLINE_METRICS) -> dict[str, Any] | None:
+    """The one gap to lead with: the one named in advance, or else the most extreme.
+
+    With ``focus`` (grouping, group) the gap is that group's ratio to its reference on
+    ``focus_metric``, with the ordinary interval, as it was chosen before looking. Without,
+    each grouping and rate's most extreme group (by ratio on a log scale, among groups with
+    at least ``min_count`` people behind the rate; see :func:`audit.frame.most_extreme`) is
+    a candidate, and the one whose simultaneous interval lies farthest from parity leads:
+    as it was picked after looking, it carries the simultaneous interval
+    (``sim_ratio_ci_*``). Returns None when no group can be compared.
+
+    Returns
+    -------
+    dict or None
+        grouping, group, reference, metric, ratio, ci_low, ci_high, n (people behind the
+        group's rate), n_groups (groups of the grouping), p_holm, flags, and ``picked``:
+        ``"named in advance"`` or ``"most extreme"``.
+    """
+    from audit.frame import most_extreme
+
+    table = result.table
+    if focus is not None:
+        grouping, group = focus
+        rows = table[(table["grouping"] == grouping) & (table["group"] == str(group))
+                     & (table["metric"] == focus_metric)]
+        if rows.empty:
+            return None
+        row = rows.iloc[0]
+        return {"grouping": grouping, "group": row["group"], "reference": row["reference"],
+                "metric": focus_metric, "ratio": row["ratio"], "ci_low": row["ratio_ci_low"],
+                "ci_high": row["ratio_ci_high"], "n": row["denominator"],
+                "n_groups": _n_groups(table, grouping), "p_holm": row["p_holm"],
+                "flags": row["flags"], "picked": "named in advance"}
+    best, best_key = None, None
+    for grouping in result.groupings:
+        for rank, metric in enumerate(metrics):
+            pick = most_extreme(result, grouping, metric, ratio=True)
+            if pick["group"] is None:
+                continue
+            low, high, ratio = pick["ci_low"], pick["ci_high"], pick["value"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                clear = max(np.log(low) if low > 0 else -np.inf,
+                            -np.log(high) if high > 0 else np.inf, 0.0)
+            key = (clear if np.isfinite(clear) else 0.0, abs(np.log(ratio)), -rank)
+            if best_key is None or key > best_key:
+                flags = table[(table["grouping"] == grouping) & (table["metric"] == metric)
+                              & (table["group"] == pick["group"])]["flags"].iloc[0]
+                best_key = key
+                best = {"grouping": grouping, "group": pick["group"],
+                        "reference": pick["reference"], "metric": metric, "ratio": ratio,
+                        "ci_low": low, "ci_high": high, "n": pick["n"],
+                        "n_groups": _n_groups(table, grouping), "p_holm": pick["p_holm"],
+                        "flags": flags, "picked": "most extreme"}
+    return best
+
+
+def _n_groups(table: pd.DataFrame, grouping: str) -> int:
+    return int(((table["grouping"] == grouping) & (table["metric"] == "n")).sum())
+
+
+def headline_sentence(gap: dict[str, Any], label: Callable[[object], str] = str,
+                      confidence: float = 0.95, text: Callable[[object], str] = str) -> str:
+    """The headline gap in one sentence: value, interval, n and how it was picked.
+
+    ``label`` renders a group label (``label_with_names`` for "Mexico (MEX)") and ``text``
+    the grouping's name: each escapes data text for the sentence's format (Markdown), or
+    leaves it for the renderer to escape (HTML).
+    """
+    level = f"{round(100 * confidence)}%"
+    title = EXPLANATIONS[gap["metric"]][0]
+    interval = bounds(gap["ci_low"], gap["ci_high"], number)
+    if gap["picked"] == "most extreme":
+        how = (f"simultaneous {level} interval {interval}, as this group was picked as the "
+               f"most extreme of {gap['n_groups']:,} groups by {text(gap['grouping'])}")
+    else:
+        how = f"{level} interval {interval}; the comparison was named in advance"
+    who = DENOMINATOR_WORDS.get(gap["metric"], "people")
+    return (f"{title} of {label(gap['group'])} is {number(gap['ratio'])} times that of "
+            f"{label(gap['reference'])} ({how}); n = {int(gap['n']):,} {who}.")
+
+
+def summary_rows(result: AuditResult, grouping: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the per-grouping measures for the headline metrics (plain text
+    built from numbers and measure names only)."""
     summary = result.summary[result.summary["grouping"] == grouping]
     wanted = summary[
         summary["measure"].isin(["equalized_odds_difference", "demographic_parity_ratio"])
@@ -272,7 +391,12 @@ def summary_table(result: AuditResult, grouping: str) -> str:
     ]
     rows = [[row["measure"].replace("_", " "), row["metric"], *spread_cells(row)]
             for _, row in wanted.iterrows()]
-    return markdown_table(["measure", "metric", *SPREAD_HEADER], rows)
+    return ["measure", "metric", *SPREAD_HEADER], rows
+
+
+def summary_table(result: AuditResult, grouping: str) -> str:
+    """Markdown table of the per-grouping measures for the headline metrics."""
+    return markdown_table(*summary_rows(result, grouping))
 
 
 def explanations_block(metrics: Sequence[str] = REPORT_METRICS) -> str:
@@ -280,9 +404,25 @@ def explanations_block(metrics: Sequence[str] = REPORT_METRICS) -> str:
     return "\n".join(f"- **{EXPLANATIONS[m][0]}**: {EXPLANATIONS[m][1]}." for m in metrics)
 
 
-def markdown_report(result: AuditResult, title: str = "Audit") -> str:
-    """The whole Markdown report for an audit result."""
+def markdown_report(result: AuditResult, title: str = "Audit",
+                    focus: tuple[str, str] | None = None, focus_metric: str = "fpr") -> str:
+    """The whole Markdown report for an audit result.
+
+    It leads with the headline gap (see :func:`headline_gap`; ``focus`` names the
+    comparison chosen in advance), then explains the numbers, then gives one table per
+    grouping. Country codes among the groups are shown as "Mexico (MEX)".
+    """
+    from audit.names import label_with_names
+
     settings = result.settings
+    gap = headline_gap(result, focus, focus_metric)
+    finding = ([] if gap is None else [
+        "",
+        "## Headline finding",
+        "",
+        headline_sentence(gap, lambda g: markdown_text(label_with_names(g)),
+                          settings.get("confidence", 0.95), markdown_text),
+    ])
     parts = [
         f"# {markdown_text(title)}",
         "",
@@ -293,6 +433,7 @@ def markdown_report(result: AuditResult, title: str = "Audit") -> str:
         f"{_quoted(settings.get('y_pred'))}"
         + (f"; score: column {_quoted(settings['score'])}" if settings.get("score") else "")
         + ".",
+        *finding,
         "",
         "## What the numbers mean",
         "",
@@ -306,7 +447,7 @@ def markdown_report(result: AuditResult, title: str = "Audit") -> str:
             "",
             f"## By {markdown_text(grouping)}",
             "",
-            f"Reference group: {markdown_text(reference)}.",
+            f"Reference group: {markdown_text(label_with_names(reference))}.",
             "",
             grouping_table(result, grouping),
             "",

@@ -3,16 +3,21 @@ the counts behind both, and writers for CSV, JSON and Markdown."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from audit import frame
 from audit.counts import CountTable
 from audit.report import markdown_report
 from audit.tables import frame_records, json_text, jsonable, withhold_suppressed, write_csv
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TABLE_COLUMNS: tuple[str, ...] = (
     "grouping", "group", "metric", "value", "ci_low", "ci_high", "numerator", "denominator",
@@ -92,6 +97,64 @@ class AuditResult:
             rows = rows[rows["grouping"] == grouping]
         return rows.set_index("group")
 
+    # -- fairlearn-style views (see audit.frame for what each means) --------------------------
+
+    @property
+    def by_group(self) -> pd.DataFrame:
+        """Every metric per group, one row per group and one column per metric (``n`` first),
+        as fairlearn's ``MetricFrame.by_group``: for the grouping over the most columns (the
+        intersection of all features, when they were crossed). :meth:`rates_by_group` picks
+        another grouping, metrics or the interval ends."""
+        return frame.by_group(self)
+
+    def rates_by_group(self, grouping: str | None = None,
+                       metrics: str | Sequence[str] | None = None, *, what: str = "value"
+                       ) -> pd.DataFrame:
+        """:attr:`by_group` for ``grouping`` (a name of :attr:`groupings`), the ``metrics``
+        asked, and the table column ``what`` (``"ci_low"``, ``"ci_high"``, ``"ratio"``...)."""
+        return frame.by_group(self, grouping, metrics, what=what)
+
+    @property
+    def overall(self) -> pd.DataFrame:
+        """Every rate over all rows, with its Wilson interval: one row per metric."""
+        return frame.overall(self)
+
+    def difference(self, method: str = "between_groups", *, grouping: str | None = None,
+                   metrics: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """The gap per metric with its interval, one row per metric.
+
+        Parameters
+        ----------
+        method : {"between_groups", "to_reference"}
+            ``"between_groups"``: largest minus smallest rate across the groups with at
+            least ``min_count`` people behind it (fairlearn's default), with a conservative
+            simultaneous interval. ``"to_reference"``: the group farthest from the reference
+            group, named, with its simultaneous interval (it was picked after looking).
+        grouping : str, optional
+            Default: the grouping of :attr:`by_group`.
+        metrics : str or sequence of str, optional
+            Default: every rate.
+        """
+        return frame.difference(self, method, grouping=grouping, metrics=metrics)
+
+    def ratio(self, method: str = "between_groups", *, grouping: str | None = None,
+              metrics: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """The ratio per metric with its interval, one row per metric.
+
+        ``"between_groups"``: smallest over largest rate (at most 1, as fairlearn's);
+        ``"to_reference"``: the group's rate over the reference's for the group farthest
+        from 1 on a log scale, with its simultaneous interval. Parameters as for
+        :meth:`difference`.
+        """
+        return frame.ratio(self, method, grouping=grouping, metrics=metrics)
+
+    def plot(self, metrics: Sequence[str] = frame.PLOTTED_METRICS, *,
+             grouping: str | None = None, labels: Mapping[str, str] | None = None
+             ) -> Figure:
+        """A matplotlib Figure: each group's rates with 95% intervals, one panel per metric,
+        country codes shown by name (``labels`` maps groups to other text)."""
+        return frame.plot(self, metrics, grouping=grouping, labels=labels)
+
     def focus_table(self, metric: str = "fpr", limit: int = 12) -> pd.DataFrame:
         """A short table of one rate per grouping: value, ratio to the reference, interval.
 
@@ -156,11 +219,14 @@ class AuditResult:
         path.write_text(json_text(self.to_dict(suppress)), encoding="utf-8")
         return path
 
-    def to_markdown(self, title: str = "Audit") -> str:
-        """A readable Markdown report of every grouping (suppressed cells withheld)."""
-        return markdown_report(self, title=title)
+    def to_markdown(self, title: str = "Audit", focus: tuple[str, str] | None = None,
+                    focus_metric: str = "fpr") -> str:
+        """A readable Markdown report of every grouping (suppressed cells withheld), led by
+        the headline gap: ``focus`` (grouping, group) names one chosen in advance."""
+        return markdown_report(self, title=title, focus=focus, focus_metric=focus_metric)
 
-    def write(self, directory: str | Path, title: str = "Audit", suppress: bool = True
+    def write(self, directory: str | Path, title: str = "Audit", suppress: bool = True,
+              focus: tuple[str, str] | None = None, focus_metric: str = "fpr"
               ) -> list[Path]:
         """Write metrics.csv, summary.csv, metrics.json and report.md into ``directory``, and
         adjusted.csv when an adjustment was asked (``adjust_for``).
@@ -175,12 +241,15 @@ class AuditResult:
             Leave the figures of cells flagged ``suppressed`` blank in every file (the
             default), as report.md always does; ``False`` publishes them, for analysts
             working privately, and metrics.json records that choice.
+        focus, focus_metric
+            The comparison the report leads with, when named in advance (see
+            :func:`audit.report.headline_gap`).
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         summary_path = write_csv(self.summary, directory / "summary.csv", suppress=suppress)
         report = directory / "report.md"
-        report.write_text(self.to_markdown(title), encoding="utf-8")
+        report.write_text(self.to_markdown(title, focus, focus_metric), encoding="utf-8")
         written = [self.to_csv(directory / "metrics.csv", suppress=suppress), summary_path,
                    self.to_json(directory / "metrics.json", suppress=suppress), report]
         if self.adjustment_asked:

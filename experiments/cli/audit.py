@@ -13,7 +13,6 @@ import pandas as pd
 
 from audit import AuditResult, audit
 from audit.engine import grouping_families, resolve_groupings
-from audit.report import grouping_table, summary_table
 from audit.validation import DEFAULT_NA_TEXT, check_memory, duplicate_names, memory_estimate
 from experiments.engine.output import discard, publish, resolve_output_dir, staging_dir
 from experiments.errors import UsageError
@@ -45,6 +44,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "gap that is composition, written to adjusted.csv")
     parser.add_argument("--reference", action="append", default=[], metavar="COL=VALUE",
                         help="reference group for a grouping (default: the largest group)")
+    parser.add_argument("--focus", metavar="COL=VALUE",
+                        help="the comparison named in advance, which the report and the "
+                             "terminal lead with (with its ordinary interval); default: the "
+                             "most extreme gap, with the simultaneous interval")
+    parser.add_argument("--focus-metric", default="fpr", choices=FOCUS_METRICS,
+                        help="rate of the --focus comparison (default: fpr)")
     parser.add_argument("--positive-label", metavar="VALUE",
                         help="value of the true-outcome and decision columns that is positive")
     parser.add_argument("--intersections", action=argparse.BooleanOptionalAction, default=True,
@@ -75,6 +80,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=audit_command)
 
 
+#: Rates a --focus comparison may be about.
+FOCUS_METRICS = ("fpr", "fnr", "selection_rate", "tpr", "tnr", "ppv", "npv", "accuracy")
 #: Files at least this large are audited in record batches unless --no-stream is given.
 STREAM_FROM_BYTES = 256 * 2**20
 #: Suffixes the batch reader understands.
@@ -191,6 +198,37 @@ def parse_references(items: list[str]) -> dict[str, str]:
     return references
 
 
+def parse_focus(item: str | None) -> tuple[str, str] | None:
+    """``"nationality=MEX"`` to ``("nationality", "MEX")``."""
+    if item is None:
+        return None
+    grouping, sep, group = item.partition("=")
+    if not sep or not grouping or not group:
+        raise UsageError(f"--focus {item!r} must look like COLUMN=VALUE")
+    return grouping, group
+
+
+def _check_focus(result: AuditResult, focus: tuple[str, str] | None) -> None:
+    """Refuse a --focus that names no audited group, listing what there is."""
+    if focus is None:
+        return
+    grouping, group = focus
+    if grouping not in result.groupings:
+        raise UsageError(f"--focus names {grouping!r}, which is not a grouping; groupings: "
+                         + ", ".join(repr(g) for g in result.groupings))
+    groups = result.table.loc[(result.table["grouping"] == grouping)
+                              & (result.table["metric"] == "n"), "group"].tolist()
+    if group not in groups:
+        raise UsageError(f"--focus names group {group!r}, which is not among the "
+                         f"{len(groups):,} groups of {grouping!r} (such as "
+                         + ", ".join(repr(g) for g in groups[:5]) + ")")
+    reference = result.table.loc[result.table["grouping"] == grouping, "reference"].iloc[0]
+    if group == reference:
+        raise UsageError(f"--focus names {group!r}, the reference group of {grouping!r}; "
+                         "name the group to compare with it, or choose another reference "
+                         f"with --reference {grouping}=VALUE")
+
+
 def audit_command(args: argparse.Namespace) -> int:
     """Run ``bias-audit audit``; the engine's messages name Python parameters, and are told
     here in this command's flags (``y_true`` becomes ``--y-true``)."""
@@ -211,8 +249,10 @@ def run_audit(args: argparse.Namespace) -> int:
     only once the new one is complete.
     """
     from experiments.engine.manifest import build_audit_manifest
+    from experiments.reports.audit_report import file_lines, finding_lines, write_audit_html
 
     _check_numbers(args)
+    focus = parse_focus(args.focus)
     if args.dask is None:
         check_input_file(args.file)
     out = resolve_output_dir(args.out, prefix="audit-results", force=args.force,
@@ -234,7 +274,11 @@ def run_audit(args: argparse.Namespace) -> int:
             check_audit_memory(frame, args)
             result = audit(frame, **options)
             del frame
-        result.write(staging, title=f"Audit of {args.file.name}", suppress=args.suppress)
+        _check_focus(result, focus)
+        title = f"Audit of {args.file.name}"
+        written = result.write(staging, title=title, suppress=args.suppress, focus=focus,
+                               focus_metric=args.focus_metric)
+        write_audit_html(result, staging / "report.html", title, focus, args.focus_metric)
         manifest = build_audit_manifest(
             directory=staging, input_file=args.file, settings=result.settings,
             suppress=args.suppress,
@@ -245,17 +289,16 @@ def run_audit(args: argparse.Namespace) -> int:
     except BaseException:
         discard(staging)
         raise
-    if not args.quiet:
-        if result.settings["n_dropped"]:
-            print(f"dropped {result.settings['n_dropped']:,} rows with missing values")
-        print(f"{result.settings['n_rows']:,} rows audited\n")
-        for grouping in result.groupings:
-            print(f"By {grouping}:\n")
-            print(grouping_table(result, grouping))
-            print()
-            print(summary_table(result, grouping))
-            print()
-    print(f"report: {out / 'report.md'}", file=sys.stdout)
+    # The terminal gets the finding and where the files are; the full tables (a dozen
+    # columns per grouping) are in the files, where they can be read and sorted.
+    lines = file_lines(out, [p.name for p in written if p.suffix != ".md"] + ["manifest.json"])
+    if args.quiet:
+        lines = lines[:1]
+    else:
+        dropped = result.settings["n_dropped"]
+        lines = [*([f"dropped {dropped:,} rows with missing values"] if dropped else []),
+                 *finding_lines(result, focus, args.focus_metric), *lines]
+    print("\n".join(lines), file=sys.stdout)
     return 0
 
 

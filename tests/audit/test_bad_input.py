@@ -12,7 +12,8 @@ import pytest
 from audit import AuditInputError, audit
 from experiments.cli import main
 
-OUTPUT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "manifest.json"}
+OUTPUT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "report.html",
+                "manifest.json"}
 
 
 def _with_missing(frame: pd.DataFrame) -> pd.DataFrame:

@@ -25,7 +25,8 @@ from audit.tables import csv_text, neutralise_formulas
 from audit.validation import EMPTY_LABEL, memory_estimate
 from experiments.cli import main
 
-OUTPUT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "manifest.json"}
+OUTPUT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "report.html",
+                "manifest.json"}
 #: Figures a reader could use to recover a withheld cell.
 FIGURES = ["value", "ci_low", "ci_high", "numerator", "denominator", "difference",
            "diff_ci_low", "diff_ci_high", "ratio", "ratio_ci_low", "ratio_ci_high", "p_value"]
@@ -207,7 +208,8 @@ def test_na_none_and_nan_are_group_names_in_a_csv_file(tmp_path, capsys):
     assert set(metrics["group"]) == {"NA", "None", "nan", "GBR"}
     assert (metrics.loc[metrics["metric"] == "n", "value"] == 40).all()
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    for name in ("NA", "None", "nan", "GBR"):
+    # an ISO 3166 alpha-3 code is shown with its country's name; "NA" is no such code
+    for name in ("NA", "None", "nan", "United Kingdom (GBR)"):
         assert f"\n| {name} | 40 |" in report
 
 

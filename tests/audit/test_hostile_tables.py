@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from audit import AuditInputError, audit
 from experiments.cli import main
 
-AUDIT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "manifest.json"}
-API_FILES = AUDIT_FILES - {"manifest.json"}
+AUDIT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "report.html",
+                "manifest.json"}
+API_FILES = AUDIT_FILES - {"manifest.json", "report.html"}
 
 HOSTILE_TEXT = ["NA", "None", "nan", "", " ", "=1+2", "+cmd", "-1", "@x", "<b>x</b>",
                 "[l](javascript:x)", "a|b", "x\ny", "\rz", "\tt", "GBR", "(empty)", "ü", "'q"]

@@ -23,7 +23,8 @@ from experiments.cli import main
 from experiments.config import parse_config
 from tests.experiments.conftest import immigration_os_data
 
-AUDIT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "manifest.json"}
+AUDIT_FILES = {"metrics.csv", "summary.csv", "metrics.json", "report.md", "report.html",
+                "manifest.json"}
 
 
 def _one_line_error(capsys, command: str, pattern: str) -> str:
