@@ -277,6 +277,12 @@ def sweep(experiment: str | Path, *, seeds: list[int] | None = None, jobs: int =
         raise _for_python(error) from error.__cause__
 
 
+#: Files a user may delete from a finished run without making it unreadable: each person's
+#: decision is large, and only ``compare``'s paired interval needs it (without it, compare
+#: falls back to the independent interval and says so).
+REMOVABLE_FILES = frozenset({"decisions.parquet"})
+
+
 def load(directory: str | Path, verify: bool = True) -> LoadedRun:
     """Read a finished run's folder: its manifest and every table.
 
@@ -286,7 +292,8 @@ def load(directory: str | Path, verify: bool = True) -> LoadedRun:
         A folder written by :func:`run` or ``bias-audit run``.
     verify : bool
         Check every file against the SHA-256 the manifest holds, so a table edited by hand
-        is not read as the run's.
+        is not read as the run's. ``decisions.parquet`` alone may be missing (it is large,
+        and only compare's paired interval reads it); present, it must match too.
 
     Raises
     ------
@@ -303,6 +310,8 @@ def load(directory: str | Path, verify: bool = True) -> LoadedRun:
         for name, expected in manifest.get("files", {}).items():
             digest = expected if isinstance(expected, str) else expected.get("sha256", "")
             path = directory / name
+            if name in REMOVABLE_FILES and not path.exists():
+                continue
             if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
                 raise UsageError(f"{name} in {str(directory)!r} does not match the hash in its "
                                  "manifest; it was changed or removed after the run")

@@ -6,6 +6,7 @@ The rooms, top to bottom (``experiments/*/__init__.py`` say what each holds):
     experiments.benchmarks   timing scripts                    (may import anything)
     experiments.cli          the ``bias-audit`` command
     experiments (api)        ``experiments.run / load / sweep / compare``
+    experiments.serve        the local sandbox web app (``bias-audit serve``)
     experiments.sweeps       grids of runs, pooled over seeds
     experiments.engine       one run: runner, worlds, remedies, manifest, output folders
     experiments.reports      run, compare and remedies reports; headlines
@@ -31,11 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("audit", "synthetic", "experiments")
 
 #: Floor of each room; a module may import modules on its own floor or below.
-FLOORS: dict[str, int] = {
+FLOORS: dict[str, float] = {
     "experiments.benchmarks": 10,
     "experiments.cli": 9,
     "experiments.api": 8,
     "experiments": 8,  # the package itself: the Python API's lazy front door
+    "experiments.serve": 7.5,
     "experiments.sweeps": 7,
     "experiments.engine": 6,
     "experiments.reports": 5,

@@ -126,3 +126,12 @@ def test_runs_of_different_systems_are_refused_in_one_line(variants, tmp_path, c
     (other / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(UsageError, match="different systems .* and population profiles"):
         compare(variants[0], other)
+
+
+def test_a_changed_decisions_file_is_refused(variants, tmp_path):
+    copy = tmp_path / "changed"
+    shutil.copytree(variants[0], copy)
+    with open(copy / DECISIONS_FILE, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(UsageError, match="decisions.parquet in .* does not match the hash"):
+        compare(copy, variants[1])

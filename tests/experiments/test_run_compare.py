@@ -104,13 +104,19 @@ def test_runs_on_the_same_people_are_said_to_share_them(results, capsys, tmp_pat
     root, runs = results
     comparison = compare("run-s2", "run-s2-fair-records", results_dir=root)
     assert comparison.shared_people
-    assert "share people" in comparison.method_sentence()
-    assert "conservative" in comparison.method_sentence()
+    # Both runs keep each person's decision, so the change is paired person by person.
+    assert comparison.paired
+    assert "decided on the same people" in comparison.method_sentence()
+    assert "paired, person by person" in comparison.method_sentence()
     assert set(comparison.config_differences["key"]) == {
         "mechanisms.label_bias.strength", "resolved_mechanisms.label_bias.strength"}
     undecided = comparison.disparities[
         (comparison.disparities["change_low"] <= 0) & (comparison.disparities["change_high"] >= 0)]
-    assert undecided["verdict"].str.startswith("this interval cannot tell").all()
+    # A paired interval that spans zero means the data cannot tell; an independent one
+    # (conservative) only that this interval cannot.
+    paired = undecided["pairing"] == "paired"
+    assert undecided.loc[paired, "verdict"].str.startswith("the data cannot tell").all()
+    assert undecided.loc[~paired, "verdict"].str.startswith("this interval cannot tell").all()
     assert not any("re-run" in note for note in comparison.notes)
     same = compare("run-s2", "run-s2", results_dir=root)  # one run against itself
     assert (same.disparities["change"] == 0).all() and any("re-run" in n for n in same.notes)
