@@ -24,6 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from audit.counts import count_cells
+from audit.disclosure import COMPLEMENTARY, add_flags, protect_margin
+from audit.engine import DEFAULT_SUPPRESS_BELOW
 from audit.errors import AuditInputError
 from audit.intervals import (
     DEFAULT_CONFIDENCE,
@@ -32,6 +34,7 @@ from audit.intervals import (
 )
 from audit.metrics import RATES
 from audit.significance import holm
+from audit.tables import withhold_suppressed
 from audit.validation import binary_indicator, check_columns, group_codes, missing_mask
 
 #: Rates whose denominator does not depend on the decision, so that both decision sets are
@@ -65,7 +68,8 @@ class Comparison:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        focus = self.table[self.table["metric"] == "fpr"]
+        # Shown as written: suppressed groups and their complements blank.
+        focus = withhold_suppressed(self.table[self.table["metric"] == "fpr"])
         return (f"Comparison({self.settings.get('decision_a')!r} -> "
                 f"{self.settings.get('decision_b')!r}, {len(self.table)} rows)\n"
                 + focus[["grouping", "group", "value_a", "value_b", "change",
@@ -83,6 +87,7 @@ def compare(
     positive_label: object | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
     metrics: Sequence[str] = PAIRED_RATES,
+    suppress_below: int = DEFAULT_SUPPRESS_BELOW,
 ) -> Comparison:
     """Compare two decisions on the same people, group by group.
 
@@ -104,6 +109,11 @@ def compare(
         Nominal coverage of every interval.
     metrics : sequence of str
         Rates to compare, among :data:`PAIRED_RATES`.
+    suppress_below : int
+        Groups of fewer people (and rates over fewer people) are flagged ``suppressed``, and
+        further groups ``suppressed;complementary`` so that no subtraction recovers them
+        (:mod:`audit.disclosure`); every table writer of the project
+        (:func:`audit.tables.withhold_suppressed`) leaves their figures blank.
 
     Returns
     -------
@@ -141,7 +151,7 @@ def compare(
         counts = count_cells(codes.astype(np.int64) * 4 + pair, np.zeros(len(pair), bool), b,
                              len(labels) * 4).reshape(len(labels), 2, 2, 2, 2)[..., 0, :]
         tables.append(_compare_grouping(column, labels, counts, references.get(column),
-                                        confidence, list(metrics)))
+                                        confidence, list(metrics), suppress_below))
     return Comparison(
         table=pd.concat(tables, ignore_index=True)[list(COMPARISON_COLUMNS)],
         settings={"y_true": y_true, "decision_a": decision_a, "decision_b": decision_b,
@@ -150,7 +160,8 @@ def compare(
 
 
 def _compare_grouping(name: str, labels: list[str], counts: np.ndarray, wanted: str | None,
-                      confidence: float, metrics: list[str]) -> pd.DataFrame:
+                      confidence: float, metrics: list[str],
+                      suppress_below: int = DEFAULT_SUPPRESS_BELOW) -> pd.DataFrame:
     """Rows for one grouping; ``counts[group, true label, decision a, decision b]``."""
     sizes = counts.sum(axis=(1, 2, 3))
     if wanted is not None and wanted not in labels:
@@ -202,4 +213,51 @@ def _compare_grouping(name: str, labels: list[str], counts: np.ndarray, wanted: 
             "disparity_change_ci_low": d_low, "disparity_change_ci_high": d_high,
             "flags": flags,
         }))
-    return pd.concat(rows, ignore_index=True)
+    table = pd.concat(rows, ignore_index=True)
+    # Small groups and their complements (audit.disclosure): a group's counts under one
+    # metric, or the others' against a total, must not give a small one back.
+    per_metric = np.stack([frame["n"].to_numpy() for frame in rows], axis=1)
+    primary_size = (sizes > 0) & (sizes < suppress_below)
+    primary = (per_metric > 0) & (per_metric < suppress_below)
+    withheld = _protect_paired(sizes, per_metric, primary_size, primary, metrics,
+                               suppress_below, ref)
+    flat = withheld.T.ravel()  # rows are metric by metric, groups within each
+    if flat.any():
+        first = (primary | primary_size[:, None]).T.ravel()
+        extra = [("suppressed",) if first[i] else ("suppressed", COMPLEMENTARY)
+                 for i in np.flatnonzero(flat)]
+        table.loc[flat, "flags"] = [add_flags(f, *e) for f, e in
+                                    zip(table.loc[flat, "flags"], extra, strict=True)]
+    return table
+
+
+def _protect_paired(sizes: np.ndarray, per_metric: np.ndarray, size_withheld: np.ndarray,
+                    withheld: np.ndarray, metrics: list[str], suppress_below: int,
+                    ref: int) -> np.ndarray:
+    """Which (group, metric) figures of a paired comparison are withheld.
+
+    A metric over the people of some true outcome gives back any other metric over the same
+    people, so within a group a withheld metric withholds every metric whose people include
+    some of its own; across groups, each metric's withheld groups are protected as a margin
+    (:func:`audit.disclosure.protect_margin`). A withheld size withholds the whole group.
+    """
+    outcomes = [{t for t, _ in RATES[m].denominator} for m in metrics]
+    size_out, _, _ = protect_margin(sizes, size_withheld, size_withheld, suppress_below, ref)
+    out = withheld | size_out[:, None]
+    changed = True
+    while changed:
+        changed = False
+        for g in range(len(sizes)):
+            hidden = set().union(*[outcomes[k] for k in np.flatnonzero(out[g])]) if out[g].any() \
+                else set()
+            grow = np.array([bool(outcomes[k] & hidden) for k in range(len(metrics))])
+            if (grow & ~out[g]).any():
+                out[g] |= grow
+                changed = True
+        for k in range(len(metrics)):
+            _, column, _ = protect_margin(per_metric[:, k], np.zeros(len(sizes), dtype=bool),
+                                          out[:, k], suppress_below, ref)
+            if (column != out[:, k]).any():
+                out[:, k] = column
+                changed = True
+    return out

@@ -12,6 +12,14 @@ from scipy import stats
 from audit import clusters
 from audit.adjusted_table import adjusted_rows
 from audit.counts import DEFAULT_SCORE_BINS, MAX_CELLS, CountTable, count_table, marginalise
+from audit.disclosure import (
+    COMPLEMENTARY,
+    add_flags,
+    flag_withheld,
+    protect_across,
+    protect_groups,
+    without_reference_gaps,
+)
 from audit.errors import AuditInputError
 from audit.intervals import (
     DEFAULT_CONFIDENCE,
@@ -40,8 +48,10 @@ from audit.validation import (
     binary_indicator,
     check_adjust_for,
     check_columns,
+    check_memory,
     check_strata_columns,
     group_codes,
+    memory_estimate,
     missing_mask,
 )
 
@@ -433,6 +443,9 @@ def audit_families(
     settings = {**(settings or {}),
                 "random_state": random_state if isinstance(random_state, int | None)
                 else "Generator"}
+    # Every path (in memory, in batches, on a cluster) ends here with its counts: the one
+    # place where the bootstrap's memory is known before any of it is allocated.
+    check_memory(bootstrap_memory(tables, groupings, n_boot))
     results = []
     for table in tables:
         members = groupings_in(table, groupings)
@@ -443,6 +456,8 @@ def audit_families(
             design_effects=design_effects,
         ))
     result = _combine(results, list(groupings), reference, n_dropped)
+    # Each grouping protected its own withheld groups; every grouping shares one overall row.
+    result.summary = protect_across(result.summary)
     if adjust_for:
         view = adjust_view if adjust_view is not None else str(result.settings.get("y_true"))
         result.settings["adjust_for"] = list(adjust_for)
@@ -452,6 +467,36 @@ def audit_families(
                                     suppress_below=suppress_below,
                                     design_effects=design_effects)
     return result
+
+
+def bootstrap_memory(tables: Sequence[CountTable], groupings: Sequence[Grouping],
+                     n_boot: int) -> int:
+    """Bytes the bootstrap of an audit of these count tables needs (an estimate).
+
+    Parameters
+    ----------
+    tables : sequence of CountTable
+        The counts of each family of groupings, as :func:`audit_families` takes them.
+    groupings : sequence of tuple of str
+        The groupings audited.
+    n_boot : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    int
+        The estimate of :func:`audit.validation.memory_estimate`, from the numbers of
+        groups the counts hold (a grouping has only the groups someone belongs to).
+    """
+    families, sizes = [], []
+    for table in tables:
+        families.append([len(c) for c in table.categories])
+        present = table.counts.reshape(*[len(c) for c in table.categories], -1).sum(axis=-1)
+        for grouping in groupings_in(table, groupings):
+            axes = tuple(i for i, c in enumerate(table.columns) if c not in grouping)
+            sizes.append([int(np.count_nonzero(present.sum(axis=axes) if axes else present))])
+    return memory_estimate(families=families, groupings=sizes, n_boot=n_boot,
+                           scored=any(t.score_counts is not None for t in tables))
 
 
 def _adjusted(result: AuditResult, stratified: Sequence[CountTable], adjust_for: Grouping,
@@ -772,10 +817,24 @@ def _audit_grouping(
     if table.score_counts is not None:
         blocks += _score_metrics(table, columns, present, labels, ref, calibration,
                                  boot_calibration, sizes, confidence, min_count, suppress_below)
-    eligible = denominator >= max(min_count, suppress_below)
+    # Complementary suppression (audit.disclosure): more groups are withheld so that no
+    # small one can be recovered from the totals, and spreads leave every withheld one out.
+    size_out, overall_primary, overall_complementary = protect_groups(
+        sizes, rate_parts(counts.sum(axis=0))[1], suppress_below, ref)
+    rate_out = np.repeat(size_out[:, None], n_rates, axis=1)
+    eligible = (denominator >= max(min_count, suppress_below)) & ~rate_out
     summary = _summary(name, counts, values, boot_values, eligible, confidence, min_count,
                        eff_numerator, eff_denominator)
-    return _stack_blocks(blocks), summary
+    for mask, extra in ((overall_primary, ("suppressed",)),
+                        (overall_complementary, ("suppressed", COMPLEMENTARY))):
+        withheld = ((summary["measure"] == "overall") & summary["metric"].isin(
+            [RATE_NAMES[k] for k in np.flatnonzero(mask)])).to_numpy()
+        summary.loc[withheld, "flags"] = [add_flags(f, *extra)
+                                          for f in summary.loc[withheld, "flags"]]
+    frame = _stack_blocks(blocks)
+    if size_out[ref]:
+        frame = without_reference_gaps(frame, set(RATE_NAMES))
+    return flag_withheld(frame, name, labels, size_out, rate_out), summary
 
 
 def _gap_intervals(numerator: np.ndarray, denominator: np.ndarray, ref: int,

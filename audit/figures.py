@@ -106,17 +106,19 @@ def rates_figure(
         reference = part[part["flags"].str.contains("reference")]
         if not reference.empty:
             axis.axvline(100 * reference["value"].iloc[0], color="#b0b0b0", linestyle="--",
-                         linewidth=1, label="reference group")
-            axis.legend(loc="lower right", fontsize=7, frameon=False)
+                         linewidth=1)
         axis.set_title(EXPLANATIONS[metric][0], fontsize=10)
-        axis.set_xlabel("% (95% interval)")
+        # The axis label explains the dashed line: a legend would sit on the points.
+        axis.set_xlabel("% (95% Wilson interval)" + ("\ndashed: reference group"
+                                                     if not reference.empty else ""))
         axis.grid(axis="x", color="#eeeeee")
     axes[0][0].set_yticks(range(len(groups)), [_label(g, labels) for g in groups], fontsize=8)
     dropped = rows["group"].nunique() - len(groups)
     caption = f"{title or 'Rates by ' + grouping}"
     if dropped:
         caption += f" ({dropped} groups suppressed, undefined or beyond the {max_groups} shown)"
-    fig.suptitle(caption, fontsize=11)
+    # Wrapped, so that a long grouping name never runs off the figure.
+    fig.suptitle(textwrap.fill(caption, 70), fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -162,8 +164,10 @@ def plot_views(
     axis.set_xlabel(
         f"{EXPLANATIONS[metric][0]}: ratio to reference group (log scale, 95% interval)"
     )
-    axis.legend(fontsize=8, frameon=False)
-    axis.set_title(title or f"{EXPLANATIONS[metric][0]} by {grouping}, by view", fontsize=11)
+    # Beside the axes, never on the points.
+    axis.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axis.set_title(textwrap.fill(title or f"{EXPLANATIONS[metric][0]} by {grouping}, by view",
+                                 60), fontsize=11)
     axis.grid(axis="x", color="#eeeeee")
     fig.tight_layout()
     return save_figure(fig, path)
@@ -194,11 +198,10 @@ def plot_comparison(
         low = part["ci_low"].fillna(part["value"]).to_numpy(dtype=float)
         high = part["ci_high"].fillna(part["value"]).to_numpy(dtype=float)
         y = np.arange(len(groups)) - 0.4 + height * (i + 0.5)
-        axis.barh(y, 100 * value, height=height * 0.9, color=colours[i % 3], alpha=0.85,
-                  label=name)
+        # Points with interval bars, as in every other figure of a report.
         axis.errorbar(100 * value, y, xerr=100 * np.clip(np.vstack([value - low, high - value]),
                                                          0, None),
-                      fmt="none", ecolor="#333333", capsize=3, linewidth=1)
+                      fmt="o", color=colours[i % 3], capsize=2, markersize=4, label=name)
     axis.set_yticks(range(len(groups)), groups, fontsize=9)
     axis.invert_yaxis()
     axis.set_xlabel(xlabel)
@@ -206,7 +209,7 @@ def plot_comparison(
     axis.set_axisbelow(True)
     axis.grid(axis="x", color="#eeeeee")
     if len(series) > 1:
-        axis.legend(fontsize=8, frameon=False, loc="lower right")
+        axis.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -62,7 +62,7 @@ SUMMARY_HELP: dict[str, str] = {
             "noisy groups is too large on average)",
     "groups_compared": "groups whose rate rests on at least min_count people",
     "groups_left_out": "groups left out as too small (their rates would decide the spread "
-                       "alone and could disclose suppressed cells)",
+                       "alone and could disclose suppressed cells) or as withheld",
 }
 
 #: Columns of ``AuditResult.adjusted`` (adjusted.csv; see :mod:`audit.adjusted`).
@@ -124,6 +124,9 @@ FLAG_HELP: dict[str, str] = {
     "undefined": "nobody in the rate's denominator: the rate does not exist (never 0)",
     "small_n": "fewer than min_count (30) people behind the rate: read with care",
     "suppressed": "fewer than suppress_below (10) people: withheld from every output",
+    "complementary": "withheld beside a suppressed group so that no subtraction (a total "
+                     "minus the published groups) gives the suppressed group back; see "
+                     "SUPPRESSION_RULE",
     "ratio_undefined": "the reference rate is 0, so the ratio is not a number",
     "unbounded": "an interval end is infinite: the data set no limit on that side",
     "inconclusive": "the ratio's interval holds both parity (1) and the four-fifths boundary "
@@ -132,6 +135,8 @@ FLAG_HELP: dict[str, str] = {
     "no_interval": "an interval that resampling cannot move, withheld rather than shown as "
                    "certain",
     "fewer_than_two_groups": "a spread needs two groups large enough to compare",
+    "reference_withheld": "the reference group's figures are withheld (suppressed or "
+                          "complementary), so no gap to it is published",
     "reference_undefined": "nobody in the reference's denominator of the rate: no comparison",
     "no_common_stratum": "no stratum holds people of both the group and the reference: the "
                          "data cannot tell composition from treatment, every adjusted figure "
@@ -139,8 +144,26 @@ FLAG_HELP: dict[str, str] = {
     "heterogeneous": "the homogeneity test rejects one common risk ratio (p < 0.05): the "
                      "adjusted ratio averages strata that differ",
     "share_undefined": "the crude difference is 0, so the composition share is not a number",
-    "left_out_N_under_M": "N groups with fewer than M people were left out of the spread",
+    "left_out_N_under_M": "N groups were left out of the spread: fewer than M people behind "
+                          "the rate, or withheld (suppressed or complementary)",
 }
+
+#: The rule that keeps withheld cells withheld (implemented in :mod:`audit.disclosure`).
+SUPPRESSION_RULE = (
+    "A group of fewer than suppress_below (10) people is withheld whole, and a rate over "
+    "fewer than 10 people is withheld. Then, in each grouping, the groups withheld whole "
+    "must be none, or at least two whose sizes add up to 10 or more: while they are not, the "
+    "next-smallest group is withheld whole too (the reference last), flagged "
+    "`complementary`, so that the total minus the published groups gives back only a total "
+    "over several groups and 10 or more people. When a grouping has no other group to "
+    "withhold, or an overall rate rests on fewer than 10 people, the `overall` rows are "
+    "withheld, in every grouping. Spreads across groups leave every withheld group out. The "
+    "same rule applies to every table with group figures: metrics, summary, the paired "
+    "comparisons, remedies, records, attribution and the headlines. Not yet protected: a "
+    "rate withheld for its few people inside a published group can be computed from the "
+    "group's other rates and the totals, and two groupings of the same people (or an "
+    "intersection and its columns) are not protected against each other."
+)
 
 #: The one convention every report and the README follow for intervals that cannot be
 #: printed as two numbers.

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from audit.controls import visible
 from audit.metrics import EXPLANATIONS
 from audit.tables import has_flag, withhold_suppressed
 
@@ -155,18 +156,31 @@ def interval_explanation(settings: dict) -> str:
 
 
 def spread_cells(row: pd.Series) -> list[str]:
-    """Value with interval, estimated bias, groups compared and left out, for a summary row."""
+    """Value with interval, estimated bias, groups compared and left out, for a summary row.
+
+    A difference of rates is printed in percentage points and a ratio as a ratio, the units
+    every other table of a report uses."""
     if not math.isfinite(row["value"]):
         return ["— (fewer than two groups large enough)", "—", str(row["groups_compared"]),
                 str(row.get("groups_left_out", 0))]
-    if math.isfinite(row["ci_low"]):
-        low, high = number(row["ci_low"], 3), number(row["ci_high"], 3)
-        shown = f"{number(row['value'], 3)} ({low}–{high})"
+    if "difference" in str(row.get("measure", "")):
+        def shown_as(v: float) -> str:
+            return f"{100 * v:.1f}"
+
+        unit, signed = " points", (lambda v: f"{100 * v:+.1f}")
     else:
-        shown = (f"{number(row['value'], 3)} (interval {WITHHELD}: the data leave it no room "
-                 "to vary)")
+        def shown_as(v: float) -> str:
+            return number(v, 3)
+
+        unit, signed = "", (lambda v: f"{v:+.3f}")
+    if math.isfinite(row["ci_low"]):
+        shown = (f"{shown_as(row['value'])}{unit} ({shown_as(row['ci_low'])}–"
+                 f"{shown_as(row['ci_high'])})")
+    else:
+        shown = (f"{shown_as(row['value'])}{unit} (interval {WITHHELD}: the data leave it no "
+                 "room to vary)")
     bias = row.get("bias")
-    return [shown, "—" if bias is None or not math.isfinite(bias) else f"{bias:+.3f}",
+    return [shown, "—" if bias is None or not math.isfinite(bias) else signed(bias) + unit,
             str(row["groups_compared"]), str(row.get("groups_left_out", 0))]
 
 
@@ -202,7 +216,8 @@ def markdown_text(text: object) -> str:
     ``<script>`` or ``[x](javascript:...)`` renders as exactly that text. Underscores inside
     a word stay as they are, so ``no_positives`` reads as written.
     """
-    text = _ENTITY_AMPERSAND.sub("&amp;", str(text)).translate(_MARKDOWN_ESCAPES)
+    # Control characters (an escape sequence in a group name) are spelled out, not obeyed.
+    text = _ENTITY_AMPERSAND.sub("&amp;", visible(text)).translate(_MARKDOWN_ESCAPES)
     return _EMPHASIS_UNDERSCORE.sub(r"\\_", text)
 
 
@@ -261,8 +276,11 @@ def grouping_rows(result: AuditResult, grouping: str,
     for size in (row for row in records if row["metric"] == "n"):
         group = size["group"]
         suppressed = "suppressed" in str(size["flags"]).split(";")
+        # A group withheld beside a small one (complementary) is not itself small.
+        beside = "complementary" in str(size["flags"]).split(";")
         cells = [label_with_names(group),
-                 f"<{below}" if suppressed else f"{int(size['value']):,}"]
+                 "withheld" if beside else f"<{below}" if suppressed
+                 else f"{int(size['value']):,}"]
         notes = []
         for metric in metrics:
             row = cells_by_key.get((group, metric))

@@ -245,6 +245,57 @@ def read_batches(path: str | Path, columns: Sequence[str], group_columns: Sequen
         yield frame
 
 
+#: Bytes a row of a variable-width (text) column takes in memory beyond its encoded text:
+#: the 8-byte object pointer of the pandas column and Arrow's 4-byte offset, held together
+#: while the file is converted.
+TEXT_OVERHEAD_BYTES = 12
+
+
+def table_memory_estimate(path: str | Path) -> int:
+    """About how many bytes a CSV or Parquet file's table takes once read into memory.
+
+    For Parquet, from the footer alone, reading no rows: for each column, the rows times its
+    width in memory, which is the schema's width for a fixed-width type (a dictionary-encoded
+    column takes its index width) and, for text, the column's uncompressed bytes per row in
+    the footer plus :data:`TEXT_OVERHEAD_BYTES`. For a CSV file (and anything else), the
+    file's size: its text is about as large as the table it parses to, while a Parquet file
+    can be many times smaller than its table.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    int
+        The estimate in bytes.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in {".parquet", ".pq"}:
+        return path.stat().st_size
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(path).metadata
+    rows = metadata.num_rows
+    text_bytes: dict[str, int] = {}
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            name = column.path_in_schema.split(".")[0]
+            text_bytes[name] = text_bytes.get(name, 0) + column.total_uncompressed_size
+    total = 0
+    for field in metadata.schema.to_arrow_schema():
+        kind = field.type.index_type if pa.types.is_dictionary(field.type) else field.type
+        try:
+            total += rows * max(kind.bit_width // 8, 1)
+        except ValueError:  # not of fixed width: text, binary, nested
+            total += rows * TEXT_OVERHEAD_BYTES + text_bytes.get(field.name, 0)
+    return total
+
+
 def _with_group_strings(batch: object, group_columns: Sequence[str]) -> object:
     """A record batch whose group columns are strings (nulls stay null), cast in Arrow."""
     import pyarrow as pa

@@ -21,7 +21,7 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 #: Columns that say which cell a row describes; every other column is a figure about it.
 KEY_COLUMNS = ("view", "intervention", "grouping", "group")
 #: Flags a withheld cell keeps: the ones about its size, none about its counts.
-WITHHELD_FLAGS = ("small_n", "suppressed", "reference")
+WITHHELD_FLAGS = ("small_n", "suppressed", "complementary", "reference")
 
 
 

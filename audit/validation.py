@@ -131,6 +131,9 @@ def binary_indicator(
         elif np.issubdtype(values.dtype, np.floating):
             if np.all((values == 0) | (values == 1)):
                 return values.astype(bool)
+        elif len(values) and {str(v) for v in pd.unique(series)} <= {"0", "1"}:
+            # The text "0" and "1": a 0/1 column also used as a group is read as text.
+            return (series.astype(str) == "1").to_numpy(dtype=bool)
         distinct = pd.unique(series)
         raise AuditInputError(
             f"column {name!r} ({option}) is not binary 0/1: distinct values "

@@ -15,9 +15,10 @@ flags.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
         seed: int | None = None, out: str | Path | None = None, force: bool = False,
         attribution: bool = True, results_dir: str | Path = "results",
         set: Mapping[str, Any] | None = None,  # noqa: A002 - named as the --set option
-        remedies: Sequence[str] | None = None, replicates: int | None = None) -> RunResult:
+        remedies: Sequence[str] | None = None, replicates: int | None = None,
+        dask: str | None = None) -> RunResult:
     """Run an experiment and write its results folder, exactly as ``bias-audit run`` does.
 
     Parameters
@@ -114,6 +116,9 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
         Run the experiment's knob worlds (False skips them, as ``--no-attribution``).
     results_dir : str or Path
         Parent folder of runs when ``out`` is not given.
+    dask : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``) whose workers compute the
+        attribution worlds and the replicates, as ``--dask``; the tables are the same.
 
     Returns
     -------
@@ -150,12 +155,32 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
             raise name_override(error, sets, "set") from None
         if out is None and force:
             raise UsageError("force: only applies with out")
-        with recording_overrides(overrides):
+        with cluster_pool(dask) as pool, recording_overrides(overrides):
             return run_experiment(config, path, results_dir=Path(results_dir),
                                   out=None if out is None else Path(out), force=force,
-                                  attribution=attribution)
+                                  attribution=attribution, pool=pool)
     except UsageError as error:
         raise _for_python(error) from error.__cause__
+
+
+@contextlib.contextmanager
+def cluster_pool(address: str | None) -> Iterator[Any]:
+    """A :class:`~experiments.engine.pool.DaskPool` on the cluster at ``address`` while the
+    block runs, or None (everything computed here) without an address.
+
+    Raises
+    ------
+    UsageError
+        In one line, before anything is computed, where no scheduler with workers answers.
+    """
+    if address is None:
+        yield None
+        return
+    from experiments.engine.pool import DaskPool
+    from experiments.sweeps.runner import connect_dask
+
+    with DaskPool(connect_dask(address)) as pool:
+        yield pool
 
 
 def _checked_set(values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -305,7 +330,15 @@ def load(directory: str | Path, verify: bool = True) -> LoadedRun:
     if not manifest_path.is_file():
         raise UsageError(f"directory: {str(directory)!r} holds no manifest.json; give the folder "
                          "of a finished run (results/<experiment>/<run-id>)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        manifest = None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
+        # A damaged or hand-made manifest cannot say which files are the run's.
+        raise UsageError(f"directory: {str(manifest_path)!r} is not a manifest this tool "
+                         "wrote (not a JSON object with its files); give the folder of a "
+                         "finished run")
     if verify:
         for name, expected in manifest.get("files", {}).items():
             digest = expected if isinstance(expected, str) else expected.get("sha256", "")

@@ -11,7 +11,7 @@ The rooms, top to bottom (``experiments/*/__init__.py`` say what each holds):
     experiments.engine       one run: runner, worlds, remedies, manifest, output folders
     experiments.reports      run, compare and remedies reports; headlines
     experiments.systems      the adapters and their contract
-    experiments.writing      document blocks, country names, the HTML template
+    experiments.writing      document blocks, country names, the HTML template, claims
     experiments.config       experiment files: models, registry of systems and remedies
     experiments.errors/version
     audit, synthetic         the instrument and the simulated world, which never import

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,14 +24,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from experiments.benchmarks.processes import free_port
+
 #: Seconds the page aims for, without and with attribution.
 TARGETS = {False: 5.0, True: 20.0}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _call(url: str, method: str, token: str, body: dict | None = None) -> tuple[int, dict]:
@@ -74,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the runs with attribution")
     args = parser.parse_args(argv)
     names = args.only or [n for n, e in shipped_experiments().items() if not e.is_sweep]
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
         server = subprocess.Popen(

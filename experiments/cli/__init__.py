@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``bias-audit`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    from audit.controls import visible
     from audit.errors import AuditInputError
 
     parser = build_parser()
@@ -58,10 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    shown = sys.stdout
+    # Group names, titles and paths from data reach the terminal: control characters in
+    # them are spelled out, so printing an audit can never clear or rewrite the screen.
+    sys.stdout = VisibleControls(shown)
     try:
         return int(args.func(args) or 0)
     except (UsageError, AuditInputError) as error:
-        print(f"bias-audit {args.command}: error: {error}", file=sys.stderr)
+        print(f"bias-audit {args.command}: error: {visible(error)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head`, say: not an error of ours
         sys.stderr.close()
@@ -76,6 +81,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"bias-audit {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if isinstance(sys.stdout, VisibleControls):
+            sys.stdout.flush()
+        sys.stdout = shown
+
+
+class VisibleControls:
+    """A text stream that writes to ``stream`` with control characters spelled out.
+
+    Parameters
+    ----------
+    stream : TextIO
+        Where the text goes (the terminal, a pipe or a test's capture); every other
+        attribute is the stream's own.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text`` with every control character but tab and line feed shown."""
+        from audit.controls import visible
+
+        self._stream.write(visible(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import stat
 import sys
@@ -71,7 +72,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--stream", action=argparse.BooleanOptionalAction, default=None,
         help="read a .csv or .parquet file in record batches, in memory bounded by the batch "
-             f"size (default: for files over {STREAM_FROM_BYTES // 2**20} MB)")
+             "size (default: when the table would take over "
+             f"{STREAM_FROM_BYTES // 2**20} MB in memory, estimated from a Parquet file's "
+             "footer or a CSV file's size)")
     parser.add_argument("--batch-rows", type=int, default=1_000_000, metavar="N",
                         help="rows per record batch when streaming")
     parser.add_argument("--dask", metavar="ADDRESS",
@@ -82,7 +85,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 #: Rates a --focus comparison may be about.
 FOCUS_METRICS = ("fpr", "fnr", "selection_rate", "tpr", "tnr", "ppv", "npv", "accuracy")
-#: Files at least this large are audited in record batches unless --no-stream is given.
+#: Files whose table would take at least this much memory (estimated by
+#: :func:`audit.stream.table_memory_estimate`) are audited in record batches unless
+#: --no-stream is given.
 STREAM_FROM_BYTES = 256 * 2**20
 #: Suffixes the batch reader understands.
 STREAM_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -119,7 +124,8 @@ def read_table(path: Path, groups: Sequence[str] = ()) -> pd.DataFrame:
             _refuse_repeated(list(frame.columns), path)
             return frame
         if suffix in (".csv", ".txt", ".gz", ".tsv"):
-            sep = "\t" if suffix == ".tsv" else ","
+            # "x.tsv.gz" has the suffix ".gz": its tabs are known from the name before it.
+            sep = "\t" if path.name.lower().endswith((".tsv", ".tsv.gz")) else ","
             header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
                                  keep_default_na=False).iloc[0].tolist()
             _refuse_repeated(header, path)
@@ -285,9 +291,9 @@ def run_audit(args: argparse.Namespace) -> int:
         )
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
                                                encoding="utf-8")
-        publish(staging, out)
+        publish(staging, out, args.force)
     except BaseException:
-        discard(staging)
+        discard(staging, out)
         raise
     # The terminal gets the finding and where the files are; the full tables (a dozen
     # columns per grouping) are in the files, where they can be read and sorted.
@@ -303,13 +309,36 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 def _streams(args: argparse.Namespace) -> bool:
-    """Whether to read the file in record batches (``--stream``, or a large file)."""
+    """Whether to read the file in record batches: ``--stream``, or a table whose estimated
+    size in memory reaches :data:`STREAM_FROM_BYTES` (said on the terminal, with why)."""
     suffix = args.file.suffix.lower()
     if args.stream is None:
-        return suffix in STREAM_SUFFIXES and args.file.stat().st_size >= STREAM_FROM_BYTES
+        if suffix not in STREAM_SUFFIXES:
+            return False
+        from audit.stream import table_memory_estimate
+
+        # A well-compressed Parquet file can be a tenth of its table, so its size on disk
+        # would read a table too large for memory whole.
+        try:
+            estimate = table_memory_estimate(args.file)
+        except (OSError, ValueError):  # not Parquet after all: the reader says so, in a line
+            return False
+        if estimate < STREAM_FROM_BYTES:
+            return False
+        if not args.quiet:
+            print(f"streaming {args.file.name} in batches of {args.batch_rows:,} rows: its "
+                  f"table would take about {_size_text(estimate)} in memory (from "
+                  f"{STREAM_FROM_BYTES // 2**20} MB on, tables are streamed); --no-stream "
+                  "reads it whole", file=sys.stderr, flush=True)
+        return True
     if args.stream and suffix not in STREAM_SUFFIXES:
         raise UsageError(f"--stream reads .csv and .parquet files, not {suffix!r}")
     return args.stream
+
+
+def _size_text(size: int) -> str:
+    """``1.4 GB``, ``310 MB``: a byte count as a person reads it."""
+    return f"{size / 2**30:.1f} GB" if size >= 2**30 else f"{size / 2**20:.0f} MB"
 
 
 def _audit_in_batches(args: argparse.Namespace, options: dict) -> AuditResult:
@@ -330,6 +359,7 @@ def _audit_in_batches(args: argparse.Namespace, options: dict) -> AuditResult:
 
 def _audit_on_cluster(args: argparse.Namespace, options: dict) -> AuditResult:
     """Count the partitions of a file or glob on a Dask cluster; only counts come back."""
+    from audit.errors import AuditInputError
     from audit.stream import audit_dask
     from experiments.sweeps.runner import connect_dask
 
@@ -337,9 +367,12 @@ def _audit_on_cluster(args: argparse.Namespace, options: dict) -> AuditResult:
         import dask.dataframe as dd
     except ImportError:
         raise UsageError('--dask needs Dask: pip install -e ".[distributed]"') from None
+    pattern = str(args.file.resolve())  # the workers do not share our working folder
+    if not glob.glob(pattern):
+        raise UsageError(f"--dask: no file matches {str(args.file)!r}; check the path or "
+                         "the pattern (it is read from this machine's working folder)")
     client = connect_dask(args.dask)
     try:
-        pattern = str(args.file.resolve())  # the workers do not share our working folder
         if args.file.suffix.lower() in (".parquet", ".pq"):
             frame = dd.read_parquet(pattern)
         else:
@@ -348,6 +381,18 @@ def _audit_on_cluster(args: argparse.Namespace, options: dict) -> AuditResult:
                                 na_values={c: [""] for c in text})
         with client.as_current():
             return audit_dask(frame, **options)
+    except (AuditInputError, UsageError):
+        raise
+    except KeyError as error:
+        # Parts of one data set read with the first part's columns: a later part without
+        # one of them fails inside Dask, far from the file that lacks it.
+        missing = error.args[0] if error.args else error
+        raise UsageError(
+            f"a part of {str(args.file)!r} lacks the column {missing}; every part needs the "
+            "columns given to --group, --y-true and --y-pred") from None
+    except (ValueError, TypeError, OSError) as error:
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"cannot audit {str(args.file)!r} on the cluster: {text}") from None
     finally:
         client.close()
 

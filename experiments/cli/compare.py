@@ -33,10 +33,19 @@ def compare_command(args: argparse.Namespace) -> int:
     """Compare, print the verdicts and write the comparison's folder."""
     from experiments.api import load
     from experiments.engine.output import discard, publish, resolve_output_dir, staging_dir
+    from experiments.errors import UsageError
     from experiments.reports.compare import compare_runs, find_run
 
     first, second = (find_run(run, args.results_dir) for run in (args.run_a, args.run_b))
-    comparison = compare_runs(load(first), load(second))
+    runs = [load(first), load(second)]
+    for given, loaded in zip((args.run_a, args.run_b), runs, strict=True):
+        if loaded.manifest.get("command") == "audit":
+            # Two audits of files share no simulated people: the comparison's statements
+            # about the same people under two settings would be false for them.
+            raise UsageError(
+                f"{str(given)!r} is the folder of an audit of a file, not of a run; compare "
+                "takes two runs (bias-audit run) of the same simulated people")
+    comparison = compare_runs(*runs)
     name = f"{comparison.run_a.manifest.get('run_id')}-vs-{comparison.run_b.manifest.get('run_id')}"
     target = resolve_output_dir(args.out or args.results_dir / "comparisons" / name, "",
                                 args.force, inputs=[first / "manifest.json",
@@ -44,7 +53,7 @@ def compare_command(args: argparse.Namespace) -> int:
     staging = staging_dir(target)
     try:
         comparison.write(staging)
-        publish(staging, target)
+        publish(staging, target, args.force)
     except BaseException:
         discard(staging)
         raise

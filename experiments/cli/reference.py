@@ -170,7 +170,7 @@ def _table(header: list[str], rows: list[tuple[str, ...]], code: tuple[int, ...]
 
 def generate() -> str:
     """The reference block's text, markers included."""
-    from audit.glossary import FLAG_HELP, INTERVAL_CONVENTION
+    from audit.glossary import FLAG_HELP, INTERVAL_CONVENTION, SUPPRESSION_RULE
     from audit.pooling import SWEEP_METRICS_HELP, SWEEP_SUMMARY_HELP
     from experiments.config import SweepSection
     from experiments.sweeps.report import ANSWERS
@@ -219,6 +219,8 @@ def generate() -> str:
         *_table(["sweep_summary.csv", "what it holds"], list(SWEEP_SUMMARY_HELP.items())),
         "",
         f"**Intervals with no bound, and withheld intervals.** {INTERVAL_CONVENTION}",
+        "",
+        f"**Withheld cells stay withheld.** {SUPPRESSION_RULE}",
         END,
     ]
     return "\n".join(lines)

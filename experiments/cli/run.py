@@ -50,12 +50,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="set a dotted key of the experiment to a TOML value, as if "
                              "written in the file (repeatable; recorded in the manifest), "
                              "e.g. --set mechanisms.label_bias.strength=0")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="compute the attribution worlds and the replicates on the Dask "
+                             "cluster whose scheduler is at ADDRESS (tcp://host:8786); this "
+                             "process alone writes the run folder, with the same tables")
     parser.add_argument("--quiet", action="store_true", help="print only the report's path")
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the ``run`` sub-command."""
+    from experiments.api import cluster_pool
     from experiments.config import ConfigError, load_config
     from experiments.engine.checks import check_experiment
     from experiments.engine.manifest import name_override, parse_set_options, recording_overrides
@@ -83,14 +88,18 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.out is None and args.force:
         raise UsageError("--force only applies with --out")
-    with recording_overrides(overrides):
+    with cluster_pool(args.dask) as pool, recording_overrides(overrides):
         result = run_experiment(config, path, results_dir=args.results_dir, out=args.out,
                                 force=args.force, progress=progress, suppress=args.suppress,
-                                attribution=args.attribution)
+                                attribution=args.attribution, pool=pool)
     if not args.quiet:
         print(f"\n{config.experiment.title}: headline findings\n")
         for sentence in result.headlines:
             print(f"- {sentence}\n")
+        if config.remedies.apply and (result.directory / "remedies.csv").exists():
+            # Remedies change no headline number above unless headlined; say that they ran.
+            print(f"Remedies run: {', '.join(config.remedies.apply)}; what each changes is "
+                  "under \"What changes it\" in the report and in remedies.csv.\n")
         print("A simulation of a toy mimic, not a measurement of the real system.\n")
     print(f"report: {result.directory / 'report.html'}")
     if not args.quiet:

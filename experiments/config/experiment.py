@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ class Strict(BaseModel):
 MAX_SEED = 2**32 - 1
 #: Largest population a run or ``bias-audit population`` generates.
 MAX_POPULATION_SIZE = 50_000_000
+#: Largest experiment file read (bytes): the catalogue's are a few kB.
+MAX_EXPERIMENT_BYTES = 1_000_000
 #: An experiment name becomes a folder under results/: a slug, never a path.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -580,6 +583,49 @@ def load_config(name_or_path: str | Path, overrides: Mapping[str, Any] | None = 
     return parse_config(data, source=str(path.name)), path
 
 
+def read_experiment_text(path: Path) -> str:
+    """The text of an experiment file, refused in one line unless it is a small regular file.
+
+    A device (``/dev/zero``), a pipe or a link to either would be read without end, and
+    Ctrl-C does not reach a read in progress; a file over :data:`MAX_EXPERIMENT_BYTES` is no
+    experiment. The file's kind is checked through links before anything is read, and the
+    read itself stops after the cap, in case the file grows meanwhile.
+
+    Parameters
+    ----------
+    path : Path
+        The experiment file, or a ``base =`` target.
+
+    Returns
+    -------
+    str
+        The file's text.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and what it is instead.
+    OSError
+        When the file cannot be opened or read.
+    """
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(info.st_mode) else
+                "a device, pipe or socket")
+        raise ConfigError(f"{str(path)!r} is {kind}, not an experiment file; give a .toml file")
+    if info.st_size > MAX_EXPERIMENT_BYTES:
+        raise ConfigError(
+            f"{str(path)!r} holds {info.st_size:,} bytes, more than an experiment file may "
+            f"({MAX_EXPERIMENT_BYTES:,}); give the experiment's .toml file")
+    with open(path, "rb") as handle:
+        content = handle.read(MAX_EXPERIMENT_BYTES + 1)
+    if len(content) > MAX_EXPERIMENT_BYTES:
+        raise ConfigError(
+            f"{str(path)!r} grew past {MAX_EXPERIMENT_BYTES:,} bytes while it was read; give "
+            "the experiment's .toml file")
+    return content.decode("utf-8")
+
+
 def read_experiment_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Parse an experiment file; a top-level ``base = "name"`` starts from that experiment.
 
@@ -587,9 +633,11 @@ def read_experiment_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, A
     (lists included) replace the base's.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_experiment_text(path))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path.name}: not UTF-8 text; save it as UTF-8 TOML") from None
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     base = data.pop("base", None)

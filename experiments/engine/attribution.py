@@ -113,6 +113,7 @@ def attribute_run(
     contrasts: list[WorldContrast] | None = None,
     decide_world: WorldDecider | None = None,
     progress: Callable[[str], None] | None = None,
+    pool: Any = None,
 ) -> Attribution:
     """Run the knob worlds on the same people and attribute every focus comparison.
 
@@ -137,6 +138,9 @@ def attribute_run(
     decide_world : callable, optional
         The system's cheap path to a world's decisions (``SystemRun.decide_world``).
     progress : callable, optional
+    pool : DaskPool, optional
+        Decide the worlds on a cluster (:class:`experiments.engine.pool.DaskPool`) instead
+        of here, one task per distinct world; the outcomes are the same.
 
     Returns
     -------
@@ -160,7 +164,9 @@ def attribute_run(
         # The full run already decided the configured world, by the very code the default
         # decider would run again.
         decided[world_config(config, knobs, 2**k - 1).model_dump_json()] = {"decision": factual}
-    for number, world in enumerate(worlds):
+    if pool is not None:
+        _decide_on_cluster(pool, config, knobs, worlds, decide, people, decided, outcomes, say)
+    for number, world in enumerate(worlds if pool is None else []):
         say(f"attribution: world {number + 1} of {len(worlds)}")
         variant = world_config(config, knobs, int(world))
         fingerprint = variant.model_dump_json()
@@ -176,9 +182,7 @@ def attribute_run(
             if key not in recorded:
                 recorded[key] = apply_mechanisms(people, mechanisms, seed)
             world_people = recorded[key]
-        result = decide(variant, world_people)
-        result = result if isinstance(result, dict) else {"decision": np.asarray(result)}
-        result = {name: np.asarray(values, dtype=bool) for name, values in result.items()}
+        result = _outcomes(decide(variant, world_people))
         decided[fingerprint] = result
         for name, values in result.items():
             outcomes.setdefault(name, []).append(values)
@@ -231,6 +235,68 @@ def attribute_run(
                      "of that estimate, and the intervals hold the orders fixed.")
     return Attribution(table, knobs, section.baseline_cause, method, len(worlds),
                        round(time.perf_counter() - started, 2), config.audit.confidence, notes)
+
+
+def _outcomes(result: dict[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+    """A decider's answer as boolean outcomes by name."""
+    result = result if isinstance(result, dict) else {"decision": np.asarray(result)}
+    return {name: np.asarray(values, dtype=bool) for name, values in result.items()}
+
+
+def decide_in_world(decide: WorldDecider, variant: ExperimentConfig, people: pd.DataFrame,
+                    mechanisms: dict[str, Any] | None, seed: int) -> dict[str, np.ndarray]:
+    """One world's outcomes, where a cluster's worker runs it.
+
+    Parameters
+    ----------
+    decide : callable
+        The run's world decider.
+    variant : ExperimentConfig
+        The world's config.
+    people : DataFrame
+        The run's population (configured mechanisms).
+    mechanisms : dict, optional
+        The world's mechanisms, re-applied to ``people``; None for the configured ones.
+    seed : int
+        The run's seed.
+
+    Returns
+    -------
+    dict of str to ndarray of bool
+    """
+    world_people = people if mechanisms is None else apply_mechanisms(people, mechanisms, seed)
+    return _outcomes(decide(variant, world_people))
+
+
+def _decide_on_cluster(pool: Any, config: ExperimentConfig, knobs: list[AttributionKnob],
+                       worlds: np.ndarray, decide: WorldDecider, people: pd.DataFrame,
+                       decided: dict[str, dict[str, np.ndarray]],
+                       outcomes: dict[str, list[np.ndarray]],
+                       say: Callable[[str], None]) -> None:
+    """Decide each distinct world as a task of ``pool``, then fill ``outcomes`` in world
+    order exactly as the loop here does."""
+    configured = repr(sorted(config.model_dump()["mechanisms"].items()))
+    # The decider and the people travel once; a worker keeps the decider's caches (a
+    # classifier per annotator setting, say) between the worlds it is given.
+    shared_decide, shared_people = pool.share(decide), pool.share(people)
+    order, tasks = [], {}
+    for world in worlds:
+        variant = world_config(config, knobs, int(world))
+        fingerprint = variant.model_dump_json()
+        order.append(fingerprint)
+        if fingerprint in decided or fingerprint in tasks:
+            continue
+        mechanisms = {name: m.model_dump() for name, m in variant.mechanisms.items()}
+        changed = repr(sorted(mechanisms.items())) != configured
+        tasks[fingerprint] = pool.submit(decide_in_world, shared_decide, variant, shared_people,
+                                         mechanisms if changed else None,
+                                         config.experiment.seed, name="world")
+    say(f"attribution: {len(tasks)} worlds on the cluster")
+    for fingerprint, task in tasks.items():
+        decided[fingerprint] = task.result()
+    for fingerprint in order:
+        for name, values in decided[fingerprint].items():
+            outcomes.setdefault(name, []).append(values)
 
 
 def _focus_comparisons(config: ExperimentConfig, decisions: pd.DataFrame,

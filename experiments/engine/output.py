@@ -12,13 +12,20 @@ output through this module, before any work starts:
 - the place must be writable, checked by creating (and removing) a folder there;
 - results are written into a staging folder beside the target and renamed into place when
   complete (:func:`publish`), so an interruption or a failure leaves no partial folder, and
-  ``--force`` removes the old result only after the new one is complete.
+  ``--force`` removes the old result only after the new one is complete;
+- the target is checked again when the results are published, since another command, a user
+  or a program may have written there while the work ran: whatever this tool did not write
+  is never removed, ``--force`` or not, and of two commands aimed at one folder one publishes
+  and the other is refused in one line naming the folder;
+- a default folder name is claimed with an atomic ``mkdir`` (``-2``, ``-3``, ... when taken),
+  so two commands started in the same second never share one.
 
 Refusals are :class:`~experiments.errors.UsageError`: one line, exit code 2.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -54,8 +61,8 @@ def resolve_output_dir(
     Parameters
     ----------
     path : Path or None
-        The folder asked for; None picks a new ``<prefix>-<UTC timestamp>`` folder in the
-        working folder (with a counter if that exists).
+        The folder asked for; None claims a new ``<prefix>-<UTC timestamp>`` folder in the
+        working folder (see :func:`claim_default_dir`).
     prefix : str
         Name prefix of the default folder.
     force : bool
@@ -70,7 +77,8 @@ def resolve_output_dir(
     Returns
     -------
     Path
-        ``path`` (or the default folder), not created: see :func:`staging_dir`.
+        ``path``, not created (see :func:`staging_dir`), or the default folder, created
+        empty so that no other command can take its name.
 
     Raises
     ------
@@ -78,12 +86,7 @@ def resolve_output_dir(
         Naming the folder, why it cannot be used and what to do instead.
     """
     if path is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        path = Path(f"{prefix}-{stamp}")
-        counter = 1
-        while path.exists():
-            counter += 1
-            path = Path(f"{prefix}-{stamp}-{counter}")
+        return claim_default_dir(prefix, inputs=inputs, option=option)
     shown = repr(str(path))
     _refuse_protected(path, inputs, option)
     if path.is_symlink():
@@ -253,34 +256,197 @@ def _preview(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 
+#: Default folders this process claimed and has not yet published (see :func:`discard`).
+_CLAIMED: set[Path] = set()
+
+
+def claim_default_dir(prefix: str, *, inputs: Sequence[Path] = (),
+                      option: str = "--out") -> Path:
+    """Create ``<prefix>-<UTC timestamp>`` (``-2``, ``-3``, ... when taken) and return it.
+
+    The name is claimed by :func:`os.mkdir`, which succeeds for exactly one of several
+    commands started in the same second; the others take the next suffix. The empty folder
+    is filled at :func:`publish` and removed by :func:`discard` when the command fails.
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    check_writable(Path.cwd(), option)
+    return claim_dir(Path(f"{prefix}-{stamp}"), option=option)
+
+
+def claim_dir(path: Path, *, option: str = "--out") -> Path:
+    """Create the empty folder ``path``, or ``path-2``, ``path-3``, ... when it is taken.
+
+    Parameters
+    ----------
+    path : Path
+        The name wanted; its parents are created.
+    option : str
+        The option that would name another folder, for messages.
+
+    Returns
+    -------
+    Path
+        The folder created, recorded as claimed by this process (see :func:`discard`).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for counter in range(1, 10_000):
+        candidate = path if counter == 1 else path.with_name(f"{path.name}-{counter}")
+        try:
+            os.mkdir(candidate)  # atomic: of several commands, exactly one creates a name
+        except FileExistsError:
+            continue
+        _CLAIMED.add(candidate.absolute())
+        return candidate
+    raise UsageError(f"every name {str(path)!r}-N is taken; give {option}")
+
+
 def staging_dir(target: Path) -> Path:
     """Create an empty staging folder beside ``target`` (creating its parents) and return it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
 
 
-def publish(staging: Path, target: Path) -> Path:
-    """Move a complete ``staging`` folder to ``target``; an old ``target`` goes only after.
+def folder_mode() -> int:
+    """The mode a new folder gets under the process's umask (``0o755`` under ``022``)."""
+    mask = os.umask(0)
+    os.umask(mask)  # reading the umask means setting it: put it straight back
+    return 0o777 & ~mask
 
-    The old folder (allowed by :func:`resolve_output_dir`) is first renamed aside, the new
-    one renamed into place, and the old one removed; if the second rename fails, the old
-    folder is put back. Both renames stay in one folder, so neither copies anything.
+
+def publish(staging: Path, target: Path, force: bool = False, *,
+            option: str = "--out") -> Path:
+    """Move a complete ``staging`` folder to ``target``, checking ``target`` again first.
+
+    Parameters
+    ----------
+    staging : Path
+        The complete folder, made by :func:`staging_dir` beside ``target``.
+    target : Path
+        Where the results go. It was checked by :func:`resolve_output_dir` when the command
+        started; it is checked again here, since anything may have appeared there meanwhile.
+    force : bool
+        Replace a folder that this tool wrote (every file listed in one of its manifests);
+        a folder holding any other file, a file or a link is never replaced.
+    option : str
+        The option that named ``target``, for messages.
+
+    Returns
+    -------
+    Path
+        ``target``.
+
+    Raises
+    ------
+    UsageError
+        When ``target`` is taken by then (by another command's results without ``force``,
+        or by anything this tool did not write): one line naming the folder. ``staging`` is
+        left for the caller to :func:`discard`.
+
+    Notes
+    -----
+    A rename of a folder onto a path succeeds only when the path is absent or an empty
+    folder, atomically, so of two commands publishing to one folder exactly one wins and the
+    other is refused here. With ``force``, the old folder is first renamed aside and checked
+    once more where no other program looks for it; the new one is renamed into place and the
+    old one removed only then. If the second rename fails, the old folder is put back. Every
+    rename stays in one folder, so none copies anything. The folder is published with the
+    user's umask (:func:`folder_mode`), not the staging folder's private mode.
     """
-    aside = None
-    if target.exists() or target.is_symlink():
-        aside = target.with_name(f".replaced-{target.name}-{uuid.uuid4().hex[:8]}")
-        os.replace(target, aside)
+    # mkdtemp makes the staging folder private (0o700); the published folder gets the mode
+    # any folder the user creates would get, so that others can read results as usual.
+    staging.chmod(folder_mode())
+    shown = repr(str(target))
+    if _rename_into_place(staging, target):
+        _CLAIMED.discard(target.absolute())
+        return target
+    if target.is_symlink() or not target.is_dir():
+        raise UsageError(
+            f"{option} {shown} became a file or a link while this command ran; nothing was "
+            f"replaced and the results were not written; choose another {option}")
+    foreign = foreign_files(target)
+    if foreign:
+        raise UsageError(
+            f"{option} {shown} received files this tool did not write while this command ran "
+            f"({_preview(foreign)}); nothing was replaced; choose another {option}")
+    if not force:
+        raise UsageError(
+            f"{option} {shown} was written by another command while this one ran; its results "
+            f"are kept and these were not written; choose another {option} or pass --force")
+    aside = target.with_name(f".replaced-{target.name}-{uuid.uuid4().hex[:8]}")
+    os.replace(target, aside)
+    # Between the check above and the rename, a file may still have arrived: check the
+    # folder again now that nothing else writes to it under its name.
+    foreign = foreign_files(aside)
+    if foreign:
+        _put_back(aside, target)
+        raise UsageError(
+            f"{option} {shown} received files this tool did not write while this command ran "
+            f"({_preview(foreign)}); nothing was replaced; choose another {option}")
     try:
-        os.replace(staging, target)
+        placed = _rename_into_place(staging, target)
     except BaseException:
-        if aside is not None:
-            os.replace(aside, target)
+        _put_back(aside, target)
         raise
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
+    if not placed:
+        _put_back(aside, target)
+        raise UsageError(
+            f"{option} {shown} was taken by another command while this one replaced it; "
+            f"nothing was removed; choose another {option}")
+    shutil.rmtree(aside, ignore_errors=True)
     return target
 
 
-def discard(staging: Path) -> None:
-    """Remove a staging folder after a failure or an interruption."""
+def _rename_into_place(staging: Path, target: Path) -> bool:
+    """Rename ``staging`` to ``target`` if that is absent or an empty folder; False if taken."""
+    try:
+        os.rename(staging, target)
+    except OSError as error:
+        # ENOTEMPTY/EEXIST: a folder with files; ENOTDIR: a file or a link to one; EISDIR
+        # does not arise for a folder source but is the same answer.
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            return False
+        raise
+    return True
+
+
+def _put_back(aside: Path, target: Path) -> None:
+    """Return a folder renamed aside to its name; if the name is taken, say where it is."""
+    try:
+        os.rename(aside, target)
+    except OSError:
+        raise UsageError(
+            f"{str(target)!r} was taken while it was being replaced; the folder that was "
+            f"there is kept as {str(aside)!r}") from None
+
+
+def discard(staging: Path, target: Path | None = None) -> None:
+    """Remove a staging folder after a failure or an interruption.
+
+    Parameters
+    ----------
+    staging : Path
+        The staging folder to remove.
+    target : Path, optional
+        The folder it was for: removed too when it is a default folder this process claimed
+        (:func:`claim_default_dir`) and it is still empty.
+    """
     shutil.rmtree(staging, ignore_errors=True)
+    if target is not None:
+        release(target)
+
+
+def release(target: Path) -> None:
+    """Remove ``target`` if this process claimed it (:func:`claim_dir`) and it is still empty.
+
+    Parameters
+    ----------
+    target : Path
+        A folder a command was to publish; anything but an empty folder this process claimed
+        is left as it is.
+    """
+    if target.absolute() in _CLAIMED:
+        _CLAIMED.discard(target.absolute())
+        try:
+            target.rmdir()  # only ever an empty folder: rmdir refuses anything else
+        except OSError:
+            pass

@@ -44,7 +44,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from audit import compare
 from audit.engine import grouping_name
 from audit.intervals import newcombe_difference_interval
-from experiments.config import ExperimentConfig, set_dotted
+from experiments.config import ExperimentConfig, set_dotted, system_seed
 from experiments.config.remedies import (
     REMEDIES,
     REMEDY_TITLES,
@@ -60,7 +60,8 @@ if TYPE_CHECKING:
 
     from experiments.systems.contract import SystemRun
 
-#: Stream of SeedSequence(seed) for every random draw a remedy makes.
+#: Stream of SeedSequence(system seed) for every random draw a remedy makes: a remedy's
+#: subsample and audit draw belong to the system, not to the people it decides on.
 REMEDY_STREAM = 23
 
 
@@ -233,7 +234,7 @@ def run_remedies(config: ExperimentConfig, adapter: ModuleType, people: pd.DataF
     """
     say = progress or (lambda message: None)
     names = requested_remedies(config)
-    seed = config.experiment.seed
+    seed = system_seed(config)
     settings = config.remedies
     decisions = system_run.decided.table
     parts, seconds, notes, decided, fitted_objects = [], {}, {}, {}, {}

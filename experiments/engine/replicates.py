@@ -124,11 +124,15 @@ def pool_columns(estimates: np.ndarray, lows: np.ndarray, highs: np.ndarray, *, 
 
 def pool_tables(tables: Sequence[pd.DataFrame], keys: Sequence[str],
                 triples: Sequence[tuple[str, str, str, bool]], confidence: float,
-                shared_people: bool = True, means: Sequence[str] = ()) -> pd.DataFrame:
+                shared_people: bool = True, means: Sequence[str] = (),
+                ranges: Sequence[str] = ()) -> pd.DataFrame:
     """One table whose estimates and intervals are pooled over replicate tables.
 
     ``keys`` name a row; the first table gives the rows and every other column (flags, the
     reference, ...). ``means`` are columns replaced by their plain mean over replicates.
+    Each column named in ``ranges`` gains ``<name>_replicate_min`` and
+    ``<name>_replicate_max``, its smallest and largest value over the replicates, so that a
+    report can say where replicates disagree on a sign instead of printing one pooled value.
     Where an estimate is undefined in any replicate, its pooled estimate is undefined too.
     """
     aligned = _aligned(tables, keys)
@@ -152,6 +156,13 @@ def pool_tables(tables: Sequence[pd.DataFrame], keys: Sequence[str],
     for name in means:
         if name in out:
             out[name] = np.stack([a[name].to_numpy(dtype=float) for a in aligned]).mean(axis=0)
+    for name in ranges:
+        if name in out:
+            stack = np.stack([a[name].to_numpy(dtype=float) for a in aligned])
+            # A replicate where the estimate is undefined leaves its range undefined, as it
+            # leaves the pooled estimate.
+            out[f"{name}_replicate_min"] = stack.min(axis=0)
+            out[f"{name}_replicate_max"] = stack.max(axis=0)
     return out
 
 

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,7 +27,14 @@ from audit.tables import csv_text, frame_records, json_text, jsonable, withhold_
 from experiments.config import ExperimentConfig
 from experiments.config.registry import derived_columns, system_adapter
 from experiments.engine.manifest import build_manifest, sha256_of
-from experiments.engine.output import publish, resolve_output_dir
+from experiments.engine.output import (
+    check_writable,
+    claim_dir,
+    discard,
+    publish,
+    release,
+    resolve_output_dir,
+)
 from experiments.engine.replicates import (
     ADJUSTED_TRIPLES,
     ATTRIBUTION_TRIPLES,
@@ -38,12 +44,18 @@ from experiments.engine.replicates import (
     pool_tables,
     replicate_configs,
 )
+from experiments.engine.withheld import (
+    flag_withheld_rows,
+    withheld_groups,
+    withhold_headlines,
+)
 from experiments.errors import UsageError
 from experiments.reports.compare import DECISIONS_FILE, DECISIONS_ROW_ID
 from experiments.reports.headlines import headlines
 from experiments.reports.run import build_report, names_of, write_figures
 from experiments.systems.composition import focus_adjusted
 from experiments.systems.contract import SystemRun
+from experiments.writing.claims import Ledger
 from experiments.writing.names import with_name_columns
 from synthetic.population import PopulationInputError, generate
 from synthetic.posts import PostInputError
@@ -98,6 +110,7 @@ def run_experiment(
     attribution: bool = True,
     suppress: bool = True,
     keep_decisions: bool | None = None,
+    pool: Any = None,
 ) -> RunResult:
     """Run an experiment and write its results folder.
 
@@ -128,6 +141,10 @@ def run_experiment(
         Write each held-out person's decision to decisions.parquet, which lets ``compare``
         pair two runs on the same people; default: when there are at most
         :data:`KEEP_DECISIONS_UP_TO` of them.
+    pool : DaskPool, optional
+        Compute the attribution worlds and the replicates on a Dask cluster
+        (:class:`experiments.engine.pool.DaskPool`); this process alone writes the folder,
+        and every table is the same as a run here.
 
     Returns
     -------
@@ -137,11 +154,26 @@ def run_experiment(
     seed = config.experiment.seed
     run_id = make_run_id(seed)
     target = out if out is not None else results_dir / config.experiment.name / run_id
-    # The output policy (never the working folder or the input, never a folder with files
-    # of someone else's, writable) is checked before anything is generated.
-    resolve_output_dir(target, "", force, inputs=[config_file],
-                       option="--out" if out is not None else "--results-dir")
-    computed = compute_run(config, say, attribution=attribution)
+    option = "--out" if out is not None else "--results-dir"
+    if out is None:
+        # Two runs of one experiment and seed started in the same second get one run id: the
+        # folder is claimed now (atomically), and the run id is the name it got.
+        check_writable(target.parent, option)
+        target = claim_dir(target, option=option)
+        run_id = target.name
+    try:
+        # The output policy (never the working folder or the input, never a folder with
+        # files of someone else's, writable) is checked before anything is generated.
+        resolve_output_dir(target, "", force, inputs=[config_file], option=option)
+        computed = compute_run(config, say, attribution=attribution, pool=pool)
+    except BaseException:
+        release(target)
+        raise
+    if suppress:
+        # A headline quoting a group that metrics.csv withholds would publish it after all.
+        found, ledger = withhold_headlines(computed.headlines, computed.claims,
+                                           withheld_groups(computed.views))
+        computed = replace(computed, headlines=found, claims=ledger)
     population, system_run, decisions = (computed.population, computed.system_run,
                                          computed.decisions)
     views, flips, found, facts = computed.views, computed.flips, computed.headlines, computed.facts
@@ -166,11 +198,14 @@ def run_experiment(
                 extra_blocks=extra_blocks, directory=staging,
                 cite_hashes={"metrics.csv": sha256_of(staging / "metrics.csv")},
                 config_file=config_file, adjusted=computed.adjusted,
-                replicates=computed.replicates,
+                replicates=computed.replicates, claims=computed.claims,
             )
             (staging / "report.md").write_text(document.to_markdown(), encoding="utf-8")
             (staging / "report.html").write_text(document.to_html(), encoding="utf-8")
         facts["seconds"] = round(time.perf_counter() - computed.started, 2)
+        # Tables, figures and reports: the time since the computation's last phase.
+        phases = facts.get("phase_seconds", {})
+        phases["report"] = round(facts["seconds"] - sum(phases.values()), 3)
         manifest = build_manifest(
             run_id=run_id, experiment=config.experiment.name, config=jsonable(resolved),
             config_file=config_file, seed=seed, population_size=len(population.people),
@@ -180,9 +215,10 @@ def run_experiment(
         manifest["suppressed_cells_withheld"] = suppress
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
                                                encoding="utf-8")
-        publish(staging, target)  # whole or not at all; an old folder goes only after
+        # Whole or not at all; the target is checked again, and an old folder goes only after.
+        publish(staging, target, force, option=option)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        discard(staging, target)
         raise
     return RunResult(target, found, manifest, views, flips, decisions,
                      system_run.findings.attribution)
@@ -209,10 +245,12 @@ class ComputedRun:
     adjusted: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Each replicate's focus estimates and the pooled ones (replicates.csv), when R > 1.
     replicates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The claims behind every number the headlines print (claims.json, claims.csv).
+    claims: Ledger = field(default_factory=Ledger)
 
 
 def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None = None,
-                *, attribution: bool = True) -> ComputedRun:
+                *, attribution: bool = True, pool: Any = None) -> ComputedRun:
     """Compute a run's population, decisions, audits and twins, touching no file.
 
     Parameters
@@ -223,6 +261,8 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
         Called with a short message at each stage.
     attribution : bool
         Run the ``[attribution]`` knob worlds when the experiment has them (False skips).
+    pool : DaskPool, optional
+        Where the worlds and replicates are computed (see :func:`run_experiment`).
 
     Returns
     -------
@@ -243,6 +283,16 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     except PopulationInputError as error:
         raise UsageError(str(error)) from None
     people = population.people
+    # Seconds per phase, for the manifest and the benchmark: where a run's time goes.
+    phases: dict[str, float] = {}
+    clock = [started]
+
+    def lap(phase: str) -> None:
+        now = time.perf_counter()
+        phases[phase] = round(phases.get(phase, 0.0) + now - clock[0], 3)
+        clock[0] = now
+
+    lap("population")
     derived = derived_columns(config.experiment.system)
     unknown = [c for c in columns if c not in people.columns and c not in derived]
     if unknown:
@@ -256,25 +306,34 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     say(f"training and running the {config.experiment.system} system")
     system_run = _run_system(config, people, train, columns)
     decisions = system_run.decided.table
+    lap("system")
 
     say("auditing by the true and by the recorded outcome")
     views = {view: _audit_view(config, decisions, column, system_run.decided.cluster)
              for view, column in VIEWS.items()}
 
-    flips = _counterfactual_flips(config, population, system_run, decisions, say)
+    flips = _counterfactual_flips(config, population, system_run, decisions, say, train)
     adjusted = focus_adjusted(config, decisions, system_run.decided.cluster)
+    lap("audit")
 
     attribute = bool(attribution and config.attribution is not None
                      and config.attribution.enabled and config.attribution.knobs)
+    # On a cluster the replicates start first, so that the workers take them up while the
+    # run's own worlds are sent after them.
+    pending = (_submit_replicates(pool, config, population, train, columns, attribute, say)
+               if pool is not None and config.experiment.replicates > 1 else None)
     if attribute:
         system_run.findings.attribution = _attribute(config, people, train, columns,
-                                                     system_run, views, say)
+                                                     system_run, views, say, pool)
         system_run.decided.extra_tables["attribution"] = system_run.findings.attribution.table
+    lap("worlds")
 
     replicates = pd.DataFrame()
     if config.experiment.replicates > 1:
         views, adjusted, replicates = _replicate(config, population, train, columns,
-                                                 system_run, views, adjusted, attribute, say)
+                                                 system_run, views, adjusted, attribute, say,
+                                                 pending)
+    lap("replicates")
 
     remedies = None
     if config.remedies.apply:
@@ -285,6 +344,7 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
                                 columns, system_run, audit_references(views["true"]),
                                 time.perf_counter() - started, say)
         system_run.decided.extra_tables["remedies"] = remedies.table
+    lap("remedies")
 
     facts = {
         **system_run.decided.details,
@@ -302,29 +362,44 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     if remedies is not None:
         system_run.findings.remedies = remedies
         facts["remedies"] = {"base_seconds": remedies.base_seconds, "seconds": remedies.seconds}
-    found = headlines(config, views, flips, decisions, system_run, adjusted)
+    ledger = Ledger()
+    found = headlines(config, views, flips, decisions, system_run, adjusted, ledger)
+    lap("audit")
+    facts["phase_seconds"] = phases
     resolved = config.model_dump(mode="json")
     resolved["resolved_mechanisms"] = population.mechanisms
     return ComputedRun(config, population, system_run, decisions, views, flips, found, facts,
-                       resolved, started, adjusted, replicates)
+                       resolved, started, adjusted, replicates, ledger)
 
 
 def table_files(computed: ComputedRun, suppress: bool = True) -> dict[str, bytes]:
     """The bytes of every table file of a run, by file name, exactly as they are written.
 
     ``metrics.csv``, ``summary.csv``, ``flip_rates.csv`` (with counterfactual twins),
-    ``metrics.json`` and the system's own tables (``<name>.csv``). With ``suppress`` (the
-    default) the figures of suppressed cells are blank in all of them.
+    ``metrics.json``, the system's own tables (``<name>.csv``), and the claims behind the
+    headlines (``claims.json``, ``claims.csv``, with any comparison table a headline
+    computed). With ``suppress`` (the default) the figures of suppressed cells are blank in
+    all the tables.
     """
     names = names_of(computed.views)  # country codes keep their column; a name column follows
     files = _table_bytes(computed.views, computed.flips, suppress, names)
+    # The run's own tables with group figures withhold the groups metrics.csv withholds.
+    withheld = withheld_groups(computed.views) if suppress else set()
     if not computed.replicates.empty:
         files["replicates.csv"] = _csv_bytes(with_name_columns(computed.replicates, names),
                                              suppress)
     if not computed.adjusted.empty:
         files["adjusted.csv"] = _csv_bytes(with_name_columns(computed.adjusted, names), suppress)
     for name, table in computed.system_run.decided.extra_tables.items():
-        files[f"{name}.csv"] = _csv_bytes(with_name_columns(table, names), suppress)
+        files[f"{name}.csv"] = _csv_bytes(
+            with_name_columns(flag_withheld_rows(table, withheld), names), suppress)
+    ledger = computed.claims
+    for name, rows in ledger.tables.items():
+        files[name] = _csv_bytes(
+            with_name_columns(flag_withheld_rows(pd.DataFrame(rows), withheld), names), suppress)
+    # The claims quote headline numbers as printed, so they are never blanked.
+    files["claims.csv"] = _csv_bytes(ledger.table(), suppress=False)
+    files["claims.json"] = ledger.to_json().encode("utf-8")
     return files
 
 
@@ -346,46 +421,109 @@ def _run_system(config: ExperimentConfig, people: pd.DataFrame, train: np.ndarra
 
 def _attribute(config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray,
                columns: list[str], system_run: SystemRun, views: dict[str, AuditResult],
-               say: Callable[[str], None]) -> Any:
+               say: Callable[[str], None], pool: Any = None) -> Any:
     from experiments.engine.attribution import attribute_run, audit_references
 
     return attribute_run(
         config, system_adapter(config.experiment.system), people, train, columns,
         system_run.decided.table, audit_references(views["true"]),
-        system_run.hooks.world_contrasts, system_run.hooks.decide_world, say)
+        system_run.hooks.world_contrasts, system_run.hooks.decide_world, say, pool)
+
+
+def replicate_parts(config: ExperimentConfig, replicate: ExperimentConfig,
+                    people: pd.DataFrame | None, train: np.ndarray | None, columns: list[str],
+                    attribute: bool, say: Callable[[str], None] | None = None
+                    ) -> tuple[dict[str, AuditResult], pd.DataFrame, Any,
+                               dict[str, pd.DataFrame]]:
+    """One further replicate's audits, adjusted table, attribution (None without it) and
+    the system's own outcomes of the replicate (``Decisions.replicate_outcomes``).
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The run's config.
+    replicate : ExperimentConfig
+        The replicate's (its own system seed, and seed where the population is redrawn).
+    people, train : DataFrame and ndarray of bool, optional
+        The run's people and training split, shared by the replicates; None to generate
+        the replicate's own from its seed.
+    columns : list of str
+        Grouping columns.
+    attribute : bool
+        Run the replicate's attribution worlds too.
+    say : callable, optional
+        Progress messages.
+
+    Returns
+    -------
+    tuple
+        The two views, the adjusted table, the attribution and the system's own outcomes.
+    """
+    say = say or (lambda message: None)
+    if people is None or train is None:
+        mechanisms = {name: m.model_dump() for name, m in config.mechanisms.items()}
+        people = generate(config.population.profile, config.population.size,
+                          replicate.experiment.seed, mechanisms=mechanisms).people
+        train = train_split(len(people), config.split.train_fraction,
+                            replicate.experiment.seed)
+    run = _run_system(replicate, people, train, columns)
+    decisions = run.decided.table
+    views = {view: _audit_view(replicate, decisions, column, run.decided.cluster)
+             for view, column in VIEWS.items()}
+    adjusted = focus_adjusted(replicate, decisions, run.decided.cluster)
+    found = _attribute(replicate, people, train, columns, run, views, say) if attribute else None
+    return views, adjusted, found, run.decided.replicate_outcomes
+
+
+def _submit_replicates(pool: Any, config: ExperimentConfig, population: Any,
+                       train: np.ndarray, columns: list[str], attribute: bool,
+                       say: Callable[[str], None]) -> list[Any]:
+    """Start each further replicate as a task of ``pool``; their handles, in order."""
+    configs = replicate_configs(config)
+    shared = not config.experiment.replicate_population
+    people = pool.share(population.people) if shared else None
+    split = pool.share(train) if shared else None
+    say(f"replicates 2 to {len(configs)} on the cluster")
+    return [pool.submit(replicate_parts, config, replicate, people, split, columns, attribute,
+                        name="replicate")
+            for replicate in configs[1:]]
 
 
 def _replicate(config: ExperimentConfig, population: Any, train: np.ndarray,
                columns: list[str], first: SystemRun, views: dict[str, AuditResult],
-               adjusted: pd.DataFrame, attribute: bool, say: Callable[[str], None]
+               adjusted: pd.DataFrame, attribute: bool, say: Callable[[str], None],
+               pending: list[Any] | None = None
                ) -> tuple[dict[str, AuditResult], pd.DataFrame, pd.DataFrame]:
     """Run the further replicates of the system's randomness and pool every estimate.
 
     Returns the pooled views, the pooled adjusted table and the replicates table; the first
     replicate's attribution is replaced by the pooled one (the same worlds in every
-    replicate, averaged, so contributions still add up to the pooled gap).
+    replicate, averaged, so contributions still add up to the pooled gap). ``pending`` holds
+    the handles of replicates already computing on a cluster (:func:`_submit_replicates`).
     """
     configs = replicate_configs(config)
     shared = not config.experiment.replicate_population
     all_views, all_adjusted, attributions = [views], [adjusted], [first.findings.attribution]
+    all_outcomes = [first.decided.replicate_outcomes]
     for index, replicate in enumerate(configs[1:], start=2):
-        say(f"replicate {index} of {len(configs)}: redrawing the system's own randomness")
-        people, split = population.people, train
-        if not shared:
-            mechanisms = {name: m.model_dump() for name, m in config.mechanisms.items()}
-            people = generate(config.population.profile, config.population.size,
-                              replicate.experiment.seed, mechanisms=mechanisms).people
-            split = train_split(len(people), config.split.train_fraction,
-                                replicate.experiment.seed)
-        run = _run_system(replicate, people, split, columns)
-        decisions = run.decided.table
-        replicate_views = {view: _audit_view(replicate, decisions, column, run.decided.cluster)
-                           for view, column in VIEWS.items()}
+        if pending is not None:
+            replicate_views, replicate_adjusted, found, outcomes = pending[index - 2].result()
+        else:
+            say(f"replicate {index} of {len(configs)}: redrawing the system's own randomness")
+            replicate_views, replicate_adjusted, found, outcomes = replicate_parts(
+                config, replicate, population.people if shared else None,
+                train if shared else None, columns, attribute, say)
         all_views.append(replicate_views)
-        all_adjusted.append(focus_adjusted(replicate, decisions, run.decided.cluster))
+        all_adjusted.append(replicate_adjusted)
+        all_outcomes.append(outcomes)
         if attribute:
-            attributions.append(_attribute(replicate, people, split, columns, run,
-                                           replicate_views, say))
+            attributions.append(found)
+    if first.hooks.pool_replicates is not None:
+        # The system words its own findings over every replicate, not the first alone.
+        first.hooks.pool_replicates({
+            name: pd.concat([o[name].assign(replicate=i) for i, o in
+                             enumerate(all_outcomes, start=1) if name in o], ignore_index=True)
+            for name in dict.fromkeys(n for o in all_outcomes for n in o)})
     confidence = config.audit.confidence
     pooled = {}
     for view in VIEWS:
@@ -412,7 +550,7 @@ def _replicate(config: ExperimentConfig, population: Any, train: np.ndarray,
         table = pool_tables([a.table for a in attributions],
                             ["grouping", "group", "reference", "metric", "source"],
                             ATTRIBUTION_TRIPLES, confidence, shared,
-                            means=("n_group", "n_reference"))
+                            means=("n_group", "n_reference"), ranges=("contribution",))
         first.findings.attribution = replace(
             attributions[0], table=table,
             notes=[*attributions[0].notes, f"Averaged over {len(configs)} replicates of the "
@@ -488,13 +626,20 @@ def _audit_view(config: ExperimentConfig, decisions: pd.DataFrame, outcome: str,
 
 def _counterfactual_flips(
     config: ExperimentConfig, population: Any, system_run: SystemRun, decisions: pd.DataFrame,
-    say: Callable[[str], None],
+    say: Callable[[str], None], train: np.ndarray,
 ) -> pd.DataFrame:
     parts = []
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
-    if system_run.hooks.decide_twins is None:
+    hooks = system_run.hooks
+    if hooks.decide_twins is None and hooks.decide_twins_by_effect is None:
         return pd.DataFrame()
+    held_out = population.people.loc[~train]
     for intervention in config.counterfactual.interventions:
+        # People whose attribute already has the twin's value are their own twin and cannot
+        # flip; a rate over everyone is diluted by them, so the rate among the others is kept
+        # beside it.
+        changed = (held_out[intervention.attribute].astype(str).to_numpy() != intervention.value
+                   if len(held_out) == len(decisions) else None)
         for effect in intervention.effects:
             say(f"deciding counterfactual twins with {intervention.attribute} = "
                 f"{intervention.value} ({effect} effect)")
@@ -503,17 +648,51 @@ def _counterfactual_flips(
                                                   effect)
             except PopulationInputError as error:
                 raise UsageError(f"counterfactual.interventions: {error}") from None
-            frame = decisions.assign(twin_decision=system_run.hooks.decide_twins(twins.people))
+            twin_decision = (hooks.decide_twins_by_effect(twins.people, effect)
+                             if hooks.decide_twins_by_effect is not None
+                             else hooks.decide_twins(twins.people))
+            frame = decisions.assign(twin_decision=twin_decision)
             table = flip_rates(frame, singles, "decision", "twin_decision",
                                confidence=config.audit.confidence,
                                suppress_below=config.audit.suppress_below,
                                min_count=config.audit.min_count)
+            table = _with_changed_flips(config, table, frame, singles, changed)
             table.insert(0, "effect", effect)
             table.insert(0, "intervention", f"{intervention.attribute}={intervention.value}")
             parts.append(table)
     if not parts:
         return pd.DataFrame()
     return pd.concat(parts, ignore_index=True)
+
+
+#: Columns of flip_rates.csv for the people whose attribute the twin actually changes.
+CHANGED_FLIP_COLUMNS = ("changed_n", "changed_flips", "changed_flip_rate", "changed_ci_low",
+                        "changed_ci_high")
+
+
+def _with_changed_flips(config: ExperimentConfig, table: pd.DataFrame, frame: pd.DataFrame,
+                        singles: list[str], changed: np.ndarray | None) -> pd.DataFrame:
+    """Add each group's flip rate among the people whose attribute differs from the twin's
+    value (:data:`CHANGED_FLIP_COLUMNS`; NaN where none of a group changes)."""
+    table = table.assign(**{c: np.nan for c in CHANGED_FLIP_COLUMNS})
+    if changed is None or not changed.any():
+        return table
+    among = flip_rates(frame.loc[changed], singles, "decision", "twin_decision",
+                       confidence=config.audit.confidence,
+                       suppress_below=config.audit.suppress_below,
+                       min_count=config.audit.min_count)
+    among = among.rename(columns={"n": "changed_n", "flips": "changed_flips",
+                                  "flip_rate": "changed_flip_rate",
+                                  "ci_low": "changed_ci_low", "ci_high": "changed_ci_high"})
+    merged = table.drop(columns=list(CHANGED_FLIP_COLUMNS)).merge(
+        among[["grouping", "group", *CHANGED_FLIP_COLUMNS]], on=["grouping", "group"],
+        how="left")
+    # A subset under the suppression size is withheld like any small cell (its size stays).
+    small = merged["changed_n"] < config.audit.suppress_below
+    merged.loc[small, list(CHANGED_FLIP_COLUMNS[1:])] = np.nan
+    merged["changed_n"] = merged["changed_n"].astype("Int64")
+    merged["changed_flips"] = merged["changed_flips"].astype("Int64")
+    return merged
 
 
 def _csv_bytes(frame: pd.DataFrame, suppress: bool = True) -> bytes:

@@ -561,6 +561,7 @@ class PairedDecisions:
         outcome differs between the runs (the records of two recorded worlds) or the rate
         cannot be paired."""
         from audit.compare import PAIRED_RATES, compare
+        from audit.tables import has_flag
 
         if metric not in PAIRED_RATES:
             return None
@@ -587,6 +588,9 @@ class PairedDecisions:
         result = compare(table, "group", "y", "a", "b", {"group": reference},
                          confidence=confidence, metrics=[metric]).table
         row = result[result["group"] == focus["group"]].iloc[0]
+        if has_flag(row["flags"], "suppressed") or has_flag(
+                result[result["group"] == reference]["flags"].iloc[0], "suppressed"):
+            return None  # withheld (audit.disclosure): its change would give its counts back
         return {"change": float(row["disparity_change"]),
                 "low": float(row["disparity_change_ci_low"]),
                 "high": float(row["disparity_change_ci_high"])}
@@ -645,6 +649,9 @@ def _change_row(label: str, focus: dict[str, Any], metric: str, view: str,
         independent = (math.nan, math.nan)
     elif not (_finite(change) and _finite(low) and _finite(high)):
         verdict = "no comparison: a rate is withheld or undefined in one of the runs"
+        # An interval around a withheld gap would still locate it: none is shown.
+        change = low = high = math.nan
+        independent = (math.nan, math.nan)
     elif low > 0:
         verdict = "the gap is larger in run B"
     elif high < 0:

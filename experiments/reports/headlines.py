@@ -11,7 +11,10 @@ import pandas as pd
 from audit import AuditResult
 from audit.engine import grouping_name
 from audit.report import WITHHELD, bounds
-from experiments.systems.composition import composition_sentence, focus_row
+from experiments.reports.interactions import alone_differs, interaction_phrase
+from experiments.reports.replicates import sign_differs, sign_differs_words
+from experiments.systems.composition import composition_sentence, focus_row, strata_words
+from experiments.writing.claims import Claim, Ledger, derived, from_row, setting
 from experiments.writing.names import group_names, name_text
 from synthetic.population import describe_twin
 
@@ -42,15 +45,52 @@ def _usable(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~_has_flag(rows, "small_n", "suppressed", "undefined", "reference")]
 
 
+#: Key columns of a metrics.csv row.
+METRIC_KEYS = ("grouping", "group", "metric")
+
+
+def level_claim(ledger: Ledger, id: str, confidence: float) -> Claim:
+    """The confidence level an interval is stated at (``95%``), as a claim on the setting."""
+    return ledger.add(setting(id, "config.audit.confidence", confidence, style="level",
+                              unit="confidence level"))
+
+
+def rate_claim(ledger: Ledger, id: str, row: pd.Series, view: str = "true") -> Claim:
+    """A group's rate in metrics.csv with its Wilson interval and denominator."""
+    return ledger.add(from_row(id, row, source="metrics.csv", keys=METRIC_KEYS,
+                               extra_keys={"view": view}))
+
+
+def ratio_claim(ledger: Ledger, id: str, row: pd.Series, *, simultaneous: bool = False,
+                style: str = "ratio", view: str = "true") -> Claim:
+    """A group's rate ratio to its reference in metrics.csv (simultaneous interval when the
+    group was picked by rank among several)."""
+    prefix = "sim_" if simultaneous else ""
+    return ledger.add(from_row(
+        id, row, source="metrics.csv", keys=METRIC_KEYS, value="ratio",
+        ci=(f"{prefix}ratio_ci_low", f"{prefix}ratio_ci_high"), n=None, style=style,
+        unit="ratio", interval_kind="simultaneous" if simultaneous else "unadjusted",
+        extra_keys={"view": view}))
+
+
 def disparity_headline(
-    result: AuditResult, grouping: str, metric: str, harm: str, population_word: str
+    result: AuditResult, grouping: str, metric: str, harm: str, population_word: str,
+    ledger: Ledger | None = None,
 ) -> tuple[str, str] | None:
     """The most significant, largest gap in ``metric`` from the reference group, in words.
 
     The gap is a ratio when the reference group's rate is above zero, else a difference in
-    percentage points. Returns the sentence and the group it names, or None when the grouping
-    is not audited.
+    percentage points. The first sentence says who and how much; the second gives the
+    selection, the interval adjusted for it and n. Every number is a claim recorded in
+    ``ledger``. Returns the sentence and the group it names, or None when the grouping is not
+    audited.
     """
+    ledger = ledger if ledger is not None else Ledger()
+
+    def named(group: str) -> str:
+        # A caller's own words for the people ("people from"), else the grouping's.
+        return f"{population_word} {group}" if population_word else who(grouping, group)
+
     rows = result.table[(result.table["grouping"] == grouping) & (result.table["metric"] == metric)]
     if rows.empty:
         return None
@@ -60,45 +100,75 @@ def disparity_headline(
     # A headline names a group harmed more than the reference, never one harmed less.
     significant = candidates[(candidates["p_holm"] < SIGNIFICANCE)
                              & (candidates["difference"] > 0)]
-    if significant.empty:
-        return (
-            f"By {grouping}, no group was {harm} significantly more often than "
-            f"{population_word} {reference} (Holm-adjusted p ≥ {SIGNIFICANCE} or a lower rate "
-            f"for all {len(candidates)} groups compared; n = "
-            f"{int(reference_row['denominator']):,} in the reference group).",
-            reference,
-        )
     compared = len(candidates)
+    table_key = {"view": "true", "grouping": grouping, "metric": metric}
+    count = ledger.add(derived(f"{grouping}.groups_compared", compared, source="metrics.csv",
+                               source_row={**table_key, "flags": "defined, not small or "
+                                           "suppressed, not the reference"}))
+    level = settings_level(result)
+    if significant.empty:
+        alpha = ledger.add(setting(f"{grouping}.significance", "tool.significance",
+                                   SIGNIFICANCE, unit="significance level"))
+        reference_n = ledger.add(from_row(f"{grouping}.reference_n", reference_row,
+                                          source="metrics.csv", keys=METRIC_KEYS, ci=None,
+                                          value="denominator", n=None, style="count",
+                                          unit="people", extra_keys={"view": "true"}))
+        text = (f"No group of {grouping_words(grouping)} was {harm} significantly more often "
+                f"than {named(reference)}. Holm-adjusted p ≥ {alpha.text()} or a lower "
+                f"rate for all {count.text()} groups compared; n = {reference_n.text()} in "
+                "the reference group.")
+        return ledger.sentence(text, [alpha, count, reference_n]), reference
     selected = ("the only group compared with the reference" if compared == 1 else
-                f"the highest of the {compared} groups compared, selected by that ranking")
+                f"the highest of the {count.text()} groups compared, selected by that ranking")
+    simultaneous = compared > 1
+    level = level_claim(ledger, f"{grouping}.level", level)
 
-    def interval(row: pd.Series, kind: str, scale: float = 1.0) -> str:
+    def interval(claim: Claim) -> str:
         # The group was chosen for being the most extreme, so only an interval made
         # simultaneous over every group compared covers it at the stated level.
-        low, high = row.get(f"sim_{kind}_ci_low"), row.get(f"sim_{kind}_ci_high")
-        if low is None or high is None:
-            return "no interval adjusted for that selection is available"
-        if not (math.isfinite(low) and math.isfinite(high)):
+        if not claim.has_interval:
             return "the selection-adjusted interval has no finite bound"
-        adjusted = (f"adjusted for selection among {compared} groups " if compared > 1
-                    else "")
-        return f"95% CI {adjusted}{scale * low:.1f}–{scale * high:.1f}"
+        adjusted = (f"adjusted for selection among {count.text()} groups "
+                    if simultaneous else "")
+        return f"{level.text()} CI {adjusted}{claim.interval()}"
 
     if reference_row["value"] > 0:
         top = significant.loc[significant["ratio"].idxmax()]
-        gap = (f"at {top['ratio']:.1f} times the rate of {population_word} {reference} "
-               f"({share(top['value'])} against {share(reference_row['value'])}; "
-               f"{selected}; ratio {interval(top, 'ratio')}")
+        gap = ratio_claim(ledger, f"{grouping}.ratio", top, simultaneous=simultaneous,
+                          style="ratio1")
+        rate, base = rate_claim(ledger, f"{grouping}.rate", top), \
+            rate_claim(ledger, f"{grouping}.reference_rate", reference_row)
+        first = (f"{_capital(named(str(top['group'])))} were {harm} at "
+                 f"{gap.text()} times the rate of {named(reference)} "
+                 f"({rate.text()} against {base.text()}).")
+        second = f"They are {selected}; ratio {interval(gap)}"
     else:
         top = significant.loc[significant["difference"].idxmax()]
-        gap = (f"at a rate of {share(top['value'])}, against none of {population_word} "
-               f"{reference} ({selected}; difference {100 * top['difference']:.1f} percentage "
-               f"points, {interval(top, 'diff', 100)}")
-    return (
-        f"{population_word.capitalize()} {top['group']} were {harm} {gap}; n = "
-        f"{int(top['denominator']):,} and {int(reference_row['denominator']):,}).",
-        str(top["group"]),
-    )
+        gap = ledger.add(from_row(
+            f"{grouping}.difference", top, source="metrics.csv", keys=METRIC_KEYS,
+            value="difference", ci=("sim_diff_ci_low", "sim_diff_ci_high") if simultaneous
+            else ("diff_ci_low", "diff_ci_high"), n=None, style="points1",
+            unit="percentage points",
+            interval_kind="simultaneous" if simultaneous else "unadjusted",
+            extra_keys={"view": "true"}))
+        rate, base = rate_claim(ledger, f"{grouping}.rate", top), \
+            rate_claim(ledger, f"{grouping}.reference_rate", reference_row)
+        first = (f"{_capital(named(str(top['group'])))} were {harm} at a rate of "
+                 f"{rate.text()}, against none of {named(reference)}.")
+        second = (f"They are {selected}; difference {gap.text()} percentage points, "
+                  f"{interval(gap)}")
+    text = f"{first} {second}; n = {rate.text('n')} and {base.text('n')}."
+    return ledger.sentence(text, [count, level, gap, rate, base]), str(top["group"])
+
+
+def _capital(text: str) -> str:
+    """``text`` with its first letter capitalised and the rest as written (names keep case)."""
+    return text[:1].upper() + text[1:]
+
+
+def settings_level(result: AuditResult) -> float:
+    """The confidence level of an audit's intervals (0.95 when its settings do not say)."""
+    return float(result.settings.get("confidence", 0.95))
 
 
 def headlines(
@@ -108,15 +178,20 @@ def headlines(
     decisions: pd.DataFrame,
     system_run: SystemRun,
     adjusted: pd.DataFrame | None = None,
+    ledger: Ledger | None = None,
 ) -> list[str]:
     """Three to five quotable findings of a run, in a fixed order.
 
     The first focus comparison's sentence is followed by its adjusted comparison (from
-    ``adjusted``, the run's adjusted.csv) when the experiment declares strata for it.
+    ``adjusted``, the run's adjusted.csv) when the experiment declares strata for it. Every
+    number is printed from a claim recorded in ``ledger`` (the system's own claims first),
+    tied to the final text of the sentence that prints it.
     """
+    ledger = ledger if ledger is not None else Ledger()
+    ledger.extend(list(system_run.wording.claims))
     found: list[str] = list(system_run.wording.headlines)
     for contrast in system_run.hooks.world_contrasts:
-        sentence = contrast_headline(system_run, contrast)
+        sentence = contrast_headline(system_run, contrast, ledger)
         if sentence:
             found.append(sentence)
     truth, recorded = views["true"], views["recorded"]
@@ -126,21 +201,47 @@ def headlines(
     if config.audit.focus:
         # Pre-specified comparisons: the headline follows the experiment file, not a ranking.
         focus = config.audit.focus[0]
-        sentence = focus_headline(truth, focus, system_run)
+        sentence = focus_headline(truth, focus, system_run, ledger)
         if sentence is not None:
             row = focus_row(adjusted, focus)
-            found.append(sentence[0] + (" " + composition_sentence(row) if row is not None
-                                        else ""))
-            named_group, named_grouping, named_reference = focus.group, focus.grouping, \
-                sentence[1]
+            text = sentence[0]
+            if row is not None:
+                extra = Ledger()
+                adjusted_text = composition_sentence(row, extra)
+                text = (text + " " + adjusted_text).strip()
+                ledger.extend(extra)
+                for claim in [*ledger.of(sentence[0]), *extra.claims]:
+                    claim.sentence = text
+            found.append(text)
+            if not text.startswith(WITHHELD_FOCUS):  # nothing published to compare views on
+                named_group, named_grouping, named_reference = focus.group, focus.grouping, \
+                    sentence[1]
+        for later in config.audit.focus[1:]:
+            # A later comparison is headlined when its crude gap vanishes or reverses within
+            # the strata it is adjusted for: a reader of its crude rates alone would cite a gap
+            # that is only who is in each group.
+            row = focus_row(adjusted, later)
+            if row is None or not vanishes_within(row):
+                continue
+            sentence = focus_headline(truth, later, system_run, ledger)
+            if sentence is None:
+                continue
+            extra = Ledger()
+            text = (sentence[0] + " " + composition_sentence(row, extra)).strip()
+            ledger.extend(extra)
+            for claim in [*ledger.of(sentence[0]), *extra.claims]:
+                claim.sentence = text
+            found.append(text)
+        # Remedies asked for are headlined beside the comparison they act on.
+        remedy = remedies_headline(config, system_run, ledger)
+        if remedy:
+            found.append(remedy)
     else:
         for grouping in config.audit.groupings[:2]:
             if len(grouping) != 1:
                 continue
             name = grouping_name(grouping)
-            word = "people from" if grouping[0] in ("nationality", "region_of_origin") else (
-                f"people with {name}")
-            sentence = disparity_headline(truth, name, "fpr", harm, word)
+            sentence = disparity_headline(truth, name, "fpr", harm, "", ledger)
             if sentence is None:
                 continue
             found.append(sentence[0])
@@ -152,10 +253,17 @@ def headlines(
                 selected_among = len(_usable(rows))
     same_views = truth.table["numerator"].equals(recorded.table["numerator"]) and \
         truth.table["denominator"].equals(recorded.table["denominator"])
-    if named_group is not None and not same_views:  # no recorded world: nothing to compare
+    # Where the records hold the decision itself, no recorded outcome is wrongful: comparing
+    # the records' disparity with the truth's would only restate the true one.
+    records_are_decisions = bool(
+        (decisions["y_recorded"].to_numpy(bool) == decisions["decision"].to_numpy(bool)).all())
+    if named_group is not None and not same_views and records_are_decisions:
+        found.append(RECORDS_ARE_DECISIONS)
+    elif named_group is not None and not same_views:  # no recorded world: nothing to compare
         sentence = recorded_view_headline(config, decisions, named_grouping, named_group,
                                           named_reference, selected_among,
-                                          views={"y_true": truth, "y_recorded": recorded})
+                                          views={"y_true": truth, "y_recorded": recorded},
+                                          ledger=ledger)
         if sentence:
             found.append(sentence)
     overall = truth.summary[(truth.summary["grouping"] == truth.groupings[0])
@@ -164,60 +272,114 @@ def headlines(
     if not overall.empty:
         row = overall.iloc[0]
         n_selected = int(decisions["decision"].sum())
-        found.append(
-            f"Of the {n_selected:,} held-out {system_run.decided.unit} "
-            f"{system_run.wording.decision_label}, "
-            f"{share(row['value'])} "
-            f"{'were' if system_run.decided.unit == 'people' else 'involved'} people "
-            f"{system_run.wording.negative_phrase} "
-            f"(95% CI {share(row['ci_low'])}–{share(row['ci_high'])}; n = {n_selected:,})."
-        )
+        fdr = ledger.add(from_row("overall.fdr", row, source="summary.csv",
+                                  keys=("grouping", "measure", "metric"), n=None,
+                                  extra_keys={"view": "true"}))
+        fdr.n = n_selected
+        fdr.columns["n"] = "details.held_out_selected (manifest.json)"
+        level = level_claim(ledger, "overall.level", settings_level(truth))
+        text = (f"Of the {fdr.text('n')} {system_run.decided.unit} the system "
+                f"{system_run.wording.decision_label}, {fdr.text()} "
+                f"{'were' if system_run.decided.unit == 'people' else 'involved'} people "
+                f"{system_run.wording.negative_phrase} "
+                f"({level.text()} CI {fdr.interval()}; n = {fdr.text('n')}).")
+        found.append(ledger.sentence(text, [fdr, level,
+                                            *system_run.wording.phrase_claims]))
     if not flips.empty:
-        found.append(twin_sentences(flips, flips["intervention"].iloc[0]))
+        found.append(twin_sentences(flips, flips["intervention"].iloc[0], ledger,
+                                    config.audit.confidence))
     # Country codes read as names in every sentence ("people from Saudi Arabia").
     table = truth.table
     names = group_names(pd.concat([table["group"], table["reference"]]).dropna().unique())
-    return [name_text(sentence, names) for sentence in found[:5]]
+    out = []
+    for sentence in found[:5]:
+        withheld = [c for c in ledger.of(sentence) if c.withheld]
+        if withheld:
+            # The published tables blank these cells (too few people, or a figure that would
+            # reveal one that is): a headline never prints what its table withholds.
+            for claim in ledger.of(sentence):
+                claim.sentence = ""
+            sentence = ("A finding is withheld here: it rests on figures the published "
+                        "tables withhold, because too few people stand behind them or they "
+                        "would reveal a figure that does.")
+        named = name_text(sentence, names)
+        ledger.rename(sentence, named)
+        out.append(named)
+    # A claim whose sentence did not make the five headlines is not printed by any of them.
+    ledger.claims[:] = [c for c in ledger.claims if c.sentence in out]
+    return out
 
 
 #: How a twin sentence names the effect it reports.
 EFFECT_NAMES = {"total": "the total effect", "direct": "the direct effect"}
 
 
-def twin_sentences(flips: pd.DataFrame, intervention: str) -> str:
+def twin_sentences(flips: pd.DataFrame, intervention: str,
+                   ledger: Ledger | None = None, confidence: float = 0.95) -> str:
     """One sentence per effect computed for ``intervention`` (``"nationality=IND"``).
 
     A total-effect twin changes the attribute and what follows from it in the simulated world
     (language, visa type, ..., the true outcome); only a direct-effect twin, in which the
     attribute and the proxies a system sees change and everything else keeps the person's own
     values, is described as holding everything else fixed. Each sentence quotes the flip rate
-    of all held-out people with its Wilson interval and n.
+    of all held-out people with its Wilson interval and n, each a claim on flip_rates.csv.
     """
+    ledger = ledger if ledger is not None else Ledger()
     rows = flips[flips["intervention"] == intervention]
     attribute, value = intervention.split("=", 1)
-    sentences = []
+    sentences, claims = [], []
+    level = ledger.add(setting("twin.level", "config.audit.confidence", confidence,
+                               style="level", unit="confidence level"))
     for effect in dict.fromkeys(rows["effect"]):
         part = rows[rows["effect"] == effect]
         everyone = part[(part["grouping"] == attribute) & (part["group"] == "(all)")]
         if everyone.empty:
             everyone = part[part["group"] == "(all)"]
         row = everyone.iloc[0]
+        flip = ledger.add(from_row(f"twin.{effect}", row, source="flip_rates.csv",
+                                   keys=("intervention", "effect", "grouping", "group"),
+                                   value="flip_rate", n="n"))
+        claims.append(flip)
+        # The plain change first; the full list of what the twin changes follows it.
+        changed = (f"only their {strata_words(attribute)} to {value} and the proxies a "
+                   "system sees, with everything else held fixed," if effect == "direct" else
+                   f"their {strata_words(attribute)} to {value}, and what follows from it in "
+                   "this world,")
+        among = ""
+        if "changed_flip_rate" in row.index and pd.notna(row["changed_flip_rate"]):
+            # People who already have the twin's value are their own twin and cannot flip;
+            # the rate among those whose attribute changes is the one that measures the effect.
+            moved = ledger.add(from_row(
+                f"twin.{effect}.changed", row, source="flip_rates.csv",
+                keys=("intervention", "effect", "grouping", "group"),
+                value="changed_flip_rate", ci=("changed_ci_low", "changed_ci_high"),
+                n="changed_n"))
+            claims.append(moved)
+            among = (f" Among the {moved.text('n')} whose {strata_words(attribute)} the twin "
+                     f"actually changes it changed the decision for {moved.text()} (Wilson "
+                     f"{level.text()} CI {moved.interval()}); the rate over everyone counts "
+                     "those already at the twin's value, who are their own twin.")
         sentences.append(
-            f"For held-out people, changing {describe_twin(attribute, effect, value)}"
-            f"{',' if effect == 'direct' else ''} changed "
-            f"the decision for {share(row['flip_rate'])} of them (95% CI "
-            f"{share(row['ci_low'])}–{share(row['ci_high'])}; n = {int(row['n']):,}): "
-            f"{EFFECT_NAMES[effect]}."
+            f"Changing {changed} changed the decision for {flip.text()} of the people decided "
+            f"({EFFECT_NAMES[effect]}; Wilson {level.text()} CI {flip.interval()}; n = "
+            f"{flip.text('n')}). The twin changes "
+            f"{describe_twin(attribute, effect, value)}.{among}"
         )
-    return " ".join(sentences)
+    text = " ".join(sentences)
+    return ledger.sentence(text, [*claims, level])
+
+
+def grouping_words(grouping: str) -> str:
+    """A grouping as a reader names it: ``region of origin``, ``accent``, ``home area``."""
+    return " and ".join(strata_words(part) for part in grouping.split(" × "))
 
 
 def who(grouping: str, group: str) -> str:
-    """``people from MEX``, or ``people with sex F`` for other groupings (codes are named
-    when the headlines are returned: ``people from Mexico``)."""
+    """``people from MEX``, or ``people with accent "X"`` for other groupings (codes are named
+    when the headlines are returned: ``people from Mexico``); never a raw column name."""
     if grouping in ("nationality", "region_of_origin"):
         return f"people from {group}"
-    return f"people with {grouping} {group}"
+    return f'people with {grouping_words(grouping)} "{group}"'
 
 
 def points(value: float, low: float, high: float) -> str:
@@ -229,13 +391,49 @@ def points(value: float, low: float, high: float) -> str:
     return f"{100 * value:.2f} (95% CI {100 * low:.2f} to {100 * high:.2f})"
 
 
-def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric: str) -> str:
+#: Key columns of an attribution.csv row.
+ATTRIBUTION_KEYS = ("grouping", "group", "reference", "metric", "source")
+
+
+def attribution_claim(ledger: Ledger, id: str, row: pd.Series, *, alone: bool = False,
+                      sign: float = 1.0) -> Claim:
+    """A world's gap or a knob's contribution in attribution.csv (``alone``: its change when
+    switched off alone), in percentage points; ``sign`` -1 states it the other way round (a
+    knob "removes" a negative contribution), with the interval's ends swapped."""
+    columns = (("one_at_a_time_change", "one_at_a_time_ci_low", "one_at_a_time_ci_high")
+               if alone else ("contribution", "ci_low", "ci_high"))
+    claim = from_row(id, row, source="attribution.csv", keys=ATTRIBUTION_KEYS,
+                     value=columns[0], ci=(columns[1], columns[2]), n=None, style="points",
+                     unit="percentage points", interval_kind="paired")
+    if sign < 0:
+        claim.value, claim.ci_low, claim.ci_high = -claim.value, -claim.ci_high, -claim.ci_low
+        claim.columns = {"value": f"-{columns[0]}", "ci_low": f"-{columns[2]}",
+                         "ci_high": f"-{columns[1]}"}
+    return ledger.add(claim)
+
+
+def claimed_points(claim: Claim, level: Claim) -> str:
+    """A claim in percentage points with its interval: ``1.30 (95% CI 0.60 to 2.00)``; an
+    interval that cannot move is withheld, not printed as certain."""
+    if claim.text() == "undefined":
+        return "undefined"
+    if claim.frozen:
+        return f"{claim.text()} (interval {WITHHELD}: every resample gives this value)"
+    if not claim.has_interval:
+        return f"{claim.text()} ({claim.interval(' to ')})"
+    return f"{claim.text()} ({level.text()} CI {claim.interval(' to ')})"
+
+
+def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric: str,
+                       ledger: Ledger | None = None) -> str:
     """Where a focus gap comes from, in one clause: what remains with every knob off (and its
     cause, as the experiment names it), then the knobs whose contribution the interval
     separates from zero. A knob is never credited with what remains at baseline, nor with a
-    contribution its interval cannot tell from zero."""
+    contribution its interval cannot tell from zero. Every number is a claim on
+    attribution.csv recorded in ``ledger``."""
     from experiments.systems.contract import ALL_OFF, AS_CONFIGURED
 
+    ledger = ledger if ledger is not None else Ledger()
     attribution = system_run.findings.attribution
     if attribution is None:
         return ""
@@ -245,22 +443,40 @@ def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric:
     off = rows[rows["source"] == ALL_OFF].iloc[0]
     total = rows[rows["source"] == AS_CONFIGURED].iloc[0]
     knobs = rows[rows["kind"] == "knob"]
+    level = ledger.add(setting("attribution.level", "config.audit.confidence",
+                               attribution.confidence, style="level",
+                               unit="confidence level"))
+    total_claim = attribution_claim(ledger, "attribution.total", total)
+    off_claim = attribution_claim(ledger, "attribution.all_off", off)
+    claims = [level, total_claim, off_claim]
     cause = f", from {attribution.baseline_cause}" if attribution.baseline_cause else ""
     separated = off["ci_low"] > 0 or off["ci_high"] < 0
-    text = (f"Of the gap of {points(total['contribution'], total['ci_low'], total['ci_high'])} "
-            f"percentage points, {points(off['contribution'], off['ci_low'], off['ci_high'])} "
+    text = (f"Of the gap of {claimed_points(total_claim, level)} "
+            f"percentage points, {claimed_points(off_claim, level)} "
             "remain with every bias knob off"
             + (cause if separated else ", which the data cannot tell from no gap"))
-    credited = knobs[(knobs["ci_low"] > 0) | (knobs["ci_high"] < 0)]
-    others = [str(n) for n in knobs.loc[~knobs.index.isin(credited.index), "source"]]
+    # A knob whose replicates disagree on the sign of its contribution is credited with
+    # neither direction: the clause gives the replicates' range instead of one pooled number.
+    unsettled = knobs[knobs.apply(sign_differs, axis=1)] if len(knobs) else knobs
+    credited = knobs[((knobs["ci_low"] > 0) | (knobs["ci_high"] < 0))
+                     & ~knobs.index.isin(unsettled.index)]
+    others = [str(n) for n in knobs.loc[~knobs.index.isin(credited.index)
+                                        & ~knobs.index.isin(unsettled.index), "source"]]
     parts = []
+    for _, r in unsettled.iterrows():
+        low, high = (ledger.add(from_row(
+            f"attribution.{r['source']}.replicate_{end}", r, source="attribution.csv",
+            keys=ATTRIBUTION_KEYS, value=f"contribution_replicate_{end}", ci=None, n=None,
+            style="signed_points", unit="percentage points")) for end in ("min", "max"))
+        claims.extend([low, high])
+        parts.append(f"{r['source']}: {sign_differs_words(low.text(), high.text())}")
     for _, r in credited.iterrows():
+        share = attribution_claim(ledger, f"attribution.{r['source']}", r,
+                                  sign=1.0 if r["contribution"] > 0 else -1.0)
+        claims.append(share)
         part = (f"{r['source']} {'adds' if r['contribution'] > 0 else 'removes'} "
-                f"{points(abs(r['contribution']), *sorted((abs(r['ci_low']), abs(r['ci_high']))))}")
-        if _alone_differs(r):
-            part += (" as its Shapley share, but switching it off alone changes the gap by "
-                     + points(-r["one_at_a_time_change"], -r["one_at_a_time_ci_high"],
-                              -r["one_at_a_time_ci_low"]))
+                f"{claimed_points(share, level)}")
+        part += _alone_words(ledger, f"attribution.{r['source']}", r, level, claims)
         parts.append(part)
     if parts:
         text += "; " + "; ".join(parts)
@@ -268,78 +484,130 @@ def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric:
     if others:
         text += ("; the contribution of " + ", ".join(others)
                  + " cannot be told from zero")
+    count = ledger.add(derived("attribution.knobs", len(knobs), source="attribution.csv",
+                               source_row={"grouping": grouping, "group": group,
+                                           "metric": metric, "kind": "knob"},
+                               unit="knobs"))
+    claims.append(count)
     plural = "s" if len(knobs) != 1 else ""
-    return text + (f" (Shapley contributions over {len(knobs)} knob{plural}, same people in "
-                   "every world).")
+    text += (f" (Shapley contributions over {count.text()} knob{plural}, same people in "
+             "every world).")
+    return ledger.sentence(text, claims)
 
 
-def _alone_differs(row: pd.Series) -> bool:
-    """Whether a knob's effect switched off alone lies apart from its Shapley share: the
-    share falls outside the one-at-a-time change's interval."""
-    low, high = row.get("one_at_a_time_ci_low"), row.get("one_at_a_time_ci_high")
-    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
-        return False
-    return not low <= row["contribution"] <= high
+def _alone_words(ledger: Ledger, id: str, row: pd.Series, level: Claim,
+                 claims: list[Claim]) -> str:
+    """The effect of switching a knob off alone, where it differs from its Shapley share.
+
+    A share beside an effect alone that it does not match would read as an additive part of
+    the gap, so the effect alone is printed with it (its claim is appended to ``claims``);
+    otherwise nothing is added.
+    """
+    if not alone_differs(row):
+        return ""
+    alone = attribution_claim(ledger, f"{id}.alone", row, alone=True, sign=-1.0)
+    claims.append(alone)
+    return (" as its Shapley share, but switching it off alone changes the gap by "
+            + claimed_points(alone, level))
 
 
 def _interaction_words(credited: pd.DataFrame, total: pd.Series) -> str:
-    """Names an interaction where two or more knobs each remove (nearly) the whole gap when
-    switched off alone: then neither produces the gap without the other, and the Shapley
-    shares split an interaction rather than add up separate parts."""
-    if len(credited) < 2 or "one_at_a_time_ci_high" not in credited:
-        return ""
-    whole = [r for _, r in credited.iterrows()
-             if math.isfinite(r["one_at_a_time_ci_high"])
-             and r["one_at_a_time_ci_low"] <= total["contribution"]
-             <= r["one_at_a_time_ci_high"]]
-    if len(whole) < 2:
-        return ""
-    names = " and ".join(str(r["source"]) for r in whole)
-    return (f"; switching off {names} alone each removes the whole gap: neither produces a "
-            "gap without the other, so their Shapley shares split one interaction, not two "
-            "additive parts")
+    """The interaction among the knobs whose effect alone lies apart from their Shapley
+    share, as a clause after a semicolon (:func:`~experiments.reports.interactions.
+    interaction_phrase`); "" when there is none."""
+    phrase = interaction_phrase(credited, total)
+    return f"; {phrase}" if phrase else ""
 
 
-def focus_headline(truth: AuditResult, focus: object, system_run: SystemRun
-                   ) -> tuple[str, str] | None:
+def focus_headline(truth: AuditResult, focus: object, system_run: SystemRun,
+                   ledger: Ledger | None = None) -> tuple[str, str] | None:
     """The first pre-specified comparison's false positive rates, then where its gap comes
-    from. Returns the sentence and the reference group, or None when it was not audited."""
+    from. The first sentence says who and how much in plain words; intervals and n follow in
+    the second. Returns the sentence and the reference group, or None when it was not
+    audited."""
+    ledger = ledger if ledger is not None else Ledger()
     table = truth.table
     rows = table[(table["grouping"] == focus.grouping) & (table["metric"] == "fpr")]
     if rows.empty:
         return None
     reference = focus.reference or str(rows["reference"].iloc[0])
-    by_group = rows.set_index("group")
+    by_group = rows.set_index("group", drop=False)
     if focus.group not in by_group.index or reference not in by_group.index:
         return None
     g, r = by_group.loc[focus.group], by_group.loc[reference]
-
-    def rate(row: pd.Series) -> str:
-        return f"{share(row['value'])} (95% CI {share(row['ci_low'])}–{share(row['ci_high'])})"
-
-    ratio = ""
+    withheld = [who(focus.grouping, str(row["group"])) for row in (g, r)
+                if "suppressed" in str(row["flags"]).split(";")]
+    if withheld:
+        # The published tables withhold these rates (too few people, or rates that would
+        # let a withheld one be worked out): the headline does not print what they withhold.
+        return (f"{WITHHELD_FOCUS} {who(focus.grouping, focus.group)} against "
+                f"{who(focus.grouping, reference)}, is withheld: its rates rest on too few "
+                "people to publish, or would reveal a rate that does.", reference)
+    rate, base = rate_claim(ledger, "focus.rate", g), rate_claim(ledger, "focus.reference_rate", r)
+    level = level_claim(ledger, "focus.level", settings_level(truth))
+    claims = [rate, base, level]
+    group_words, reference_words = who(focus.grouping, focus.group), who(focus.grouping,
+                                                                        reference)
+    intervals = f"Their {level.text()} CIs: rates {rate.interval()} and {base.interval()}"
     if reference == str(rows["reference"].iloc[0]) and math.isfinite(g["ratio"]):
-        ends = bounds(g["ratio_ci_low"], g["ratio_ci_high"], lambda v: f"{v:.2f}")
-        ratio = f", {g['ratio']:.2f} times the rate (95% CI {ends})"
-    sentence = (f"In a comparison the experiment names in advance, "
-                f"{who(focus.grouping, focus.group)} "
-                f"were {system_run.wording.error_phrase} at a rate of {rate(g)}, against "
-                f"{rate(r)} for "
-                f"{who(focus.grouping, reference)}{ratio}; n = {int(g['denominator']):,} and "
-                f"{int(r['denominator']):,}.")
-    clause = attribution_clause(system_run, focus.grouping, focus.group, "fpr")
-    return (sentence + (" " + clause if clause else ""), reference)
+        ratio = ratio_claim(ledger, "focus.ratio", g)
+        claims.append(ratio)
+        first = (f"{group_words[0].upper()}{group_words[1:]} were "
+                 f"{system_run.wording.error_phrase} at {ratio.text()} times the rate of "
+                 f"{reference_words} ({rate.text()} against {base.text()}), in a comparison "
+                 "named in advance.")
+        ratio_words = (f"ratio {ratio.interval()}" if not ratio.frozen else
+                       f"ratio interval {WITHHELD}: every resample gives this value")
+        second = f"{intervals}; {ratio_words}"
+    else:
+        first = (f"{group_words[0].upper()}{group_words[1:]} were "
+                 f"{system_run.wording.error_phrase} at a rate of {rate.text()}, against "
+                 f"{base.text()} for {reference_words}, in a comparison named in advance.")
+        second = intervals
+    sentence = f"{first} {second}; n = {rate.text('n')} and {base.text('n')}."
+    ledger.sentence(sentence, [*claims, *system_run.wording.phrase_claims])
+    clause = attribution_clause(system_run, focus.grouping, focus.group, "fpr", ledger)
+    if clause:
+        full = sentence + " " + clause
+        for claim in ledger.of(sentence) + ledger.of(clause):
+            claim.sentence = full
+        sentence = full
+    return (sentence, reference)
 
 
+#: How a headline starts whose pre-specified comparison the published tables withhold.
+WITHHELD_FOCUS = "The comparison named in advance,"
 #: A paired ratio of disparities inside this band counts as "the same disparity".
 SAME_RATIO = (0.8, 1.25)
 #: A paired difference of disparities (points) inside this band counts as the same.
 SAME_DIFFERENCE = 0.01
 
 
+def vanishes_within(row: pd.Series) -> bool:
+    """Whether an adjusted.csv row's gap vanishes within its strata: the crude ratio lies
+    outside the adjusted interval, and that interval holds 1 or the adjusted gap points the
+    other way from the crude one."""
+    low, high = row.get("adjusted_ratio_ci_low"), row.get("adjusted_ratio_ci_high")
+    crude = row.get("crude_ratio")
+    if not all(isinstance(v, float | int) and math.isfinite(v) for v in (low, high, crude)):
+        return False
+    if low <= crude <= high:
+        return False
+    return bool(low <= 1 <= high or row["adjusted_diff"] * row["crude_diff"] < 0)
+
+
+#: Said instead of the records-against-truth comparison when the records are the decisions.
+RECORDS_ARE_DECISIONS = (
+    "The records here are the system's own decisions (every recorded violation is one it "
+    "made), so by the records no decision is ever wrong and no group's false positive rate can "
+    "be measured from them; the comparison of the records' disparity with the true one, which "
+    "would only restate the true disparity, is withheld.")
+
+
 def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, grouping: str,
                            group: str, reference: str, selected_among: int | None,
-                           views: dict[str, object] | None = None) -> str:
+                           views: dict[str, object] | None = None,
+                           ledger: Ledger | None = None) -> str:
     """What an auditor who sees only the records would conclude, against the truth.
 
     Both views' disparities come from the same decisions, so they are compared in pairs
@@ -347,11 +615,14 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
     minus) the true one. One adjustment throughout: none for a pre-specified comparison,
     Bonferroni over the groups compared when the group was selected by rank. Each view's own
     disparity is quoted with the interval its audit table holds (``views``), so a number
-    printed twice in a report has one interval.
+    printed twice in a report has one interval. The paired comparison, which no other table
+    holds, is written as a row of view_comparison.csv, and every number is a claim in
+    ``ledger``.
     """
     from audit.paired import compare_views, paired_counts
     from experiments.systems.contract import group_labels
 
+    ledger = ledger if ledger is not None else Ledger()
     labels = group_labels(decisions, grouping)
     paired = paired_counts(labels, decisions["decision"].to_numpy(bool), {
         "y_true": decisions["y_true"].to_numpy(bool),
@@ -365,28 +636,89 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
     result = compare_views(paired, group, reference, ("y_recorded", "y_true"), metric="fpr",
                            measure=measure, n_boot=config.audit.n_boot, confidence=confidence,
                            random_state=config.experiment.seed)
-    level = f"{100 * confidence:.{1 if selected_among else 0}f}%"
-    adjustment = (f"adjusted for choosing {group} among {selected_among} groups"
-                  if selected_among else "a pre-specified comparison, so unadjusted")
     recorded, true = result.disparity["y_recorded"], result.disparity["y_true"]
-    if views is not None:
-        recorded = _table_disparity(views["y_recorded"], grouping, group, reference, measure,
-                                    selected_among) or recorded
-        true = _table_disparity(views["y_true"], grouping, group, reference, measure,
-                                selected_among) or true
+    kind = "simultaneous" if selected_among else "unadjusted"
+    style = "ratio" if measure == "ratio" else "signed_points"
+    key = {"grouping": grouping, "group": group, "reference": reference, "metric": "fpr",
+           "measure": measure}
+    rows = ledger.tables.setdefault(VIEW_COMPARISON, [])
+
+    def view_claim(view: str, triple: tuple[float, float, float]) -> Claim:
+        found = None
+        if views is not None:
+            found = _table_disparity(views[view], grouping, group, reference, measure,
+                                     selected_among)
+        if found is not None:
+            prefix = "sim_" if selected_among else ""
+            column = "ratio" if measure == "ratio" else "difference"
+            ends = "ratio" if measure == "ratio" else "diff"
+            row = views[view].table
+            row = row[(row["grouping"] == grouping) & (row["metric"] == "fpr")
+                      & (row["group"] == group)].iloc[0]
+            return ledger.add(from_row(
+                f"recorded_view.{view}", row, source="metrics.csv", keys=METRIC_KEYS,
+                value=column, ci=(f"{prefix}{ends}_ci_low", f"{prefix}{ends}_ci_high"),
+                n=None, style=style, unit=measure, interval_kind=kind,
+                extra_keys={"view": {"y_true": "true", "y_recorded": "recorded"}[view]}))
+        # The table's reference differs: the paired bootstrap's own estimate, written out.
+        row = {**key, "quantity": view, "value": triple[0], "ci_low": triple[1],
+               "ci_high": triple[2], "confidence": confidence}
+        rows.append(row)
+        return ledger.add(from_row(f"recorded_view.{view}", row, source=VIEW_COMPARISON,
+                                   keys=(*key, "quantity"), n=None, style=style,
+                                   unit=measure, interval_kind=kind))
+
+    recorded_claim = view_claim("y_recorded", recorded)
+    true_claim = view_claim("y_true", true)
     value, low, high = result.comparison
-    bounded = math.isfinite(low) and math.isfinite(high)
-    frozen = bounded and low == high  # every resample gives the same comparison
+    row = {**key, "quantity": "recorded against true", "value": value, "ci_low": low,
+           "ci_high": high, "confidence": confidence}
+    rows.append(row)
+    comparison = ledger.add(from_row("recorded_view.comparison", row, source=VIEW_COMPARISON,
+                                     keys=(*key, "quantity"), n=None, style=style,
+                                     unit=measure, interval_kind="paired"))
+    n = result.denominators
+    counts = [ledger.add(derived(f"recorded_view.n_{view}_{who_}", n[view][name],
+                                 source="metrics.csv",
+                                 source_row={"view": view_name, "grouping": grouping,
+                                             "group": name, "metric": "fpr",
+                                             "column": "denominator"},
+                                 unit="people"))
+              for view, view_name in (("y_true", "true"), ("y_recorded", "recorded"))
+              for who_, name in (("group", group), ("reference", reference))]
+    level_claim_ = ledger.add(setting("recorded_view.level", "config.audit.confidence",
+                                      confidence, style="level", unit="confidence level"))
+    level_claim_.source_row["adjusted"] = (f"Bonferroni over {selected_among} groups"
+                                           if selected_among else "none")
+    if selected_among:
+        level_claim_.source = "tool"
+        level_claim_.source_row["key"] = "tool.bonferroni_level"
+        level_claim_.style = "percent1"
+    among = (ledger.add(derived("recorded_view.groups_compared", selected_among,
+                                source="metrics.csv",
+                                source_row={"view": "true", "grouping": grouping,
+                                            "metric": "fpr"}))
+             if selected_among else None)
+    adjustment = (f"adjusted for choosing {group} among {among.text()} groups"
+                  if among is not None else "a pre-specified comparison, so unadjusted")
+    bounded = comparison.has_interval
+    # An interval whose printed ends equal the printed value cannot move at this precision:
+    # it would read as certainty, so it is withheld and said in words.
+    frozen = comparison.frozen
 
-    def disparity(triple: tuple[float, float, float]) -> str:
-        v, lo, hi = triple
+    def disparity(claim: Claim) -> str:
         if measure == "ratio":
-            body = f"{v:.2f} times" if math.isfinite(v) else "an undefined multiple of"
-            ends = bounds(lo, hi, lambda x: f"{x:.2f}")
-            return f"{body} {reference}'s ({level} CI {ends})"
-        ends = bounds(lo, hi, lambda x: f"{100 * x:+.2f}", " to ")
-        return f"{100 * v:+.2f} percentage points from {reference}'s ({level} CI {ends})"
+            return (f"{claim.text()} times {reference}'s" if math.isfinite(claim.value)
+                    else f"an undefined multiple of {reference}'s")
+        return f"{claim.text()} percentage points from {reference}'s"
 
+    def ends(claim: Claim) -> str:
+        return (f"withheld for {'the records' if claim is recorded_claim else 'the truth'}: "
+                "every resample gives this value" if claim.frozen else
+                claim.interval("–" if measure == "ratio" else " to "))
+
+    band = []
+    low, high = comparison.ci_low, comparison.ci_high
     if not bounded:
         verdict = "the data cannot tell how the two views compare: the interval has no bound"
     elif frozen:
@@ -395,8 +727,10 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
         # Agreement within the stated band is checked first: an interval such as 1.001-1.004
         # lies above 1 but says the views agree, not that the records exaggerate.
         if SAME_RATIO[0] <= low and high <= SAME_RATIO[1]:
+            band.append(ledger.add(setting("recorded_view.same_ratio", "tool.same_ratio",
+                                           SAME_RATIO[1], unit="factor")))
             verdict = ("so the records show the same disparity to within a factor of "
-                       f"{SAME_RATIO[1]:g} either way")
+                       f"{band[0].text()} either way")
         elif high < 1:
             verdict = "so the records understate the disparity"
         elif low > 1:
@@ -406,8 +740,11 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
                        "disparity than the truth")
     else:
         if -SAME_DIFFERENCE <= low and high <= SAME_DIFFERENCE:
+            band.append(ledger.add(setting("recorded_view.same_difference",
+                                           "tool.same_difference", SAME_DIFFERENCE,
+                                           style="points1", unit="percentage points")))
             verdict = (f"so the records show the same disparity to within "
-                       f"{100 * SAME_DIFFERENCE:g} percentage point either way")
+                       f"{band[0].text()} percentage point either way")
         elif high < 0:
             verdict = "so the records understate the disparity"
         elif low > 0:
@@ -415,20 +752,29 @@ def recorded_view_headline(config: ExperimentConfig, decisions: pd.DataFrame, gr
         else:
             verdict = ("so the data cannot tell whether the records show more or less of the "
                        "disparity than the truth")
-    compared = (f"the recorded disparity is {value:.2f} times the true one" if measure == "ratio"
+    compared = (f"the recorded disparity is {comparison.text()} times the true one"
+                if measure == "ratio"
                 else f"the recorded disparity differs from the true one by "
-                     f"{100 * value:+.2f} points")
-    interval = f"{level} CI " + (bounds(low, high, lambda x: f"{x:.2f}") if measure == "ratio"
-                                 else bounds(low, high, lambda x: f"{100 * x:+.2f}", " to "))
+                     f"{comparison.text()} points")
+    interval = f"{level_claim_.text()} CI " + comparison.interval(
+        "–" if measure == "ratio" else " to ")
     if frozen:
         interval = f"interval {WITHHELD}: every resample gives this value"
-    n = result.denominators
-    return (f"An audit that sees only the recorded outcomes, as a real auditor would, puts the "
-            f"false positive rate of {who(grouping, group)} at {disparity(recorded)}, against "
-            f"{disparity(true)} by the true outcome; compared in pairs on the same decisions, "
-            f"{compared} ({interval}, {adjustment}; n = {n['y_true'][group]:,} and "
-            f"{n['y_true'][reference]:,} by the truth, {n['y_recorded'][group]:,} and "
-            f"{n['y_recorded'][reference]:,} by the records), {verdict}.")
+    first = (f"By the records alone, as a real auditor sees them, the false positive rate of "
+             f"{who(grouping, group)} is {disparity(recorded_claim)}, against "
+             f"{disparity(true_claim)} by the true outcome.")
+    text = (f"{first} Their {level_claim_.text()} CIs: {ends(recorded_claim)} and "
+            f"{ends(true_claim)}. Compared in pairs on the same decisions, {compared} ({interval}, "
+            f"{adjustment}; n = {counts[0].text()} and {counts[1].text()} by the truth, "
+            f"{counts[2].text()} and {counts[3].text()} by the records), {verdict}.")
+    claims = [recorded_claim, true_claim, comparison, *counts, level_claim_, *band]
+    if among is not None:
+        claims.append(among)
+    return ledger.sentence(text, claims)
+
+
+#: The file holding the paired comparisons of the two views that headlines quote.
+VIEW_COMPARISON = "view_comparison.csv"
 
 
 def _table_disparity(result: object, grouping: str, group: str, reference: str, measure: str,
@@ -450,11 +796,14 @@ def _table_disparity(result: object, grouping: str, group: str, reference: str, 
             float(row[f"{prefix}diff_ci_high"]))
 
 
-def contrast_headline(system_run: SystemRun, contrast: object) -> str:
+def contrast_headline(system_run: SystemRun, contrast: object,
+                      ledger: Ledger | None = None) -> str:
     """A system's own attributed comparison (its label, e.g. the growth of a gap over rounds),
-    split between what remains with every knob off and each knob, with intervals."""
+    split between what remains with every knob off and each knob, with intervals; every
+    number a claim on attribution.csv recorded in ``ledger``."""
     from experiments.systems.contract import ALL_OFF, AS_CONFIGURED
 
+    ledger = ledger if ledger is not None else Ledger()
     attribution = system_run.findings.attribution
     if attribution is None:
         return ""
@@ -464,14 +813,103 @@ def contrast_headline(system_run: SystemRun, contrast: object) -> str:
     total = rows[rows["source"] == AS_CONFIGURED].iloc[0]
     off = rows[rows["source"] == ALL_OFF].iloc[0]
     knobs = rows[rows["kind"] == "knob"]
-    parts = [f"{r['source']} {points(r['contribution'], r['ci_low'], r['ci_high'])}"
-             + ("" if (r["ci_low"] > 0 or r["ci_high"] < 0) else ", which the data cannot "
-                "tell from zero") for _, r in knobs.iterrows()]
+    level = ledger.add(setting("contrast.level", "config.audit.confidence",
+                               attribution.confidence, style="level",
+                               unit="confidence level"))
+    total_claim = attribution_claim(ledger, "contrast.total", total)
+    off_claim = attribution_claim(ledger, "contrast.all_off", off)
+    claims = [level, total_claim, off_claim]
+    parts = []
+    for _, r in knobs.iterrows():
+        share = attribution_claim(ledger, f"contrast.{r['source']}", r)
+        claims.append(share)
+        part = (f"{r['source']} {claimed_points(share, level)}"
+                + ("" if (r["ci_low"] > 0 or r["ci_high"] < 0) else ", which the data "
+                   "cannot tell from zero"))
+        part += _alone_words(ledger, f"contrast.{r['source']}", r, level, claims)
+        parts.append(part)
     separated = off["ci_low"] > 0 or off["ci_high"] < 0
-    return (f"The {contrast.label} was "
-            f"{points(total['contribution'], total['ci_low'], total['ci_high'])} "
+    text = (f"The {contrast.label} was {claimed_points(total_claim, level)} "
             f"percentage points; with every bias knob off it is "
-            f"{points(off['contribution'], off['ci_low'], off['ci_high'])}"
+            f"{claimed_points(off_claim, level)}"
             + ("" if separated else ", which the data cannot tell from none")
-            + "; the knobs contribute: " + "; ".join(parts)
+            + ". The knobs contribute: " + "; ".join(parts)
+            + _interaction_words(knobs, total)
             + " (Shapley contributions, same applicants in every world).")
+    return ledger.sentence(text, claims)
+
+
+#: Key columns of a remedies.csv row.
+REMEDY_KEYS = ("remedy", "view", "kind", "grouping", "group", "reference", "metric")
+
+
+def remedies_headline(config: ExperimentConfig, system_run: SystemRun,
+                      ledger: Ledger | None = None) -> str:
+    """The remedy that most narrows the first focus comparison's gap by the true outcome, and
+    what it did to the share of people the system acts on; a remedy that narrows the gap
+    mainly by acting on far fewer people is headlined as such. Every number is a claim on
+    remedies.csv recorded in ``ledger``; empty when no remedy ran."""
+    from experiments.config.remedies import REMEDY_TITLES
+    from experiments.reports.remedies import acts_on_far_fewer  # the rule every report uses
+
+    ledger = ledger if ledger is not None else Ledger()
+    remedies = system_run.findings.remedies
+    if remedies is None or remedies.table.empty or not config.audit.focus:
+        return ""
+    table = remedies.table
+    focus = config.audit.focus[0]
+    gaps = table[(table["kind"] == "focus_disparity") & (table["view"] == "true")
+                 & (table["grouping"] == focus.grouping) & (table["group"] == focus.group)]
+    gaps = gaps[gaps["metric"] == ("fpr" if "fpr" in set(gaps["metric"]) else
+                                   gaps["metric"].iloc[0] if len(gaps) else "")]
+    gaps = gaps[gaps["remedied"].notna()]
+    if gaps.empty:
+        return ""
+    best = gaps.loc[gaps["remedied"].abs().idxmin()]
+    overall = table[(table["kind"] == "overall") & (table["view"] == "true")
+                    & (table["metric"] == "selection_rate") & (table["remedy"] == best["remedy"])]
+    title = REMEDY_TITLES.get(best["remedy"], best["remedy"])
+
+    def claim(id: str, row: pd.Series, value: str, ci: tuple[str, str] | None,
+              style: str, kind: str) -> Claim:
+        return ledger.add(from_row(id, row, source="remedies.csv", keys=REMEDY_KEYS,
+                                   value=value, ci=ci, n=None, style=style,
+                                   unit="percentage points" if "points" in style else "share",
+                                   interval_kind=kind))
+
+    level = ledger.add(setting("remedy.level", "config.audit.confidence",
+                               remedies.confidence, style="level", unit="confidence level"))
+    before = claim("remedy.gap_before", best, "base", None, "signed_points1", "none")
+    after = claim("remedy.gap_after", best, "remedied", ("remedied_ci_low", "remedied_ci_high"),
+                  "signed_points1", "unadjusted")
+    change = claim("remedy.gap_change", best, "change", ("change_ci_low", "change_ci_high"),
+                   "signed_points1", "paired")
+    claims = [level, before, after, change]
+    metric = GAP_WORDS.get(str(best["metric"]), str(best["metric"]).replace("_", " "))
+    gap = (f"the {metric} gap between {who(focus.grouping, focus.group)} and "
+           f"{who(focus.grouping, str(best['reference']))}")
+    fewer = ""
+    acted = ""
+    if not overall.empty:
+        row = overall.iloc[0]
+        share_before = claim("remedy.selected_before", row, "base", None, "percent", "none")
+        share_after = claim("remedy.selected_after", row, "remedied", None, "percent", "none")
+        claims += [share_before, share_after]
+        if acts_on_far_fewer(float(row["base"]), float(row["remedied"])):
+            # A gap closed by acting on almost nobody is no fix: the headline leads with it.
+            fewer = (f", mainly by acting on far fewer people ({share_after.text()} "
+                     f"{system_run.wording.decision_label}, against {share_before.text()})")
+        else:
+            acted = (f" The share of people {system_run.wording.decision_label} went from "
+                     f"{share_before.text()} to {share_after.text()}.")
+    text = (f"Of the remedies run, {title} narrowed {gap} most{fewer}: from "
+            f"{before.text()} to {after.text()} percentage points by the true outcome."
+            f"{acted} The change in the gap is {change.text()} points ({level.text()} paired "
+            f"CI {change.interval(' to ')}); the remedied gap's {level.text()} CI is "
+            f"{after.interval(' to ')}, and every remedy is in remedies.csv.")
+    return ledger.sentence(text, claims)
+
+
+#: How a focus metric's gap is named in a remedies headline.
+GAP_WORDS = {"fpr": "false positive rate", "fnr": "false negative rate",
+             "selection_rate": "selection rate", "tpr": "true positive rate"}

@@ -80,6 +80,41 @@ def records_fix_fails_in_truth(true_row: pd.Series, recorded_row: pd.Series) -> 
                                   true_row["remedied_ci_low"], true_row["remedied_ci_high"]))
 
 
+#: A remedy acts on "far fewer" people when its overall selection rate falls below this share
+#: of the unremedied one; a gap it closes is then closed mainly by deciding almost nobody.
+FAR_FEWER = 0.5
+
+
+def acts_on_far_fewer(base: float, remedied: float) -> bool:
+    """Whether a remedy's overall selection rate fell by more than half (:data:`FAR_FEWER`).
+
+    Parameters
+    ----------
+    base, remedied : float
+        The share of people acted on without and with the remedy.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(base > 0 and remedied < FAR_FEWER * base)
+
+
+def far_fewer_warning(rows: pd.DataFrame, decision_label: str) -> str:
+    """A warning sentence when a remedy's rows (one remedy of remedies.csv) show it acting on
+    far fewer people; empty otherwise."""
+    overall = rows[(rows["kind"] == "overall") & (rows["view"] == "true")
+                   & (rows["metric"] == "selection_rate")]
+    if overall.empty:
+        return ""
+    r = overall.iloc[0]
+    if not acts_on_far_fewer(float(r["base"]), float(r["remedied"])):
+        return ""
+    return (f"Warning: this remedy cut the share {decision_label} from {100 * r['base']:.1f}% "
+            f"to {100 * r['remedied']:.1f}%, by more than half; any gap it closes it closes "
+            "mainly by acting on far fewer people, not by deciding them more fairly.")
+
+
 def remedies_blocks(config: ExperimentConfig, system_run: SystemRun, directory: Path
                     ) -> list[object]:
     """The "What changes it" section of a run's report (empty when no remedy was run).
@@ -112,6 +147,9 @@ def remedies_blocks(config: ExperimentConfig, system_run: SystemRun, directory: 
         "the overall selection rate changes with them; the data remedies and unawareness "
         "refit the system's score and decide with its own rule; the design remedies are the "
         "experiment with one setting changed.")]
+    model = system_run.hooks.remedy_model
+    if model is not None and model.label_note:
+        blocks.append(Paragraph(model.label_note))
     if not results.applied:
         blocks.append(Paragraph("No remedy this system supports was requested."))
     for name in results.applied:
@@ -188,6 +226,10 @@ def _remedy_sentences(rows: pd.DataFrame, system_run: SystemRun, level: str) -> 
             f"Share {system_run.wording.decision_label}: {100 * r['base']:.1f}% before, "
             f"{100 * r['remedied']:.1f}% after (change {points(r['change'])}, "
             f"{interval(r['change_ci_low'], r['change_ci_high'])}).")
+        warning = far_fewer_warning(rows, system_run.wording.decision_label)
+        if warning:
+            # Leads the remedy's bullets: a reader who stops at the first one must see it.
+            sentences.insert(0, warning)
     rates = rows[(rows["kind"] == "group_rate") & (rows["view"] == "true")]
     if not rates.empty:
         risen = rates[rates["rises"] == "yes"]
@@ -233,8 +275,11 @@ def _summary_table(table: pd.DataFrame, applied: list[str]) -> Table:
         for metric in ("accuracy", "selection_rate"):
             if metric in overall.index:
                 r = overall.loc[metric]
+                fewer = (" — acts on far fewer people (rate more than halved)"
+                         if metric == "selection_rate"
+                         and acts_on_far_fewer(float(r["base"]), float(r["remedied"])) else "")
                 cells.append(f"{points(r['change'])} "
-                             f"{interval(r['change_ci_low'], r['change_ci_high'])}")
+                             f"{interval(r['change_ci_low'], r['change_ci_high'])}{fewer}")
             else:
                 cells.append("—")
         bear = table[(table["remedy"] == name) & (table["view"] == "true")
@@ -281,6 +326,9 @@ def plot_truth_against_records(table: pd.DataFrame, path: Path, *, confidence: f
                      & (focus["reference"] == key["reference"])
                      & (focus["metric"] == key["metric"])]
         base_done = False
+        # Several remedies often land on one point (two that return the same decisions):
+        # each gets its own hollow marker shape, and the legend names those that coincide.
+        seen: dict[tuple[float, float], str] = {}
         for index, name in enumerate(dict.fromkeys(part["remedy"])):
             rows = part[part["remedy"] == name].set_index("view")
             if not {"true", "recorded"} <= set(rows.index):
@@ -295,9 +343,14 @@ def plot_truth_against_records(table: pd.DataFrame, path: Path, *, confidence: f
                            0, None)
             yerr = np.clip([[y - 100 * r["remedied_ci_low"]], [100 * r["remedied_ci_high"] - y]],
                            0, None)
-            axis.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="o",
-                          color=colours(index % 10), capsize=2, markersize=5,
-                          label=REMEDY_TITLES.get(name, name))
+            title = REMEDY_TITLES.get(name, name)
+            point = (round(float(x), 1), round(float(y), 1))
+            label = title + (f" (same point as {seen[point]})" if point in seen else "")
+            seen.setdefault(point, title)
+            axis.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr),
+                          fmt=MARKERS[index % len(MARKERS)], color=colours(index % 10),
+                          capsize=2, markersize=4 + 2 * (index % 3), fillstyle="none",
+                          label=label)
         low, high = axis.get_xlim()
         low2, high2 = axis.get_ylim()
         span = (min(low, low2), max(high, high2))
@@ -310,11 +363,20 @@ def plot_truth_against_records(table: pd.DataFrame, path: Path, *, confidence: f
         title = key["label"] or f"{key['group']} against {key['reference']}"
         axis.set_title("\n".join(_wrap(title, 48)), fontsize=8)
         axis.grid(color="#eeeeee")
-    axes[0][0].legend(fontsize=7, frameon=False, loc="best")
-    fig.suptitle(f"Remedies: the gap by the truth against the gap by the records "
-                 f"({100 * confidence:.0f}% intervals)", fontsize=10)
-    fig.tight_layout()
+    # The legend sits below the panels, never on the data.
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, frameon=False, loc="lower center",
+               ncol=min(3, max(1, len(labels))))
+    fig.suptitle("\n".join(_wrap(
+        "Remedies: the gap by the truth against the gap by the records "
+        f"({100 * confidence:.0f}% Newcombe intervals)", 70)), fontsize=10)
+    rows_of_legend = -(-len(labels) // 3)
+    fig.tight_layout(rect=(0, 0.06 * rows_of_legend, 1, 1))
     return save_figure(fig, path)
+
+
+#: Marker shapes of the remedies, in order, so that remedies at one point stay visible.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 
 
 def _wrap(text: str, width: int) -> list[str]:

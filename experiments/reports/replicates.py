@@ -28,6 +28,58 @@ def coverage_sentence(config: ExperimentConfig, people: int) -> str:
             f"system's own draw: this run has one replicate.{note}")
 
 
+#: Columns of a pooled table with each row's smallest and largest estimate over replicates
+#: (:func:`experiments.engine.replicates.pool_tables` with ``ranges``).
+RANGE_COLUMNS = ("contribution_replicate_min", "contribution_replicate_max")
+
+
+def sign_differs(row: pd.Series) -> bool:
+    """Whether a pooled contribution's replicates disagree on its sign.
+
+    Parameters
+    ----------
+    row : Series
+        A row of a pooled attribution table; a table pooled without replicate ranges (a run
+        of one replicate) never differs.
+
+    Returns
+    -------
+    bool
+        True where one replicate's contribution is below zero and another's above it.
+    """
+    low, high = (row.get(c, math.nan) for c in RANGE_COLUMNS)
+    try:
+        return bool(float(low) < 0 < float(high))
+    except (TypeError, ValueError):
+        return False
+
+
+def sign_differs_words(low: str, high: str) -> str:
+    """The words that replace a pooled contribution whose replicates disagree on its sign.
+
+    Parameters
+    ----------
+    low, high : str
+        The smallest and the largest replicate's contribution, as the report prints them.
+
+    Returns
+    -------
+    str
+        ``"its sign differs between replicates: from -0.40 to +0.20 points"``.
+    """
+    return f"its sign differs between replicates: from {low} to {high} points"
+
+
+def sign_differs_cell(row: pd.Series, pooled: str) -> str:
+    """A table cell for a contribution: the pooled figure where the replicates agree on its
+    sign, else the replicates' range first and the pooled figure after it, so that the table
+    does not present an unsettled sign as one number."""
+    if not sign_differs(row):
+        return pooled
+    low, high = (f"{100 * float(row[c]):+.2f}" for c in RANGE_COLUMNS)
+    return f"{sign_differs_words(low, high)}; pooled {pooled}"
+
+
 def replicates_blocks(replicates: pd.DataFrame, method: str) -> list[object]:
     """The spread of the replicates of each focus comparison, by the true outcome."""
     if replicates is None or replicates.empty:

@@ -27,9 +27,15 @@ from audit.report import (
 from audit.tables import has_flag
 from experiments.reports.composition import composition_blocks
 from experiments.reports.headlines import twin_sentences
+from experiments.reports.interactions import alone_differs, interaction_phrase
 from experiments.reports.remedies import remedies_blocks
-from experiments.reports.replicates import coverage_sentence, replicates_blocks
+from experiments.reports.replicates import (
+    coverage_sentence,
+    replicates_blocks,
+    sign_differs_cell,
+)
 from experiments.version import __version__, git_commit
+from experiments.writing.claims import Ledger
 from experiments.writing.document import (
     Bullets,
     Card,
@@ -85,17 +91,26 @@ def undefined_everywhere(result: AuditResult, grouping: str, metric: str) -> boo
         r"(?:^|;)(?:undefined|suppressed)(?:;|$)").all())
 
 
+def defined_somewhere(result: AuditResult, grouping: str, metric: str) -> bool:
+    """Whether ``metric`` has a denominator for some group of ``grouping``: it is withheld
+    (suppressed, a small cell) rather than undefined where it is not shown."""
+    rows = _rows(result, grouping, metric)
+    flags = rows["flags"].fillna("").astype(str)
+    return bool((~flags.str.contains(r"(?:^|;)undefined(?:;|$)")).any())
+
+
 def _rows(result: AuditResult, grouping: str, metric: str) -> pd.DataFrame:
     table = result.table
     return table[(table["grouping"] == grouping) & (table["metric"] == metric)].set_index("group")
 
 
 def views_table(views: dict[str, AuditResult], grouping: str, *, recorded: bool = True,
-                fnr: bool = True) -> Table:
+                fnr: bool = True, recorded_fnr: bool = False) -> Table:
     """Per group: size, selection rate, FPR and its ratio by each view, FNR by the truth.
 
     ``recorded=False`` leaves out the recorded view's columns (for a run whose records equal
-    the truth), ``fnr=False`` the false negative rate (undefined for every group).
+    the truth), ``fnr=False`` the false negative rate by the truth (undefined or withheld for
+    every group), ``recorded_fnr=True`` adds the false negative rate by the records.
     """
     truth, recorded_view = views["true"], views["recorded"]
     sizes = _rows(truth, grouping, "n")
@@ -107,6 +122,9 @@ def views_table(views: dict[str, AuditResult], grouping: str, *, recorded: bool 
         header += ["FPR (recorded outcome)", "FPR ratio, recorded outcome; p (Holm)"]
     if fnr:
         header.append("FNR (true outcome)")
+    recorded_fnr_rows = _rows(recorded_view, grouping, "fnr")
+    if recorded_fnr:
+        header.append("FNR (recorded outcome)")
     header.append("notes")
     rows = []
     for group, size in sizes.iterrows():
@@ -126,6 +144,8 @@ def views_table(views: dict[str, AuditResult], grouping: str, *, recorded: bool 
                     _ratio_p(recorded_fpr.loc[group])]
         if fnr:
             row.append(rate_with_interval(fnr_rows.loc[group]))
+        if recorded_fnr:
+            row.append(rate_with_interval(recorded_fnr_rows.loc[group]))
         row.append(", ".join(notes))
         rows.append(row)
     return Table(header, rows)
@@ -135,7 +155,18 @@ def _ratio_p(row: pd.Series) -> str:
     text = ratio_with_interval(row)
     if text in ("reference", "—") or text.startswith("— ") or "cannot tell" in text:
         return text
-    return f"{text}; p {p_value(row['p_holm'])}"
+    # The interval is not adjusted for the groups compared, the p-value is (Holm): where the
+    # interval excludes 1 but the adjusted p does not reach significance, the cell says so.
+    low, high, p_holm = row.get("ratio_ci_low"), row.get("ratio_ci_high"), row.get("p_holm")
+    excludes = (pd.notna(low) and pd.notna(high) and (low > 1 or high < 1))
+    disagree = excludes and pd.notna(p_holm) and p_holm >= SIGNIFICANCE
+    return (f"{text}; p {p_value(p_holm)}"
+            + (" (interval unadjusted; not significant after Holm adjustment)"
+               if disagree else ""))
+
+
+#: The level the Holm-adjusted p-values of the tables are read at.
+SIGNIFICANCE = 0.05
 
 
 def summary_rows(views: dict[str, AuditResult], grouping: str, *, recorded: bool = True
@@ -181,12 +212,28 @@ def flips_table(flips: pd.DataFrame, decision_label: str) -> Table:
             "suppressed" if suppressed else
             f"{percent(row['flip_rate'], 2)} ({percent(row['ci_low'], 2)}–"
             f"{percent(row['ci_high'], 2)})",
+            changed_cell(row, suppressed),
             "—" if suppressed else f"{int(row['flips_to_selected']):,}",
             "—" if suppressed else f"{int(row['flips_to_not_selected']):,}",
             row["flags"],
         ])
     return Table(["twin's value", "effect", "grouping", "group", "people", "flip rate (95% CI)",
+                  "flip rate where the twin changes them (95% CI; n)",
                   f"became {decision_label}", f"ceased to be {decision_label}", "notes"], rows)
+
+
+def changed_cell(row: pd.Series, suppressed: bool) -> str:
+    """The flip rate among the people whose attribute the twin changes (people already at the
+    twin's value are their own twin), or why it is not shown."""
+    n = row.get("changed_n")
+    if suppressed or n is None or pd.isna(n):
+        return "—"
+    if int(n) == 0:
+        return "none changed (all are their own twin)"
+    if pd.isna(row.get("changed_flip_rate")):
+        return f"withheld (fewer than 10; n = {int(n):,})"
+    return (f"{percent(row['changed_flip_rate'], 2)} ({percent(row['changed_ci_low'], 2)}–"
+            f"{percent(row['changed_ci_high'], 2)}; n = {int(n):,})")
 
 
 #: How a metric's gap is named in the attribution section.
@@ -218,7 +265,10 @@ def attribution_blocks(system_run: SystemRun) -> list[object]:
         + ", not from a mechanism. Each knob's contribution is its Shapley value: the change "
         "it makes to the gap, averaged over every order of switching the knobs on, so 'all "
         "knobs off' plus the contributions equals the gap as configured exactly. 'Alone' is "
-        "the change when only that knob is switched off. Gaps are in percentage points (the "
+        "the knob's effect alone: the gap as configured minus the gap with only that knob "
+        "switched off, every other knob left as configured. Where the two differ by more than "
+        "the interval, the knobs interact, and a sentence under the table says how. Gaps are "
+        "in percentage points (the "
         f"group's rate minus the reference's) with {level} intervals from resampling people "
         "within the groups; an interval that includes 0 cannot tell the contribution from "
         "none. " + " ".join(attribution.notes)).strip()))
@@ -248,18 +298,66 @@ def attribution_blocks(system_run: SystemRun) -> list[object]:
             else:
                 what = r["knob_key"]
             rows.append([r["source"], what,
-                         points(r["contribution"], r["ci_low"], r["ci_high"]),
+                         sign_differs_cell(r, points(r["contribution"], r["ci_low"],
+                                                     r["ci_high"])),
                          points(r["one_at_a_time_change"], r["one_at_a_time_ci_low"],
                                  r["one_at_a_time_ci_high"])])
         block = Table(
             ["source", "what it is", f"gap or contribution (points, {level} CI)",
-             f"change when switched off alone (points, {level} CI)"], rows, caption=caption)
+             f"its effect alone: as configured minus only it off (points, {level} CI)"],
+            rows, caption=caption)
         key = (grouping, group, reference)
-        (more if key in shown else blocks).append(block)
+        place = more if key in shown else blocks
+        place.append(block)
+        interaction = interaction_paragraph(part)
+        if interaction is not None:
+            place.append(interaction)
         shown.add(key)
     if more:
         blocks.append(Details("The same comparisons in other rates", more, level=3))
     return blocks
+
+
+def headline_bullets(headlines: list[str], claims: Ledger | None) -> Bullets:
+    """The headlines, each number linked (on hover, in HTML) to the row its claim cites."""
+    if claims is None:
+        return Bullets(headlines)
+    links = []
+    for headline in headlines:
+        links.append([(text, claim.tooltip()) for claim in claims.of(headline)
+                      for text in claim.printed()])
+    return Bullets(headlines, links)
+
+
+def claims_table(claims: Ledger) -> Table:
+    """Every claim of the headlines: id, number as printed, interval, n, kind and source."""
+    rows = [[c.id, c.text(), c.interval() if c.has_interval else "—",
+             c.text("n") if c.n is not None else "—", c.interval_kind, c.source,
+             ", ".join(f"{k} = {v}" for k, v in c.source_row.items())]
+            for c in claims.claims]
+    return Table(["claim", "value", "interval", "n", "interval kind", "source", "row"], rows)
+
+
+def interaction_paragraph(part: pd.DataFrame) -> Paragraph | None:
+    """Under a comparison's attribution table: each knob whose effect alone lies apart from
+    its Shapley share, the two side by side, and the interaction named; None where every
+    share matches its knob's effect alone."""
+    from experiments.systems.contract import AS_CONFIGURED
+
+    knobs = part[part["kind"] == "knob"]
+    total = part[part["source"] == AS_CONFIGURED]
+    if total.empty:
+        return None
+    phrase = interaction_phrase(knobs, total.iloc[0])
+    if not phrase:
+        return None
+    alone = ("one_at_a_time_change", "one_at_a_time_ci_low", "one_at_a_time_ci_high")
+    sides = [f"{r['source']} has a Shapley share of "
+             f"{points(r['contribution'], r['ci_low'], r['ci_high'])} but an effect alone of "
+             f"{points(*(r[c] for c in alone))}"
+             for _, r in knobs.iterrows() if alone_differs(r)]
+    return Paragraph(f"Interaction: {'; '.join(sides)} (points; the effect alone is the gap "
+                     f"as configured minus the gap with only that knob off). So {phrase}.")
 
 
 @dataclass
@@ -355,20 +453,23 @@ def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, Au
             words = " and ".join(GAP_NAMES[m] for m in drawn)
             rates = plot_rates_by_group(
                 views["true"].table, name, drawn, directory / "figures" / f"rates_{slug}.png",
-                title=f"Errors against the true outcome, by {name}", labels=labels)
+                title=f"Errors against the true outcome, by {name.replace('_', ' ')}",
+                labels=labels)
             figures[name].append(
-                (rates, f"{words.capitalize()} by {name}, against the true outcome, with 95% "
-                        "Wilson intervals (suppressed cells left out)."))
+                (rates, f"{words.capitalize()} by {name}, against the true outcome, with "
+                        f"{100 * config.audit.confidence:g}% Wilson intervals (suppressed "
+                        "cells left out); the dashed line is the reference group."))
         if distinct and not undefined_everywhere(views["true"], name, "fpr"):
             compare = plot_views(
                 {VIEW_TITLES[k]: v.table for k, v in views.items()}, name, "fpr",
                 directory / "figures" / f"views_fpr_{slug}.png",
-                title=f"False positive rate ratio by {name}: true against recorded outcome",
+                title=(f"False positive rate ratio by {name.replace('_', ' ')}: true against "
+                       "recorded outcome"),
                 labels=labels)
             figures[name].append(
                 (compare, f"False positive rate of each {name} group relative to the reference "
                           "group, judged by the true outcome and by the recorded outcome, with "
-                          "95% bootstrap intervals."))
+                          f"{100 * config.audit.confidence:g}% bootstrap intervals."))
     focused = focus_rows(config, views)
     if focused is not None:
         focus, reference, metric, rows = focused
@@ -477,8 +578,9 @@ def name_blocks(blocks: list[object], names: dict[str, str]) -> list[object]:
                 out.append(Heading(text(value), level))
             case Paragraph(value):
                 out.append(Paragraph(text(value)))
-            case Bullets(items):
-                out.append(Bullets([text(i) for i in items]))
+            case Bullets(items, links):
+                out.append(Bullets([text(i) for i in items],
+                                   [[(n, text(t)) for n, t in item] for item in links]))
             case Caveat(title, value):
                 out.append(Caveat(text(title), text(value)))
             case Table(header, rows, caption):
@@ -545,13 +647,16 @@ def build_report(
     config_file: Path,
     adjusted: pd.DataFrame | None = None,
     replicates: pd.DataFrame | None = None,
+    claims: Ledger | None = None,
 ) -> Document:
     """Assemble the report of one run.
 
     The first page is what a reader can quote: headlines, where the disparity comes from,
     any optional sections (:data:`OPTIONAL_SECTIONS`), the focus comparison in one figure,
     and what the numbers do not show. The detail follows, one collapsible section per
-    grouping and per system table. Country codes are shown as names throughout.
+    grouping and per system table. Country codes are shown as names throughout. With
+    ``claims``, each headline number in the HTML report names its source file and row on
+    hover, and the detail lists every claim.
     """
     experiment = config.experiment
     truth = views["true"]
@@ -568,14 +673,25 @@ def build_report(
     # Metrics that are undefined for every group of every grouping leave every table at once.
     groupings = [grouping_name(g) for g in config.audit.groupings]
     fnr_shown = not all(undefined_everywhere(truth, g, "fnr") for g in groupings)
+    # By the records the false negative rate often has denominators in the hundreds where
+    # the truth's cells are too small to show: it is then shown beside the truth's.
+    recorded_fnr = not same_views(views) and not all(
+        undefined_everywhere(views["recorded"], g, "fnr") for g in groupings)
     left_out = [] if fnr_shown else [
+        f"the false negative rate by the true outcome, withheld for every group (each has "
+        f"fewer than {config.audit.suppress_below} people with a true positive outcome, or none; "
+        "where it has any it is withheld, not undefined)"
+        + ("; by the recorded outcome it is shown" if recorded_fnr else "")
+        if any(defined_somewhere(truth, g, "fnr") for g in groupings) else
         "the false negative rate, undefined for every group (no one audited had a true "
         "positive outcome, so there is no missed case to count)"]
     detail: list[object] = []
     for name in groupings:
         reference = _rows(truth, name, "n")["reference"].iloc[0]
         table = views_table(views, name, recorded=distinct,
-                            fnr=fnr_shown and not undefined_everywhere(truth, name, "fnr"))
+                            fnr=fnr_shown and not undefined_everywhere(truth, name, "fnr"),
+                            recorded_fnr=recorded_fnr and not undefined_everywhere(
+                                views["recorded"], name, "fnr"))
         summary, dropped = summary_rows(views, name, recorded=distinct)
         blocks: list[object] = [Paragraph(f"Reference group: {reference}."), table]
         if fnr_shown and undefined_everywhere(truth, name, "fnr"):
@@ -601,7 +717,7 @@ def build_report(
         ),
         Caveat("A simulation of a mimic, not a measurement of the real system", CAVEAT),
         Heading("Headline findings"),
-        Bullets(headlines),
+        headline_bullets(headlines, claims),
         *attribution_blocks(system_run),
         *composition_blocks(adjusted),
         *replicates_blocks(replicates, truth.settings.get("replicate_pooling", "")),
@@ -674,6 +790,12 @@ def build_report(
             flips_table(flips, system_run.wording.decision_label),
         ]))
     document.add(*_sections_by_heading(list(extra_blocks)))
+    if claims is not None and claims.claims:
+        document.add(Details("Where each headline number comes from", [
+            Paragraph("Every number in the headlines is one claim of claims.json and "
+                      "claims.csv: its value, interval, n, what the interval covers, and the "
+                      "file and row it comes from."),
+            claims_table(claims)]))
     commit = git_commit() or "not a git checkout"
     document.add(
         Heading("How to cite"),
@@ -690,7 +812,10 @@ def build_report(
                   "summary.csv"
                   + ("; twin flip rates in flip_rates.csv" if not flips.empty else "")
                   + ("; crude and adjusted focus comparisons in adjusted.csv"
-                     if adjusted is not None and not adjusted.empty else "") + "."),
+                     if adjusted is not None and not adjusted.empty else "")
+                  + ("; every headline number, with its interval and the table row it "
+                     "comes from, in claims.json and claims.csv"
+                     if claims is not None and claims.claims else "") + "."),
     )
     document.blocks = name_blocks(document.blocks, names)
     return document

@@ -151,7 +151,9 @@ def write_point(result: PointResult, points_dir: Path, config_file: Path) -> Pat
         manifest["suppressed_cells_withheld"] = result.suppressed_cells_withheld
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n",
                                                encoding="utf-8")
-        publish(staging, target)  # replaces a folder that never got its manifest
+        # A point's folder appears whole or not at all, so one already there is a point
+        # this sweep (or a parallel one on the same grid) finished: ours to replace.
+        publish(staging, target, force=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

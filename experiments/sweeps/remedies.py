@@ -132,7 +132,9 @@ def remedies_answer(config: ExperimentConfig, points: list[Any], directory: Path
     if strength_key in keys:
         zero = both[both[strength_key] == 0]
         if not zero.empty:
-            disagree = zero[~zero["views_agree"]]
+            # A withheld comparison (no interval in a view) shows no disagreement either.
+            known = zero[["low_true", "high_true", "low_recorded", "high_recorded"]].notna()
+            disagree = zero[~zero["views_agree"] & known.all(axis=1)]
             sentences.append(
                 "With label bias off, truth and records agree about every remedy (the views' "
                 "intervals overlap)." if disagree.empty else

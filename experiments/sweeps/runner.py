@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import shutil
 import socket
 import uuid
@@ -48,6 +49,10 @@ SWEEP_STATE = "sweep.json"
 CONNECT_TIMEOUT = 3.0
 #: Seconds to wait for a Dask scheduler that answers to have at least one worker.
 WORKER_WAIT = 10.0
+#: Most points a sweep may have: each is a whole run with its own folder, and the grid is
+#: expanded in memory before the first runs, so a typo (a range of a million values) is
+#: refused with its size rather than attempted.
+MAX_SWEEP_POINTS = 10_000
 
 
 def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[SweepPoint]:
@@ -61,6 +66,7 @@ def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[Sweep
     if config.sweep is None:
         raise ConfigError(f"{source}: no [sweep] table; add one with seeds and a grid")
     keys = list(config.sweep.grid)
+    check_sweep_size(config, source)
     combinations = list(itertools.product(*(config.sweep.grid[k] for k in keys))) or [()]
     points = []
     for values in combinations:
@@ -82,6 +88,39 @@ def sweep_points(data: dict[str, Any], source: str = "experiment") -> list[Sweep
             except ConfigError as error:
                 raise ConfigError(str(error)) from None
             points.append(SweepPoint(point_id(point), params, seed, point))
+    return points
+
+
+def check_sweep_size(config: Any, source: str = "experiment") -> int:
+    """Refuse, before expanding it, a sweep with more than :data:`MAX_SWEEP_POINTS` points.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        A parsed experiment with a ``[sweep]`` table.
+    source : str
+        The file's name, for the message.
+
+    Returns
+    -------
+    int
+        The number of points (grid combinations times seeds).
+
+    Raises
+    ------
+    ConfigError
+        With the number of points, how it arises and the people it would simulate.
+    """
+    lengths = [len(values) for values in config.sweep.grid.values()]
+    combinations = math.prod(lengths)
+    points = combinations * len(config.sweep.seeds)
+    if points > MAX_SWEEP_POINTS:
+        shape = " × ".join(str(n) for n in lengths) or "1"
+        people = points * config.population.size
+        raise ConfigError(
+            f"{source}: sweep has {points:,} points ({shape} grid values × "
+            f"{len(config.sweep.seeds)} seeds), {people:,} simulated people in all; the limit "
+            f"is {MAX_SWEEP_POINTS:,} points: shorten sweep.grid or sweep.seeds")
     return points
 
 

@@ -15,10 +15,11 @@ from audit.figures import save_figure  # also selects the file-only matplotlib b
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
 from audit.report import percent
-from experiments.config import Strict
+from experiments.config import Strict, system_seed
 from experiments.config.remedies import MODEL_REMEDIES
 from experiments.errors import UsageError
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording
+from experiments.writing.claims import Claim, Ledger, from_row, setting
 from experiments.writing.document import Figure, Heading, Paragraph, Table
 from experiments.writing.names import named_labels
 from synthetic.systems.bamf_origin import (
@@ -26,6 +27,7 @@ from synthetic.systems.bamf_origin import (
     LEVELS,
     MAJORITY,
     MINORITY,
+    Applicants,
     DialectIdentifier,
     OriginWorldError,
     PhoneAnalysis,
@@ -110,9 +112,14 @@ def run(
 
     The dialect identifier learns from a reference corpus recorded from the training split
     (true home regions as labels); the phone analysis has nothing to learn.
+
+    The applicants' speech, phones and claims are drawn from the experiment's seed; who is
+    recorded for the reference corpus is the system's own draw (:func:`system_seed`, redrawn
+    by each replicate). The discriminant itself fits without randomness.
     """
     settings = config.system_settings()
     seed = config.experiment.seed
+    corpus_seed = system_seed(config)
     try:
         world = load_origin_world(_world_name(config, settings))
         applicants = simulate_applicants(people, world, seed, settings.false_claim_rate)
@@ -124,7 +131,7 @@ def run(
 
     def check(world_settings: Settings) -> dict[str, np.ndarray]:
         dialect, phone = _instruments(world_settings)
-        corpus = corpus_mask(applicants, people, seed, world_settings.corpus_share,
+        corpus = corpus_mask(applicants, people, corpus_seed, world_settings.corpus_share,
                              world_settings.corpus_representation) & train
         try:
             dialect.fit(applicants.speech[corpus], applicants.region[corpus], world)
@@ -150,23 +157,34 @@ def run(
     )
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
     levels, cutoffs = level_shares(decisions, found, singles, config)
+    ledger = Ledger()
 
     def decide_world(world_config: ExperimentConfig, world_people: pd.DataFrame
                      ) -> dict[str, np.ndarray]:
         # The population's mechanisms do not reach the checks; only the settings change.
         return {"decision": check(world_config.system_settings())["combined"] == CONTRADICTS}
 
-    def decide_twins(twins: pd.DataFrame) -> np.ndarray:
-        twin_applicants = simulate_applicants(twins, world, seed, settings.false_claim_rate)
-        twin_checked = twin_applicants.subset(~train)
+    def decide_twins(twins: pd.DataFrame, effect: str = "total") -> np.ndarray:
+        if effect == "direct":
+            # Only the stated nationality changes: the applicant's voice, phone traces, home
+            # region and route stay their own, and a truthful applicant now states the twin's
+            # nationality (a false claim stays the claim it was).
+            twin_checked = direct_twin_applicants(checked, held_out, twins.loc[~train])
+            return check_twin(twin_checked, held_out)
+        # A total twin regenerates what follows from nationality, the traces included.
+        twin_checked = simulate_applicants(twins, world, seed,
+                                           settings.false_claim_rate).subset(~train)
+        return check_twin(twin_checked, twins.loc[~train])
+
+    def check_twin(twin_checked: Applicants, traces_of: pd.DataFrame) -> np.ndarray:
         dialect, phone = _instruments(settings)
-        corpus = corpus_mask(applicants, people, seed, settings.corpus_share,
+        corpus = corpus_mask(applicants, people, corpus_seed, settings.corpus_share,
                              settings.corpus_representation) & train
         dialect.fit(applicants.speech[corpus], applicants.region[corpus], world)
         twin_claimed = twin_checked.table["claimed_origin"].to_numpy(dtype=str)
         dialect_code, _ = dialect.verify(twin_checked.speech, twin_claimed,
                                          twin_checked.recording_usable)
-        phone_code = phone.verify(twin_checked, twins.loc[~train], world)
+        phone_code = phone.verify(twin_checked, traces_of, world)
         return combine(dialect_code, phone_code) == CONTRADICTS
 
     def write_extras(directory: Path) -> list[object]:
@@ -191,14 +209,43 @@ def run(
             decision_label="contradicted by the origin check",
             error_phrase="contradicted by the origin check though their stated origin was true",
             negative_phrase="whose stated origin was true",
-            headlines=level_headlines(levels, decisions, config.audit.confidence),
+            headlines=level_headlines(levels, decisions, config.audit.confidence, ledger),
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
-            decide_twins=decide_twins,
+            decide_twins_by_effect=decide_twins,
             decide_world=decide_world,
         ),
     )
+
+
+def direct_twin_applicants(checked: Applicants, people: pd.DataFrame, twins: pd.DataFrame
+                           ) -> Applicants:
+    """The checked applicants with only their stated nationality changed to their twin's.
+
+    Parameters
+    ----------
+    checked : Applicants
+        The factual applicants checked (held-out rows).
+    people, twins : DataFrame
+        The same rows of the factual and the twin population.
+
+    Returns
+    -------
+    Applicants
+        Speech, phone traces, home region and route as in ``checked``; a truthful applicant's
+        ``claimed_origin`` is the twin's nationality, a false claim is unchanged.
+    """
+    table = checked.table.copy()
+    truthful = ~table["false_claim"].to_numpy(dtype=bool)
+    factual = people["nationality"].astype(str).to_numpy()
+    twin = twins["nationality"].astype(str).to_numpy()
+    claimed = table["claimed_origin"].to_numpy(dtype=str).astype(object)
+    claimed[truthful & (twin != factual)] = twin[truthful & (twin != factual)]
+    table["claimed_origin"] = claimed.astype(str)
+    return Applicants(table, checked.region, checked.speech, checked.recording_usable,
+                      checked.phone)
 
 
 def level_shares(decisions: pd.DataFrame, found: dict[str, np.ndarray], singles: list[str],
@@ -270,24 +317,37 @@ def _share(row: pd.Series) -> str:
     return f"{percent(row['share'])} (95% CI {percent(row['ci_low'])}–{percent(row['ci_high'])})"
 
 
-def level_headlines(levels: pd.DataFrame, decisions: pd.DataFrame, confidence: float
-                    ) -> list[str]:
-    """The three outcomes overall, and the harmful error by language status."""
+def level_headlines(levels: pd.DataFrame, decisions: pd.DataFrame, confidence: float,
+                    ledger: Ledger | None = None) -> list[str]:
+    """The three outcomes overall, and the harmful error by language status. The first
+    sentence's numbers, every one with its Wilson interval, are claims on
+    origin_check_levels.csv recorded in ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
     level = f"{100 * confidence:.0f}%"
-    overall = levels[levels["grouping"] == "(all)"].set_index(["instrument", "level"])
-    combined = overall.loc[INSTRUMENTS["combined"]]
-    phone = overall.loc[INSTRUMENTS["phone"]]
-    n = int(combined["n"].iloc[0])
-    found = [
-        f"Of the {n:,} held-out applicants, the combined origin check confirmed the stated "
-        f"origin for {_share(combined.loc['confirms'])}, was unusable for "
-        f"{_share(combined.loc['unusable'])} and contradicted it for "
-        f"{_share(combined.loc['contradicts'])}; the phone-data analysis alone confirmed "
-        f"{percent(phone.loc['confirms', 'share'])}, was unusable for "
-        f"{percent(phone.loc['unusable', 'share'])} and contradicted "
-        f"{percent(phone.loc['contradicts', 'share'])} (Wilson intervals in "
-        f"{LEVELS_TABLE}.csv)."
-    ]
+    overall = levels[levels["grouping"] == "(all)"]
+    keys = ("instrument", "grouping", "group", "level")
+
+    def claim(instrument: str, outcome: str) -> Claim:
+        row = overall[(overall["instrument"] == INSTRUMENTS[instrument])
+                      & (overall["level"] == outcome)].iloc[0]
+        return ledger.add(from_row(f"levels.{instrument}.{outcome}", row,
+                                   source=f"{LEVELS_TABLE}.csv", keys=keys, value="share",
+                                   n="n", style="percent1"))
+
+    outcomes = ("confirms", "unusable", "contradicts")
+    combined = [claim("combined", o) for o in outcomes]
+    phone = [claim("phone", o) for o in outcomes]
+    level_claim = ledger.add(setting("levels.level", "config.audit.confidence", confidence,
+                                     style="level", unit="confidence level"))
+    found = [ledger.sentence(
+        f"Of the {combined[0].text('n')} applicants checked, the combined origin check "
+        f"confirmed the stated origin of {combined[0].text()}, could not be used for "
+        f"{combined[1].text()} and contradicted {combined[2].text()}. Their "
+        f"{level_claim.text()} Wilson intervals are {combined[0].interval()}, "
+        f"{combined[1].interval()} and {combined[2].interval()}; the phone-data analysis "
+        f"alone confirmed {phone[0].text()} ({phone[0].interval()}), could not be used for "
+        f"{phone[1].text()} ({phone[1].interval()}) and contradicted {phone[2].text()} "
+        f"({phone[2].interval()}).", [*combined, *phone, level_claim])]
     truthful = ~decisions["y_true"].to_numpy(dtype=bool)
     if "language_status" not in decisions.columns:
         return found

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,7 +40,7 @@ from audit.counterfactual import flip_rates  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import bounds, percent  # noqa: E402
-from experiments.config import Strict  # noqa: E402
+from experiments.config import Strict, system_seed  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.errors import UsageError  # noqa: E402
 from experiments.systems.babel_x import LexiconSettings  # noqa: E402
@@ -49,6 +51,7 @@ from experiments.systems.composition import (  # noqa: E402
     strata_words,
 )
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, derived, from_row, setting  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.writing.names import country_name, named_labels  # noqa: E402
 from synthetic.posts import generate_posts, retopic  # noqa: E402
@@ -145,45 +148,96 @@ class Settings(LexiconSettings):
     threshold: float = Field(default=0.5, gt=0, lt=1)
 
 
+@dataclass
+class _PeopleSide:
+    """The people's side of a run's shared world: the held-out people's posts (drawn from the
+    experiment's seed), their distinct texts, authors, speech grouping and pull-in noise, and
+    caches of what depends on these alone (keyword hits, hashed features, pulled-in posts)."""
+
+    posts: pd.DataFrame
+    text_code: np.ndarray
+    texts: pd.Index
+    author: np.ndarray
+    posted: pd.Categorical
+    post_uniform: np.ndarray
+    keywords: dict = field(default_factory=dict)
+    features: dict = field(default_factory=dict)
+    pulled: dict = field(default_factory=dict)
+
+
+#: The people's side of the last run, by ``id`` of its people (an entry leaves with its
+#: people): replicates of the system's randomness run again on the same people, and only the
+#: classifier differs between them, so they reuse the posts instead of drawing them anew.
+_PEOPLE_SIDES: dict[int, tuple[tuple, _PeopleSide]] = {}
+
+
+def _people_side(seed: int, people: pd.DataFrame, train: np.ndarray, settings: Settings
+                 ) -> _PeopleSide:
+    """The people's side of the shared world of ``people``, reused while the same people,
+    split, seed and post settings come again."""
+    key = (seed, settings.months, settings.annotator_bias, settings.annotator_noise,
+           settings.annotator_miss_rate, hashlib.blake2b(
+               np.ascontiguousarray(train, dtype=bool).tobytes()).hexdigest())
+    cached = _PEOPLE_SIDES.get(id(people))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    held_out = people.loc[~train].reset_index(drop=True)
+    posts = generate_posts(
+        held_out, seed, months=settings.months, rate_column="posts_per_month",
+        stream=POSTS_STREAM, annotator_bias=settings.annotator_bias,
+        annotator_noise=settings.annotator_noise,
+        annotator_miss_rate=settings.annotator_miss_rate, text_dtype="category")
+    # Posts repeat a finite vocabulary: each distinct text is featurised, scored and
+    # searched once, and every post reads its text's result (the same numbers, far fewer
+    # texts).
+    author = pd.Index(held_out["person_id"]).get_indexer(posts["person_id"])
+    # Whether each held-out student wrote a post in support of Palestinian rights in the
+    # window (whether or not the tool pulled it in): the speech comparison's grouping.
+    wrote = np.bincount(author, minlength=len(held_out)) > 0
+    in_support = np.bincount(
+        author, weights=(posts["topic"] == SOLIDARITY_TOPIC).to_numpy(np.float64),
+        minlength=len(held_out)) > 0
+    side = _PeopleSide(
+        posts=posts, text_code=posts["text"].cat.codes.to_numpy(),
+        texts=posts["text"].cat.categories, author=author,
+        posted=pd.Categorical.from_codes(np.where(in_support, 0, np.where(wrote, 1, 2)),
+                                         categories=list(SPEECH_GROUPS)),
+        post_uniform=PostNoise(
+            person_keys(seed, held_out["person_id"].to_numpy(), PULL_STREAM)[author],
+            posts["post_index"].to_numpy()).uniform("pulled_in"))
+    # One entry at a time: a run on other people need not keep these posts alive.
+    _PEOPLE_SIDES.clear()
+    _PEOPLE_SIDES[id(people)] = (key, side)
+    weakref.finalize(people, _PEOPLE_SIDES.pop, id(people), None)
+    return side
+
+
 class _SharedWorld:
     """What every bias world of one run shares, and the parts a knob changes, each computed
     once per setting: the held-out people's posts and features, each post's pull-in noise, and
-    a classifier per annotator setting."""
+    a classifier per annotator setting.
+
+    The people's posts and the pull-in noise are drawn from the experiment's seed; the
+    annotated training corpus and the classifier's fitting are the system's own draw
+    (``corpus_seed``, redrawn by each replicate)."""
 
     def __init__(self, config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray,
                  settings: Settings) -> None:
         self.seed = config.experiment.seed
+        self.corpus_seed = system_seed(config)
         self.train = train
         self.training_people = people.loc[train]
-        held_out = people.loc[~train].reset_index(drop=True)
-        self.posts = generate_posts(
-            held_out, self.seed, months=settings.months, rate_column="posts_per_month",
-            stream=POSTS_STREAM, annotator_bias=settings.annotator_bias,
-            annotator_noise=settings.annotator_noise,
-            annotator_miss_rate=settings.annotator_miss_rate, text_dtype="category")
-        # Posts repeat a finite vocabulary: each distinct text is featurised, scored and
-        # searched once, and every post reads its text's result (the same numbers, far fewer
-        # texts).
-        self.text_code = self.posts["text"].cat.codes.to_numpy()
-        self.texts = self.posts["text"].cat.categories
-        self.author = pd.Index(held_out["person_id"]).get_indexer(self.posts["person_id"])
-        # Whether each held-out student wrote a post in support of Palestinian rights in the
-        # window (whether or not the tool pulled it in): the speech comparison's grouping.
-        wrote = np.bincount(self.author, minlength=len(held_out)) > 0
-        in_support = np.bincount(
-            self.author, weights=(self.posts["topic"] == SOLIDARITY_TOPIC).to_numpy(np.float64),
-            minlength=len(held_out)) > 0
-        self.posted = pd.Categorical.from_codes(
-            np.where(in_support, 0, np.where(wrote, 1, 2)), categories=list(SPEECH_GROUPS))
-        self.post_uniform = PostNoise(
-            person_keys(self.seed, held_out["person_id"].to_numpy(), PULL_STREAM)[self.author],
-            self.posts["post_index"].to_numpy()).uniform("pulled_in")
+        side = _people_side(self.seed, people, train, settings)
+        self.posts, self.text_code, self.texts = side.posts, side.text_code, side.texts
+        self.author, self.posted, self.post_uniform = side.author, side.posted, side.post_uniform
         self._scorers: dict[tuple, tuple[BabelXScorer, np.ndarray, np.ndarray]] = {}
         self._learned: dict[tuple, tuple[BabelXScorer, np.ndarray]] = {}
-        self._keywords: dict[tuple[str, ...], np.ndarray] = {}
-        self._features: dict[int, object] = {}
+        # Keyword hits, features and pulled-in posts depend on the people's posts alone (the
+        # features are hashed, not learned): replicates on the same people share them.
+        self._keywords: dict[tuple[str, ...], np.ndarray] = side.keywords
+        self._features: dict[int, object] = side.features
         self._signals: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._pulled: dict[str, np.ndarray] = {}
+        self._pulled: dict[str, np.ndarray] = side.pulled
 
     def classifier(self, settings: Settings) -> tuple[BabelXScorer, np.ndarray, np.ndarray]:
         """The classifier of these settings, each post's threat probability and flag.
@@ -195,7 +249,7 @@ class _SharedWorld:
                    settings.annotator_miss_rate, settings.training_posts,
                    settings.training_threat_rate, settings.flag_rule, settings.n_features)
         if learned not in self._learned:
-            scorer = _train_scorer(self.training_people, self.seed, settings,
+            scorer = _train_scorer(self.training_people, self.corpus_seed, settings,
                                    settings.annotator_bias)
             if settings.n_features not in self._features:
                 self._features[settings.n_features] = scorer.featurise(pd.Series(self.texts))
@@ -281,11 +335,15 @@ def run(
                        if config.audit.focus and " × " not in config.audit.focus[0].grouping
                        else DEFAULT_SHARE_FOCUS)
     share = wrongful_share(held_out, stages, truth, grouping, group, config.audit.confidence)
-    capacity = capacity_words(settings, len(held_out), int(stages["revoked"].sum()))
-    found = _headlines(share, group, capacity)
+    ledger = Ledger()
+    capacity = capacity_claims(settings, len(held_out), int(stages["revoked"].sum()), ledger)
+    found = _headlines(share, group, capacity, ledger, config.audit.confidence)
+    for claim in ledger.claims:  # the capacity's claims belong to the sentence quoting it
+        if claim.id.startswith("capacity.") and found:
+            claim.sentence = found[0]
     if settings.rule == "capacity" and capacity_is_count(settings.capacity):
         found.insert(0, revocation_count_headline(held_out, stages, truth, grouping, group,
-                                                  config.audit.confidence))
+                                                  config.audit.confidence, ledger))
     speech = pd.DataFrame()
     speech_stages = speech_stage_adjusted(config, held_out, stages, truth)
     if SPEECH_COLUMN in singles:
@@ -293,7 +351,7 @@ def run(
         speech = speech_flips(config, held_out, stages["revoked"].to_numpy(), twin_revoked,
                               truth)
         adjusted = focus_adjusted(config, decisions)  # the same rows adjusted.csv holds
-        sentence = speech_headline(config, stage_table, speech, settings, adjusted)
+        sentence = speech_headline(config, stage_table, speech, settings, adjusted, ledger)
         if sentence:
             found.append(sentence)
     facts = {
@@ -312,7 +370,9 @@ def run(
     }
 
     def write_extras(directory: Path) -> list[object]:
-        return (report_blocks(directory, stage_table, share, grouping, singles, capacity)
+        # The report's detail names the setting itself; the headline says it in words.
+        detail = capacity_words(settings, len(held_out), int(stages["revoked"].sum()))
+        return (report_blocks(directory, stage_table, share, grouping, singles, detail)
                 + speech_blocks(stage_table, speech, speech_stages))
 
     def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
@@ -325,6 +385,9 @@ def run(
             table=decisions,
             details=facts,
             extra_tables={"stage_metrics": stage_table, "wrongful_revocation_share": share,
+                          # rows a headline computed, which its claims cite
+                          **{name.removesuffix(".csv"): pd.DataFrame(rows)
+                             for name, rows in ledger.tables.items()},
                           **({"speech_twin": speech} if not speech.empty else {}),
                           **({"speech_stages_adjusted": speech_stages}
                              if not speech_stages.empty else {})},
@@ -335,6 +398,7 @@ def run(
             error_phrase="stripped of their visas in error (though they posed no threat)",
             negative_phrase="posing no threat",
             headlines=found,
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
@@ -410,14 +474,16 @@ def speech_flips(config: ExperimentConfig, held_out: pd.DataFrame, revoked: np.n
 
 
 def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech: pd.DataFrame,
-                    settings: Settings, adjusted: pd.DataFrame | None = None) -> str:
+                    settings: Settings, adjusted: pd.DataFrame | None = None,
+                    ledger: Ledger | None = None) -> str:
     """The pre-specified speech comparison (an ``[[audit.focus]]`` entry on
     :data:`SPEECH_COLUMN`): wrongful revocation of students who posted in support of
     Palestinian rights against those who did not, crude and adjusted for the strata the
     comparison declares (region of origin: who posts is not spread evenly), and the speech
     twin's count against the wrongful revocations it could undo. Causal words about speech
-    are kept for what the within-stratum comparison and the twin show. Empty when the
-    experiment names no such comparison."""
+    are kept for what the within-stratum comparison and the twin show. Every number is a
+    claim on stage_metrics.csv, adjusted.csv or speech_twin.csv recorded in ``ledger``.
+    Empty when the experiment names no such comparison."""
     focus = next((f for f in config.audit.focus if f.grouping == SPEECH_COLUMN), None)
     rows = stage_table[(stage_table["stage"] == "revoked")
                        & (stage_table["grouping"] == SPEECH_COLUMN)
@@ -426,53 +492,93 @@ def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech:
                  ) if focus is not None else ""
     if focus is None or focus.group not in rows.index or reference not in rows.index:
         return ""
-    g, r = rows.loc[focus.group], rows.loc[reference]
-
-    def rate(row: pd.Series) -> str:
-        return (f"{percent(row['value'], 2)} (95% CI {percent(row['ci_low'], 2)}–"
-                f"{percent(row['ci_high'], 2)})")
-
-    if str(g["reference"]) == reference and math.isfinite(g["ratio"]):
-        ends = (f"95% CI {g['ratio_ci_low']:.2f}–{g['ratio_ci_high']:.2f}, not adjusted "
-                "for multiple comparisons"
-                if math.isfinite(g["ratio_ci_low"]) and math.isfinite(g["ratio_ci_high"])
-                else "no finite interval")
-        verdict = ("" if g["p_holm"] < 0.05 else
-                   "; the data cannot tell this difference from chance")
-        ratio = (f", a crude ratio of {g['ratio']:.2f} ({ends}; Holm-adjusted "
-                 f"p = {g['p_holm']:.3g}{verdict})")
-    else:
-        ratio = ""
+    g, r = rows.loc[focus.group].copy(), rows.loc[reference].copy()
+    g["group"], r["group"] = focus.group, reference
+    ledger = ledger if ledger is not None else Ledger()
+    source, keys = "stage_metrics.csv", ("stage", "grouping", "group", "metric")
+    g["stage"] = r["stage"] = "revoked"
+    g["grouping"] = r["grouping"] = SPEECH_COLUMN
+    rate = ledger.add(from_row("speech.rate", g, source=source, keys=keys, style="percent2"))
+    base = ledger.add(from_row("speech.reference_rate", r, source=source, keys=keys,
+                               style="percent2"))
+    level = ledger.add(setting("speech.level", "config.audit.confidence",
+                               config.audit.confidence, style="level",
+                               unit="confidence level"))
+    claims = [rate, base, level]
     lexicon = ("the reported lexicon, with identity, solidarity and war-news words"
                if settings.keywords is None and settings.lexicon == "reported"
                else "a neutral lexicon" if settings.keywords is None else "a custom lexicon")
-    sentence = (
-        f"In the comparison the experiment names in advance, {_speech_words(focus.group)} "
-        f"were stripped of their visas in error (though they posed no "
-        f"threat) at a rate of {rate(g)}, against {rate(r)} for {_speech_words(reference)}"
-        f"{ratio}; "
-        f"n = {int(g['denominator']):,} and {int(r['denominator']):,} ({lexicon}).")
+    who, whom = _speech_words(focus.group), _speech_words(reference)
+    detail = f"Intervals at {level.text()}: rates {rate.interval()} and {base.interval()}"
+    if str(g["reference"]) == reference and math.isfinite(g["ratio"]):
+        ratio = ledger.add(from_row("speech.ratio", g, source=source, keys=keys,
+                                    value="ratio", ci=("ratio_ci_low", "ratio_ci_high"),
+                                    n=None, style="ratio", unit="ratio"))
+        p_holm = ledger.add(from_row("speech.p_holm", g, source=source, keys=keys,
+                                     value="p_holm", ci=None, n=None, style="p",
+                                     unit="Holm-adjusted p-value"))
+        alpha = ledger.add(setting("speech.significance", "tool.significance", 0.05,
+                                   unit="significance level"))
+        claims += [ratio, p_holm, alpha]
+        first = (f"{who[:1].upper()}{who[1:]} were stripped of their visas in error (though "
+                 f"they posed no threat) at {ratio.text()} times the rate of {whom} "
+                 f"({rate.text()} against {base.text()}), in a comparison named in advance.")
+        excludes = ratio.has_interval and (ratio.ci_low > 1 or ratio.ci_high < 1)
+        if excludes and g["p_holm"] >= 0.05:
+            claims.append(ledger.add(setting("speech.no_difference", "tool.equal_rates_ratio",
+                                             1.0, unit="ratio")))
+        # The interval is unadjusted while the p-value is adjusted for every comparison the
+        # audit made: where they disagree, the page says so rather than leave a reader to
+        # take the interval as significance.
+        verdict = ("" if g["p_holm"] < 0.05 else
+                   "; the unadjusted interval excludes 1, but after the Holm adjustment the "
+                   "data cannot tell this difference from chance" if excludes else
+                   "; the data cannot tell this difference from chance")
+        detail += (f"; crude ratio {ratio.interval()}, not adjusted for multiple comparisons "
+                   f"(Holm-adjusted p = {p_holm.text()}, against {alpha.text()}{verdict})")
+    else:
+        first = (f"{who[:1].upper()}{who[1:]} were stripped of their visas in error (though "
+                 f"they posed no threat) at a rate of {rate.text()}, against {base.text()} "
+                 f"for {whom}, in a comparison named in advance.")
+    sentence = (f"{first} {detail}; n = {rate.text('n')} and {base.text('n')} "
+                f"({lexicon}).")
     row = focus_row(adjusted, focus) if adjusted is not None else None
     if row is not None:
-        sentence += " " + composition_sentence(row)
+        sentence += " " + composition_sentence(row, ledger, config.audit.confidence)
+        claims += [c for c in ledger.claims if c.id.startswith("adjusted.")]
     everyone = speech[speech["group"] == "(all)"]
     if not everyone.empty:
         t = everyone.iloc[0]
-        wrongful = int(g["numerator"])
+        twin_keys = ("intervention", "effect", "grouping", "group")
+
+        def twin(id: str, column: str) -> Claim:
+            return ledger.add(from_row(id, t, source="speech_twin.csv", keys=twin_keys,
+                                       value=column, ci=None, n=None, style="count",
+                                       unit="students"))
+
+        kept, cost = twin("speech.kept", "flips_to_not_selected"), \
+            twin("speech.cost", "flips_to_selected")
+        flip = ledger.add(from_row("speech.flip_rate", t, source="speech_twin.csv",
+                                   keys=twin_keys, value="flip_rate", n="n",
+                                   style="percent2"))
+        wrongful = ledger.add(from_row("speech.wrongful", g, source=source, keys=keys,
+                                       value="numerator", ci=None, n=None, style="count",
+                                       unit="students"))
+        claims += [kept, cost, flip, wrongful]
         sentence += (
             f" Rewriting only those students' posts in support of Palestinian rights as posts "
             f"for another cause, with their other posts and everything else about them "
             f"unchanged (the direct effect of the speech), would have kept the visa of "
-            f"{int(t['flips_to_not_selected']):,} of the {wrongful:,} students who posted in "
-            f"support and were revoked in error, and cost {int(t['flips_to_selected']):,} "
-            f"another their visa; among all {int(t['n']):,} such students who posed no threat, "
-            f"it changed {percent(t['flip_rate'], 2)} of decisions (95% CI "
-            f"{percent(t['ci_low'], 2)}–{percent(t['ci_high'], 2)}).")
-    return sentence + (
+            f"{kept.text()} of the {wrongful.text()} students who posted in support and were "
+            f"revoked in error, and cost {cost.text()} another their visa; among all "
+            f"{flip.text('n')} such students who posed no threat, it changed {flip.text()} of "
+            f"decisions ({level.text()} CI {flip.interval()}).")
+    sentence += (
         " These are synthetic students run through a toy pipeline whose rates of speech are "
         "an assumption of the profile: what the design does to speech itself is what the "
         "comparison within strata and the rewrite show, not the crude gap, and nothing here "
         "says how often the real programme revoked anyone or why.")
+    return ledger.sentence(sentence, claims)
 
 
 def _speech_words(group: str) -> str:
@@ -637,19 +743,62 @@ def capacity_words(settings: Settings, n_decided: int, n_revoked: int) -> str:
             f"{n_decided:,} students decided")
 
 
-def _headlines(share: pd.DataFrame, group: str, capacity: str) -> list[str]:
+def capacity_claims(settings: Settings, n_decided: int, n_revoked: int, ledger: Ledger
+                    ) -> str:
+    """:func:`capacity_words` for a headline, in a reader's words, every number a claim
+    (the setting, and the counts the manifest's details hold)."""
+    decided = ledger.add(Claim("capacity.decided", n_decided, unit="people",
+                               source="manifest.json",
+                               source_row={"key": "details.held_out_people"}, style="count"))
+    revoked = ledger.add(Claim("capacity.revoked", n_revoked, unit="people",
+                               source="manifest.json",
+                               source_row={"key": "details.held_out_selected"}, style="count"))
+    if settings.rule != "capacity":
+        cut = ledger.add(setting("capacity.threshold", "config.system.threshold",
+                                 settings.threshold))
+        return (f"every threat score at or above {cut.text()} was revoked: {revoked.text()} "
+                f"of the {decided.text()} students decided")
+    if capacity_is_count(settings.capacity):
+        return (f"the pipeline revoked a fixed number, the {revoked.text()} highest threat "
+                f"scores among the {decided.text()} students decided")
+    top = ledger.add(setting("capacity.share", "config.system.capacity", settings.capacity,
+                             style="percent1", unit="share"))
+    return (f"the pipeline revoked the top {top.text()} of threat scores: {revoked.text()} "
+            f"of the {decided.text()} students decided")
+
+
+def _headlines(share: pd.DataFrame, group: str, capacity: str,
+               ledger: Ledger | None = None, confidence: float = 0.95) -> list[str]:
+    """Where the wrongful revocations fell: the named group's share of them beside its share
+    of the people, every number a claim on wrongful_revocation_share.csv."""
+    ledger = ledger if ledger is not None else Ledger()
     found = []
     row = share[share["group"] == group]
     total = int(share["wrongful_revocations"].sum())
     if not row.empty and total:
         r = row.iloc[0]
-        found.append(
-            f"{percent(r['share_of_wrongful_revocations'])} of wrongful revocations (95% CI "
-            f"{percent(r['ci_low'])}–{percent(r['ci_high'])}; "
-            f"{int(r['wrongful_revocations']):,} of {total:,}) fell on students from "
-            f"{r['group']}, who are {percent(r['share_of_people'])} of the "
-            f"{int(share['people'].sum()):,} student-visa holders audited. "
-            f"{capacity[:1].upper()}{capacity[1:]}.")
+        source, keys = "wrongful_revocation_share.csv", ("grouping", "group")
+        part = ledger.add(from_row("share.wrongful", r, source=source, keys=keys,
+                                   value="share_of_wrongful_revocations", n=None,
+                                   style="percent1"))
+        part.n, part.columns["n"] = total, "sum of wrongful_revocations"
+        count = ledger.add(from_row("share.count", r, source=source, keys=keys,
+                                    value="wrongful_revocations", ci=None, n=None,
+                                    style="count", unit="people"))
+        people = ledger.add(from_row("share.people", r, source=source, keys=keys,
+                                     value="share_of_people", ci=None, n=None,
+                                     style="percent1"))
+        audited = ledger.add(derived("share.audited", int(share["people"].sum()),
+                                     source=source, source_row={"column": "people"},
+                                     unit="people"))
+        level = ledger.add(setting("share.level", "config.audit.confidence", confidence,
+                                   style="level", unit="confidence level"))
+        # The interval stands beside the share it belongs to, before the share of people.
+        text = (f"{part.text()} of wrongful revocations ({level.text()} CI {part.interval()}; "
+                f"{count.text()} of {part.text('n')}) fell on students from {r['group']}, who "
+                f"are {people.text()} of the {audited.text()} student-visa holders audited. "
+                f"{capacity[:1].upper()}{capacity[1:]}.")
+        found.append(ledger.sentence(text, [part, count, people, audited, level]))
     return found
 
 
@@ -662,15 +811,22 @@ def _count_interval(count: int, total: int, confidence: float) -> str:
             f"{math.ceil(total * high[0]):,})")
 
 
+#: The file holding the counts of revocations a count-capacity headline quotes.
+REVOCATION_COUNTS = "revocation_counts.csv"
+
+
 def revocation_count_headline(held_out: pd.DataFrame, stages: pd.DataFrame, truth: np.ndarray,
-                              grouping: str, group: str, confidence: float) -> str:
+                              grouping: str, group: str, confidence: float,
+                              ledger: Ledger | None = None) -> str:
     """The revocations in people, for a capacity given as a count: how many were wrongful,
     how many of those fell on the focus group and on the nationality with the most.
 
     Each count's interval is the number of revocations times the Wilson interval of the
     count's share of the revocations (the revocations are fixed by the capacity; which of them
-    are wrongful, and whose, is what varies).
+    are wrongful, and whose, is what varies). The counts are written as rows of
+    revocation_counts.csv, and every number is a claim in ``ledger``.
     """
+    ledger = ledger if ledger is not None else Ledger()
     revoked = stages["revoked"].to_numpy(dtype=bool)
     n_revoked = int(revoked.sum())
     wrongful = revoked & ~truth
@@ -680,19 +836,48 @@ def revocation_count_headline(held_out: pd.DataFrame, stages: pd.DataFrame, trut
     group_share = float((labels == group).mean())
     nationality = held_out["nationality"].astype(str).to_numpy()
     codes, counts = np.unique(nationality[wrongful], return_counts=True)
+    rows = ledger.tables.setdefault(REVOCATION_COUNTS, [])
+
+    def count(id: str, what: str, value: int) -> Claim:
+        low, high = wilson_interval(np.array([value]), np.array([n_revoked]), confidence)
+        row = {"count": what, "value": value, "ci_low": math.floor(n_revoked * low[0]),
+               "ci_high": math.ceil(n_revoked * high[0]), "revocations": n_revoked,
+               "confidence": confidence}
+        rows.append(row)
+        return ledger.add(from_row(id, row, source=REVOCATION_COUNTS, keys=("count",),
+                                   n="revocations", style="count", unit="people"))
+
+    def with_interval(claim: Claim) -> str:
+        return f"{claim.text()} ({level.text()} CI {claim.interval()})"
+
+    level = ledger.add(setting("counts.level", "config.audit.confidence", confidence,
+                               style="level", unit="confidence level"))
+    wrong = count("counts.wrongful", "wrongful", n_wrongful)
+    focus = count("counts.focus_group", f"wrongful, {grouping} {group}", in_group)
+    share = ledger.add(Claim("counts.group_share", group_share, unit="share",
+                             source="metrics.csv",
+                             source_row={"view": "true", "grouping": grouping, "group": group,
+                                         "metric": "n"}, style="percent1"))
+    decided = ledger.add(Claim("counts.decided", len(held_out), unit="people",
+                               source="manifest.json",
+                               source_row={"key": "details.held_out_people"}, style="count"))
+    claims = [level, wrong, focus, share, decided]
     most = ""
     if counts.size:
         top = int(np.argmax(counts))  # ties: the first code alphabetically
-        most = (f", and the most of any nationality, "
-                f"{_count_interval(int(counts[top]), n_revoked, confidence)}, on students from "
-                f"{country_name(str(codes[top])) or codes[top]}")
-    return (f"Of {n_revoked:,} revocations, {_count_interval(n_wrongful, n_revoked, confidence)} "
-            f"were wrongful, of students who posed no threat; "
-            f"{_count_interval(in_group, n_revoked, confidence)} of them fell on students from "
-            f"{group}, who are {percent(group_share)} of the {len(held_out):,} students decided"
-            f"{most}. The count of revocations is system.capacity, given as a count; each "
-            f"interval is {n_revoked:,} times the {100 * confidence:g}% Wilson interval of its "
-            f"share of the revocations.")
+        most_claim = count("counts.top_nationality", f"wrongful, nationality {codes[top]}",
+                           int(counts[top]))
+        claims.append(most_claim)
+        most = (f", and the most of any nationality, {with_interval(most_claim)}, on students "
+                f"from {country_name(str(codes[top])) or codes[top]}")
+    text = (f"Of {wrong.text('n')} revocations, {wrong.text()} were wrongful, of students who "
+            f"posed no threat; {focus.text()} of them fell on students from {group}, who are "
+            f"{share.text()} of the {decided.text()} students decided. Intervals: "
+            f"{with_interval(wrong)} wrongful, {with_interval(focus)} on students from "
+            f"{group}{most}; the number of revocations is fixed by the experiment, and each "
+            f"interval is {wrong.text('n')} times the Wilson interval of its share of the "
+            "revocations.")
+    return ledger.sentence(text, claims)
 
 
 def report_blocks(directory: Path, stage_table: pd.DataFrame, share: pd.DataFrame,

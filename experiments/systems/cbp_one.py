@@ -23,9 +23,10 @@ from pydantic import Field, field_validator  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import newcombe_difference_interval, wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
-from experiments.config import Strict, ints_as_floats  # noqa: E402
+from experiments.config import Strict, ints_as_floats, system_seed  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
 from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
 from synthetic.faces import FACE_DIMS, TONE_BANDS, FaceSpace, tone_band  # noqa: E402
 from synthetic.systems.cbp_one import (  # noqa: E402
@@ -240,15 +241,20 @@ def run(
     genuine attempt (``y_true`` False) and is claimed by one impostor of their tone band
     (``y_true`` True); group columns are those of the person whose identity is claimed, and
     ``decision`` is "rejected".
+
+    Faces, captures and the audited attempts are drawn from the experiment's seed; which
+    training identities the vendor picks and the impostor pairs it calibrates on are the
+    system's own draw (:func:`system_seed`, redrawn by each replicate).
     """
     settings = config.system_settings()
     if settings.embedding_dims >= settings.training_identities:
         raise ValueError("system.embedding_dims must be below system.training_identities")
     seed = config.experiment.seed
+    vendor_seed = system_seed(config)
     space = FaceSpace(settings.tone_specific_variation, settings.capture_noise, seed)
     train_people, held_people = people.loc[train], people.loc[~train]
     calibration = Captures.of(space, train_people, np.random.default_rng(
-        np.random.SeedSequence([seed, CALIBRATION_PAIRS_STREAM])))
+        np.random.SeedSequence([vendor_seed, CALIBRATION_PAIRS_STREAM])))
     held_out = Captures.of(space, held_people, np.random.default_rng(
         np.random.SeedSequence([seed, HELD_OUT_PAIRS_STREAM])))
 
@@ -257,8 +263,8 @@ def run(
                                   settings.training_identities) for level in levels], axis=0)
     pool = TrainingPool.of(space, train_people, calibration.band, largest,
                            settings.captures_per_identity,
-                           np.random.default_rng(np.random.SeedSequence([seed,
-                                                                         TRAINING_PICK_STREAM])))
+                           np.random.default_rng(np.random.SeedSequence(
+                               [vendor_seed, TRAINING_PICK_STREAM])))
     results = {level: verify_at(level, settings, pool, calibration, held_out)
                for level in levels}  # one refit per training composition
     main = results[settings.representation]
@@ -306,6 +312,7 @@ def run(
         return {"decision": run(world, world_people, train, group_columns).decisions[
             "decision"].to_numpy(dtype=bool)}
 
+    ledger = Ledger()
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -328,7 +335,11 @@ def run(
             error_phrase="wrongly rejected at face verification (told they are not themselves)",
             negative_phrase=f"making a genuine attempt, in a mix of attempts assumed to be "
                              f"{100 * settings.genuine_share:g}% genuine",
-            headlines=verification_headlines(rates, sweep_table, settings),
+            phrase_claims=[setting("wording.genuine_share", "config.system.genuine_share",
+                                   settings.genuine_share, style="level", unit="share")],
+            headlines=verification_headlines(rates, sweep_table, settings, ledger,
+                                             config.audit.confidence),
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
@@ -338,26 +349,48 @@ def run(
     )
 
 
-def verification_headlines(rates: pd.DataFrame, sweep: pd.DataFrame, settings: Settings
+def verification_headlines(rates: pd.DataFrame, sweep: pd.DataFrame, settings: Settings,
+                           ledger: Ledger | None = None, confidence: float = 0.95
                            ) -> list[str]:
-    """Two findings: the tone gap at the configured training set, and as it evens out."""
-    bands = rates[rates["grouping"] == BAND_GROUPING].set_index("group")
+    """Two findings: the tone gap at the configured training set, and as it evens out. The
+    first finding's numbers are claims on face_verification_by_group.csv recorded in
+    ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
+    bands = rates[rates["grouping"] == BAND_GROUPING].set_index("group", drop=False)
     darker, lighter = bands.loc[TONE_BANDS[-1]], bands.loc[TONE_BANDS[0]]
-    found = [
+    source, keys = f"{RATES_TABLE}.csv", ("grouping", "group")
+
+    def claim(id: str, row: pd.Series, value: str, style: str, n: str | None = None) -> Claim:
+        return ledger.add(from_row(id, row, source=source, keys=keys, value=value,
+                                   ci=(f"{value}_ci_low", f"{value}_ci_high"), n=n,
+                                   style=style, unit="share" if style == "percent2"
+                                   else "extra days per 100 people"))
+
+    level = ledger.add(setting("verification.level", "config.audit.confidence", confidence,
+                               style="level", unit="confidence level"))
+    dark, light = (claim("verification.darker", darker, "fnmr", "percent2", "genuine_attempts"),
+                   claim("verification.lighter", lighter, "fnmr", "percent2",
+                         "genuine_attempts"))
+    dark_days, light_days = (claim("verification.darker_days", darker, "extra_days", "points1"),
+                             claim("verification.lighter_days", lighter, "extra_days",
+                                   "points1"))
+    fmr = ledger.add(setting("verification.target_fmr", "config.system.target_fmr",
+                             settings.target_fmr, unit="false match rate"))
+    days = ledger.add(setting("verification.days", "config.system.days_per_failed_attempt",
+                              settings.days_per_failed_attempt, unit="days"))
+    per = ledger.add(setting("verification.per", "tool.people_per_figure", 100,
+                             style="count", unit="people"))
+    found = [ledger.sentence(
         f"People with darker skin ({TONE_BANDS[-1].split('(')[1].rstrip(')')}) were told they "
-        f"were not themselves in {percent(darker['fnmr'], 2)} of genuine attempts (95% CI "
-        f"{percent(darker['fnmr_ci_low'], 2)}–{percent(darker['fnmr_ci_high'], 2)}; "
-        f"n = {int(darker['genuine_attempts']):,}), against {percent(lighter['fnmr'], 2)} for "
-        f"lighter skin ({percent(lighter['fnmr_ci_low'], 2)}–"
-        f"{percent(lighter['fnmr_ci_high'], 2)}; n = {int(lighter['genuine_attempts']):,}), at "
-        f"one threshold set for a {settings.target_fmr:g} false match rate. Assuming each "
-        f"failed attempt costs {settings.days_per_failed_attempt:g} day(s) of waiting (an "
-        f"assumption of the experiment, not a measurement), that is "
-        f"{darker['extra_days'] * 100:.1f} extra days per 100 people (95% CI "
-        f"{darker['extra_days_ci_low'] * 100:.1f}–{darker['extra_days_ci_high'] * 100:.1f}) "
-        f"against {lighter['extra_days'] * 100:.1f} "
-        f"({lighter['extra_days_ci_low'] * 100:.1f}–{lighter['extra_days_ci_high'] * 100:.1f})."
-    ]
+        f"were not themselves in {dark.text()} of genuine attempts, against {light.text()} for "
+        f"lighter skin, at one threshold set for a {fmr.text()} false match rate. Intervals "
+        f"at {level.text()}: {dark.interval()} (n = {dark.text('n')}) and "
+        f"{light.interval()} (n = {light.text('n')}). Assuming each failed attempt costs "
+        f"{days.text()} day(s) of waiting (an assumption of the experiment, not a "
+        f"measurement), that is {dark_days.text()} extra days per {per.text()} people "
+        f"({level.text()} CI {dark_days.interval()}) against {light_days.text()} "
+        f"({light_days.interval()}).",
+        [level, dark, light, dark_days, light_days, fmr, days, per])]
     gaps = sweep[sweep["tone_band"] == TONE_BANDS[-1]].set_index("representation")
     if len(gaps) > 1:
         low, high = gaps.iloc[0], gaps.iloc[-1]

@@ -18,9 +18,9 @@ import math
 import pandas as pd
 
 from audit import audit
-from audit.report import bounds
 from audit.result import ADJUSTED_COLUMNS
 from experiments.config import ExperimentConfig
+from experiments.writing.claims import Claim, Ledger, from_row, setting
 
 #: The run's views: which outcome column each audits (as in the runner).
 VIEWS = {"true": "y_true", "recorded": "y_recorded"}
@@ -98,13 +98,21 @@ def _flags(row: pd.Series) -> set[str]:
     return {f for f in str(row.get("flags", "") or "").split(";") if f}
 
 
-def composition_sentence(row: pd.Series) -> str:
+#: Key columns of an adjusted.csv row.
+ADJUSTED_KEYS = ("label", "view", "metric")
+
+
+def composition_sentence(row: pd.Series, ledger: Ledger | None = None,
+                         confidence: float = 0.95) -> str:
     """One adjusted comparison, for a reader: the adjusted ratio and gap beside the crude
     ones, and the share of the crude gap that is composition (who is in each group).
 
     Says "the data cannot tell" where no stratum holds both groups or an estimate is
-    undefined, and names the strata the comparison left out.
+    undefined, and names the strata the comparison left out. Every number is printed from a
+    claim on the row's line of adjusted.csv, recorded in ``ledger``; ``confidence`` is the
+    level of the run's intervals.
     """
+    ledger = ledger if ledger is not None else Ledger()
     words = strata_words(row["adjust_for"])
     flags = _flags(row)
     if "suppressed" in flags:
@@ -113,31 +121,56 @@ def composition_sentence(row: pd.Series) -> str:
         return (f"Within strata of {words}, the data cannot tell composition from mechanism: "
                 "no stratum holds both groups, so who is in each group and how the system "
                 "treats them cannot be separated.")
-    ratio, low, high = row["adjusted_ratio"], row["adjusted_ratio_ci_low"], \
-        row["adjusted_ratio_ci_high"]
+
+    def claim(id: str, value: str, ci: tuple[str, str] | None, style: str, unit: str,
+              kind: str = "adjusted") -> Claim:
+        return ledger.add(from_row(f"adjusted.{id}", row, source="adjusted.csv",
+                                   keys=ADJUSTED_KEYS, value=value, ci=ci, n=None,
+                                   style=style, unit=unit, interval_kind=kind))
+
+    level = ledger.add(setting("adjusted.level", "config.audit.confidence", confidence,
+                               style="level", unit="confidence level"))
+    used = claim("strata_used", "strata_used", None, "count", "strata")
+    claims = [level, used]
+    ratio = claim("ratio", "adjusted_ratio", ("adjusted_ratio_ci_low",
+                                              "adjusted_ratio_ci_high"), "ratio", "ratio")
+    crude_ratio = claim("crude_ratio", "crude_ratio", None, "ratio", "ratio", "none")
+    gap = claim("difference", "adjusted_diff", ("adjusted_diff_ci_low",
+                                                "adjusted_diff_ci_high"),
+                "signed_points", "percentage points")
+    crude_gap = claim("crude_difference", "crude_diff", None, "signed_points",
+                      "percentage points", "none")
+    claims += [ratio, crude_ratio, gap, crude_gap]
     left_out = int(row["strata_left_out"])
-    strata = (f"{int(row['strata_used'])} strata held both groups"
-              + (f", {left_out} left out" if left_out else ""))
-    if not math.isfinite(ratio):
+    strata = f"{used.text()} strata held both groups"
+    if left_out:
+        dropped = claim("strata_left_out", "strata_left_out", None, "count", "strata")
+        claims.append(dropped)
+        strata += f", {dropped.text()} left out"
+    if not ratio.has_interval and not math.isfinite(ratio.value):
         adjusted = "the adjusted ratio is undefined (no events in the reference's strata)"
     else:
-        ends = bounds(low, high, lambda v: f"{v:.2f}")
-        adjusted = f"the adjusted ratio is {ratio:.2f} (95% CI {ends})"
-    crude = (f"against the crude {row['crude_ratio']:.2f}"
+        adjusted = f"the adjusted ratio is {ratio.text()} ({level.text()} CI {ratio.interval()})"
+    crude = (f"against the crude {crude_ratio.text()}"
              if math.isfinite(row["crude_ratio"]) else "where the crude ratio is undefined")
-    diff = bounds(row["adjusted_diff_ci_low"], row["adjusted_diff_ci_high"],
-                  lambda v: f"{100 * v:+.2f}", separator=" to ")
     sentence = (f"Within strata of {words} ({strata}, Mantel-Haenszel), {adjusted}, {crude}; "
-                f"the gap is {100 * row['adjusted_diff']:+.2f} points ({diff}) against the crude "
-                f"{100 * row['crude_diff']:+.2f}.")
+                f"the gap is {gap.text()} points ({gap.interval(' to ')}) against the crude "
+                f"{crude_gap.text()}.")
+    low, high = ratio.ci_low, ratio.ci_high
     share = row["composition_share"]
-    part = bounds(row["composition_ci_low"], row["composition_ci_high"],
-                  lambda v: f"{100 * v:+.2f}", separator=" to ")
     if math.isfinite(share):
-        percent = 100 * share if abs(share) >= 0.005 else 0.0
+        part = claim("composition_part", "composition_part", ("composition_ci_low",
+                                                              "composition_ci_high"),
+                     "signed_points", "percentage points")
+        # A share that rounds to nothing is printed as 0%, never as -0%.
+        fraction = claim("composition_share", "composition_share", None, "percent0", "share",
+                         "none")
+        if abs(share) < 0.005:
+            fraction.value = 0.0
+        claims += [part, fraction]
         sentence += (f" Who is in each group (their mix of {words}) accounts for "
-                     f"{100 * row['composition_part']:+.2f} points of the crude gap ({part}), "
-                     f"{percent:.0f}% of it (Kitagawa).")
+                     f"{part.text()} points of the crude gap ({part.interval(' to ')}), "
+                     f"{fraction.text()} of it (Kitagawa).")
     crude_outside = (math.isfinite(row["crude_ratio"]) and math.isfinite(low)
                      and math.isfinite(high) and not low <= row["crude_ratio"] <= high)
     reversed_within = row["adjusted_diff"] * row["crude_diff"] < 0
@@ -152,10 +185,12 @@ def composition_sentence(row: pd.Series) -> str:
     if math.isfinite(low) and math.isfinite(high) and low <= 1 <= high:
         sentence += f" Within strata of {words}, the data cannot tell the two groups apart."
     if "heterogeneous" in flags:
+        homogeneity = claim("homogeneity_p", "homogeneity_p", None, "p", "p-value", "none")
+        claims.append(homogeneity)
         sentence += (f" The gap differs between strata (homogeneity p = "
-                     f"{row['homogeneity_p']:.2g}), so one adjusted figure summarises unlike "
+                     f"{homogeneity.text()}), so one adjusted figure summarises unlike "
                      "strata.")
-    return sentence
+    return ledger.sentence(sentence, claims)
 
 
 def focus_row(adjusted: pd.DataFrame, focus: object, metric: str = "fpr",

@@ -47,6 +47,11 @@ class Decisions:
         A column of ``table`` naming each row's cluster when rows are not independent
         (people whose suspicion comes from one source); the run's audits then use clustered
         intervals (:mod:`audit.clusters`). None: rows are independent.
+    replicate_outcomes : dict
+        The system's own outcomes of this draw of its randomness, as small tables by name
+        (whether a feedback loop ran away, say). Under replicates the runner stacks each
+        table over the replicates, with a ``replicate`` column, and hands the stacks to
+        ``Hooks.pool_replicates``.
     """
 
     table: pd.DataFrame
@@ -54,6 +59,7 @@ class Decisions:
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     unit: str = "people"
     cluster: str | None = None
+    replicate_outcomes: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass
@@ -74,6 +80,13 @@ class Wording:
         priority", "posing no threat".
     headlines : list of str
         System-specific findings, quoted before the general ones (five at most in all).
+    claims : list of Claim
+        The claims (:class:`experiments.writing.claims.Claim`) behind every number the
+        system's headlines print, each tied to its sentence: a headline rendered from claims
+        (:meth:`experiments.writing.claims.Ledger.sentence`) cites its table rows.
+    phrase_claims : list of Claim
+        Claims on the numbers the phrases above print (an assumed mix of attempts): every
+        sentence that uses a phrase carries them.
     write_extras : callable or None
         Called with the staging directory before the report is built; returns extra report
         blocks (figures included).
@@ -84,6 +97,8 @@ class Wording:
     error_phrase: str = "prioritised in error (selected though in no stated priority)"
     negative_phrase: str = "in no stated priority"
     headlines: list[str] = field(default_factory=list)
+    claims: list[Any] = field(default_factory=list)
+    phrase_claims: list[Any] = field(default_factory=list)
     write_extras: Callable[[Path], list[object]] | None = None
 
 
@@ -97,6 +112,11 @@ class Hooks:
         Takes the twins' people table (same rows as the population) and returns their
         decisions for the held-out people with the factual run's cut-off; None when the system
         cannot decide twins.
+    decide_twins_by_effect : callable or None
+        Like ``decide_twins``, also told the twin's effect (``"total"`` or ``"direct"``); used
+        instead of it when set. A system whose own draws follow the attribute (an applicant's
+        phone traces follow their nationality) holds those draws at their factual values for a
+        direct twin and regenerates them for a total one, so it must know which is asked.
     decide_world : callable or None
         Takes a world's config (bias knobs switched) and people (mechanisms re-applied) and
         returns ``{"decision": ndarray, ...}`` for the same rows as the decisions, reusing
@@ -107,12 +127,19 @@ class Hooks:
     remedy_model : RemedyModel or None
         What the model remedies need: the learned score, its training rows and its decision
         rule; None when the system has no learned score to remedy.
+    pool_replicates : callable or None
+        Called on the first replicate's run, when a run has more than one replicate, with
+        each of ``Decisions.replicate_outcomes`` stacked over every replicate (the first
+        included); the system may then word its own findings over the replicates (its
+        headlines, tables and report blocks) instead of over the first one.
     """
 
     decide_twins: Callable[[pd.DataFrame], np.ndarray] | None = None
+    decide_twins_by_effect: Callable[[pd.DataFrame, str], np.ndarray] | None = None
     decide_world: Callable[..., dict[str, np.ndarray]] | None = None
     world_contrasts: list[WorldContrast] = field(default_factory=list)
     remedy_model: RemedyModel | None = None
+    pool_replicates: Callable[[dict[str, pd.DataFrame]], None] | None = None
 
 
 @dataclass
@@ -199,6 +226,11 @@ class RemedyModel:
         Columns the system reads that are nationality or its named proxies (unawareness).
     sample_weight : bool
         Whether ``make_estimator``'s ``fit`` takes sample weights.
+    label_note : str
+        A sentence the remedies report prints before any remedy when the recorded label is a
+        function of the features (an equalised-odds remedy then returns the recorded label
+        itself, and every check of a fix against the records passes by construction); empty
+        otherwise.
     """
 
     train_people: pd.DataFrame
@@ -213,6 +245,7 @@ class RemedyModel:
     decide: Callable[[np.ndarray], np.ndarray]
     proxies: tuple[str, ...] = ()
     sample_weight: bool = True
+    label_note: str = ""
 
 
 def raised_share_capacity(config: ExperimentConfig) -> dict[str, float]:

@@ -26,6 +26,7 @@ from audit.report import percent  # noqa: E402
 from experiments.config import Strict  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, derived, from_row, setting
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.writing.names import named_labels
 from synthetic.systems.detention_rca import (  # noqa: E402
@@ -141,6 +142,9 @@ def run(
         return change_section(change, directory, singles, config.audit.confidence,
                               settings.release_branch)
 
+    ledger = Ledger()
+    found = change_headlines(change, selected_interval if "nationality" in decisions.columns
+                             else None, ledger, config.audit.confidence)
     shares = {
         _version(branch): {name: float(np.mean(codes == i))
                            for i, name in enumerate(RECOMMENDATIONS)}
@@ -156,7 +160,10 @@ def run(
                 "recommendation_shares": shares,
                 "true_risk_prevalence": float(truth.mean()),
             },
-            extra_tables={CHANGE_TABLE: change},
+            extra_tables={CHANGE_TABLE: change,
+                          # rows a headline computed, which its claims cite
+                          **{name.removesuffix(".csv"): pd.DataFrame(rows)
+                             for name, rows in ledger.tables.items()}},
         ),
         wording=Wording(
             card=system.card(),
@@ -164,8 +171,8 @@ def run(
             error_phrase="recommended for detention though they posed neither flight risk nor "
                           "danger",
             negative_phrase="posing neither flight risk nor danger",
-            headlines=change_headlines(change, selected_interval if "nationality" in
-                                       decisions.columns else None),
+            headlines=found,
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
@@ -175,48 +182,85 @@ def run(
     )
 
 
-def _pp(value: float) -> str:
-    return f"{100 * value:+.1f} percentage points"
+#: The file holding the selection-adjusted interval a headline quotes.
+SELECTED_TABLE = "selected_change"
 
 
 def change_headlines(change: pd.DataFrame,
-                     selected_interval: Callable[[str, int], tuple[float, float]] | None = None
-                     ) -> list[str]:
+                     selected_interval: Callable[[str, int], tuple[float, float]] | None = None,
+                     ledger: Ledger | None = None, confidence: float = 0.95) -> list[str]:
     """Two findings on the removal: overall, and the nationality it moved most.
 
     That nationality is selected by rank, so its sentence says so and quotes an interval made
-    simultaneous over the nationalities compared (``selected_interval(group, compared)``);
-    without one it quotes none.
+    simultaneous over the nationalities compared (``selected_interval(group, compared)``,
+    written as a row of selected_change.csv); without one it quotes none. Every number is a
+    claim on release_branch_change.csv or that row, recorded in ``ledger``.
     """
+    ledger = ledger if ledger is not None else Ledger()
+    source, keys = f"{CHANGE_TABLE}.csv", ("grouping", "group", "metric")
     wrongful = change[change["metric"] == "wrongful_detention_rate"]
     overall = wrongful[wrongful["grouping"] == "(all)"].iloc[0]
-    found = [
-        f"Removing the release branch moved the share of held-out people posing neither flight "
-        f"risk nor danger who were recommended for detention from {percent(overall['before'])} "
-        f"to {percent(overall['after'])} ({_pp(overall['difference'])}, 95% CI "
-        f"{100 * overall['diff_ci_low']:+.1f} to {100 * overall['diff_ci_high']:+.1f}; "
-        f"n = {int(overall['denominator_before']):,})."
-    ]
+
+    def claim(id: str, row: pd.Series, value: str, ci: tuple[str, str] | None = None,
+              n: str | None = None, style: str = "percent1") -> Claim:
+        return ledger.add(from_row(id, row, source=source, keys=keys, value=value, ci=ci,
+                                   n=n, style=style,
+                                   unit="share" if style.startswith("percent")
+                                   else "percentage points", interval_kind="paired"))
+
+    level = ledger.add(setting("change.level", "config.audit.confidence", confidence,
+                               style="level", unit="confidence level"))
+    before = claim("change.before", overall, "before", n="denominator_before")
+    after = claim("change.after", overall, "after")
+    rise = claim("change.difference", overall, "difference", ("diff_ci_low", "diff_ci_high"),
+                 style="signed_points1")
+    found = [ledger.sentence(
+        f"Removing the release branch raised the share of people posing neither flight risk "
+        f"nor danger whom the tool recommended for detention from {before.text()} to "
+        f"{after.text()}. That is {rise.text()} percentage points ({level.text()} CI "
+        f"{rise.interval(' to ')}, paired on the same people; n = {before.text('n')}).",
+        [level, before, after, rise])]
     usable = wrongful[(wrongful["grouping"] == "nationality") & (wrongful["flags"] == "")]
     if not usable.empty:
         top = usable.loc[usable["difference"].idxmax()]
         release = change[(change["grouping"] == "nationality") & (change["group"] == top["group"])
                          & (change["metric"] == "release_rate")].iloc[0]
         compared = len(usable)
+        count = ledger.add(derived("change.compared", compared, source=source,
+                                   source_row={"grouping": "nationality",
+                                               "metric": "wrongful_detention_rate",
+                                               "flags": ""}, unit="nationalities"))
+        released = claim("change.top_release", release, "before")
+        top_rise = claim("change.top_difference", top, "difference", n="denominator_before",
+                         style="signed_points1")
+        overall_rise = claim("change.overall_difference", overall, "difference",
+                             style="signed_points1")
+        claims = [level, count, released, top_rise, overall_rise]
         if selected_interval is not None:
             low, high = selected_interval(str(top["group"]), compared)
-            bounds = (f"95% CI adjusted for selection among {compared} nationalities "
-                      f"{100 * low:+.1f} to {100 * high:+.1f}")
+            row = {"grouping": "nationality", "group": str(top["group"]),
+                   "metric": "wrongful_detention_rate", "difference": float(top["difference"]),
+                   "ci_low": low, "ci_high": high, "compared": compared,
+                   "confidence": 1 - (1 - confidence) / compared}
+            ledger.tables.setdefault(f"{SELECTED_TABLE}.csv", []).append(row)
+            selected = ledger.add(from_row("change.top_selected", row,
+                                           source=f"{SELECTED_TABLE}.csv", keys=keys,
+                                           value="difference", n=None,
+                                           style="signed_points1",
+                                           unit="percentage points",
+                                           interval_kind="simultaneous"))
+            claims.append(selected)
+            bounds = (f"{level.text()} CI adjusted for selection among {count.text()} "
+                      f"nationalities {selected.interval(' to ')}")
         else:
             bounds = "no interval adjusted for that selection is available"
-        found.append(
-            f"Of the {compared} nationalities compared, the largest rise was for people from "
-            f"{top['group']} (selected for being the largest), {percent(release['before'])} "
-            f"of whom the tool had recommended for release: their wrongful detention "
-            f"recommendations rose by {_pp(top['difference'])} ({bounds}; "
-            f"n = {int(top['denominator_before']):,}), against {_pp(overall['difference'])} "
-            "overall."
-        )
+        found.append(ledger.sentence(
+            f"Of the {count.text()} nationalities compared, the largest rise was for people "
+            f"from {top['group']}, {released.text()} of whom the tool had recommended for "
+            f"release. Their wrongful detention recommendations rose by {top_rise.text()} "
+            f"percentage points ({bounds}; n = {top_rise.text('n')}), against "
+            f"{overall_rise.text()} overall; the nationality was selected for having the "
+            "largest rise.", claims))
     return found
 
 

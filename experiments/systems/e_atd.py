@@ -18,10 +18,12 @@ from pydantic import Field, field_validator  # noqa: E402
 
 from audit import audit  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
-from audit.report import number, percent  # noqa: E402
+from audit.report import percent  # noqa: E402
 from experiments.config import ConfigError, Strict, ints_as_floats  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
+from experiments.systems.composition import strata_words  # noqa: E402
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.writing.names import named_labels
 from synthetic.population import PopulationInputError, load_profile  # noqa: E402
@@ -154,6 +156,7 @@ def run(
         return report_section(directory, rates, parts, accent, held, settings, verifier,
                               config.audit.confidence)
 
+    ledger = Ledger()
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -174,7 +177,8 @@ def run(
             error_phrase="recorded with at least one violation though they made every check-in "
                           "call",
             negative_phrase="who made every check-in call",
-            headlines=checkin_headlines(config, rates, settings.n_checkins),
+            headlines=checkin_headlines(config, rates, settings.n_checkins, ledger),
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
@@ -286,10 +290,12 @@ def _cell(row: pd.Series, scale: float = 100.0, digits: int = 1, suffix: str = "
             f"{scale * row['ci_high']:.{digits}f})")
 
 
-def checkin_headlines(config: ExperimentConfig, rates: pd.DataFrame, n_checkins: int
-                      ) -> list[str]:
+def checkin_headlines(config: ExperimentConfig, rates: pd.DataFrame, n_checkins: int,
+                      ledger: Ledger | None = None) -> list[str]:
     """The first focus comparison in check-ins: first-attempt false rejections and
-    violations per person, each with its interval (clustered by person) and the gap's."""
+    violations per person, each with its interval (clustered by person) and the gap's, every
+    number a claim on checkin_rates.csv recorded in ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
     if not config.audit.focus:
         return []
     focus = config.audit.focus[0]
@@ -297,7 +303,8 @@ def checkin_headlines(config: ExperimentConfig, rates: pd.DataFrame, n_checkins:
     if part.empty:
         return []
     reference = focus.reference or str(part["reference"].iloc[0])
-    by = {m: part[part["measure"] == m].set_index("group") for m, *_ in CHECKIN_MEASURES}
+    by = {m: part[part["measure"] == m].set_index("group", drop=False)
+          for m, *_ in CHECKIN_MEASURES}
     frr, per_person = by["first_attempt_rejection_rate"], by["recorded_violations_per_person"]
     if focus.group not in frr.index or reference not in frr.index:
         return []
@@ -305,21 +312,40 @@ def checkin_headlines(config: ExperimentConfig, rates: pd.DataFrame, n_checkins:
     gv, rv = per_person.loc[focus.group], per_person.loc[reference]
     if any("suppressed" in str(x["flags"]) for x in (g, r, gv, rv)):
         return []
+    source, keys = f"{CHECKIN_TABLE}.csv", ("grouping", "group", "measure")
+
+    def claim(id: str, row: pd.Series, style: str = "percent1", n: str | None = "denominator",
+              value: str = "value", ci: tuple[str, str] = ("ci_low", "ci_high")) -> Claim:
+        return ledger.add(from_row(id, row, source=source, keys=keys, value=value, ci=ci,
+                                   n=n, style=style, unit="share" if style == "percent1"
+                                   else "violations per person"))
+
+    level = ledger.add(setting("checkin.level", "config.audit.confidence",
+                               config.audit.confidence, style="level",
+                               unit="confidence level"))
+    rate, base = claim("checkin.rate", g), claim("checkin.reference_rate", r)
+    violations = claim("checkin.violations", gv, "ratio", None)
+    reference_violations = claim("checkin.reference_violations", rv, "ratio", None)
+    scheduled = ledger.add(setting("checkin.scheduled", "config.system.n_checkins",
+                                   n_checkins, unit="check-ins"))
+    claims = [level, rate, base, violations, reference_violations, scheduled]
+    who = f'people with {strata_words(focus.grouping)} "{focus.group}"'
     gap = ""
     if str(g["reference"]) == reference:
-        gap = (f", a gap of {100 * g['difference']:+.1f} percentage points (95% CI "
-               f"{100 * g['diff_ci_low']:+.1f} to {100 * g['diff_ci_high']:+.1f})")
-    return [
-        f"Check-in calls of people with {focus.grouping} {focus.group} were rejected at the "
-        f"first attempt in {percent(g['value'])} of the check-ins they attended (95% CI "
-        f"{percent(g['ci_low'])}–{percent(g['ci_high'])}, clustered by person; "
-        f"n = {int(g['denominator']):,} check-ins), against {percent(r['value'])} for "
-        f"{reference} ({percent(r['ci_low'])}–{percent(r['ci_high'])}; "
-        f"n = {int(r['denominator']):,}){gap}; over {n_checkins} scheduled check-ins they "
-        f"were recorded with {number(gv['value'])} violations per person (95% CI "
-        f"{number(gv['ci_low'])}–{number(gv['ci_high'])}) against {number(rv['value'])} "
-        f"({number(rv['ci_low'])}–{number(rv['ci_high'])})."
-    ]
+        difference = claim("checkin.difference", g, "signed_points1", None, "difference",
+                           ("diff_ci_low", "diff_ci_high"))
+        claims.append(difference)
+        gap = (f"; the gap is {difference.text()} percentage points ({level.text()} CI "
+               f"{difference.interval(' to ')})")
+    return [ledger.sentence(
+        f"At check-in calls, {who} were rejected at the first attempt in {rate.text()} of "
+        f"the check-ins they attended, against {base.text()} for {reference}; over "
+        f"{scheduled.text()} scheduled check-ins they were recorded with "
+        f"{violations.text()} violations per person against {reference_violations.text()}. "
+        f"Intervals at {level.text()}, clustered by person: {rate.interval()} (n = "
+        f"{rate.text('n')} check-ins) and {base.interval()} (n = {base.text('n')}){gap}; "
+        f"violations per person {violations.interval()} and "
+        f"{reference_violations.interval()}.", claims)]
 
 
 MEASURE_TITLES = {

@@ -24,6 +24,7 @@ from audit.report import percent  # noqa: E402
 from experiments.config import ConfigError, Strict, ints_as_floats, system_seed  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from synthetic.population import PopulationInputError, load_profile  # noqa: E402
 from synthetic.systems.iborderctrl import (  # noqa: E402
@@ -181,8 +182,9 @@ def run(
         decision=result.flagged,
         score=special.ndtr(result.scores),  # the score mapped to [0, 1], not a probability
     )
-    pilot = pilot_table(result, settings)
+    pilot = pilot_table(result, settings, config.audit.confidence)
     precision = precision_table(result, settings, config.audit.confidence)
+    ledger = Ledger()
 
     def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
                      ) -> dict[str, np.ndarray]:
@@ -212,7 +214,9 @@ def run(
             decision_label="flagged as deceptive",
             error_phrase="flagged as deceptive though they told the truth",
             negative_phrase="telling the truth",
-            headlines=pilot_headlines(pilot, precision, settings),
+            headlines=pilot_headlines(pilot, precision, settings, ledger,
+                                      config.audit.confidence),
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
@@ -296,37 +300,84 @@ def _rate_words(rate: float) -> str:
     return f"1 in {round(1 / rate):,}" if rate < 0.5 else f"{100 * rate:g}%"
 
 
-def pilot_headlines(pilot: pd.DataFrame, precision: pd.DataFrame, settings: Settings
-                    ) -> list[str]:
+def pilot_headlines(pilot: pd.DataFrame, precision: pd.DataFrame, settings: Settings,
+                    ledger: Ledger | None = None, confidence: float = 0.95) -> list[str]:
     """Two findings: what the pilot's accuracy says, and what a flag is worth at the base
-    rate."""
+    rate. Every number is a claim on pilot.csv, precision_by_base_rate.csv or a setting,
+    recorded in ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
+    pilot_file, precision_file = f"{PILOT_TABLE}.csv", f"{PRECISION_TABLE}.csv"
     own, published = pilot.iloc[0], pilot.iloc[1]
+
+    def pilot_claim(id: str, row: pd.Series, column: str, style: str = "count",
+                    unit: str = "people") -> Claim:
+        return ledger.add(from_row(id, row, source=pilot_file, keys=("pilot",), value=column,
+                                   ci=None, n=None, style=style, unit=unit))
+
+    level = ledger.add(setting("pilot.level", "config.audit.confidence", confidence,
+                               style="level", unit="confidence level"))
+    accuracy = ledger.add(from_row("pilot.accuracy", own, source=pilot_file, keys=("pilot",),
+                                   value="accuracy", n="people", style="percent1",
+                                   unit="share"))
+    lied, correct = (pilot_claim("pilot.instructed_to_lie", own, "instructed_to_lie"),
+                     pilot_claim("pilot.correct", own, "correct"))
+    chance_claim = ledger.add(setting("pilot.chance", "tool.chance_accuracy", 0.5,
+                                      style="percent0", unit="share"))
+    lab = ledger.add(setting("pilot.published_accuracy", "tool.published_accuracy", 0.76,
+                             style="percent0", unit="share"))
+    lab_row = ledger.add(from_row("pilot.published", published, source=pilot_file,
+                                  keys=("pilot",), value="accuracy", n="people",
+                                  style="percent1", unit="share"))
+    lab_correct = pilot_claim("pilot.published_correct", published, "correct")
     chance = "includes" if own["ci_low"] <= 0.5 <= own["ci_high"] else "excludes"
-    found = [
-        f"Calibrated on a pilot of {int(own['people'])} people "
-        f"({int(own['instructed_to_lie'])} instructed to lie; {own['composition']}), the "
-        f"detector classified {int(own['correct'])} correctly, an accuracy of "
-        f"{percent(own['accuracy'])} (95% Wilson CI {percent(own['ci_low'])}–"
-        f"{percent(own['ci_high'])}), an interval that {chance} the 50% of a coin toss; the "
-        f"published lab figure of about 76% on 30 people ({PUBLISHED_CORRECT} of "
-        f"{PUBLISHED_N}) has a 95% interval of {percent(published['ci_low'])}–"
-        f"{percent(published['ci_high'])}."
-    ]
+    first = ledger.sentence(
+        f"The lie detector, set on a pilot of {accuracy.text('n')} people ({lied.text()} told "
+        f"to lie), judged {correct.text()} of them correctly: {accuracy.text()}, an accuracy "
+        f"whose {level.text()} interval {accuracy.interval()} {chance} the "
+        f"{chance_claim.text()} of a coin toss. The published lab figure of about "
+        f"{lab.text()} rests on {lab_row.text('n')} people ({lab_correct.text()} of "
+        f"{lab_row.text('n')} correct; {level.text()} Wilson interval "
+        f"{lab_row.interval()}).",
+        [level, accuracy, lied, correct, chance_claim, lab, lab_row, lab_correct])
+    found = [first]
     at = precision[np.isclose(precision["base_rate"], settings.base_rate)]
-    run, lab = at.iloc[0], at.iloc[1]
+    run, lab_at = at.iloc[0], at.iloc[1]
     if np.isfinite(run["precision"]):
-        found.append(
-            f"At a base rate of {_rate_words(settings.base_rate)} travellers deceiving, Bayes' "
-            f"rule on this run's measured rates (flags of {percent(run['tpr'])} of "
-            f"{int(run['deceivers_measured']):,} deceivers and {percent(run['fpr'])} of "
-            f"{int(run['truthful_measured']):,} truthful travellers) puts the share of flags "
-            f"that fall on deceivers at {percent(run['precision'], 2)} (bounds from the two "
-            f"rates' 95% intervals {percent(run['precision_low'], 2)}–"
-            f"{percent(run['precision_high'], 2)}); a detector whose sensitivity and "
-            f"specificity both equalled the lab's 76.7% would be right in "
-            f"{percent(lab['precision'], 2)} of its flags ({percent(lab['precision_low'], 2)}–"
-            f"{percent(lab['precision_high'], 2)}): most flags fall on truthful travellers."
-        )
+        keys = ("base_rate", "detector")
+
+        def bound(id: str, row: pd.Series) -> Claim:
+            return ledger.add(from_row(
+                id, row, source=precision_file, keys=keys, value="precision",
+                ci=("precision_low", "precision_high"), n=None, style="percent",
+                unit="share", interval_kind="bounds with stated confidence"))
+
+        def measured(id: str, value: str, n: str) -> Claim:
+            return ledger.add(from_row(id, run, source=precision_file, keys=keys,
+                                       value=value, ci=None, n=n, style="percent1",
+                                       unit="share"))
+
+        base = ledger.add(setting("precision.base_rate", "config.system.base_rate",
+                                  settings.base_rate, style="one_in", unit="share"))
+        joint = ledger.add(setting("precision.joint_level", "config.audit.confidence",
+                                   confidence, style="joint_level",
+                                   unit="confidence level"))
+        tpr, fpr = (measured("precision.tpr", "tpr", "deceivers_measured"),
+                    measured("precision.fpr", "fpr", "truthful_measured"))
+        share, lab_share = bound("precision.this_run", run), bound("precision.lab", lab_at)
+        lab_accuracy = ledger.add(from_row("precision.lab_accuracy", lab_at,
+                                           source=precision_file, keys=keys, value="tpr",
+                                           ci=None, n=None, style="percent1", unit="share"))
+        found.append(ledger.sentence(
+            f"If {base.text()} travellers lied, {share.text()} of this detector's flags would "
+            f"fall on liars, and most flags on people telling the truth. Bayes' rule on this "
+            f"run's measured rates (flags for {tpr.text()} of {tpr.text('n')} liars and "
+            f"{fpr.text()} of {fpr.text('n')} truthful travellers) puts the share at "
+            f"{share.text()}, between {share.interval(' and ')} with at least {joint.text()} "
+            f"confidence; a detector whose sensitivity and specificity both equalled the "
+            f"lab's {lab_accuracy.text()} would be right in {lab_share.text()} of its flags "
+            f"(between {lab_share.interval(' and ')} with at least {joint.text()} "
+            "confidence).",
+            [base, joint, tpr, fpr, share, lab_share, lab_accuracy]))
     return found
 
 

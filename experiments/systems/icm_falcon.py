@@ -17,6 +17,7 @@ from audit.report import percent
 from experiments.config import Strict
 from experiments.config.remedies import MODEL_REMEDIES
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording, raised_share_capacity
+from experiments.writing.claims import Claim, Ledger, from_row, setting
 from experiments.writing.document import Heading, Paragraph, Table
 from synthetic.networks import SocialGraph, build_graph
 from synthetic.systems.icm_falcon import (
@@ -146,6 +147,7 @@ def run(
     def write_extras(directory: Path) -> list[object]:
         return report_blocks(spread, homophily, settings, graph, flat, config.audit.confidence)
 
+    ledger = Ledger()
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -168,7 +170,8 @@ def run(
             decision_label="flagged as persons of interest",
             error_phrase="flagged as persons of interest though of no enforcement interest",
             negative_phrase="of no enforcement interest",
-            headlines=link_headlines(config, spread, homophily),
+            headlines=link_headlines(config, spread, homophily, ledger),
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
@@ -221,34 +224,54 @@ def _ci(low: float, high: float) -> str:
     return f"{100 * low:+.2f} to {100 * high:+.2f}"
 
 
-def link_headlines(config: ExperimentConfig, spread: pd.DataFrame, homophily: pd.DataFrame
-                   ) -> list[str]:
-    """How far suspicion spread for the first pre-specified group, and what homophily did."""
+def link_headlines(config: ExperimentConfig, spread: pd.DataFrame, homophily: pd.DataFrame,
+                   ledger: Ledger | None = None) -> list[str]:
+    """How far suspicion spread for the first pre-specified group, and what homophily did.
+    The first finding's numbers are claims on suspicion_spread.csv recorded in ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
     focus = next((f for f in config.audit.focus if " × " not in f.grouping), None)
     if focus is None:
         return []
     level = f"{100 * config.audit.confidence:.0f}%"
-    rows = spread[spread["grouping"] == focus.grouping].set_index("group")
+    rows = spread[spread["grouping"] == focus.grouping].set_index("group", drop=False)
     reference = focus.reference or config.audit.reference.get(focus.grouping, "")
     found = []
     if focus.group in rows.index and reference in rows.index:
         g, r = rows.loc[focus.group], rows.loc[reference]
+        source, keys = f"{SPREAD_TABLE}.csv", ("grouping", "group")
+        level_claim = ledger.add(setting("spread.level", "config.audit.confidence",
+                                         config.audit.confidence, style="level",
+                                         unit="confidence level"))
 
-        def tied(row: pd.Series) -> str:
+        def claim(id: str, row: pd.Series, value: str, style: str = "count",
+                  ci: tuple[str, str] | None = None, n: str | None = None) -> Claim:
+            return ledger.add(from_row(id, row, source=source, keys=keys, value=value,
+                                       ci=ci, n=n, style=style, unit="people"))
+
+        cases = claim("spread.true_cases", g, "true_cases")
+        per_case = claim("spread.per_true_case", g, "flagged_per_true_case", "ratio")
+        reference_per_case = claim("spread.reference_per_true_case", r,
+                                   "flagged_per_true_case", "ratio")
+        claims = [level_claim, cases, per_case, reference_per_case]
+
+        def tied(id: str, row: pd.Series) -> str:
             if not np.isfinite(row["tied_value"]):
                 return "no such people"
-            return (f"{percent(row['tied_value'], 2)} ({level} CI {percent(row['tied_ci_low'], 2)}"
-                    f"–{percent(row['tied_ci_high'], 2)}; n = {int(row['tied_denominator']):,})")
+            share = claim(id, row, "tied_value", "percent2", ("tied_ci_low", "tied_ci_high"),
+                          "tied_denominator")
+            claims.append(share)
+            return (f"{share.text()} ({level_claim.text()} CI {share.interval()}; n = "
+                    f"{share.text('n')})")
 
-        found.append(
-            f"Suspicion spread: for each of the {int(g['true_cases']):,} people from "
-            f"{focus.group} truly of enforcement interest, {g['flagged_per_true_case']:.2f} "
-            f"people from {focus.group} of no interest were flagged as persons of interest, "
-            f"against {r['flagged_per_true_case']:.2f} per true case for {reference} (ratios "
-            "of counts among the audited people, given without an interval); of the people of "
-            f"no interest tied to a true case, {tied(g)} were flagged from {focus.group} and "
-            f"{tied(r)} from {reference}."
-        )
+        found.append(ledger.sentence(
+            f"For each of the {cases.text()} people from {focus.group} truly of enforcement "
+            f"interest, the system flagged {per_case.text()} people from {focus.group} of no "
+            f"interest, against {reference_per_case.text()} per true case for {reference}. "
+            "These are ratios of two counts among the same audited people, given without an "
+            "interval: the flags spread along ties between people, so no interval that "
+            "treats people as independent would hold. Of the people of no interest tied to a "
+            f"true case, {tied('spread.tied', g)} were flagged from {focus.group} and "
+            f"{tied('spread.reference_tied', r)} from {reference}.", claims))
     fpr = homophily[(homophily["grouping"] == focus.grouping) & (homophily["metric"] == "fpr")
                     ].set_index("group")
     if focus.group in fpr.index:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from experiments.config import Strict
+from experiments.config import Strict, system_seed
 from experiments.systems.contract import (
     Decisions,
     Hooks,
@@ -38,14 +38,30 @@ class Settings(Strict):
     use_nationality: bool = Field(default=False, description="nationality as a feature")
 
 
+#: The historical label is read off three of the score's own features, which the remedies
+#: report must say before a reader takes a fix "by the records" as evidence.
+LABEL_NOTE = (
+    "The recorded label this system learns (a recorded serious crime, gang affiliation or "
+    "overstay) is an exact function of three of its own features (recorded criminal record, "
+    "recorded gang affiliation, recorded overstay). A remedy that equalises error rates "
+    "against the records can therefore return the recorded label itself: its accuracy by "
+    "the records is 100% and its gap by the records is zero by construction, which says "
+    "nothing about fairness. Only the columns by the true outcome judge these remedies.")
+
+
 def run(
     config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray, group_columns: list[str]
 ) -> SystemRun:
-    """Train the ImmigrationOS mimic on the training split and decide on the rest."""
+    """Train the ImmigrationOS mimic on the training split and decide on the rest.
+
+    The model's fitting (gradient boosting holds out a random validation share for early
+    stopping) is the system's own draw (:func:`system_seed`, redrawn by each replicate).
+    """
     settings = config.system_settings()
+    fit_seed = system_seed(config)
     system = ImmigrationOSPrioritiser(
         model=settings.model, capacity=settings.capacity,
-        use_nationality=settings.use_nationality, random_state=config.experiment.seed,
+        use_nationality=settings.use_nationality, random_state=fit_seed,
     )
     in_sample = people["in_training_sample"].to_numpy(dtype=bool) if (
         "in_training_sample" in people.columns) else np.ones(len(people), dtype=bool)
@@ -73,9 +89,9 @@ def run(
         sensitive_held_out=held_out[sensitive], fitted=system,
         make_estimator=lambda: ImmigrationOSPrioritiser(
             model=settings.model, capacity=settings.capacity,
-            use_nationality=settings.use_nationality, random_state=config.experiment.seed),
+            use_nationality=settings.use_nationality, random_state=fit_seed),
         decide=lambda scores: top_share(scores, settings.capacity)[0],
-        proxies=UNAWARE_COLUMNS)
+        proxies=UNAWARE_COLUMNS, label_note=LABEL_NOTE)
 
     return SystemRun(
         decided=Decisions(

@@ -18,10 +18,11 @@ from experiments.config import Strict
 from experiments.config.remedies import MODEL_REMEDIES
 from experiments.errors import UsageError
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording
+from experiments.writing.claims import Claim, Ledger, from_row, setting
 from experiments.writing.document import Figure, Heading, Paragraph, Table
 from experiments.writing.names import named_labels
 from synthetic.names import NamePoolError, load_name_pools
-from synthetic.systems.name_matching import WatchlistMatcher, list_shares, screen
+from synthetic.systems.name_matching import WatchlistMatcher, draw_listed, list_shares, screen
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -108,11 +109,16 @@ def run(
     birth_year = settings.reference_year - people["age"].to_numpy(dtype=np.int64)
     held_out = ~train
 
-    def check(world: Settings, listed: np.ndarray | None = None
+    def check(world: Settings, listed: np.ndarray | None = None,
+              names_of: np.ndarray | None = None, years: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, object, WatchlistMatcher]:
+        # ``names_of`` and ``years``: a total twin's name origins and birth years; the list's
+        # composition stays the factual travellers'.
+        names_of = origin if names_of is None else names_of
+        years = birth_year if years is None else years
         try:
             shares = list_shares(world.list_composition, world.list_shares, origin, pools)
-            screening = screen(pools, origin, ids, seed, birth_year=birth_year,
+            screening = screen(pools, names_of, ids, seed, birth_year=years,
                                list_size=world.list_size, shares=shares,
                                listed_rate=world.listed_rate,
                                concentration=world.name_concentration,
@@ -122,8 +128,7 @@ def run(
             raise UsageError(f"system: {error}") from None
         matcher = _matcher(world).fit(*screening.list_strings(pools),
                                       screening.watchlist["birth_year"])
-        score = matcher.score(*screening.passport_strings(pools, held_out),
-                              birth_year[held_out])
+        score = matcher.score(*screening.passport_strings(pools, held_out), years[held_out])
         return score, screening.listed[held_out], screening, matcher
 
     score, listed, screening, matcher = check(settings)
@@ -143,21 +148,33 @@ def run(
         world_score = check(world_config.system_settings(), screening.listed)[0]
         return {"decision": world_score >= world_config.system_settings().threshold - 1e-6}
 
-    def decide_twins(twins: pd.DataFrame) -> np.ndarray:
-        # The same traveller with the twin's name origin, against the same list.
+    def decide_twins(twins: pd.DataFrame, effect: str = "total") -> np.ndarray:
         from synthetic.names import PARTS, draw_names
 
         twin_origin = pools.origin_codes(twins["name_origin"].to_numpy())
-        names = draw_names(pools, twin_origin[held_out], ids[held_out], seed, "passport",
-                           concentration=settings.name_concentration,
-                           variety=settings.transliteration_variety)
-        strings = [pools.spell(p, names[p]) for p in PARTS]
-        return matcher.score(*strings, birth_year[held_out]) >= settings.threshold - 1e-6
+        if effect == "direct":
+            # The same traveller, birth year and listed status with the twin's name origin,
+            # against the same list.
+            names = draw_names(pools, twin_origin[held_out], ids[held_out], seed, "passport",
+                               concentration=settings.name_concentration,
+                               variety=settings.transliteration_variety)
+            strings = [pools.spell(p, names[p]) for p in PARTS]
+            return matcher.score(*strings, birth_year[held_out]) >= settings.threshold - 1e-6
+        # A total twin also takes the birth year of the twin's age and is listed as a person
+        # of the twin's origin would be (the same draw, the factual list composition), and a
+        # listed twin's own list entry carries the twin's name; the other entries keep theirs.
+        twin_year = settings.reference_year - twins["age"].to_numpy(dtype=np.int64)
+        twin_listed = draw_listed(origin, twin_origin, ids, seed, list_shares(
+            settings.list_composition, settings.list_shares, origin, pools),
+            settings.listed_rate)
+        twin_score = check(settings, twin_listed, twin_origin, twin_year)[0]
+        return twin_score >= settings.threshold - 1e-6
 
     def write_extras(directory: Path) -> list[object]:
         return tradeoff_section(tradeoff, directory, singles, settings, config.audit.confidence)
 
     list_origin = np.bincount(screening.watchlist["origin"], minlength=len(pools.origins))
+    ledger = Ledger()
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -177,11 +194,12 @@ def run(
             decision_label="referred as possible watchlist matches",
             error_phrase="referred as possible watchlist matches though they were not on the list",
             negative_phrase="not on the watchlist",
-            headlines=tradeoff_headlines(tradeoff, config),
+            headlines=tradeoff_headlines(tradeoff, config, ledger),
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
-            decide_twins=decide_twins,
+            decide_twins_by_effect=decide_twins,
             decide_world=decide_world,
         ),
     )
@@ -243,34 +261,67 @@ def _rate(row: pd.Series) -> str:
             f"{percent(row['ci_high'], 2)}; n = {int(row['denominator']):,})")
 
 
-def tradeoff_headlines(tradeoff: pd.DataFrame, config: ExperimentConfig) -> list[str]:
+def tradeoff_headlines(tradeoff: pd.DataFrame, config: ExperimentConfig,
+                       ledger: Ledger | None = None) -> list[str]:
     """What raising the threshold from the lowest to the highest below 1 does: false hits of
-    the first focus group and its reference, and listed travellers missed."""
+    the first focus group and its reference, and listed travellers missed. Every number is a
+    claim on the trade-off table recorded in ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
     thresholds = sorted(t for t in set(tradeoff["threshold"]) if t < 1)
     if len(thresholds) < 2 or not config.audit.focus:
         return []
     low, high = thresholds[0], thresholds[-1]
     focus = config.audit.focus[0]
     reference = focus.reference or config.audit.reference.get(focus.grouping, "")
-    rows = tradeoff.set_index(["threshold", "grouping", "group", "metric"])
+    rows = tradeoff.set_index(["threshold", "grouping", "group", "metric"], drop=False)
     wanted = [(t, focus.grouping, g, "false_hit_rate") for t in (low, high)
               for g in (focus.group, reference)]
     wanted += [(t, "(all)", "(all)", "missed_rate") for t in (low, high)]
     if not all(w in rows.index for w in wanted):
         return []
-    level = f"{100 * config.audit.confidence:.0f}%"
-    fh = {(t, g): rows.loc[(t, focus.grouping, g, "false_hit_rate")]
+    source, keys = f"{TRADEOFF_TABLE}.csv", ("threshold", "grouping", "group", "metric")
+
+    def claim(id: str, row: pd.Series) -> Claim:
+        return ledger.add(from_row(id, row, source=source, keys=keys, style="percent"))
+
+    level = ledger.add(setting("tradeoff.level", "config.audit.confidence",
+                               config.audit.confidence, style="level",
+                               unit="confidence level"))
+    fh = {(t, g): claim(f"tradeoff.{g}.{t:g}", rows.loc[(t, focus.grouping, g,
+                                                         "false_hit_rate")])
           for t in (low, high) for g in (focus.group, reference)}
+    first_row = rows.loc[(low, focus.grouping, focus.group, "false_hit_rate")]
+    last_row = rows.loc[(high, focus.grouping, focus.group, "false_hit_rate")]
+    cuts = [ledger.add(from_row(f"tradeoff.threshold.{i}", row, source=source, keys=keys,
+                                value="threshold", ci=None, n=None, style="plain",
+                                unit="match threshold"))
+            for i, row in enumerate((first_row, last_row))]
+    claims = [level, *cuts, *fh.values()]
+
+    def rate(c: Claim) -> str:
+        return f"{c.text()} ({c.interval()}; n = {c.text('n')})"
+
     missed = {t: rows.loc[(t, "(all)", "(all)", "missed_rate")] for t in (low, high)}
-    return [
-        f"Raising the match threshold from {low:g} to {high:g} moved the false hit rate of "
-        f"held-out {_who(focus.grouping, focus.group)} not on the list from "
-        f"{_rate(fh[(low, focus.group)])} to {_rate(fh[(high, focus.group)])}, and of "
-        f"{_who(focus.grouping, reference)} from {_rate(fh[(low, reference)])} to "
-        f"{_rate(fh[(high, reference)])}, while the share of listed travellers missed rose "
-        f"from {_rate(missed[low])} to {_rate(missed[high])} ({level} Wilson intervals; every "
-        f"threshold and group in {TRADEOFF_TABLE}.csv)."
-    ]
+    if all(float(missed[t]["denominator"]) > 0 for t in (low, high)):
+        before, after = claim("tradeoff.missed.low", missed[low]), \
+            claim("tradeoff.missed.high", missed[high])
+        claims += [before, after]
+        missed_words = (f"the share of listed travellers missed went from {rate(before)} to "
+                        f"{rate(after)}")
+    else:  # no listed traveller among those checked: the rate has nothing to count
+        missed_words = ("no listed traveller was among those checked, so the share of listed "
+                        "travellers missed cannot be measured")
+    group_words, reference_words = _who(focus.grouping, focus.group), _who(focus.grouping,
+                                                                          reference)
+    return [ledger.sentence(
+        f"Raising the match threshold from {cuts[0].text()} to {cuts[1].text()} cut the "
+        f"false hit rate of {group_words} not on the list from "
+        f"{fh[(low, focus.group)].text()} to {fh[(high, focus.group)].text()}, and of "
+        f"{reference_words} from {fh[(low, reference)].text()} to "
+        f"{fh[(high, reference)].text()}. With {level.text()} Wilson intervals: "
+        f"{rate(fh[(low, focus.group)])} to {rate(fh[(high, focus.group)])}, and "
+        f"{rate(fh[(low, reference)])} to {rate(fh[(high, reference)])}; {missed_words} "
+        f"(every threshold and group in {TRADEOFF_TABLE}.csv).", claims)]
 
 
 def _who(grouping: str, group: str) -> str:

@@ -19,7 +19,7 @@ from audit import audit, compare  # noqa: E402
 from audit.figures import save_figure  # noqa: E402
 from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import percent  # noqa: E402
-from experiments.config import Strict  # noqa: E402
+from experiments.config import Strict, system_seed  # noqa: E402
 from experiments.errors import UsageError  # noqa: E402
 from experiments.systems.contract import (  # noqa: E402
     Decisions,
@@ -29,6 +29,7 @@ from experiments.systems.contract import (  # noqa: E402
     Wording,
     raised_share_capacity,
 )
+from experiments.writing.claims import Claim, Ledger  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.writing.names import named_labels
 from synthetic.systems.base import top_share  # noqa: E402
@@ -103,9 +104,16 @@ def _fit_and_flag(settings: Settings, table: pd.DataFrame, train: np.ndarray, se
 def run(
     config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray, group_columns: list[str]
 ) -> SystemRun:
-    """Train on the investigated part of the history and flag the held-out applications."""
+    """Train on the investigated part of the history and flag the held-out applications.
+
+    The applications and the records of the new ones are drawn from the experiment's seed;
+    which past applications were investigated (and what the investigations recorded), the
+    cases the classifier learns from, and its fitting are the system's own draw
+    (:func:`system_seed`, redrawn by each replicate).
+    """
     settings = config.system_settings()
     seed = config.experiment.seed
+    learn_seed = system_seed(config)
     table = applications(people, seed, settings.fraud_rate)
     try:
         check_targets(table, settings.targets)
@@ -115,7 +123,7 @@ def run(
         raise UsageError("system.targets: targeting or finding_bias is on but no group is "
                          "targeted; list nationalities, regions or application classes")
     classifier, history_found, flagged, scores = _fit_and_flag(
-        settings, table, train, seed, settings.audit_share)
+        settings, table, train, learn_seed, settings.audit_share)
     cut_off = classifier.cut_off_
     held_out = table.loc[~train]
     # What the records of the new applications would say: the same investigation process.
@@ -133,7 +141,7 @@ def run(
     history = table.loc[train]
     records, investigations = records_tables(history, history_found, singles, references,
                                              config)
-    _, _, remedy_flags, _ = _fit_and_flag(settings, table, train, seed,
+    _, _, remedy_flags, _ = _fit_and_flag(settings, table, train, learn_seed,
                                           settings.remedy_audit_share)
     remedy = compare(decisions.assign(with_random_audits=remedy_flags), singles, "y_true",
                      "decision", "with_random_audits", references,
@@ -148,7 +156,7 @@ def run(
                      ) -> dict[str, np.ndarray]:
         world_settings = world.system_settings()
         world_table = applications(world_people, seed, world_settings.fraud_rate)
-        return {"decision": _fit_and_flag(world_settings, world_table, train, seed,
+        return {"decision": _fit_and_flag(world_settings, world_table, train, learn_seed,
                                           world_settings.audit_share)[2]}
 
     def write_extras(directory: Path) -> list[object]:
@@ -165,9 +173,10 @@ def run(
         held_out=held_out, sensitive_held_out=held_out[sensitive], fitted=classifier,
         make_estimator=lambda: FraudClassifier(
             model=settings.model, capacity=settings.capacity,
-            use_nationality=settings.use_nationality, C=settings.C, random_state=seed),
+            use_nationality=settings.use_nationality, C=settings.C, random_state=learn_seed),
         decide=lambda scores: top_share(scores, settings.capacity)[0],
         proxies=UNAWARE_COLUMNS)
+    ledger = Ledger()
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -192,7 +201,8 @@ def run(
             error_phrase="flagged for fraud though their application was not fraudulent",
             negative_phrase="whose application was not fraudulent",
             headlines=fraud_headlines(config, settings, history_found, history_fraud, records,
-                                      remedy),
+                                      remedy, ledger),
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
@@ -263,21 +273,44 @@ def _ci(low: float, high: float) -> str:
 
 
 def fraud_headlines(config: ExperimentConfig, settings: Settings, found: Investigations,
-                    fraud: np.ndarray, records: pd.DataFrame, remedy: pd.DataFrame
-                    ) -> list[str]:
+                    fraud: np.ndarray, records: pd.DataFrame, remedy: pd.DataFrame,
+                    ledger: Ledger | None = None) -> list[str]:
     """Three findings: the selective labels, the records against the truth for the first
-    pre-specified group, and what random audit sampling changed for it."""
+    pre-specified group, and what random audit sampling changed for it. The first
+    finding's numbers are claims on the manifest's counts, recorded in ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
     n, n_investigated = len(fraud), int(found.investigated.sum())
     missed = int((fraud & ~found.investigated).sum())
     level = f"{100 * config.audit.confidence:.0f}%"
-    found_lines = [
-        f"Selective labels: the classifier learned only from the {n_investigated:,} of "
-        f"{n:,} historical applications that were investigated ({percent(n_investigated / n)}); "
-        f"{missed:,} of the {int(fraud.sum()):,} truly fraudulent historical applications "
-        f"({percent(missed / max(int(fraud.sum()), 1))}) were never investigated and "
-        f"{int(found.false_finding.sum()):,} investigated applications without fraud were "
-        "recorded as fraud (counts in the simulated history, not estimates)."
-    ]
+
+    def count(id: str, key: str, value: int) -> Claim:
+        # The counts of the simulated history are the run's facts, held by the manifest.
+        return ledger.add(Claim(f"history.{id}", value, unit="applications",
+                                source="manifest.json", source_row={"key": f"details.{key}"},
+                                style="count"))
+
+    def share(id: str, part: Claim, whole: Claim) -> Claim:
+        return ledger.add(Claim(f"history.{id}", part.value / max(whole.value, 1),
+                                unit="share", source="manifest.json",
+                                source_row={"ratio": f"{part.source_row['key']} / "
+                                                     f"{whole.source_row['key']}"},
+                                style="percent1"))
+
+    total = count("applications", "history_applications", n)
+    investigated = count("investigated", "investigated_applications", n_investigated)
+    true_fraud = count("true_fraud", "history_true_fraud", int(fraud.sum()))
+    never = count("never_investigated", "history_true_fraud_never_investigated", missed)
+    false = count("false_findings", "false_findings", int(found.false_finding.sum()))
+    investigated_share, missed_share = (share("investigated_share", investigated, total),
+                                        share("missed_share", never, true_fraud))
+    found_lines = [ledger.sentence(
+        f"The classifier learned only from the {investigated.text()} of {total.text()} past "
+        f"applications that were investigated ({investigated_share.text()}): "
+        f"{never.text()} of the {true_fraud.text()} truly fraudulent ones "
+        f"({missed_share.text()}) were never investigated, and {false.text()} investigated "
+        "applications without fraud were recorded as fraud. These are counts in the "
+        "simulated history, not estimates, so they carry no interval.",
+        [total, investigated, true_fraud, never, false, investigated_share, missed_share])]
     focus = next((f for f in config.audit.focus if " × " not in f.grouping), None)
     if focus is None:
         return found_lines

@@ -12,10 +12,17 @@ The runner's train/held-out split is not used: in a feedback loop the training d
 system's own records of earlier rounds. The population is split instead into ``rounds + 1``
 cohorts by a seeded uniform per person (cohort 0 is the history before the first round,
 cohort ``r`` applies in round ``r``); the audited decisions are those of the last round.
+
+The cohorts and the checks are the loop's own randomness, drawn from the system seed, so
+replicates redraw them on the same people. Whether the loop runs away for the targeted
+nationality is then a share of replicate worlds: each run records its outcome per correction
+(runaway.csv), and over replicates the first headline and a report section give that share and
+the spread of the final gap in place of one world's gap.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -27,10 +34,11 @@ from pydantic import Field, model_validator
 from audit.figures import save_figure  # also selects the file-only matplotlib backend
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
-from experiments.config import Strict
+from experiments.config import Strict, system_seed
 from experiments.errors import UsageError
 from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording, WorldContrast
-from experiments.writing.document import Figure, Heading, Paragraph, Table
+from experiments.writing.claims import Claim, Ledger, from_row, setting
+from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table
 from experiments.writing.names import named_labels
 from synthetic.systems.visa_streaming import (
     CORRECTIONS,
@@ -42,7 +50,6 @@ from synthetic.systems.visa_streaming import (
     Scrutiny,
     VisaStreamer,
     assign_cohorts,
-    initial_records,
     true_adverse,
 )
 
@@ -119,10 +126,13 @@ def run(
 ) -> SystemRun:
     """Run the loop under every correction; audit the last round of the configured one.
 
-    ``train`` is not used (see the module docstring).
+    ``train`` is not used (see the module docstring). The people and their recorded
+    history come from the experiment's seed; the loop's own draws (which applicants form
+    the history and apply in which year, which applications are checked and what a check
+    finds) come from the system seed, which replicates redraw.
     """
     settings = config.system_settings()
-    seed = config.experiment.seed
+    seed = system_seed(config)
     cohort = assign_cohorts(len(people), settings.rounds, seed)
     skipped = people["visa_type"].astype(str).isin(settings.skip_visa_types).to_numpy()
     cohort[skipped] = -1
@@ -137,7 +147,19 @@ def run(
     corrections = [settings.correction, *(c for c in CORRECTIONS if c != settings.correction)]
     if min(settings.check_red, settings.check_amber, settings.check_green) <= 0:
         corrections.remove("inverse_scrutiny")  # undefined weights: run the others only
-    loops = {correction: loop.run(people, cohort, noise, correction)
+    fitted: dict[tuple[int, str], tuple[pd.DataFrame, VisaStreamer]] = {}
+
+    def history_model(world_loop: FeedbackLoop, world_people: pd.DataFrame) -> VisaStreamer:
+        # Round 1 learns from the same history under every correction, and a world's people
+        # are one frame for all its corrections: one fit per people and model settings. The
+        # frame is kept with the model so that its id cannot be reused by another.
+        key = (id(world_people), repr(world_loop.new_model().get_params()))
+        if key not in fitted:
+            fitted[key] = (world_people, world_loop.history_model(world_people, cohort))
+        return fitted[key][1]
+
+    loops = {correction: loop.run(people, cohort, noise, correction,
+                                  start=history_model(loop, people))
              for correction in corrections}
 
     audited = loops[settings.correction]
@@ -183,7 +205,8 @@ def run(
         "features": model.feature_columns,
     }
 
-    found = [loop_headline(by_round, gaps, most, least)]
+    ledger = Ledger()
+    found = [loop_headline(by_round, gaps, most, least, ledger, config.audit.confidence)]
 
     def write_extras(staging: Path) -> list[object]:
         path = plot_loop(by_round, most, least, staging / "figures" / "visa_streaming_loop.png")
@@ -206,9 +229,11 @@ def run(
         # The report's loops already ran this world under every correction compared.
         result = loops[world_settings.correction] if same_world and (
             world_settings.correction in loops) else world_loop.run(
-            world_people, cohort, noise, world_settings.correction)
+            world_people, cohort, noise, world_settings.correction,
+            start=history_model(world_loop, world_people))
         first = first_round_red(world_loop, world_people, cohort, noise,
-                                world_settings.correction)
+                                world_settings.correction,
+                                history_model(world_loop, world_people))
         if first.sum() != result.by_round.loc[result.by_round["round"] == 1, "red"].sum():
             raise RuntimeError("round 1 replayed for the attribution disagrees with the loop")
         return {"decision": result.final.refused,
@@ -222,11 +247,13 @@ def run(
                  f"{targeted} round 1": -1.0, f"{untargeted} round 1": 1.0},
         label=(f"growth of the gap in the share streamed red between {targeted} and "
                f"{untargeted}, from round 1 to round {settings.rounds}"))]
-    return SystemRun(
+    outcomes = loop_outcomes(loops, most, least, seed)
+    system_run = SystemRun(
         decided=Decisions(
             table=decisions,
             details=details,
             extra_tables={"loop_by_round": by_round, "loop_gap": gaps, "stream_levels": streams},
+            replicate_outcomes={"runaway": outcomes},
         ),
         wording=Wording(
             card=VisaStreamer.card(),
@@ -235,6 +262,7 @@ def run(
                           "the law)",
             negative_phrase="who would have complied",
             headlines=found,
+            claims=ledger.claims,
             write_extras=write_extras,
         ),
         hooks=Hooks(
@@ -243,6 +271,21 @@ def run(
             world_contrasts=contrasts,
         ),
     )
+
+    def pool_replicates(stacked: dict[str, pd.DataFrame]) -> None:
+        # Over replicate worlds the loop's finding is how often it runs away, so the one
+        # world's gap of the first headline and section gives way to the distribution.
+        worlds = runaway_table(stacked["runaway"])
+        system_run.decided.extra_tables["runaway"] = worlds
+        system_run.wording.headlines[0] = runaway_headline(worlds, settings)
+
+        def write_pooled(staging: Path) -> list[object]:
+            return [*runaway_blocks(worlds, settings), *write_extras(staging)]
+
+        system_run.wording.write_extras = write_pooled
+
+    system_run.hooks.pool_replicates = pool_replicates
+    return system_run
 
 
 def round_table(loops: dict[str, LoopRun]) -> pd.DataFrame:
@@ -323,12 +366,12 @@ def followed_pair(config: ExperimentConfig, people: pd.DataFrame) -> tuple[str, 
 
 
 def first_round_red(loop: FeedbackLoop, people: pd.DataFrame, cohort: np.ndarray,
-                    noise: CheckNoise, correction: str) -> np.ndarray:
+                    noise: CheckNoise, correction: str, model: VisaStreamer | None = None
+                    ) -> np.ndarray:
     """Who in round 1's cohort is streamed red: round 1 learns from the history alone, under
-    every correction, so it is replayed from the history without running the later rounds."""
-    history = np.flatnonzero(cohort == 0)
-    model = loop.new_model().fit(people.iloc[history], initial_records(people.iloc[history]),
-                                 sample_weight=np.ones(len(history)))
+    every correction, so it is replayed from the history without running the later rounds
+    (``model``: the history's model, :meth:`FeedbackLoop.history_model`, when fitted)."""
+    model = copy.copy(model) if model is not None else loop.history_model(people, cohort)
     members = np.flatnonzero(cohort == 1)
     return loop.screen(model, people.iloc[members], noise.take(members),
                        correction).streams == RED
@@ -356,33 +399,207 @@ def gap_table(by_round: pd.DataFrame, most: str, least: str) -> pd.DataFrame:
     return gaps
 
 
-def loop_headline(by_round: pd.DataFrame, gaps: pd.DataFrame, most: str, least: str) -> str:
-    """The loop in one quotable sentence: the red-share gap, first and last round, with and
-    without the correction."""
-    first, last = gaps["round"].min(), gaps["round"].max()
+def loop_outcomes(loops: dict[str, LoopRun], most: str, least: str, seed: int
+                  ) -> pd.DataFrame:
+    """Where one draw of the loop ended, per correction: one row of runaway.csv.
 
-    def gap(correction: str, year: int) -> pd.Series:
-        return gaps[(gaps["correction"] == correction) & (gaps["round"] == year)].iloc[0]
+    The loop runs away for a nationality when its rating in the last round is above zero:
+    by then the records put its adverse-event rate more than ``rating_z`` standard errors
+    above the overall rate, so the nationality alone raises its applicants' score.
+    """
+    rows = []
+    for correction, result in loops.items():
+        table = result.by_round.assign(nationality=result.by_round["nationality"].astype(str))
+        first, last = table["round"].min(), table["round"].max()
 
-    def size(nationality: str) -> int:
-        rows = by_round[(by_round["correction"] == "none") & (by_round["round"] == last)
-                        & (by_round["nationality"] == nationality)]
-        return int(rows["applicants"].iloc[0])
+        def rate(nationality: str, year: int, numerator: str, denominator: str,
+                 table: pd.DataFrame = table) -> float:
+            row = table[(table["nationality"] == nationality) & (table["round"] == year)]
+            total = float(row[denominator].iloc[0])
+            return float(row[numerator].iloc[0]) / total if total > 0 else float("nan")
 
-    start, end = gap("none", first), gap("none", last)
+        rating = result.model.nationality_rating_
+        wrongful = {n: rate(n, last, "wrongful_refusals", "compliant") for n in (most, least)}
+        rows.append({
+            "system_seed": seed, "correction": correction, "targeted": most,
+            "untargeted": least,
+            "rating_targeted": float(rating.get(most, 0.0)),
+            "rating_untargeted": float(rating.get(least, 0.0)),
+            "runs_away_targeted": bool(rating.get(most, 0.0) > 0),
+            "runs_away_untargeted": bool(rating.get(least, 0.0) > 0),
+            "red_share_gap_first": rate(most, first, "red", "applicants")
+            - rate(least, first, "red", "applicants"),
+            "red_share_gap_last": rate(most, last, "red", "applicants")
+            - rate(least, last, "red", "applicants"),
+            "wrongful_refusal_rate_targeted_last": wrongful[most],
+            "wrongful_refusal_rate_untargeted_last": wrongful[least],
+            "wrongful_refusal_gap_last": wrongful[most] - wrongful[least],
+        })
+    return pd.DataFrame(rows)
+
+
+def runaway_table(stacked: pd.DataFrame) -> pd.DataFrame:
+    """runaway.csv: every replicate world's outcome, by correction, then by replicate."""
+    order = {c: i for i, c in enumerate(dict.fromkeys(stacked["correction"]))}
+    table = stacked.sort_values(["correction", "replicate"], key=lambda column: column.map(
+        order) if column.name == "correction" else column, kind="stable")
+    first = ["replicate", "system_seed", "correction"]
+    return table[[*first, *(c for c in table.columns if c not in first)]].reset_index(drop=True)
+
+
+def runaway_summary(worlds: pd.DataFrame, correction: str) -> dict[str, float]:
+    """Over the replicate worlds of one correction: how many ran away for each nationality
+    (with a Wilson interval of the targeted one's share), and the median, smallest and
+    largest final gaps."""
+    part = worlds[worlds["correction"] == correction]
+    count, ran = len(part), int(part["runs_away_targeted"].sum())
+    low, high = wilson_interval(np.array([ran]), np.array([count]), CONFIDENCE)
+    summary: dict[str, float] = {
+        "worlds": count, "targeted": ran, "untargeted": int(part["runs_away_untargeted"].sum()),
+        "share": ran / count, "share_low": float(low[0]), "share_high": float(high[0])}
+    for name in ("wrongful_refusal_gap_last", "red_share_gap_last"):
+        values = part[name].to_numpy(dtype=float)
+        summary |= {f"{name}_median": float(np.median(values)),
+                    f"{name}_min": float(values.min()), f"{name}_max": float(values.max())}
+    return summary
+
+
+def _spread(summary: dict[str, float], name: str) -> str:
+    """``a median of +40.1 percentage points (smallest +0.2, largest +55.0)``."""
+    return (f"a median of {_points(summary[f'{name}_median'])} percentage points (smallest "
+            f"{_points(summary[f'{name}_min'])}, largest {_points(summary[f'{name}_max'])})")
+
+
+def runaway_headline(worlds: pd.DataFrame, settings: Settings) -> str:
+    """The loop over replicate worlds in one quotable sentence: how often it ran away for the
+    targeted nationality, how far the final gap spread, and the same for the untargeted
+    nationality and without the loop."""
+    most, least = worlds["targeted"].iloc[0], worlds["untargeted"].iloc[0]
+    loop = runaway_summary(worlds, "none")
+    count = loop["worlds"]
     sentence = (
-        f"Over {last} yearly rounds without correction, the share of applicants from {most} "
-        f"streamed red went from {100 * start[f'red_share_{most}']:.1f}% to "
-        f"{100 * end[f'red_share_{most}']:.1f}% and from {least} from "
-        f"{100 * start[f'red_share_{least}']:.1f}% to {100 * end[f'red_share_{least}']:.1f}%: a "
-        f"gap of {_gap_text(start, 'red_share')} percentage points in round {first} and "
-        f"{_gap_text(end, 'red_share')} in round {last} (95% CI; n = {size(most):,} and "
-        f"{size(least):,} in round {last})"
+        f"Whether the loop runs away is a chance event of its own draws, so the finding is "
+        f"how often it does: in {loop['targeted']} of {count} replicate worlds "
+        f"({100 * loop['share']:.0f}%, 95% "
+        f"Wilson interval {100 * loop['share_low']:.0f}% to {100 * loop['share_high']:.0f}% of "
+        f"such worlds) the loop without correction ran away for {most}, the targeted "
+        f"nationality: by round {settings.rounds} its recorded adverse-event rate exceeded the "
+        f"overall rate by more than {settings.rating_z:g} standard errors, so its nationality "
+        f"alone raised its applicants' score. Over the {count} worlds, the gap to {least} in "
+        f"wrongful refusals in round {settings.rounds} had "
+        f"{_spread(loop, 'wrongful_refusal_gap_last')}, and in the share streamed red "
+        f"{_spread(loop, 'red_share_gap_last')}. For {least}, the untargeted nationality, "
+        f"the loop ran away in {loop['untargeted']} of {count}"
     )
+    if "random_checks" in set(worlds["correction"]):
+        checks = runaway_summary(worlds, "random_checks")
+        sentence += (f"; learning only from random checks, it ran away for {most} in "
+                     f"{checks['targeted']} of {count}, and the wrongful-refusal gap had "
+                     f"{_spread(checks, 'wrongful_refusal_gap_last')}")
+    return sentence + " (runaway.csv)."
+
+
+def runaway_blocks(worlds: pd.DataFrame, settings: Settings) -> list[object]:
+    """The report's section on the replicate worlds: what running away means, and how often
+    the loop ran away under each setting (from runaway.csv)."""
+    most, least = worlds["targeted"].iloc[0], worlds["untargeted"].iloc[0]
+    rows = []
+    for correction in dict.fromkeys(worlds["correction"]):
+        summary = runaway_summary(worlds, correction)
+        rows.append([
+            CORRECTION_TITLES[correction], f"{summary['worlds']}",
+            f"{summary['targeted']} ({100 * summary['share']:.0f}%; "
+            f"{100 * summary['share_low']:.0f}% to {100 * summary['share_high']:.0f}%)",
+            f"{summary['untargeted']}",
+            *(f"{_points(summary[f'{name}_median'])} ({_points(summary[f'{name}_min'])} to "
+              f"{_points(summary[f'{name}_max'])})"
+              for name in ("wrongful_refusal_gap_last", "red_share_gap_last")),
+        ])
+    last = settings.rounds
+    return [
+        Heading("Does the loop run away? Replicate worlds"),
+        Paragraph(
+            "Whether the targeted nationality's rating crosses its threshold early is a "
+            "chance event that the loop then amplifies (Ensign et al., 2018), so one world's "
+            "gap, with an interval that covers only the draw of its applicants, is not the "
+            "finding. The loop was run in several replicate worlds on the same applicants; "
+            "each world redraws which of them form the history and apply in which year, and "
+            "which applications are checked and what the checks find. The table counts the "
+            "worlds in which the loop ran away (with a 95% Wilson interval of that share, "
+            "which covers the worlds drawn, not the applicants) and gives the median, "
+            "smallest and largest final gap over them; runaway.csv has every world. The "
+            "round-by-round table and figure of the next section follow the first world."),
+        Bullets([
+            f"runs away: in round {last}, a nationality's rating is above zero, that is, "
+            "the adverse events recorded by then put its rate more than "
+            f"{settings.rating_z:g} standard errors (rating_z) above the overall rate, so "
+            "its nationality alone raises its applicants' score",
+            "replicate world: one draw of the loop's own randomness on the same applicants",
+            f"final gap: {most}'s rate minus {least}'s in round {last}, in percentage points",
+        ]),
+        Table(["setting", "worlds", f"ran away for {most} (share; 95% interval)",
+               f"ran away for {least}",
+               f"wrongful-refusal gap, round {last}: median (smallest to largest)",
+               f"red-share gap, round {last}: median (smallest to largest)"], rows,
+              caption=f"The loop over replicate worlds: {most} (targeted) against {least} "
+                      "(untargeted)."),
+    ]
+
+
+def loop_headline(by_round: pd.DataFrame, gaps: pd.DataFrame, most: str, least: str,
+                  ledger: Ledger | None = None, confidence: float = 0.95) -> str:
+    """The loop in one quotable finding: the red-share gap, first and last round, with and
+    without the correction; every number a claim on loop_gap.csv or loop_by_round.csv,
+    recorded in ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
+    first, last = gaps["round"].min(), gaps["round"].max()
+    gap_keys, round_keys = ("correction", "round"), ("correction", "round", "nationality")
+
+    def gap(id: str, correction: str, year: int) -> Claim:
+        row = gaps[(gaps["correction"] == correction) & (gaps["round"] == year)].iloc[0]
+        return ledger.add(from_row(id, row, source="loop_gap.csv", keys=gap_keys,
+                                   value="red_share_gap", ci=("red_share_gap_ci_low",
+                                                              "red_share_gap_ci_high"),
+                                   n=None, style="signed_points1", unit="percentage points"))
+
+    def share(id: str, nationality: str, year: int) -> Claim:
+        row = by_round[(by_round["correction"] == "none") & (by_round["round"] == year)
+                       & (by_round["nationality"] == nationality)].iloc[0]
+        return ledger.add(from_row(id, row, source="loop_by_round.csv", keys=round_keys,
+                                   value="red_share", ci=("red_share_ci_low",
+                                                          "red_share_ci_high"),
+                                   n="applicants", style="percent1"))
+
+    level = ledger.add(setting("loop.level", "config.audit.confidence", confidence,
+                               style="level", unit="confidence level"))
+    start, end = gap("loop.gap_first", "none", first), gap("loop.gap_last", "none", last)
+    most_first, most_last = share("loop.most_first", most, first), \
+        share("loop.most_last", most, last)
+    least_first, least_last = share("loop.least_first", least, first), \
+        share("loop.least_last", least, last)
+    rounds = [ledger.add(Claim(f"loop.round_{which}", float(value), unit="round",
+                               source="loop_gap.csv",
+                               source_row={"correction": "none", "round": int(value)},
+                               style="count"))
+              for which, value in (("first", first), ("last", last))]
+    claims = [level, start, end, most_first, most_last, least_first, least_last, *rounds]
+
+    def with_interval(c: Claim) -> str:
+        return f"{c.text()} ({c.interval(' to ')})"
+
+    sentence = (
+        f"Over {rounds[1].text()} yearly rounds without correction, the share of applicants "
+        f"from {most} streamed red went from {most_first.text()} to {most_last.text()}, and "
+        f"from {least} from {least_first.text()} to {least_last.text()}. The gap between "
+        f"them was {with_interval(start)} percentage points in round {rounds[0].text()} and "
+        f"{with_interval(end)} in round {rounds[1].text()} ({level.text()} CIs; n = "
+        f"{most_last.text('n')} and {least_last.text('n')} in round {rounds[1].text()})")
     if "random_checks" in set(gaps["correction"]):
-        sentence += (f"; learning only from random checks, it was "
-                     f"{_gap_text(gap('random_checks', last), 'red_share')} in round {last}")
-    return sentence + "."
+        random = gap("loop.gap_random", "random_checks", last)
+        claims.append(random)
+        sentence += (f"; learning only from random checks, it was {with_interval(random)} in "
+                     f"round {rounds[1].text()}")
+    return ledger.sentence(sentence + ".", claims)
 
 
 def plot_loop(by_round: pd.DataFrame, most: str, least: str, path: Path) -> Path:

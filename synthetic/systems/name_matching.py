@@ -252,6 +252,38 @@ def list_shares(composition: str, targeted: dict[str, float], origins: np.ndarra
     return shares
 
 
+def draw_listed(travellers: np.ndarray, origin: np.ndarray, person_id: np.ndarray, seed: int,
+                shares: np.ndarray, listed_rate: float) -> np.ndarray:
+    """Who is a listed person: a traveller of origin ``o`` with probability
+    ``listed_rate * shares[o] / (share of o among travellers)``.
+
+    Parameters
+    ----------
+    travellers : array of int
+        The name origins of the travellers whose composition sets the rates.
+    origin : array of int
+        The origin each person is listed as (a twin's, to list them as a person of the twin's
+        origin would be with the same draw).
+    person_id : array of int
+        Keys each person's draw.
+    seed : int
+    shares : array
+        Share of the list from each origin.
+    listed_rate : float
+        Share of travellers who are listed persons, overall.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    travellers = np.asarray(travellers, dtype=np.int64)
+    share = np.bincount(travellers, minlength=len(shares)) / max(len(travellers), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        probability = np.where(share > 0, listed_rate * shares / share, 0.0)
+    return person_uniforms(seed, person_id, "name_matching:listed") < \
+        np.minimum(probability, 1.0)[np.asarray(origin, dtype=np.int64)]
+
+
 def screen(
     pools: NamePools,
     origin: np.ndarray,
@@ -301,12 +333,8 @@ def screen(
         raise ValueError(f"year_known and listed_rate must be in [0, 1], got {year_known} and "
                          f"{listed_rate}")
     origin = np.asarray(origin, dtype=np.int64)
-    travellers = np.bincount(origin, minlength=len(pools.origins)) / max(len(origin), 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        probability = np.where(travellers > 0, listed_rate * shares / travellers, 0.0)
     if listed is None:
-        listed = person_uniforms(seed, person_id, "name_matching:listed") < \
-            np.minimum(probability, 1.0)[origin]
+        listed = draw_listed(origin, origin, person_id, seed, shares, listed_rate)
     passport = draw_names(pools, origin, person_id, seed, "passport",
                           concentration=concentration, variety=variety)
     rows = np.flatnonzero(listed)

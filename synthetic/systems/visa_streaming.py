@@ -146,13 +146,56 @@ def application_features(people: pd.DataFrame) -> pd.DataFrame:
     age_band = np.searchsorted(np.asarray(AGE_BANDS[1:]), people["age"].to_numpy(), side="right")
     ties = np.minimum(people["n_family_ties"].to_numpy(), 3)
     return pd.DataFrame({
-        "visa_type": people["visa_type"].astype(str).to_numpy(),
-        "employer_sector": people["employer_sector"].astype(str).to_numpy(),
-        "sex": people["sex"].astype(str).to_numpy(),
-        "age_band": np.asarray(AGE_BAND_NAMES, dtype=object)[age_band],
-        "speaks_english": np.where(people["speaks_english"].to_numpy(dtype=bool), "yes", "no"),
-        "family_ties": np.asarray(["0", "1", "2", "3+"], dtype=object)[ties],
+        "visa_type": _as_sorted_categories(people["visa_type"]),
+        "employer_sector": _as_sorted_categories(people["employer_sector"]),
+        "sex": _as_sorted_categories(people["sex"]),
+        "age_band": _sorted_codes(age_band, AGE_BAND_NAMES),
+        "speaks_english": _sorted_codes(people["speaks_english"].to_numpy(dtype=int),
+                                        ("no", "yes")),
+        "family_ties": _sorted_codes(ties, ("0", "1", "2", "3+")),
     }, index=people.index)[list(APPLICATION_FEATURES)]
+
+
+def _sorted_codes(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
+    """Strings ``names[codes]`` as a categorical whose categories sort as the strings do.
+
+    A categorical reads as its strings to the encoder and groups in the strings' order, so
+    the fit is the one on plain strings; building a string per applicant each year cost more
+    than the rest of the loop.
+    """
+    order = np.argsort(np.asarray(names, dtype=str), kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return pd.Categorical.from_codes(rank[np.asarray(codes)],
+                                     categories=[names[i] for i in order])
+
+
+def _as_sorted_categories(column: pd.Series) -> pd.Categorical | np.ndarray:
+    """A column's values as strings, in a categorical with sorted categories when it is one
+    (see :func:`_sorted_codes`); plain strings otherwise."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and not (column.cat.codes < 0).any():
+        names = tuple(str(c) for c in column.cat.categories)
+        return _sorted_codes(column.cat.codes.to_numpy(), names)
+    return column.astype(str).to_numpy()
+
+
+def nationality_codes(people: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The nationalities present, sorted, and each applicant's position among them.
+
+    The same as ``np.unique(nationality, return_inverse=True)``; a categorical column is read
+    through its codes, since sorting the strings of every training row each year costs more
+    than the rest of the loop.
+    """
+    column = people["nationality"]
+    if not isinstance(column.dtype, pd.CategoricalDtype) or (column.cat.codes < 0).any():
+        return np.unique(column.astype(str).to_numpy(), return_inverse=True)
+    codes = column.cat.codes.to_numpy()
+    categories = np.asarray(column.cat.categories.astype(str), dtype=object)
+    present = np.flatnonzero(np.bincount(codes, minlength=len(categories)) > 0)
+    order = present[np.argsort(categories[present].astype(str), kind="stable")]
+    position = np.full(len(categories), -1, dtype=np.int64)
+    position[order] = np.arange(len(order))
+    return categories[order].astype(str), position[codes]
 
 
 class VisaStreamer(ClassifierMixin, BaseEstimator):
@@ -283,8 +326,7 @@ class VisaStreamer(ClassifierMixin, BaseEstimator):
     def _rating(self, people: pd.DataFrame, label: np.ndarray, weight: np.ndarray) -> pd.Series:
         """Log of each nationality's recorded event rate over the overall rate, soft-thresholded
         at ``rating_z`` standard errors."""
-        nationality = people["nationality"].astype(str).to_numpy()
-        names, codes = np.unique(nationality, return_inverse=True)
+        names, codes = nationality_codes(people)
         events = np.bincount(codes, weights=weight * label, minlength=len(names))
         applicants = np.bincount(codes, weights=weight, minlength=len(names))
         squares = np.bincount(codes, weights=weight**2, minlength=len(names))
@@ -465,6 +507,7 @@ class FeedbackLoop:
         cohort: np.ndarray,
         noise: CheckNoise,
         correction: Correction = "none",
+        start: VisaStreamer | None = None,
     ) -> LoopRun:
         """Run every round under one correction.
 
@@ -484,6 +527,9 @@ class FeedbackLoop:
             learns from the initial history under every setting, so the settings start alike;
             the corrections leave that history out from round 2 on, as its discovery
             probabilities are unknown.
+        start : VisaStreamer, optional
+            Round 1's model, :meth:`history_model` of the same people and cohorts; fitted
+            here when not given.
 
         Returns
         -------
@@ -510,7 +556,9 @@ class FeedbackLoop:
             rows = np.concatenate([b[0] for b in blocks])
             labels = np.concatenate([b[1] for b in blocks])
             weights = np.concatenate([b[2] for b in blocks])
-            if year == 1 or (self.relearn == "all" and labels.any() and not labels.all()):
+            if year == 1 and start is not None:
+                model = copy.copy(start)  # streaming keeps its cuts on the model: a copy each
+            elif year == 1 or (self.relearn == "all" and labels.any() and not labels.all()):
                 model = self.new_model().fit(people.iloc[rows], labels, sample_weight=weights)
             elif labels.any():
                 model = model.with_new_rating(people.iloc[rows], labels, sample_weight=weights)
@@ -541,6 +589,13 @@ class FeedbackLoop:
         by_round.insert(1, "nationality", pd.Categorical.from_codes(
             by_round.pop("code").to_numpy(), categories=nationalities))
         return LoopRun(correction, by_round, members, screened, model, kept_models)
+
+    def history_model(self, people: pd.DataFrame, cohort: np.ndarray) -> VisaStreamer:
+        """Round 1's model: fitted on the history (cohort 0) and its recorded events alone,
+        the same under every correction, so it may be fitted once and given to :meth:`run`."""
+        history = np.flatnonzero(cohort == 0)
+        return self.new_model().fit(people.iloc[history], initial_records(people.iloc[history]),
+                                    sample_weight=np.ones(len(history)))
 
     def screen(
         self,

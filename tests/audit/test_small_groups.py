@@ -32,7 +32,15 @@ def test_rates_over_fewer_than_30_are_small_n_and_fewer_than_10_suppressed(sized
         flags = _flags(row["flags"])
         denominator = row["denominator"] if row["metric"] != "n" else row["value"]
         assert ("small_n" in flags) == (0 < denominator < 30), (row["group"], row["metric"])
-        assert ("suppressed" in flags) == (0 < denominator < 10), (row["group"], row["metric"])
+        # A cell is suppressed for its own size, or beside one to protect it (complementary).
+        own = 0 < denominator < 10
+        assert ("suppressed" in flags) == (own or "complementary" in flags), (
+            row["group"], row["metric"])
+        assert not (own and "complementary" in flags)
+    # "tiny" (6) alone would be the total minus the others: the next-smallest, "mid" (20),
+    # is withheld beside it.
+    sizes = table[table["metric"] == "n"].set_index("group")["flags"].map(_flags)
+    assert "complementary" in sizes["mid"] and "suppressed" not in sizes["big"]
 
 
 def test_rates_with_an_empty_denominator_are_nan_and_undefined(sized_result):
@@ -59,14 +67,12 @@ def test_report_withholds_suppressed_values(sized_result):
     assert tiny[2:10:2] == ["suppressed"] * 4
     assert tiny[3:10:2] == ["—"] * 4
     assert not any("%" in cell for cell in tiny)
-    # 'mid' has 20 people: its selection rate is shown, its FPR (12 negatives) too, but its
-    # FNR and PPV rest on 8 and 9 people and are withheld.
+    # 'mid' has 20 people, withheld beside 'tiny' so that the total minus the others does
+    # not give 'tiny' back: its size reads "withheld", not "<10".
     mid = _report_row(report, "mid")
-    assert mid[1] == "20"
-    assert mid[2].startswith("45.0% (")
-    assert mid[4].startswith("33.3% (")
-    assert mid[6] == mid[8] == "suppressed"
-    assert "small_n" in mid[-1] and "suppressed" in mid[-1]
+    assert mid[1] == "withheld"
+    assert mid[2:10:2] == ["suppressed"] * 4
+    assert not any("%" in cell for cell in mid)
     # An empty denominator has nothing to withhold: the report says the rate is undefined.
     assert _report_row(report, "no_positives")[6] == "undefined"
 

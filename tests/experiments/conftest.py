@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from experiments.config import CATALOGUE_DIR, parse_config, set_dotted
+from experiments.config.experiment import read_experiment_data
 from experiments.engine.runner import run_experiment
 
 SMALL_SIZE = 20_000
@@ -21,11 +21,16 @@ def apply_changes(data: dict, changes: dict[str, object]) -> dict:
     return data
 
 
-def shipped_data(stem: str, size: int, n_boot: int = 200) -> dict:
-    """A shipped experiment file's data, with a small population and bootstrap."""
-    data = tomllib.loads((CATALOGUE_DIR / f"{stem}.toml").read_text(encoding="utf-8"))
+def shipped_data(stem: str, size: int, n_boot: int = 200, replicates: int | None = 1) -> dict:
+    """A shipped experiment file's data, with a small population and bootstrap, and one
+    replicate of the system's randomness (``replicates``; None keeps the file's): the
+    replicates have tests of their own, and the others need not pay for them."""
+    # A file that starts from another (``base = ...``) is read with its base merged in.
+    data = read_experiment_data(CATALOGUE_DIR / f"{stem}.toml")
     data["population"]["size"] = size
     data["audit"]["n_boot"] = n_boot
+    if replicates is not None:
+        data["experiment"]["replicates"] = replicates
     return data
 
 

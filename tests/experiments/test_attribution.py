@@ -27,7 +27,8 @@ SMALL = {
     "immigration_os": (6_000, {"counterfactual.interventions": []}),
     "babel_x": (8_000, {"system.training_posts": 8_000, "system.counterfactual_posts": 500}),
     "catch_and_revoke": (8_000, {"system.training_posts": 6_000}),
-    "visa_streaming": (20_000, {"counterfactual.interventions": []}),
+    # One world of the loop: its replicate worlds are tested in test_visa_streaming.py.
+    "visa_streaming": (20_000, {"counterfactual.interventions": [], "experiment.replicates": 1}),
     "detention_rca": (12_000, {"counterfactual.interventions": []}),
     "cbp_one": (12_000, {"system.training_identities": 600,
                          "system.representation_levels": [0.0, 1.0]}),

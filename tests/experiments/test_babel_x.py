@@ -184,3 +184,28 @@ def test_settings_defaults_are_valid():
     assert settings.flag_rule == "either" and settings.lexicon == "reported"
     assert settings.keywords is None and "gaza" in settings.lexicon_words
     assert np.isclose(settings.months, 3.0)
+
+
+def test_the_keyword_lexicon_is_an_attribution_knob_as_in_the_flagship():
+    knobs = {}
+    for name in ("babel-x", "catch-and-revoke"):
+        config = load_config(name)[0]
+        knobs[name] = {k.key: k.off for k in config.attribution.knobs}
+    assert knobs["babel-x"]["system.lexicon"] == "neutral"
+    assert knobs["babel-x"]["system.lexicon"] == knobs["catch-and-revoke"]["system.lexicon"]
+    # The knob names a setting the system takes: the lexicon switched off is a valid world.
+    config = load_config("babel-x", {"system.lexicon": "neutral"})[0]
+    assert config.system_settings().lexicon == "neutral"
+
+
+def test_small_fnr_cells_are_withheld_not_undefined_and_the_records_fnr_is_shown(biased_run):
+    from experiments.reports.run import defined_somewhere, undefined_everywhere
+
+    report = (biased_run.directory / "report.md").read_text(encoding="utf-8")
+    truth, recorded = biased_run.views["true"], biased_run.views["recorded"]
+    grouping = "region_of_origin"
+    if defined_somewhere(truth, grouping, "fnr"):
+        # Some group has a true positive: its FNR exists, however small the cell.
+        assert "undefined for every group" not in report
+    if not undefined_everywhere(recorded, grouping, "fnr"):
+        assert "FNR (recorded outcome)" in report

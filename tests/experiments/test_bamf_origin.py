@@ -162,3 +162,20 @@ def test_no_interval_claims_false_certainty(small_run):
 
 def test_report_names_countries_parses_and_loads_nothing(small_run):
     assert_report_reads_well(small_run.directory)
+
+
+def test_direct_twin_holds_the_traces_and_differs_from_the_total_twin(small_run):
+    flips = pd.read_csv(small_run.directory / "flip_rates.csv")
+    everyone = flips[(flips["grouping"] == "nationality") & (flips["group"] == "(all)")]
+    by_effect = everyone.set_index("effect")
+    # The direct twin keeps each applicant's voice and phone, so stating another nationality
+    # meets the same evidence; the total twin redraws them. The two cannot coincide here.
+    assert by_effect.loc["direct", "flips"] != by_effect.loc["total", "flips"]
+    # Syrians are their own twin: the rate among those whose nationality changes is larger.
+    for effect in ("direct", "total"):
+        row = by_effect.loc[effect]
+        assert row["changed_n"] < row["n"]
+        assert row["changed_flip_rate"] > row["flip_rate"]
+    syrians = flips[(flips["grouping"] == "nationality") & (flips["group"] == "SYR")]
+    assert (syrians["flips"] == 0).all()
+    assert syrians["changed_n"].isna().all()

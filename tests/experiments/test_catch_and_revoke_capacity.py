@@ -84,17 +84,19 @@ def test_a_count_capacity_revokes_exactly_that_many(count_run):
 
 def test_the_headline_speaks_in_people_with_count_intervals(count_run):
     sentence = count_run.headlines[0]
-    found = re.match(r"Of 120 revocations, (\d+) \(95% CI (\d+)–(\d+)\) were wrongful, of "
-                     r"students who posed no threat; (\d+) \(95% CI (\d+)–(\d+)\) of them fell "
-                     r"on students from Middle East and North Africa, who are [\d.]+% of the "
-                     r"([\d,]+) students decided", sentence)
+    found = re.match(r"Of 120 revocations, (\d+) were wrongful, of students who posed no "
+                     r"threat; (\d+) of them fell on students from Middle East and North "
+                     r"Africa, who are [\d.]+% of the ([\d,]+) students decided\. Intervals: "
+                     r"\d+ \(95% CI (\d+)–(\d+)\) wrongful, \d+ \(95% CI (\d+)–(\d+)\) on "
+                     r"students from", sentence)
     assert found, sentence
-    wrongful, low, high, in_group, group_low, group_high = map(int, found.groups()[:6])
+    wrongful, in_group = int(found.group(1)), int(found.group(2))
+    low, high, group_low, group_high = map(int, found.groups()[3:7])
     decisions = count_run.decisions
     revoked = decisions["decision"].to_numpy(bool)
     truth = decisions["y_true"].to_numpy(bool)
     assert wrongful == int((revoked & ~truth).sum())
-    assert int(found.group(7).replace(",", "")) == len(decisions)
+    assert int(found.group(3).replace(",", "")) == len(decisions)
     focus = decisions["region_of_origin"].astype(str).to_numpy() == "Middle East and North Africa"
     assert in_group == int((revoked & ~truth & focus).sum())
     # Each count's interval is the number of revocations times its share's Wilson interval.
@@ -102,7 +104,7 @@ def test_the_headline_speaks_in_people_with_count_intervals(count_run):
         w_low, w_high = wilson_interval(np.array([count]), np.array([120]), 0.95)
         assert (lo, hi) == (math.floor(120 * w_low[0]), math.ceil(120 * w_high[0]))
         assert lo <= count <= hi <= 120
-    assert "system.capacity, given as a count" in sentence
+    assert "the number of revocations is fixed by the experiment" in sentence
     report = (count_run.directory / "report.md").read_text(encoding="utf-8")
     assert "system.capacity = 120, a count of revocations" in report
 
@@ -111,7 +113,8 @@ def test_a_share_capacity_says_it_is_a_share(tmp_path):
     data = national_data(**{"system.capacity": 0.01, "attribution.enabled": False})
     result = run_experiment(parse_config(data), Path("car.toml"), out=tmp_path / "run")
     assert not any(re.match(r"Of [\d,]+ revocations", h) for h in result.headlines)
-    assert any("(system.capacity = 0.01, a share)" in h for h in result.headlines)
+    assert any("The pipeline revoked the top 1.0% of threat scores" in h
+               for h in result.headlines)
     assert result.manifest["details"]["capacity_kind"] == "share"
 
 

@@ -140,3 +140,29 @@ def test_genuine_share_sets_the_mix_and_headlines_name_the_assumptions(small_run
     text = " ".join(mixed.headlines)
     assert "in a mix of attempts assumed to be 90% genuine" in text
     assert "Assuming each failed attempt costs 1 day(s) of waiting (an assumption" in text
+
+
+def test_a_regional_gap_that_vanishes_within_tone_bands_is_headlined(small_run):
+    from experiments.reports.headlines import vanishes_within
+
+    table = pd.read_csv(small_run.directory / "adjusted.csv")
+    row = table[(table["group"] == "Sub-Saharan Africa") & (table["metric"] == "fpr")
+                & (table["view"] == "true")].iloc[0]
+    assert row["adjust_for"] == "skin_tone"
+    regional = [h for h in small_run.headlines if "Within strata of skin tone" in h
+                and "Sub-Saharan" in h]
+    assert bool(regional) == vanishes_within(row)
+    if regional:
+        assert f"the adjusted ratio is {row['adjusted_ratio']:.2f}" in regional[0]
+
+
+def test_vanishing_within_strata_needs_the_crude_ratio_outside_the_adjusted_interval():
+    from experiments.reports.headlines import vanishes_within
+
+    row = pd.Series({"adjusted_ratio_ci_low": 0.8, "adjusted_ratio_ci_high": 1.2,
+                     "crude_ratio": 2.3, "adjusted_diff": -0.001, "crude_diff": 0.02})
+    assert vanishes_within(row)
+    assert not vanishes_within(row.replace({2.3: 1.1}))
+    assert not vanishes_within(pd.Series({**row, "adjusted_ratio_ci_low": 1.5,
+                                          "adjusted_ratio_ci_high": 1.9,
+                                          "adjusted_diff": 0.01}))

@@ -9,9 +9,6 @@ the rest are kept, and an address where nobody answers fails in one line.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments.benchmarks.processes import free_port, start, stop
 from experiments.cli import main
 from experiments.config import read_experiment_data
 from experiments.sweeps.runner import sweep_points
@@ -51,30 +49,6 @@ RESULT_NAMES = {"metrics.csv", "summary.csv", "metrics.json", "manifest.json", "
                 "sweep_metrics.csv", "points"}
 
 
-def _start(command: list[str], cwd: Path, log: Path) -> subprocess.Popen:
-    with log.open("wb") as handle:  # the child keeps its own descriptor
-        return subprocess.Popen(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop a process and everything it started (its own process group)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """``dask scheduler`` and two ``dask worker`` processes, each in its own temporary folder.
@@ -88,7 +62,7 @@ def cluster(tmp_path_factory):
     scheduler_dir.mkdir()
     processes = []
     try:
-        processes.append(_start(
+        processes.append(start(
             [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
              "--scheduler-file", str(scheduler_file)], scheduler_dir, logs / "scheduler.log"))
         worker_dirs = []
@@ -96,7 +70,7 @@ def cluster(tmp_path_factory):
             folder = base / f"worker{index}"
             folder.mkdir()
             worker_dirs.append(folder)
-            processes.append(_start(
+            processes.append(start(
                 [str(DASK), "worker", "--scheduler-file", str(scheduler_file),
                  "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1", "--no-nanny",
                  "--no-dashboard", "--local-directory", str(folder / "scratch")],
@@ -105,7 +79,7 @@ def cluster(tmp_path_factory):
         yield address, worker_dirs
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop(process)
 
 
 def _wait_for_cluster(scheduler_file: Path, processes: list, logs: Path) -> str:
@@ -200,7 +174,7 @@ def test_point_refused_on_a_worker_is_reported_and_the_rest_kept(cluster, tmp_pa
 
 def test_address_nobody_answers_fails_in_one_line(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY_SWEEP)
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     done = _sweep(tmp_path, "tiny.toml", "--dask", address, "--out", "out", "--quiet")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
@@ -280,7 +254,7 @@ def test_audit_at_an_address_nobody_answers_is_one_line(tmp_path):
 
     pd.DataFrame({"g": ["a", "b"], "y": [0, 1], "d": [1, 0]}).to_csv(tmp_path / "t.csv",
                                                                        index=False)
-    port = _free_port()
+    port = free_port()
     done = _audit_cli(tmp_path, "t.csv", "--group", "g", "--y-true", "y", "--y-pred", "d",
                       "--dask", f"tcp://127.0.0.1:{port}")
     assert done.returncode == 2
@@ -302,3 +276,43 @@ def test_bad_streaming_options_are_named_in_one_line(tmp_path, args, message):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]
+
+
+#: The flagship, small: its 64 attribution worlds and a second replicate go to the cluster.
+FLAGSHIP_RUN = ["catch-and-revoke", "--size", "4000", "--replicates", "2",
+                "--set", "audit.n_boot=50", "--quiet"]
+
+
+def test_flagship_worlds_and_replicates_on_the_cluster_equal_a_local_run(cluster, tmp_path):
+    address, worker_dirs = cluster
+    client_dir = tmp_path / "client"
+    client_dir.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "run", *FLAGSHIP_RUN, "--dask", address,
+         "--out", "on-cluster"],
+        cwd=client_dir, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    assert main(["run", *FLAGSHIP_RUN, "--out", str(tmp_path / "local")]) == 0
+
+    ours, local = client_dir / "on-cluster", tmp_path / "local"
+    tables = sorted(p.name for p in local.glob("*.csv"))
+    assert {"attribution.csv", "replicates.csv", "metrics.csv"} <= set(tables)
+    assert sorted(p.name for p in ours.glob("*.csv")) == tables
+    for name in tables:
+        assert (ours / name).read_bytes() == (local / name).read_bytes(), name
+    for folder in worker_dirs:  # the client alone writes the run folder
+        assert not [p for p in folder.rglob("*") if p.suffix in (".csv", ".json", ".html")
+                    and "scratch" not in p.parts], folder
+
+
+def test_run_at_an_address_nobody_answers_is_one_line(tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "run", *FLAGSHIP_RUN, "--dask", address,
+         "--out", "out"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"bias-audit run: error: --dask {address!r}: no Dask "
+                                  "scheduler answers there")
+    assert not (tmp_path / "out").exists()

@@ -202,3 +202,22 @@ def test_no_interval_claims_false_certainty(small_run):
 
 def test_report_names_countries_parses_and_loads_nothing(small_run):
     assert_report_reads_well(small_run.directory)
+
+
+def test_records_that_are_the_decisions_are_not_compared_with_the_truth(small_run):
+    from experiments.reports.headlines import RECORDS_ARE_DECISIONS
+
+    report = (small_run.directory / "report.md").read_text(encoding="utf-8")
+    assert " ".join(RECORDS_ARE_DECISIONS.split()) in " ".join(report.split())
+    assert "the records understate" not in report
+    assert "the records overstate" not in report
+
+
+def test_twin_flip_rate_is_also_given_among_people_whose_language_changes(small_run):
+    flips = pd.read_csv(small_run.directory / "flip_rates.csv")
+    row = flips[(flips["grouping"] == "first_language") & (flips["group"] == "(all)")].iloc[0]
+    # Spanish speakers are their own twin and cannot flip: excluding them raises the rate.
+    assert row["changed_n"] < row["n"]
+    assert row["changed_flip_rate"] > row["flip_rate"]
+    spanish = flips[(flips["grouping"] == "first_language") & (flips["group"] == "Spanish")]
+    assert (spanish["flips"] == 0).all() and spanish["changed_n"].isna().all()

@@ -21,6 +21,7 @@ def fair_config(seed: int):
         "population.profile": str(FAIR_PROFILE),
         "population.size": 60_000,
         "experiment.seed": seed,
+        "experiment.replicates": 1,  # one draw of the system: the test asks about the people
         "mechanisms": {name: {"strength": 0.0} for name in MECHANISMS},
         "audit.reference": {},
         "audit.groupings": [["nationality"], ["region_of_origin"], ["nationality", "sex"]],

@@ -101,7 +101,7 @@ def test_run_writes_pilot_and_precision_tables_figure_and_wording(small_run):
     low, high = wilson_interval(np.array(23), np.array(30))
     assert pilot.loc["published lab study", ["ci_low", "ci_high"]].tolist() == \
         pytest.approx([float(low), float(high)])
-    assert "Wilson CI" in small_run.headlines[0] and "23 of 30" in small_run.headlines[0]
+    assert "Wilson interval" in small_run.headlines[0] and "23 of 30" in small_run.headlines[0]
 
 
 def test_precision_table_follows_the_measured_rates(small_run):

@@ -162,3 +162,28 @@ def test_no_interval_claims_false_certainty(small_run):
 
 def test_report_names_countries_parses_and_loads_nothing(small_run):
     assert_report_reads_well(small_run.directory)
+
+
+def test_total_twin_regenerates_birth_year_and_listing(small_run):
+    flips = pd.read_csv(small_run.directory / "flip_rates.csv")
+    everyone = flips[(flips["grouping"] == "nationality") & (flips["group"] == "(all)")]
+    by_effect = everyone.set_index("effect")
+    # The total twin takes the twin's age and listing as well as its name, so it flips more
+    # decisions than the direct twin, which keeps birth year and listing.
+    assert by_effect.loc["total", "flips"] != by_effect.loc["direct", "flips"]
+    for effect in ("direct", "total"):
+        row = by_effect.loc[effect]
+        assert row["changed_n"] < row["n"]
+        assert row["changed_flip_rate"] >= row["flip_rate"]
+    report = (small_run.directory / "report.md").read_text(encoding="utf-8")
+    assert "whose nationality the twin actually changes" in report
+
+
+def test_card_says_what_transliteration_variety_does_in_the_toy(small_run):
+    from synthetic.systems.name_matching import WatchlistMatcher
+
+    card = " ".join(WatchlistMatcher.card().split())
+    assert "variety *lowers* the false hits" in card
+    # The toy's own attribution agrees with the card: variety narrows Arabic names' gap.
+    rows = small_run.attribution.rows("name_origin", "Arabic", "fpr").set_index("source")
+    assert rows.loc["transliteration variety", "contribution"] < 0

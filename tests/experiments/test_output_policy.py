@@ -298,3 +298,19 @@ def test_a_population_too_small_for_the_flagship_is_refused_in_one_line(workdir,
     assert main(["run", "--size", str(size), "--out", "tiny", "--quiet"]) == 2
     _one_line_error(capsys, "run", r"population\.size is too small for this system.*--size")
     assert not (workdir / "tiny").exists()
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_published_folders_follow_the_umask(tmp_path, mask):
+    """A published results folder gets the mode the user's umask gives a new folder, not the
+    private mode of its staging folder."""
+    from experiments.engine.output import publish, staging_dir
+
+    old = os.umask(mask)
+    try:
+        staging = staging_dir(tmp_path / "run")
+        (staging / "metrics.csv").write_text("x\n", encoding="utf-8")
+        published = publish(staging, tmp_path / "run")
+    finally:
+        os.umask(old)
+    assert published.stat().st_mode & 0o777 == 0o777 & ~mask

@@ -65,6 +65,8 @@ def test_replicates_table_attribution_and_pooled_gap_agree(tmp_path):
     assert "between_replicate_sd" in metrics
     focus = config.audit.focus[0]
     attribution = result.attribution.table
+    assert attribution["contribution_replicate_min"].le(attribution["contribution"]).all()
+    assert attribution["contribution_replicate_max"].ge(attribution["contribution"]).all()
     rows = attribution[(attribution["grouping"] == focus.grouping)
                        & (attribution["group"] == focus.group)
                        & (attribution["metric"] == "fpr")]
@@ -123,3 +125,112 @@ def test_replicates_flag_is_checked_in_one_line(capsys):
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1
     assert "experiment.replicates: input should be greater than or equal to 1" in error
+
+
+#: Adapters whose own randomness (training corpus, investigated cases, calibration pairs,
+#: model fitting) is drawn from the system seed: a tiny run of each, with the changes that
+#: let it run at that size.
+SYSTEM_DRAWS = {
+    "bamf_origin": (4_000, {}),
+    "catch_and_revoke": (4_000, {}),
+    "cbp_one": (6_000, {"training_identities": 400, "representation_levels": [0.0, 1.0]}),
+    "immigration_os": (3_000, {}),
+    "uscis_fraud": (4_000, {}),
+}
+
+
+def _tiny(stem: str) -> dict:
+    size, system = SYSTEM_DRAWS[stem]
+    data = shipped_data(stem, size, n_boot=50)
+    data["system"].update(system)
+    for key in ("replicates", "replicates_note"):
+        data["experiment"].pop(key, None)
+    return data
+
+
+@pytest.mark.parametrize("stem", sorted(set(SYSTEM_DRAWS) - {"immigration_os"}))
+def test_replicates_redraw_each_systems_own_randomness(stem):
+    data = _tiny(stem)
+    plain = compute_run(parse_config(data), attribution=False)
+    data["experiment"]["replicates"] = 2
+    pooled = compute_run(parse_config(data), attribution=False)
+    table = pooled.replicates
+    focus = table[table["replicate"] == "pooled"]
+    metrics = pooled.views["true"].table
+    assert metrics["between_replicate_sd"].fillna(0).gt(0).any()
+    rows = metrics.merge(focus[focus["view"] == "true"][["grouping", "group", "metric"]])
+    assert rows["between_replicate_sd"].fillna(0).gt(0).any(), "focus estimates did not move"
+    # The first replicate is the run without the option, estimate for estimate.
+    first = table[(table["replicate"] == "1") & (table["view"] == "true")]
+    both = first.merge(plain.views["true"].table, on=["grouping", "group", "metric"])
+    assert both["value_x"].to_numpy() == pytest.approx(both["value_y"].to_numpy(), nan_ok=True)
+
+
+@pytest.mark.parametrize("stem", sorted(SYSTEM_DRAWS))
+def test_one_replicate_is_each_system_run_without_the_option(stem):
+    data = _tiny(stem)
+    plain = table_files(compute_run(parse_config(data), attribution=False))
+    data["experiment"].update(replicates=1, system_seed=data["experiment"]["seed"])
+    assert table_files(compute_run(parse_config(data), attribution=False)) == plain
+
+
+def test_immigration_os_fits_with_each_replicates_own_seed():
+    """Gradient boosting draws its early-stopping validation share only above 10,000 training
+    people, too many for a quick test: check the seed it would draw from instead."""
+    data = _tiny("immigration_os")
+    data["experiment"]["system_seed"] = 12_345
+    run = compute_run(parse_config(data), attribution=False)
+    assert run.system_run.hooks.remedy_model.fitted.random_state == 12_345
+
+
+def _pooled_attribution(spread: tuple[float, float]) -> pd.DataFrame:
+    """A pooled attribution table of one comparison whose knob "tattoos" has a contribution
+    of +0.03 pooled, ranging over ``spread`` between replicates."""
+    base = {"grouping": "nationality", "group": "MEX", "reference": "IND", "metric": "fpr",
+            "n_group": 1000, "n_reference": 3000, "label": "", "knob_key": "",
+            "one_at_a_time_change": np.nan, "one_at_a_time_ci_low": np.nan,
+            "one_at_a_time_ci_high": np.nan}
+    rows = [
+        {**base, "source": ALL_OFF, "kind": "baseline", "contribution": 0.01,
+         "ci_low": -0.01, "ci_high": 0.03},
+        {**base, "source": "tattoos", "kind": "knob", "knob_key": "system.tattoos",
+         "contribution": 0.03, "ci_low": 0.005, "ci_high": 0.055,
+         "contribution_replicate_min": spread[0], "contribution_replicate_max": spread[1]},
+        {**base, "source": AS_CONFIGURED, "kind": "total", "contribution": 0.04,
+         "ci_low": 0.02, "ci_high": 0.06},
+    ]
+    return pd.DataFrame(rows)
+
+
+def _with_attribution(table: pd.DataFrame):
+    from experiments.systems.contract import Attribution, Decisions, SystemRun, Wording
+
+    run = SystemRun(decided=Decisions(table=pd.DataFrame()), wording=Wording(card=""))
+    run.findings.attribution = Attribution(table, [], "", "exact", 4, 0.0, 0.95)
+    return run
+
+
+def test_a_contribution_whose_sign_differs_between_replicates_is_not_printed_as_settled():
+    from experiments.reports.headlines import attribution_clause
+    from experiments.reports.run import attribution_blocks
+    from experiments.writing.claims import Ledger
+    from experiments.writing.document import Table
+
+    ledger = Ledger()
+    run = _with_attribution(_pooled_attribution((-0.004, 0.062)))
+    clause = attribution_clause(run, "nationality", "MEX", "fpr", ledger)
+    assert "tattoos: its sign differs between replicates: from -0.40 to +6.20 points" in clause
+    assert "tattoos adds" not in clause  # its pooled interval alone would credit it
+    printed = {c.id: c.text() for c in ledger.of(clause)}
+    assert printed["attribution.tattoos.replicate_min"] == "-0.40"
+    assert printed["attribution.tattoos.replicate_max"] == "+6.20"
+    table = next(b for b in attribution_blocks(run) if isinstance(b, Table))
+    cell = next(r[2] for r in table.rows if r[0] == "tattoos")
+    assert cell.startswith("its sign differs between replicates: from -0.40 to +6.20 points")
+    # Replicates that agree on the sign keep the pooled figure alone.
+    settled = _with_attribution(_pooled_attribution((0.01, 0.06)))
+    assert "tattoos adds" in attribution_clause(settled, "nationality", "MEX", "fpr")
+    one = _with_attribution(_pooled_attribution((0.01, 0.06)).drop(
+        columns=["contribution_replicate_min", "contribution_replicate_max"]))
+    assert "differs between replicates" not in attribution_clause(one, "nationality", "MEX",
+                                                                  "fpr")

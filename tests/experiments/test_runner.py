@@ -14,8 +14,9 @@ from experiments.errors import UsageError
 from tests.experiments.conftest import SMALL_SIZE, immigration_os_data
 
 EXPECTED_FILES = {"manifest.json", "metrics.csv", "metrics.json", "summary.csv",
-                  "flip_rates.csv", "report.md", "report.html"}
-DETERMINISTIC_FILES = ("metrics.csv", "metrics.json", "summary.csv", "flip_rates.csv")
+                  "flip_rates.csv", "report.md", "report.html", "claims.json", "claims.csv"}
+DETERMINISTIC_FILES = ("metrics.csv", "metrics.json", "summary.csv", "flip_rates.csv",
+                       "claims.json", "claims.csv")
 
 
 def test_run_writes_every_output(small_run):

@@ -11,9 +11,11 @@ from experiments.writing.names import country_name
 
 #: A twin sentence: "... changed the decision for X% of them (95% CI a–b; n = N): the E effect."
 TWIN_SENTENCE = re.compile(
-    r"For held-out people, changing (?P<what>.+?) changed the decision for (?P<rate>\S+) of "
-    r"them \(95% CI (?P<low>\S+)–(?P<high>\S+); n = (?P<n>[\d,]+)\): the (?P<effect>\w+) "
-    r"effect\.")
+    r"Changing (?P<what>.+?) changed the decision for (?P<rate>\S+) of the people decided "
+    r"\(the (?P<effect>\w+) effect; Wilson 95% CI (?P<low>\S+)–(?P<high>\S+); "
+    r"n = (?P<n>[\d,]+)\)\. The twin changes (?P<detail>.+?)\.(?=\s|$)"
+    # The rate among people whose attribute the twin changes, where some are their own twin.
+    r"(?: Among the (?P<changed_n>[\d,]+) whose .+? who are their own twin\.)?")
 
 
 def _sentences(text: str) -> list[str]:

@@ -4,6 +4,7 @@ it, and runs are deterministic."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,8 @@ import pytest
 
 from experiments.config import ConfigError, parse_config
 from experiments.engine.checks import check_experiment
-from experiments.engine.runner import run_experiment
+from experiments.engine.runner import compute_run, run_experiment
+from experiments.systems.visa_streaming import runaway_summary
 from tests.experiments.conftest import apply_changes, shipped_data
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_uk_world.toml"
@@ -19,8 +21,10 @@ TARGET = "EGY"
 
 
 def visa_data(**changes: object) -> dict:
-    """The shipped visa-streaming experiment, made small; ``changes`` maps dotted keys."""
+    """The shipped visa-streaming experiment, made small and one world of the loop (the
+    replicate worlds have their own test); ``changes`` maps dotted keys."""
     data = shipped_data("visa_streaming", 40_000, 200)
+    data["experiment"]["replicates"] = 1
     return apply_changes(data, changes)
 
 
@@ -132,3 +136,66 @@ def test_same_config_and_seed_give_byte_identical_files(tmp_path):
 def test_bad_settings_name_the_key(changes, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(visa_data(**changes))
+
+
+def _seed_worlds(seed: int) -> tuple[pd.DataFrame, tuple[float, float, float], list[str]]:
+    """One seed's replicate worlds at a reduced size: runaway.csv's rows without correction,
+    the pooled focus gap in wrongful refusals with its interval, and the headlines."""
+    data = visa_data(**{
+        "experiment.seed": seed, "experiment.replicates": 4, "population.size": 16_000,
+        "system.rounds": 4, "audit.n_boot": 50, "audit.groupings": [["nationality"]],
+        "audit.reference": {"nationality": "IND"}, "counterfactual.interventions": []})
+    computed = compute_run(parse_config(data), attribution=False)
+    worlds = computed.system_run.decided.extra_tables["runaway"]
+    table = computed.views["true"].table
+    row = table[(table["grouping"] == "nationality") & (table["group"] == "NGA")
+                & (table["metric"] == "fpr")].iloc[0]
+    return (worlds[worlds["correction"] == "none"],
+            (row["difference"], row["diff_ci_low"], row["diff_ci_high"]), computed.headlines)
+
+
+@pytest.fixture(scope="module")
+def five_seeds():
+    return [_seed_worlds(seed) for seed in range(1, 6)]
+
+
+def test_replicate_worlds_report_the_runaway_share_and_cover_other_seeds(five_seeds):
+    """Each seed's own world (its first replicate: what a run of one world reports) against
+    the other seeds' reported distributions. The range of R worlds holds a new world with
+    probability (R - 1) / (R + 1), 0.6 for R = 4; one world's gap, as reported before, held
+    another seed's in almost no pair."""
+    pairs = list(itertools.permutations(range(len(five_seeds)), 2))
+    own = [worlds["wrongful_refusal_gap_last"].iloc[0] for worlds, _, _ in five_seeds]
+    in_range = sum(five_seeds[b][0]["wrongful_refusal_gap_last"].min() <= own[a]
+                   <= five_seeds[b][0]["wrongful_refusal_gap_last"].max() for a, b in pairs)
+    assert in_range / len(pairs) >= 0.5
+    # The runaway share each seed reports holds the share among the other seeds' worlds.
+    summaries = [runaway_summary(worlds, "none") for worlds, _, _ in five_seeds]
+    held = []
+    for index, summary in enumerate(summaries):
+        others = pd.concat([w for i, (w, _, _) in enumerate(five_seeds) if i != index])
+        held.append(summary["share_low"] <= others["runs_away_targeted"].mean()
+                    <= summary["share_high"])
+    assert sum(held) / len(held) >= 0.7
+    # The headline gives the share and the spread over the worlds, never one world's gap.
+    worlds, _, headlines = five_seeds[0]
+    summary = summaries[0]
+    assert headlines[0].startswith("Whether the loop runs away is a chance event")
+    assert f"in {summary['targeted']} of 4 replicate worlds" in headlines[0]
+    assert "(runaway.csv)" in headlines[0]
+    assert not any("yearly rounds without correction" in line for line in headlines)
+    assert list(worlds["replicate"]) == [1, 2, 3, 4]
+    assert worlds["system_seed"].nunique() == 4
+    assert (worlds["runs_away_targeted"] == (worlds["rating_targeted"] > 0)).all()
+
+
+def test_pooled_headline_gap_holds_other_seeds_estimates(five_seeds):
+    """Correct 95% intervals hold another seed's estimate in about 83% of ordered pairs."""
+    pairs = list(itertools.permutations(range(len(five_seeds)), 2))
+    gaps = [gap for _, gap, _ in five_seeds]
+    inside = sum(gaps[b][1] <= gaps[a][0] <= gaps[b][2] for a, b in pairs)
+    assert inside / len(pairs) >= 0.7
+
+
+def test_one_replicate_keeps_one_world_and_writes_no_runaway_table(loop_on):
+    assert not (loop_on.directory / "runaway.csv").exists()
