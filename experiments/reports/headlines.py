@@ -600,7 +600,7 @@ def vanishes_within(row: pd.Series) -> bool:
 RECORDS_ARE_DECISIONS = (
     "The records here are the system's own decisions (every recorded violation is one it "
     "made), so by the records no decision is ever wrong and no group's false positive rate can "
-    "be measured from them; the comparison of the records' disparity with the true one, which "
+    "be measured from them. The comparison of the records' disparity with the true one, which "
     "would only restate the true disparity, is withheld.")
 
 

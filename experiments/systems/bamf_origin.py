@@ -48,6 +48,8 @@ DERIVED_COLUMNS = ("home_area", "language_status", "route_of_flight", "home_regi
 LEVELS_TABLE = "origin_check_levels"
 #: Name of the audit of the combined finding's cut-offs (``origin_check_cutoffs.csv``).
 CUTOFFS_TABLE = "origin_check_cutoffs"
+#: The file of the comparison of minority- and majority-language speakers' contradictions.
+LANGUAGE_STATUS_TABLE = "language_status_contradictions.csv"
 INSTRUMENTS = {"combined": "combined finding", "dialect": "dialect identification",
                "phone": "phone-data analysis"}
 
@@ -192,6 +194,7 @@ def run(
 
     overall = {INSTRUMENTS[k]: {name: float(np.mean(found[k] == i))
                                 for i, name in enumerate(LEVELS)} for k in INSTRUMENTS}
+    headlines = level_headlines(levels, decisions, config.audit.confidence, ledger)
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -202,14 +205,17 @@ def run(
                 "false_claim_share": float(decisions["y_true"].mean()),
                 "outcome_shares": overall,
             },
-            extra_tables={LEVELS_TABLE: levels, CUTOFFS_TABLE: cutoffs},
+            extra_tables={LEVELS_TABLE: levels, CUTOFFS_TABLE: cutoffs,
+                          # rows a headline computed, which its claims cite
+                          **{name.removesuffix(".csv"): pd.DataFrame(rows)
+                             for name, rows in ledger.tables.items()}},
         ),
         wording=Wording(
             card=DialectIdentifier.card(),
             decision_label="contradicted by the origin check",
             error_phrase="contradicted by the origin check though their stated origin was true",
             negative_phrase="whose stated origin was true",
-            headlines=level_headlines(levels, decisions, config.audit.confidence, ledger),
+            headlines=headlines,
             claims=ledger.claims,
             write_extras=write_extras,
         ),
@@ -323,7 +329,6 @@ def level_headlines(levels: pd.DataFrame, decisions: pd.DataFrame, confidence: f
     sentence's numbers, every one with its Wilson interval, are claims on
     origin_check_levels.csv recorded in ``ledger``."""
     ledger = ledger if ledger is not None else Ledger()
-    level = f"{100 * confidence:.0f}%"
     overall = levels[levels["grouping"] == "(all)"]
     keys = ("instrument", "grouping", "group", "level")
 
@@ -359,16 +364,36 @@ def level_headlines(levels: pd.DataFrame, decisions: pd.DataFrame, confidence: f
         return found
     low, high = newcombe_difference_interval(x[0], m[0], x[1], m[1], confidence)
     rates = [wilson_interval(x[i], m[i], confidence) for i in range(2)]
-    gap = x[0] / m[0] - x[1] / m[1]
+    # The comparison is computed here from the decisions; its rows are written beside the
+    # run's tables so that each number the sentence prints cites one.
+    rows = ledger.tables.setdefault(LANGUAGE_STATUS_TABLE, [])
+    status_keys = ("language_status", "metric")
+
+    def rate_claim(i: int, status: str) -> Claim:
+        row = {"language_status": status, "metric": "contradicted_though_truthful",
+               "value": x[i] / m[i], "ci_low": float(rates[i][0]),
+               "ci_high": float(rates[i][1]), "contradicted": x[i], "truthful": m[i]}
+        rows.append(row)
+        return ledger.add(from_row(f"language_status.{status}", row,
+                                   source=LANGUAGE_STATUS_TABLE, keys=status_keys, n="truthful",
+                                   style="percent1"))
+
+    minority, majority = rate_claim(0, MINORITY), rate_claim(1, MAJORITY)
+    row = {"language_status": f"{MINORITY} - {MAJORITY}", "metric": "difference",
+           "value": x[0] / m[0] - x[1] / m[1], "ci_low": float(low), "ci_high": float(high),
+           "contradicted": None, "truthful": None}
+    rows.append(row)
+    gap = ledger.add(from_row("language_status.difference", row, source=LANGUAGE_STATUS_TABLE,
+                              keys=status_keys, n=None, style="signed_points1",
+                              unit="percentage points"))
     inconclusive = "; the data cannot tell whether the rates differ" if low <= 0 <= high else ""
-    found.append(
+    found.append(ledger.sentence(
         f"Truthful applicants speaking a minority language of their country were contradicted "
-        f"at a rate of {percent(x[0] / m[0])} ({level} Wilson interval "
-        f"{percent(float(rates[0][0]))}–{percent(float(rates[0][1]))}; n = {m[0]:,}), against "
-        f"{percent(x[1] / m[1])} ({percent(float(rates[1][0]))}–{percent(float(rates[1][1]))}; "
-        f"n = {m[1]:,}) for those speaking a majority language: {100 * gap:+.1f} percentage "
-        f"points ({level} Newcombe interval {100 * float(low):+.1f} to "
-        f"{100 * float(high):+.1f}){inconclusive}.")
+        f"at a rate of {minority.text()} ({level_claim.text()} Wilson interval "
+        f"{minority.interval()}; n = {minority.text('n')}), against {majority.text()} "
+        f"({majority.interval()}; n = {majority.text('n')}) for those speaking a majority "
+        f"language: {gap.text()} percentage points ({level_claim.text()} Newcombe interval "
+        f"{gap.interval(' to ')}){inconclusive}.", [minority, majority, gap, level_claim]))
     return found
 
 

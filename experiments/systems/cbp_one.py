@@ -393,16 +393,28 @@ def verification_headlines(rates: pd.DataFrame, sweep: pd.DataFrame, settings: S
         [level, dark, light, dark_days, light_days, fmr, days, per])]
     gaps = sweep[sweep["tone_band"] == TONE_BANDS[-1]].set_index("representation")
     if len(gaps) > 1:
-        low, high = gaps.iloc[0], gaps.iloc[-1]
-        found.append(
+        sweep_keys = ("representation", "tone_band")
+
+        def sweep_claim(id: str, row: pd.Series, value: str, style: str) -> Claim:
+            gap = value == "fnmr_gap_to_lighter"
+            return ledger.add(from_row(
+                id, row, source=f"{SWEEP_TABLE}.csv", keys=sweep_keys, value=value,
+                ci=("gap_ci_low", "gap_ci_high") if gap else None, n=None, style=style,
+                unit="percentage points" if gap else "training set representation"))
+
+        ends = [gaps.iloc[0].copy(), gaps.iloc[-1].copy()]
+        for row, representation in zip(ends, (gaps.index[0], gaps.index[-1]), strict=True):
+            row["representation"] = representation
+        skewed, balanced = (sweep_claim(f"sweep.representation_{i}", row, "representation",
+                                        "plain") for i, row in enumerate(ends))
+        before, after = (sweep_claim(f"sweep.gap_{i}", row, "fnmr_gap_to_lighter",
+                                     "signed_points") for i, row in enumerate(ends))
+        found.append(ledger.sentence(
             f"The gap comes from the training set: moving it from representation "
-            f"{gaps.index[0]:g} to {gaps.index[-1]:g} (skewed to balanced by skin tone) took "
-            f"the darker-lighter false non-match gap from "
-            f"{100 * low['fnmr_gap_to_lighter']:+.2f} to "
-            f"{100 * high['fnmr_gap_to_lighter']:+.2f} percentage points (95% CIs "
-            f"{100 * low['gap_ci_low']:+.2f} to {100 * low['gap_ci_high']:+.2f} and "
-            f"{100 * high['gap_ci_low']:+.2f} to {100 * high['gap_ci_high']:+.2f})."
-        )
+            f"{skewed.text()} to {balanced.text()} (skewed to balanced by skin tone) took the "
+            f"darker-lighter false non-match gap from {before.text()} to {after.text()} "
+            f"percentage points ({level.text()} CIs {before.interval(' to ')} and "
+            f"{after.interval(' to ')}).", [skewed, balanced, before, after, level]))
     return found
 
 

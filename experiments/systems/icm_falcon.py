@@ -216,10 +216,6 @@ def spread_table(decisions: pd.DataFrame, tied_to_case: np.ndarray, singles: lis
     return pd.concat(parts, ignore_index=True)
 
 
-def _pp(value: float) -> str:
-    return f"{100 * value:+.2f} percentage points"
-
-
 def _ci(low: float, high: float) -> str:
     return f"{100 * low:+.2f} to {100 * high:+.2f}"
 
@@ -232,7 +228,6 @@ def link_headlines(config: ExperimentConfig, spread: pd.DataFrame, homophily: pd
     focus = next((f for f in config.audit.focus if " × " not in f.grouping), None)
     if focus is None:
         return []
-    level = f"{100 * config.audit.confidence:.0f}%"
     rows = spread[spread["grouping"] == focus.grouping].set_index("group", drop=False)
     reference = focus.reference or config.audit.reference.get(focus.grouping, "")
     found = []
@@ -275,20 +270,39 @@ def link_headlines(config: ExperimentConfig, spread: pd.DataFrame, homophily: pd
     fpr = homophily[(homophily["grouping"] == focus.grouping) & (homophily["metric"] == "fpr")
                     ].set_index("group")
     if focus.group in fpr.index:
-        g = fpr.loc[focus.group]
+        g = fpr.loc[focus.group].copy()
+        g["group"] = focus.group
+        keys = ("grouping", "group", "metric")
+
+        def homophily_claim(id: str, value: str, style: str, ci: tuple[str, str] | None = None,
+                  n: str | None = None, unit: str = "share") -> Claim:
+            return ledger.add(from_row(id, g, source=f"{HOMOPHILY_TABLE}.csv", keys=keys,
+                                       value=value, ci=ci, n=n, style=style, unit=unit,
+                                       interval_kind="paired" if ci else "none"))
+
+        level_claim = ledger.add(setting("homophily.level", "config.audit.confidence",
+                                         config.audit.confidence, style="level",
+                                         unit="confidence level"))
+        before = homophily_claim("homophily.with", "value_a", "percent2")
+        after = homophily_claim("homophily.without", "value_b", "percent2")
+        change = homophily_claim("homophily.change", "change", "signed_points",
+                       ("change_ci_low", "change_ci_high"), "n", "percentage points")
+        gap = homophily_claim("homophily.gap_change", "disparity_change", "signed_points",
+                    ("disparity_change_ci_low", "disparity_change_ci_high"),
+                    unit="percentage points")
         inconclusive = not (g["disparity_change_ci_low"] > 0 or g["disparity_change_ci_high"] < 0)
-        verdict = ("the data cannot tell whether its gap to the reference changed" if inconclusive
-                   else f"its gap to {g['reference']} changed by {_pp(g['disparity_change'])}")
-        found.append(
-            f"The same scoring on a graph of the same people with homophily off (ties formed "
-            f"regardless of origin and language) moved the share of people from {focus.group} "
-            f"of no interest flagged from {percent(g['value_a'], 2)} to "
-            f"{percent(g['value_b'], 2)} ({_pp(g['change'])}, {level} paired CI "
-            f"{_ci(g['change_ci_low'], g['change_ci_high'])}; n = {int(g['n']):,}); {verdict} "
-            f"({level} CI {_ci(g['disparity_change_ci_low'], g['disparity_change_ci_high'])}; "
-            "both intervals treat people as independent, which flags spread along ties are "
-            "not, so they are too narrow)."
-        )
+        verdict = ("The data cannot tell whether its gap to the reference changed"
+                   if inconclusive else
+                   f"Its gap to {g['reference']} changed by {gap.text()} percentage points")
+        found.append(ledger.sentence(
+            f"With homophily off (ties formed regardless of origin and language), the same "
+            f"scoring flagged {after.text()} of people from {focus.group} of no interest, "
+            f"against {before.text()} with it ({change.text()} percentage points, "
+            f"{level_claim.text()} paired CI {change.interval(' to ')}; n = "
+            f"{change.text('n')}). {verdict} ({level_claim.text()} CI "
+            f"{gap.interval(' to ')}). Both intervals treat people as independent, which flags "
+            "spread along ties are not, so they are too narrow.",
+            [level_claim, before, after, change, gap]))
     return found
 
 

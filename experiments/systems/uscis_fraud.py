@@ -29,7 +29,7 @@ from experiments.systems.contract import (  # noqa: E402
     Wording,
     raised_share_capacity,
 )
-from experiments.writing.claims import Claim, Ledger  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.writing.names import named_labels
 from synthetic.systems.base import top_share  # noqa: E402
@@ -281,7 +281,6 @@ def fraud_headlines(config: ExperimentConfig, settings: Settings, found: Investi
     ledger = ledger if ledger is not None else Ledger()
     n, n_investigated = len(fraud), int(found.investigated.sum())
     missed = int((fraud & ~found.investigated).sum())
-    level = f"{100 * config.audit.confidence:.0f}%"
 
     def count(id: str, key: str, value: int) -> Claim:
         # The counts of the simulated history are the run's facts, held by the manifest.
@@ -316,35 +315,83 @@ def fraud_headlines(config: ExperimentConfig, settings: Settings, found: Investi
         return found_lines
     rows = records[(records["grouping"] == focus.grouping)].set_index("group")
     reference = focus.reference or str(rows["reference"].iloc[0])
+    level_claim = ledger.add(setting("records.level", "config.audit.confidence",
+                                     config.audit.confidence, style="level",
+                                     unit="confidence level"))
+
+    def row_claim(id: str, table: str, row: pd.Series, value: str, style: str,
+                  ci: str | None = None, n: str | None = None, kind: str = "unadjusted"
+                  ) -> Claim:
+        keys = ("grouping", "group", "metric") if "metric" in row.index else ("grouping",
+                                                                              "group")
+        return ledger.add(from_row(
+            id, row, source=f"{table}.csv", keys=keys, value=value,
+            ci=(f"{ci}_ci_low", f"{ci}_ci_high") if ci else None, n=n, style=style,
+            unit="share" if style == "percent2" else "percentage points",
+            interval_kind=kind))
+
+    def named(frame: pd.DataFrame, group: str) -> pd.Series:
+        row = frame.loc[group].copy()
+        row["group"] = group
+        return row
+
     if focus.group in rows.index and reference in rows.index:
-        g, r = rows.loc[focus.group], rows.loc[reference]
-        gap = (f"so the records put the gap between the two at {_pp(g['disparity_b'])} where "
-               f"the true gap is {_pp(g['disparity_a'])} (difference {_pp(g['disparity_change'])}"
-               f", {level} CI {_ci(g['disparity_change_ci_low'], g['disparity_change_ci_high'])})")
-        found_lines.append(
-            f"What the records say: in the history, {percent(g['value_b'], 2)} of applications "
-            f"from {focus.group} were recorded as fraud against a true fraud rate of "
-            f"{percent(g['value_a'], 2)} ({_pp(g['change'])}, {level} CI "
-            f"{_ci(g['change_ci_low'], g['change_ci_high'])}; n = {int(g['n']):,}), and "
-            f"{percent(r['value_b'], 2)} against {percent(r['value_a'], 2)} for {reference} "
-            f"(n = {int(r['n']):,}); {gap}."
-        )
+        g, r = named(rows, focus.group), named(rows, reference)
+        recorded, truth = (row_claim("records.recorded", RECORDS_TABLE, g, "value_b",
+                                     "percent2"),
+                           row_claim("records.truth", RECORDS_TABLE, g, "value_a", "percent2"))
+        excess = row_claim("records.excess", RECORDS_TABLE, g, "change", "signed_points1",
+                           "change", "n", "paired")
+        reference_recorded = row_claim("records.reference_recorded", RECORDS_TABLE, r,
+                                       "value_b", "percent2", n="n")
+        reference_truth = row_claim("records.reference_truth", RECORDS_TABLE, r, "value_a",
+                                    "percent2")
+        recorded_gap = row_claim("records.recorded_gap", RECORDS_TABLE, g, "disparity_b",
+                                 "signed_points1")
+        true_gap = row_claim("records.true_gap", RECORDS_TABLE, g, "disparity_a",
+                             "signed_points1")
+        difference = row_claim("records.gap_difference", RECORDS_TABLE, g, "disparity_change",
+                               "signed_points1", "disparity_change")
+        found_lines.append(ledger.sentence(
+            f"What the records say: in the history, {recorded.text()} of applications from "
+            f"{focus.group} were recorded as fraud against a true fraud rate of {truth.text()} "
+            f"({excess.text()} percentage points, {level_claim.text()} CI "
+            f"{excess.interval(' to ')}; n = {excess.text('n')}). For {reference} it was "
+            f"{reference_recorded.text()} against {reference_truth.text()} (n = "
+            f"{reference_recorded.text('n')}), so the records put the gap between the two at "
+            f"{recorded_gap.text()} percentage points where the true gap is {true_gap.text()} "
+            f"(difference {difference.text()}, {level_claim.text()} CI "
+            f"{difference.interval(' to ')}).",
+            [level_claim, recorded, truth, excess, reference_recorded, reference_truth,
+             recorded_gap, true_gap, difference]))
     fpr = remedy[(remedy["grouping"] == focus.grouping) & (remedy["metric"] == "fpr")
                  ].set_index("group")
     if focus.group in fpr.index and settings.remedy_audit_share != settings.audit_share:
-        g = fpr.loc[focus.group]
-        share_word = percent(settings.remedy_audit_share, 0)
+        g = named(fpr, focus.group)
+        remedy_share = ledger.add(setting("remedy.audit_share",
+                                          "config.system.remedy_audit_share",
+                                          settings.remedy_audit_share, style="percent0",
+                                          unit="share of investigations"))
+        audit_share = ledger.add(setting("remedy.baseline_share", "config.system.audit_share",
+                                         settings.audit_share, style="percent0",
+                                         unit="share of investigations"))
+        before = row_claim("remedy.before", REMEDY_TABLE, g, "value_a", "percent2")
+        after = row_claim("remedy.after", REMEDY_TABLE, g, "value_b", "percent2")
+        change = row_claim("remedy.change", REMEDY_TABLE, g, "change", "signed_points1",
+                           "change", "n", "paired")
+        gap = row_claim("remedy.gap_change", REMEDY_TABLE, g, "disparity_change",
+                        "signed_points1", "disparity_change")
         inconclusive = g["disparity_change_ci_low"] <= 0 <= g["disparity_change_ci_high"]
-        verdict = ("the data cannot tell whether that gap changed" if inconclusive
-                   else f"its gap to {reference} changed by {_pp(g['disparity_change'])}")
-        found_lines.append(
-            f"With {share_word} of investigations drawn at random and held to one standard "
-            f"(instead of {percent(settings.audit_share, 0)}), the share of applicants from "
-            f"{focus.group} without fraud who were flagged went from {percent(g['value_a'], 2)} "
-            f"to {percent(g['value_b'], 2)} ({_pp(g['change'])}, {level} paired CI "
-            f"{_ci(g['change_ci_low'], g['change_ci_high'])}; n = {int(g['n']):,}); {verdict} "
-            f"({level} CI {_ci(g['disparity_change_ci_low'], g['disparity_change_ci_high'])})."
-        )
+        verdict = ("The data cannot tell whether that gap changed" if inconclusive
+                   else f"Its gap to {reference} changed by {gap.text()} percentage points")
+        found_lines.append(ledger.sentence(
+            f"With {remedy_share.text()} of investigations drawn at random and held to one "
+            f"standard (instead of {audit_share.text()}), the share of applicants from "
+            f"{focus.group} without fraud who were flagged went from {before.text()} to "
+            f"{after.text()} ({change.text()} percentage points, {level_claim.text()} paired "
+            f"CI {change.interval(' to ')}; n = {change.text('n')}). {verdict} "
+            f"({level_claim.text()} CI {gap.interval(' to ')}).",
+            [level_claim, remedy_share, audit_share, before, after, change, gap]))
     return found_lines
 
 

@@ -41,21 +41,12 @@ SMALL_CHANGES = {"catch_and_revoke_national": {"system.capacity": 30},
 #: Experiments whose system prints headlines beyond its first from free text, with numbers no
 #: claim holds yet; their full check is expected to fail until those sentences are rendered
 #: from claims (strict: it must then be taken off this list).
-UNCLAIMED_ADAPTER_HEADLINES: dict[str, str] = {
-    "bamf_origin": "the language-status headline prints numbers no claim holds",
-    "cbp_one": "the representation-sweep headline prints numbers no claim holds",
-    "icm_falcon": "the homophily headline prints numbers no claim holds",
-    "uscis_fraud": "the records and random-audit headlines print numbers no claim holds",
-}
+UNCLAIMED_ADAPTER_HEADLINES: dict[str, str] = {}
 #: Experiments whose first headline is a system's free text not yet rendered from claims.
 UNCLAIMED_FIRST_HEADLINES: dict[str, str] = {}
 #: Experiments whose system prints a headline beyond its first with a long or technical
 #: first sentence (strict, as above).
-UNPLAIN_ADAPTER_HEADLINES: dict[str, str] = {
-    "icm_falcon": "the homophily headline's first sentence runs past 50 words",
-    "uscis_fraud": "the records headline's first sentence runs past 50 words",
-    "e_atd": "the recorded-view headline's first sentence runs past 50 words",
-}
+UNPLAIN_ADAPTER_HEADLINES: dict[str, str] = {}
 
 #: Words a reader would not use for people: column names, configuration keys, jargon.
 RAW_WORDS = re.compile(r"\b[a-z]+_[a-z_]+\b|\b\w+\.\w+ = |held-out|\bShapley\b|"
