@@ -10,6 +10,7 @@ import pytest
 from experiments.config import ConfigError, parse_config
 from experiments.engine.runner import run_experiment
 from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.hand_counts import mantel_haenszel
 
 DARKER, LIGHTER = "darker (Monk 7-10)", "lighter (Monk 1-3)"
 
@@ -166,3 +167,13 @@ def test_vanishing_within_strata_needs_the_crude_ratio_outside_the_adjusted_inte
     assert not vanishes_within(pd.Series({**row, "adjusted_ratio_ci_low": 1.5,
                                           "adjusted_ratio_ci_high": 1.9,
                                           "adjusted_diff": 0.01}))
+
+
+def test_the_adjusted_regional_comparison_is_the_hand_computed_mantel_haenszel(small_run):
+    table = pd.read_csv(small_run.directory / "adjusted.csv")
+    row = table[(table["group"] == "Sub-Saharan Africa") & (table["metric"] == "fpr")
+                & (table["view"] == "true")].iloc[0]
+    ratio, difference = mantel_haenszel(small_run.decisions, row["grouping"], row["group"],
+                                        row["reference"], row["adjust_for"])
+    assert row["adjusted_ratio"] == pytest.approx(ratio, rel=1e-9)
+    assert row["adjusted_diff"] == pytest.approx(difference, rel=1e-9, abs=1e-12)

@@ -21,28 +21,9 @@ from experiments.systems.composition import composition_sentence
 from synthetic.systems.catch_and_revoke import STAGES
 
 from .conftest import shipped_data
+from .hand_counts import mantel_haenszel
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "experiments/catalogue/data/example_decisions.csv"
-
-
-def _mantel_haenszel(decisions: pd.DataFrame, grouping: str, group: str, reference: str,
-                     stratum: str) -> tuple[float, float]:
-    """The Mantel-Haenszel ratio and difference of false positive rates, by hand."""
-    negatives = decisions[~decisions["y_true"].astype(bool)]
-    side = negatives[grouping].astype(str)
-    ratio_top = ratio_bottom = diff_top = weights = 0.0
-    for _, rows in negatives.groupby(stratum, observed=True):
-        g = rows[side.loc[rows.index] == group]
-        r = rows[side.loc[rows.index] == reference]
-        n1, n0 = len(g), len(r)
-        if n1 == 0 or n0 == 0:
-            continue
-        a, c, total = g["decision"].sum(), r["decision"].sum(), n1 + n0
-        ratio_top += a * n0 / total
-        ratio_bottom += c * n1 / total
-        diff_top += (a * n0 - c * n1) / total
-        weights += n1 * n0 / total
-    return ratio_top / ratio_bottom, diff_top / weights
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +40,13 @@ def test_every_shipped_focus_comparison_declares_its_strata():
             assert focus.adjust_for, (name, focus.label)
 
 
-def test_detention_adjusted_ratio_is_the_hand_computed_mantel_haenszel(detention):
+def test_detention_adjusted_ratio_is_the_hand_computedmantel_haenszel(detention):
     config, computed = detention
     for focus in config.audit.focus:
         row = computed.adjusted[(computed.adjusted["group"] == focus.group)
                                 & (computed.adjusted["metric"] == "fpr")
                                 & (computed.adjusted["view"] == "true")].iloc[0]
-        ratio, difference = _mantel_haenszel(computed.decisions, "nationality", focus.group,
+        ratio, difference = mantel_haenszel(computed.decisions, "nationality", focus.group,
                                              "MEX", "visa_type")
         assert row["adjusted_ratio"] == pytest.approx(ratio, rel=1e-9)
         assert row["adjusted_diff"] == pytest.approx(difference, rel=1e-9, abs=1e-12)
