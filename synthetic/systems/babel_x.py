@@ -34,6 +34,13 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from synthetic.systems.base import read_card
+from synthetic.systems.memo import RecentResults, content_key
+
+#: Featurised posts and fitted models of this process, by content (enough for the worlds of
+#: one replicate): attribution worlds and replicates featurise the same posts and fit the same
+#: corpus again where a knob leaves them unchanged.
+FEATURES = RecentResults(max_entries=16)
+FITS = RecentResults(max_entries=8)
 
 #: Words of violent intent that no ordinary post of the synthetic vocabulary uses: the neutral
 #: lexicon, the off position of the lexicon's bias.
@@ -266,6 +273,10 @@ class BabelXScorer(BaseEstimator):
         """Hashed, L2-normalised word and word-pair counts (those of :meth:`_vectorizer`,
         computed word by word by :func:`hashed_features`); parallel over chunks if asked."""
         texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+        return FEATURES.get(content_key("features", self.n_features, texts),
+                            lambda: self._featurise(texts))
+
+    def _featurise(self, texts: pd.Series) -> sparse.csr_matrix:
         if self.n_jobs == 1 or len(texts) <= CHUNK_POSTS:
             return hashed_features(texts, self.n_features)
         chunks = [texts.iloc[i:i + CHUNK_POSTS] for i in range(0, len(texts), CHUNK_POSTS)]
@@ -294,21 +305,39 @@ class BabelXScorer(BaseEstimator):
         labels = np.asarray(threat_labels, dtype=bool)
         if labels.all() or not labels.any():
             raise ValueError("the threat labels have one class only; annotate more posts")
+        texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
         features = self.featurise(texts)
-        # Logistic loss fitted by stochastic gradient descent: the same model as
-        # LogisticRegression, an order of magnitude faster on a million hashed columns.
-        self.threat_model_ = SGDClassifier(
-            loss="log_loss", alpha=self.alpha, class_weight=self.class_weight,
-            random_state=self.random_state,
-        ).fit(features, labels)
-        self.sentiment_model_ = None
-        if sentiment_labels is not None:
-            self.sentiment_model_ = SGDClassifier(
-                loss="log_loss", alpha=self.alpha, random_state=self.random_state,
-            ).fit(features, np.asarray(sentiment_labels, dtype=str))
+        sentiments = (None if sentiment_labels is None
+                      else np.asarray(sentiment_labels, dtype=str))
+        # The keywords, threshold and flag rule do not enter the models: a world that changes
+        # only those reuses the models fitted on the same corpus, labels and seed.
+        key = content_key("fit", self.n_features, self.alpha, self.class_weight,
+                          self.random_state, texts, labels,
+                          None if sentiments is None else pd.Series(sentiments))
+        if isinstance(self.random_state, int | np.integer):
+            self.threat_model_, self.sentiment_model_ = FITS.get(
+                key, lambda: self._fit_models(features, labels, sentiments))
+        else:  # a fit drawn afresh (None) or from a shared generator is never reused
+            self.threat_model_, self.sentiment_model_ = self._fit_models(features, labels,
+                                                                         sentiments)
         self.training_posts_ = int(features.shape[0])
         self.training_threat_share_ = float(labels.mean())
         return self
+
+    def _fit_models(self, features: sparse.csr_matrix, labels: np.ndarray,
+                    sentiments: np.ndarray | None) -> tuple[SGDClassifier, SGDClassifier | None]:
+        # Logistic loss fitted by stochastic gradient descent: the same model as
+        # LogisticRegression, an order of magnitude faster on a million hashed columns.
+        threat = SGDClassifier(
+            loss="log_loss", alpha=self.alpha, class_weight=self.class_weight,
+            random_state=self.random_state,
+        ).fit(features, labels)
+        sentiment = None
+        if sentiments is not None:
+            sentiment = SGDClassifier(
+                loss="log_loss", alpha=self.alpha, random_state=self.random_state,
+            ).fit(features, sentiments)
+        return threat, sentiment
 
     def threat_probability(self, features: sparse.spmatrix) -> np.ndarray:
         """The classifier's probability that each post is a threat."""

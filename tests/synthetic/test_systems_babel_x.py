@@ -149,3 +149,32 @@ def test_reported_lexicon_flags_solidarity_speech_the_neutral_one_does_not():
     assert LEXICONS["reported"] == DEFAULT_KEYWORDS
     assert keyword_hits(solidarity, LEXICONS["reported"]).mean() > 0.4
     assert not keyword_hits(solidarity, LEXICONS["neutral"]).any()
+
+
+def test_a_refit_on_the_same_corpus_reuses_the_models_and_equals_a_fresh_fit(fitted, held_out):
+    from synthetic.systems.babel_x import FEATURES, FITS
+
+    system, corpus = fitted[3.0]
+    args = (corpus["text"], corpus["annotator_threat"].to_numpy(),
+            corpus["annotator_sentiment"].astype(str).to_numpy())
+    other_lexicon = BabelXScorer(keywords=IDENTITY_KEYWORDS).fit(*args)
+    assert other_lexicon.threat_model_ is system.threat_model_  # keywords do not enter it
+    FEATURES.clear()
+    FITS.clear()
+    fresh = BabelXScorer().fit(*args)
+    assert fresh.threat_model_ is not system.threat_model_
+    texts = held_out["text"].head(2_000)
+    pd.testing.assert_frame_equal(fresh.score_posts(texts), system.score_posts(texts))
+    # Labels changed by one post: a model of its own.
+    flipped = args[1].copy()
+    flipped[0] = not flipped[0]
+    assert BabelXScorer().fit(args[0], flipped, args[2]).threat_model_ is not fresh.threat_model_
+
+
+def test_a_fit_drawn_from_a_shared_generator_is_never_reused(fitted):
+    _, corpus = fitted[0.0]
+    args = (corpus["text"], corpus["annotator_threat"].to_numpy())
+    rng = np.random.RandomState(1)
+    first = BabelXScorer(random_state=rng).fit(*args)
+    second = BabelXScorer(random_state=rng).fit(*args)
+    assert first.threat_model_ is not second.threat_model_

@@ -1,0 +1,79 @@
+"""Recent results by content: the same work asked for twice in one process is done once.
+
+A run repeats a system on the same people many times: in each world of the attribution and
+in each replicate. Where a world leaves a step's inputs unchanged (the lexicon knob does not
+touch the classifier's training corpus; the held-out people's posts are the same in every
+replicate), the step's result is looked up by a digest of its inputs' content instead of
+being computed again. The result is the same object each time, so callers must not change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+T = TypeVar("T")
+
+
+def content_key(*parts: Any) -> bytes:
+    """A 128-bit digest of ``parts``: texts and arrays by their content, anything else by
+    its ``repr``.
+
+    Parameters
+    ----------
+    *parts
+        pandas Series (hashed row by row, index left out), numpy arrays (their bytes, dtype
+        and shape) and plain values.
+
+    Returns
+    -------
+    bytes
+        The digest; equal parts give equal digests in any process.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if isinstance(part, pd.Series):
+            digest.update(b"series")
+            digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+        elif isinstance(part, np.ndarray):
+            digest.update(f"array{part.dtype.str}{part.shape}".encode())
+            digest.update(np.ascontiguousarray(part).tobytes()
+                          if part.dtype != object else repr(part.tolist()).encode())
+        else:
+            digest.update(repr(part).encode())
+        digest.update(b"\x00")
+    return digest.digest()
+
+
+class RecentResults:
+    """The last ``max_entries`` results, by key; the least recently used goes first.
+
+    Parameters
+    ----------
+    max_entries : int
+        How many results to keep.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._results: OrderedDict[bytes, Any] = OrderedDict()
+
+    def get(self, key: bytes, compute: Callable[[], T]) -> T:
+        """The result kept under ``key``, or ``compute()`` kept under it."""
+        if key in self._results:
+            self._results.move_to_end(key)
+            return self._results[key]
+        result = compute()
+        self._results[key] = result
+        while len(self._results) > self.max_entries:
+            self._results.popitem(last=False)
+        return result
+
+    def clear(self) -> None:
+        """Forget every result."""
+        self._results.clear()
