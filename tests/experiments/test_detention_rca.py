@@ -108,3 +108,15 @@ def test_bad_settings_are_named():
         parse_config(detention_data(**{"system.flight_risk_cuts": [6, 4]}))
     with pytest.raises(ConfigError, match="did you mean 'release_branch'"):
         parse_config(detention_data(**{"system.release_branches": True}))
+
+
+def test_the_report_says_why_record_label_bias_can_lower_the_gap(small_run):
+    """A false record can move a person from 'low, detain' to 'medium, a supervisor decides',
+    which is not counted as a detention: the attribution section must say so wherever it
+    credits record label bias, so that a removal is not read as better treatment."""
+    report = (small_run.directory / "report.md").read_text(encoding="utf-8")
+    knob_line = next(line for line in report.splitlines()
+                     if line.startswith("- record label bias ("))
+    assert "a supervisor decides" in knob_line
+    assert "does not count as a detention" in knob_line
+    assert "nobody is treated better" in knob_line
