@@ -153,6 +153,9 @@ class AttributionKnob(Strict):
     off: bool | int | float | str | list[str] = Field(
         description="the key's value with the bias off")
     explains: str = Field(default="", description="what the bias is, in one sentence")
+    if_it_lowers: str = Field(
+        default="", description="said beside the knob wherever it lowers a gap: why that "
+        "is not better treatment (a case moved out of the count, say)")
 
 
 class AttributionSection(Strict):

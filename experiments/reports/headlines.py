@@ -450,6 +450,7 @@ def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric:
     off_claim = attribution_claim(ledger, "attribution.all_off", off)
     claims = [level, total_claim, off_claim]
     cause = f", from {attribution.baseline_cause}" if attribution.baseline_cause else ""
+    lowers = {k.name: k.if_it_lowers for k in attribution.knobs}
     separated = off["ci_low"] > 0 or off["ci_high"] < 0
     text = (f"Of the gap of {claimed_points(total_claim, level)} "
             f"percentage points, {claimed_points(off_claim, level)} "
@@ -477,6 +478,11 @@ def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric:
         part = (f"{r['source']} {'adds' if r['contribution'] > 0 else 'removes'} "
                 f"{claimed_points(share, level)}")
         part += _alone_words(ledger, f"attribution.{r['source']}", r, level, claims)
+        # A knob that lowers a gap would read as better treatment; the experiment says why
+        # it is not, where it knows.
+        why = lowers.get(str(r["source"]), "") if r["contribution"] < 0 else ""
+        if why:
+            part += f" ({why})"
         parts.append(part)
     if parts:
         text += "; " + "; ".join(parts)
