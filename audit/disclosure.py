@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from audit.metrics import RATE_NAMES
+from audit.tables import has_flag
 
 #: The flag beside ``suppressed`` on a figure withheld to protect another one.
 COMPLEMENTARY = "complementary"
@@ -183,18 +184,20 @@ def flag_withheld(frame: pd.DataFrame, grouping: str, labels: list[str],
                                                           strict=True)}
     chosen = in_grouping & np.array([g in whole or (g, m) in cells
                                      for g, m in zip(group, metric, strict=True)], dtype=bool)
+    return _flag_complementary(frame, chosen)
+
+
+def _flag_complementary(frame: pd.DataFrame, chosen: np.ndarray) -> pd.DataFrame:
+    """``frame`` with the ``chosen`` rows not yet suppressed flagged
+    ``suppressed;complementary`` (a copy; the input when no row changes)."""
     flags = frame["flags"].to_numpy(dtype=object)
-    chosen &= ~np.array([_has(f, "suppressed") for f in flags], dtype=bool)
+    chosen = chosen & ~np.array([has_flag(f, "suppressed") for f in flags], dtype=bool)
     if not chosen.any():
         return frame
     frame = frame.copy()
     frame.loc[chosen, "flags"] = [add_flags(f, "suppressed", COMPLEMENTARY)
                                   for f in flags[chosen]]
     return frame
-
-
-def _has(flags: object, flag: str) -> bool:
-    return isinstance(flags, str) and flag in flags.split(";")
 
 
 def protect_across(summary: pd.DataFrame) -> pd.DataFrame:
@@ -218,12 +221,5 @@ def protect_across(summary: pd.DataFrame) -> pd.DataFrame:
     flags = summary["flags"].to_numpy(dtype=object)
     metric = summary["metric"].to_numpy(dtype=object)
     withheld = {m for m, f in zip(metric[overall], flags[overall], strict=True)
-                if _has(f, "suppressed")}
-    chosen = overall & np.isin(metric, list(withheld)) & ~np.array(
-        [_has(f, "suppressed") for f in flags], dtype=bool)
-    if not chosen.any():
-        return summary
-    summary = summary.copy()
-    summary.loc[chosen, "flags"] = [add_flags(f, "suppressed", COMPLEMENTARY)
-                                    for f in flags[chosen]]
-    return summary
+                if has_flag(f, "suppressed")}
+    return _flag_complementary(summary, overall & np.isin(metric, list(withheld)))

@@ -412,6 +412,22 @@ def attribution_claim(ledger: Ledger, id: str, row: pd.Series, *, alone: bool = 
     return ledger.add(claim)
 
 
+def _worlds(ledger: Ledger, prefix: str, rows: pd.DataFrame, confidence: float
+            ) -> tuple[pd.Series, pd.Series, pd.DataFrame, list[Claim]]:
+    """One comparison's attribution rows: the all-off row, the as-configured row, the knobs'
+    rows, and the claims every sentence on them starts from (the level, the total gap, the
+    gap with every knob off), with ids under ``prefix``."""
+    from experiments.systems.contract import ALL_OFF, AS_CONFIGURED
+
+    off = rows[rows["source"] == ALL_OFF].iloc[0]
+    total = rows[rows["source"] == AS_CONFIGURED].iloc[0]
+    level = ledger.add(setting(f"{prefix}.level", "config.audit.confidence", confidence,
+                               style="level", unit="confidence level"))
+    claims = [level, attribution_claim(ledger, f"{prefix}.total", total),
+              attribution_claim(ledger, f"{prefix}.all_off", off)]
+    return off, total, rows[rows["kind"] == "knob"], claims
+
+
 def claimed_points(claim: Claim, level: Claim) -> str:
     """A claim in percentage points with its interval: ``1.30 (95% CI 0.60 to 2.00)``; an
     interval that cannot move is withheld, not printed as certain."""
@@ -431,7 +447,6 @@ def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric:
     separates from zero. A knob is never credited with what remains at baseline, nor with a
     contribution its interval cannot tell from zero. Every number is a claim on
     attribution.csv recorded in ``ledger``."""
-    from experiments.systems.contract import ALL_OFF, AS_CONFIGURED
 
     ledger = ledger if ledger is not None else Ledger()
     attribution = system_run.findings.attribution
@@ -440,15 +455,8 @@ def attribution_clause(system_run: SystemRun, grouping: str, group: str, metric:
     rows = attribution.rows(grouping, group, metric)
     if rows.empty:
         return ""
-    off = rows[rows["source"] == ALL_OFF].iloc[0]
-    total = rows[rows["source"] == AS_CONFIGURED].iloc[0]
-    knobs = rows[rows["kind"] == "knob"]
-    level = ledger.add(setting("attribution.level", "config.audit.confidence",
-                               attribution.confidence, style="level",
-                               unit="confidence level"))
-    total_claim = attribution_claim(ledger, "attribution.total", total)
-    off_claim = attribution_claim(ledger, "attribution.all_off", off)
-    claims = [level, total_claim, off_claim]
+    off, total, knobs, claims = _worlds(ledger, "attribution", rows, attribution.confidence)
+    level, total_claim, off_claim = claims
     cause = f", from {attribution.baseline_cause}" if attribution.baseline_cause else ""
     lowers = {k.name: k.if_it_lowers for k in attribution.knobs}
     separated = off["ci_low"] > 0 or off["ci_high"] < 0
@@ -807,7 +815,6 @@ def contrast_headline(system_run: SystemRun, contrast: object,
     """A system's own attributed comparison (its label, e.g. the growth of a gap over rounds),
     split between what remains with every knob off and each knob, with intervals; every
     number a claim on attribution.csv recorded in ``ledger``."""
-    from experiments.systems.contract import ALL_OFF, AS_CONFIGURED
 
     ledger = ledger if ledger is not None else Ledger()
     attribution = system_run.findings.attribution
@@ -816,15 +823,8 @@ def contrast_headline(system_run: SystemRun, contrast: object,
     rows = attribution.rows(contrast.grouping, contrast.group, contrast.metric)
     if rows.empty:
         return ""
-    total = rows[rows["source"] == AS_CONFIGURED].iloc[0]
-    off = rows[rows["source"] == ALL_OFF].iloc[0]
-    knobs = rows[rows["kind"] == "knob"]
-    level = ledger.add(setting("contrast.level", "config.audit.confidence",
-                               attribution.confidence, style="level",
-                               unit="confidence level"))
-    total_claim = attribution_claim(ledger, "contrast.total", total)
-    off_claim = attribution_claim(ledger, "contrast.all_off", off)
-    claims = [level, total_claim, off_claim]
+    off, total, knobs, claims = _worlds(ledger, "contrast", rows, attribution.confidence)
+    level, total_claim, off_claim = claims
     parts = []
     for _, r in knobs.iterrows():
         share = attribution_claim(ledger, f"contrast.{r['source']}", r)
