@@ -125,11 +125,13 @@ def pool_columns(estimates: np.ndarray, lows: np.ndarray, highs: np.ndarray, *, 
 def pool_tables(tables: Sequence[pd.DataFrame], keys: Sequence[str],
                 triples: Sequence[tuple[str, str, str, bool]], confidence: float,
                 shared_people: bool = True, means: Sequence[str] = (),
-                ranges: Sequence[str] = ()) -> pd.DataFrame:
+                ranges: Sequence[str] = (), log_means: Sequence[str] = ()) -> pd.DataFrame:
     """One table whose estimates and intervals are pooled over replicate tables.
 
     ``keys`` name a row; the first table gives the rows and every other column (flags, the
-    reference, ...). ``means`` are columns replaced by their plain mean over replicates.
+    reference, ...). ``means`` are columns replaced by their plain mean over replicates;
+    ``log_means`` are ratios replaced by their mean on the log scale, as pooled ratios are,
+    so that a crude ratio printed beside a pooled one is the same number.
     Each column named in ``ranges`` gains ``<name>_replicate_min`` and
     ``<name>_replicate_max``, its smallest and largest value over the replicates, so that a
     report can say where replicates disagree on a sign instead of printing one pooled value.
@@ -156,6 +158,11 @@ def pool_tables(tables: Sequence[pd.DataFrame], keys: Sequence[str],
     for name in means:
         if name in out:
             out[name] = np.stack([a[name].to_numpy(dtype=float) for a in aligned]).mean(axis=0)
+    for name in log_means:
+        if name in out:
+            stack = np.stack([a[name].to_numpy(dtype=float) for a in aligned])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[name] = np.exp(np.log(stack).mean(axis=0))
     for name in ranges:
         if name in out:
             stack = np.stack([a[name].to_numpy(dtype=float) for a in aligned])

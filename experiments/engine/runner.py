@@ -540,8 +540,9 @@ def _replicate(config: ExperimentConfig, population: Any, train: np.ndarray,
     if not adjusted.empty:
         adjusted = pool_tables(all_adjusted, ["label", "view", "metric"], ADJUSTED_TRIPLES,
                                confidence, shared,
-                               means=("crude_ratio", "crude_diff", "group_rate",
-                                      "reference_rate", "n_group", "n_reference"))
+                               means=("crude_diff", "group_rate", "reference_rate",
+                                      "n_group", "n_reference"),
+                               log_means=("crude_ratio",))
         adjusted["n_group"] = adjusted["n_group"].round().astype("Int64")
         adjusted["n_reference"] = adjusted["n_reference"].round().astype("Int64")
         with np.errstate(divide="ignore", invalid="ignore"):

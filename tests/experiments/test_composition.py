@@ -210,3 +210,21 @@ def test_the_sweep_and_compare_set_crude_beside_adjusted(tmp_path):
     adjusted = pd.read_csv(tmp_path / "1" / "adjusted.csv")
     row = adjusted[(adjusted["view"] == "true") & (adjusted["metric"] == "fpr")].iloc[0]
     assert f"{row['adjusted_ratio']:.2f} (" in text
+
+
+def test_the_crude_ratio_beside_the_adjusted_one_is_the_pooled_headline_ratio():
+    # Over replicates, the crude ratio is pooled on the log scale as the metrics table's
+    # ratio is, so a headline never prints two different crude ratios for one comparison.
+    config = parse_config(shipped_data("iborderctrl", 4_000, n_boot=50, replicates=3))
+    computed = compute_run(config, attribution=False)
+    table = computed.views["true"].table
+    for focus in config.audit.focus:
+        metric = focus.metrics[0]
+        row = computed.adjusted[(computed.adjusted["label"] == focus.label)
+                                & (computed.adjusted["metric"] == metric)
+                                & (computed.adjusted["view"] == "true")].iloc[0]
+        pooled = table[(table["grouping"] == focus.grouping)
+                       & (table["group"].astype(str) == focus.group)
+                       & (table["metric"] == metric)].iloc[0]
+        assert row["crude_ratio"] == pytest.approx(pooled["ratio"], rel=1e-9)
+        assert row["crude_diff"] == pytest.approx(pooled["difference"], rel=1e-9, abs=1e-12)
