@@ -46,10 +46,14 @@ ADJUSTED_TEXT_COLUMNS = ("grouping", "group", "reference", "metric", "view", "ad
 
 def empty_adjusted() -> pd.DataFrame:
     """The adjusted table with no rows, its columns typed as in a filled one."""
-    return pd.DataFrame({
-        name: pd.Series(dtype=object if name in ADJUSTED_TEXT_COLUMNS else
-                        np.int64 if name in ADJUSTED_COUNT_COLUMNS else np.float64)
-        for name in ADJUSTED_COLUMNS})
+    # A copy of one built once: every audit without adjustment starts from it.
+    return _EMPTY_ADJUSTED.copy()
+
+
+_EMPTY_ADJUSTED = pd.DataFrame({
+    name: pd.Series(dtype=object if name in ADJUSTED_TEXT_COLUMNS else
+                    np.int64 if name in ADJUSTED_COUNT_COLUMNS else np.float64)
+    for name in ADJUSTED_COLUMNS})
 
 
 @dataclass

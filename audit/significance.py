@@ -38,10 +38,102 @@ def compare_proportions(
     p_values[use_z] = 2 * stats.norm.sf(np.abs(z[use_z]))
     # Both rates 0 (or both 1): no evidence of a difference at all.
     p_values[defined & ((pooled == 0) | (pooled == 1))] = 1.0
-    for index in zip(*np.nonzero(defined & ~use_z & (pooled > 0) & (pooled < 1)), strict=True):
-        table = [[x1[index], n1[index] - x1[index]], [x2[index], n2[index] - x2[index]]]
-        p_values[index] = stats.fisher_exact(np.asarray(table, dtype=np.int64))[1]
+    fisher = defined & ~use_z & (pooled > 0) & (pooled < 1)
+    if fisher.any():
+        # Each cell truncated to a whole count on its own (clustered audits pass effective,
+        # fractional counts), as the table of one test would be.
+        cells = [x1[fisher], n1[fisher] - x1[fisher], x2[fisher], n2[fisher] - x2[fisher]]
+        p_values[fisher] = fisher_exact_p_values(*(c.astype(np.int64) for c in cells))
     return p_values
+
+
+def fisher_exact_p_values(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray
+                          ) -> np.ndarray:
+    """Fisher's exact two-sided p-values of the 2x2 tables ``[[a, b], [c, d]]``, elementwise.
+
+    The same computation as :func:`scipy.stats.fisher_exact` (SciPy 1.17's two-sided
+    algorithm: hypergeometric tails on each side of the mode, the far tail found by binary
+    search) done on every table at once, so a grouping's many small groups cost one call per
+    step of the search instead of one test each; the p-values are the same floats.
+
+    Parameters
+    ----------
+    a, b, c, d : numpy.ndarray of int
+        The cells of each table (non-negative, broadcast together).
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
+    a, b, c, d = np.broadcast_arrays(*(np.asarray(x, dtype=np.int64) for x in (a, b, c, d)))
+    hypergeom = stats.hypergeom
+    row1, row2, column = a + b, c + d, a + c
+    total = row1 + row2
+    p_values = np.ones(a.shape)
+    # A row or column of zeros: no evidence at all (p = 1), as SciPy returns.
+    live = (row1 > 0) & (row2 > 0) & (column > 0) & (b + d > 0)
+    if not live.any():
+        return p_values
+    a, row1, column, total = a[live], row1[live], column[live], total[live]
+    mode = ((column + 1) * (row1 + 1) / (total + 2)).astype(np.int64)
+    exact = hypergeom.pmf(a, total, row1, column)
+    at_mode = hypergeom.pmf(mode, total, row1, column)
+    gamma = 1 + 1e-14
+    out = np.empty(len(a))
+    at_top = np.abs(exact - at_mode) / np.maximum(exact, at_mode) <= 1e-14
+    out[at_top] = 1.0
+    below = ~at_top & (a < mode)
+    above = ~at_top & ~below
+    near = np.where(below, hypergeom.cdf(a, total, row1, column),
+                    hypergeom.sf(a - 1, total, row1, column))
+    # Where the far end of the support is already more likely than the table, the far tail
+    # adds nothing.
+    far_end = np.where(below, hypergeom.pmf(column, total, row1, column),
+                       hypergeom.pmf(0, total, row1, column))
+    alone = (below | above) & (far_end > exact * gamma)
+    out[alone] = near[alone]
+    search = (below | above) & ~alone
+    if search.any():
+        index = np.flatnonzero(search)
+        sign = np.where(below[index], -1.0, 1.0)  # the pmf made ascending over the range
+        low = np.where(below[index], mode[index], 0)
+        high = np.where(below[index], column[index], mode[index])
+        guess = _binary_search(
+            lambda x, rows: sign[rows] * hypergeom.pmf(x, total[index][rows], row1[index][rows],
+                                                       column[index][rows]),
+            sign * exact[index] * gamma, low, high)
+        far = np.where(below[index],
+                       hypergeom.sf(guess, total[index], row1[index], column[index]),
+                       hypergeom.cdf(guess, total[index], row1[index], column[index]))
+        out[index] = near[index] + far
+    p_values[live] = np.minimum(out, 1.0)
+    return p_values
+
+
+def _binary_search(values, target: np.ndarray, low: np.ndarray, high: np.ndarray
+                   ) -> np.ndarray:
+    """For each row, the index ``i`` in ``[low, high]`` with ``values(i) <= target <
+    values(i + 1)``, where ``values`` ascends over the range: SciPy's search, every row at
+    once. ``values(x, rows)`` evaluates the rows ``rows`` at ``x``."""
+    low, high = low.copy(), high.copy()
+    found = np.full(len(low), -1, dtype=np.int64)
+    open_rows = low < high
+    while open_rows.any():
+        rows = np.flatnonzero(open_rows)
+        middle = low[rows] + (high[rows] - low[rows]) // 2
+        value = values(middle, rows)
+        less, more = value < target[rows], value > target[rows]
+        low[rows[less]] = middle[less] + 1
+        high[rows[more]] = middle[more] - 1
+        equal = rows[~less & ~more]
+        found[equal] = middle[~less & ~more]
+        open_rows[equal] = False
+        open_rows &= low < high
+    rest = np.flatnonzero(found < 0)
+    if len(rest):
+        at_low = values(low[rest], rest) <= target[rest]
+        found[rest] = np.where(at_low, low[rest], low[rest] - 1)
+    return found
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:

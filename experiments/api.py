@@ -88,7 +88,7 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
         attribution: bool = True, results_dir: str | Path = "results",
         set: Mapping[str, Any] | None = None,  # noqa: A002 - named as the --set option
         remedies: Sequence[str] | None = None, replicates: int | None = None,
-        dask: str | None = None) -> RunResult:
+        dask: str | None = None, jobs: int | None = None) -> RunResult:
     """Run an experiment and write its results folder, exactly as ``bias-audit run`` does.
 
     Parameters
@@ -119,6 +119,11 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
     dask : str, optional
         Address of a Dask scheduler (``tcp://host:8786``) whose workers compute the
         attribution worlds and the replicates, as ``--dask``; the tables are the same.
+    jobs : int, optional
+        Worker processes on this machine that compute the further replicates (each with its
+        worlds) when the run has more than one, as ``--jobs`` (default:
+        ``BIAS_AUDIT_JOBS``, else 1: everything in this process). The tables are the same
+        bytes whatever the number.
 
     Returns
     -------
@@ -155,7 +160,8 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
             raise name_override(error, sets, "set") from None
         if out is None and force:
             raise UsageError("force: only applies with out")
-        with cluster_pool(dask) as pool, recording_overrides(overrides):
+        with cluster_pool(dask, jobs, config.experiment.replicates) as pool, \
+                recording_overrides(overrides):
             return run_experiment(config, path, results_dir=Path(results_dir),
                                   out=None if out is None else Path(out), force=force,
                                   attribution=attribution, pool=pool)
@@ -164,23 +170,71 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
 
 
 @contextlib.contextmanager
-def cluster_pool(address: str | None) -> Iterator[Any]:
-    """A :class:`~experiments.engine.pool.DaskPool` on the cluster at ``address`` while the
-    block runs, or None (everything computed here) without an address.
+def cluster_pool(address: str | None, jobs: int | None = 1, replicates: int = 1
+                 ) -> Iterator[Any]:
+    """Where a run's replicates and worlds are computed while the block runs.
+
+    A :class:`~experiments.engine.pool.DaskPool` on the cluster at ``address``; without an
+    address, a :class:`~experiments.engine.pool.LocalPool` of ``jobs`` processes when the
+    run has more than one replicate (``jobs=None``: ``BIAS_AUDIT_JOBS``, else 1); otherwise
+    None (everything computed in this process). The tables are the same bytes in every case.
 
     Raises
     ------
     UsageError
-        In one line, before anything is computed, where no scheduler with workers answers.
+        In one line, before anything is computed, where no scheduler with workers answers,
+        or where ``jobs`` (or ``BIAS_AUDIT_JOBS``) is not a whole number of at least 1.
     """
     if address is None:
-        yield None
+        workers = run_jobs(jobs)
+        if workers < 2 or replicates < 2:
+            yield None
+            return
+        from experiments.engine.pool import LocalPool
+
+        # A worker per further replicate at most: the first is this process's.
+        with LocalPool(min(workers, replicates - 1)) as pool:
+            yield pool
         return
     from experiments.engine.pool import DaskPool
     from experiments.sweeps.runner import connect_dask
 
     with DaskPool(connect_dask(address)) as pool:
         yield pool
+
+
+#: The environment variable that sets a run's worker processes when --jobs is not given.
+JOBS_VARIABLE = "BIAS_AUDIT_JOBS"
+
+
+def run_jobs(jobs: int | None) -> int:
+    """The worker processes of a run: ``jobs``, else ``BIAS_AUDIT_JOBS``, else 1.
+
+    One process is the default: a system that keeps what its replicates share (the same
+    people's posts and features) in memory does as well alone as with workers that must
+    each rebuild it, and a worker's start costs seconds on a small run.
+
+    Raises
+    ------
+    UsageError
+        Where the number is not a whole number of at least 1, naming where it came from.
+    """
+    import os
+
+    where = "--jobs"
+    if jobs is None:
+        text = os.environ.get(JOBS_VARIABLE, "").strip()
+        if not text:
+            return 1
+        where = f"the environment variable {JOBS_VARIABLE}"
+        try:
+            jobs = int(text)
+        except ValueError:
+            raise UsageError(f"{where} must be a whole number of processes (1 or more), "
+                             f"got {text!r}") from None
+    if jobs < 1:
+        raise UsageError(f"{where} must be 1 or more processes, got {jobs}")
+    return jobs
 
 
 def _checked_set(values: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -1,16 +1,20 @@
 """Benchmark: every shipped experiment's default run, each as its own process, with its wall
-time, peak memory and where the time goes; the sandbox-size run (10,000 people) with and
-without attribution; and one run with its worlds on a 2-worker Dask cluster against the same
-run in one process.
+time, peak memory and where the time goes (with ``--workers N``, each run with replicates
+also with its further replicates in N worker processes, ``--jobs N``); the sandbox-size run
+(10,000 people) with and without attribution; and one run with its worlds on a 2-worker Dask
+cluster against the same run in one process.
 
 Each run is ``bias-audit run NAME --out FOLDER --quiet`` in a child process, as a user runs
 it. The wall time includes Python's start-up and imports; the peak memory is the child's own
 maximum resident set size (``ru_maxrss`` from ``os.wait4``, which counts numpy's memory, unlike
-tracemalloc). The phases are the runner's own (population, system, audit, worlds, replicates,
-remedies, report), read from ``phase_seconds`` in the run's manifest. Printed, not asserted::
+tracemalloc; with worker processes, the largest of the run's processes). The phases are the
+runner's own (population, system, audit, worlds, replicates, remedies, report), read from
+``phase_seconds`` in the run's manifest; with worker processes the replicates run while the
+worlds do, and their time shows under "worlds". Printed, not asserted::
 
     python -m experiments.benchmarks.bench_runs [--only NAME ...] [--skip-national]
-        [--sandbox-size 10000] [--dask-experiment catch-and-revoke] [--no-dask]
+        [--workers 2] [--sandbox-size 10000] [--dask-experiment catch-and-revoke]
+        [--no-dask]
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ PHASES = ("population", "system", "audit", "worlds", "replicates", "remedies", "
 def shipped() -> list[str]:
     """The shipped experiments (not the sweeps), by name."""
     return [p.stem.replace("_", "-") for p in sorted(CATALOGUE_DIR.glob("*.toml"))]
+
+
+def replicates_of(name: str) -> int:
+    """The replicates a shipped experiment runs by default."""
+    from experiments.config import load_config
+
+    return load_config(name)[0].experiment.replicates
 
 
 def timed_run(name: str, *options: str) -> dict:
@@ -120,6 +131,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these experiments only")
     parser.add_argument("--skip-national", action="store_true",
                         help=f"leave out {NATIONAL} (about a minute and 4 GB)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="also run each experiment with replicates with --jobs N, to "
+                             "compare worker processes with one process")
     parser.add_argument("--sandbox-size", type=int, default=SANDBOX_SIZE,
                         help=f"people in the sandbox-size runs (default: {SANDBOX_SIZE:,})")
     parser.add_argument("--dask-experiment", default="catch-and-revoke",
@@ -136,7 +150,12 @@ def main() -> None:
     print("default runs (attribution and default replicates)")
     print(_header(), flush=True)
     for name in names:
-        print(_row(name, timed_run(name)), flush=True)
+        default = timed_run(name)
+        print(_row(name, default), flush=True)
+        if args.workers and replicates_of(name) > 1:
+            workers = timed_run(name, "--jobs", str(args.workers))
+            print(_row(f"{name} --jobs {args.workers}", workers)
+                  + f"   {workers['wall'] / default['wall']:.2f} of the time", flush=True)
 
     size = str(args.sandbox_size)
     print(f"\nsandbox-size runs ({args.sandbox_size:,} people)")

@@ -47,6 +47,7 @@ from experiments.systems.contract import (
     join_columns,
 )
 from synthetic.population import apply_mechanisms
+from synthetic.population.columns import text_values
 
 if TYPE_CHECKING:
     from experiments.config import AttributionKnob
@@ -291,7 +292,7 @@ def _decide_on_cluster(pool: Any, config: ExperimentConfig, knobs: list[Attribut
         tasks[fingerprint] = pool.submit(decide_in_world, shared_decide, variant, shared_people,
                                          mechanisms if changed else None,
                                          config.experiment.seed, name="world")
-    say(f"attribution: {len(tasks)} worlds on the cluster")
+    say(f"attribution: {len(tasks)} worlds {pool.where}")
     for fingerprint, task in tasks.items():
         decided[fingerprint] = task.result()
     for fingerprint in order:
@@ -312,7 +313,7 @@ def _focus_comparisons(config: ExperimentConfig, decisions: pd.DataFrame,
 
             raise UsageError(f"audit.focus: {focus.grouping!r} is not a configured grouping; "
                              f"audit.groupings gives: {', '.join(columns)}")
-        parts = [decisions[c].astype(str).to_numpy() for c in columns[focus.grouping]]
+        parts = [text_values(decisions[c]) for c in columns[focus.grouping]]
         labels = parts[0] if len(parts) == 1 else join_columns(parts)
         reference = focus.reference or references.get(focus.grouping, "")
         present = set(np.unique(labels))

@@ -54,7 +54,7 @@ from experiments.reports.compare import DECISIONS_FILE, DECISIONS_ROW_ID
 from experiments.reports.headlines import headlines
 from experiments.reports.run import build_report, names_of, write_figures
 from experiments.systems.composition import focus_adjusted
-from experiments.systems.contract import SystemRun
+from experiments.systems.contract import SystemRun, decisions_only
 from experiments.writing.claims import Ledger
 from experiments.writing.names import with_name_columns
 from synthetic.population import PopulationInputError, generate
@@ -323,8 +323,9 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
     pending = (_submit_replicates(pool, config, population, train, columns, attribute, say)
                if pool is not None and config.experiment.replicates > 1 else None)
     if attribute:
+        world_pool = pool if pool is not None and pool.takes_worlds else None
         system_run.findings.attribution = _attribute(config, people, train, columns,
-                                                     system_run, views, say, pool)
+                                                     system_run, views, say, world_pool)
         system_run.decided.extra_tables["attribution"] = system_run.findings.attribution.table
     lap("worlds")
 
@@ -466,7 +467,8 @@ def replicate_parts(config: ExperimentConfig, replicate: ExperimentConfig,
                           replicate.experiment.seed, mechanisms=mechanisms).people
         train = train_split(len(people), config.split.train_fraction,
                             replicate.experiment.seed)
-    run = _run_system(replicate, people, train, columns)
+    with decisions_only():  # the first replicate alone reports the system's own findings
+        run = _run_system(replicate, people, train, columns)
     decisions = run.decided.table
     views = {view: _audit_view(replicate, decisions, column, run.decided.cluster)
              for view, column in VIEWS.items()}
@@ -483,7 +485,7 @@ def _submit_replicates(pool: Any, config: ExperimentConfig, population: Any,
     shared = not config.experiment.replicate_population
     people = pool.share(population.people) if shared else None
     split = pool.share(train) if shared else None
-    say(f"replicates 2 to {len(configs)} on the cluster")
+    say(f"replicates 2 to {len(configs)} {pool.where}")
     return [pool.submit(replicate_parts, config, replicate, people, split, columns, attribute,
                         name="replicate")
             for replicate in configs[1:]]

@@ -29,7 +29,13 @@ from audit.intervals import wilson_interval  # noqa: E402
 from audit.report import number, percent  # noqa: E402
 from experiments.config import Strict, system_seed  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.systems.contract import (  # noqa: E402
+    Decisions,
+    Hooks,
+    SystemRun,
+    Wording,
+    own_findings,
+)
 from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
 from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle  # noqa: E402
 from synthetic.systems.babel_x import (  # noqa: E402
@@ -142,6 +148,21 @@ def run(
         score=searched["max_threat_probability"].to_numpy(),
     )
 
+
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        # Surveillance changes the corpus and the posts read, annotators the labels: a world
+        # reruns the search, but none of the report's tables; the configured world is the run.
+        world_settings = world.system_settings()
+        if world_people is people and world_settings == settings:
+            return {"decision": decisions["decision"].to_numpy(dtype=bool)}
+        found = search_people(world_settings, world_people, train, seed, corpus_seed)[4]
+        return {"decision": found["flagged"].to_numpy(dtype=bool)}
+
+    hooks = Hooks(decide_twins=None, decide_world=decide_world)
+    if not own_findings():  # a further replicate: its decisions and worlds are all it gives
+        return SystemRun(decided=Decisions(table=decisions), wording=Wording(card=system.card()),
+                         hooks=hooks)
     single = [g[0] for g in config.audit.groupings if len(g) == 1]
     post_frame = posts.assign(**{c: held_out[c].to_numpy()[author] for c in single})
     post_groups = [*single, *POST_GROUPINGS]
@@ -181,16 +202,6 @@ def run(
         return report_blocks(directory, post_table, keywords, volume, counterfactual, facts,
                              settings, single)
 
-    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
-                     ) -> dict[str, np.ndarray]:
-        # Surveillance changes the corpus and the posts read, annotators the labels: a world
-        # reruns the search, but none of the report's tables; the configured world is the run.
-        world_settings = world.system_settings()
-        if world_people is people and world_settings == settings:
-            return {"decision": decisions["decision"].to_numpy(dtype=bool)}
-        found = search_people(world_settings, world_people, train, seed, corpus_seed)[4]
-        return {"decision": found["flagged"].to_numpy(dtype=bool)}
-
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -204,10 +215,7 @@ def run(
             negative_phrase="with no threatening post",
             write_extras=write_extras,
         ),
-        hooks=Hooks(
-            decide_twins=None,
-            decide_world=decide_world,
-        ),
+        hooks=hooks,
     )
 
 
@@ -233,8 +241,9 @@ def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, s
                       annotator_miss_rate=settings.annotator_miss_rate,
                       threat_share=settings.threat_share)
     corpus = annotated_corpus(people.loc[train], corpus_seed, settings, annotation)
-    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy(),
-               corpus["annotator_sentiment"].astype(str).to_numpy())
+    # The threat model alone: a flag comes from it and the keywords, and no table or sentence
+    # of the run reads a post's sentiment, so a sentiment model would be fitted for nothing.
+    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
 
     held_out = people.loc[~train].reset_index(drop=True)
     posts = generate_posts(held_out, seed, months=settings.months, stream=POSTS_STREAM,

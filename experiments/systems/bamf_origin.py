@@ -18,7 +18,7 @@ from audit.report import percent
 from experiments.config import Strict, system_seed
 from experiments.config.remedies import MODEL_REMEDIES
 from experiments.errors import UsageError
-from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording, own_findings
 from experiments.writing.claims import Claim, Ledger, from_row, setting
 from experiments.writing.document import Figure, Heading, Paragraph, Table
 from experiments.writing.names import named_labels
@@ -130,18 +130,39 @@ def run(
     held_out = people.loc[~train]
     checked = applicants.subset(~train)
     claimed = checked.table["claimed_origin"].to_numpy(dtype=str)
+    corpora: dict[tuple[float, float], np.ndarray] = {}
+
+    def reference_corpus(world_settings: Settings) -> np.ndarray:
+        # Who is recorded depends on the corpus settings alone: the worlds that change the
+        # verdict rule or the phone analysis share it.
+        share = (world_settings.corpus_share, world_settings.corpus_representation)
+        if share not in corpora:
+            corpora[share] = corpus_mask(applicants, people, corpus_seed, *share) & train
+        return corpora[share]
+
+    # The checks of the held-out applicants under each instrument's settings: a world reruns
+    # only the instrument its knobs change (the applicants are the same in every world).
+    dialect_checks: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
+    phone_checks: dict[tuple[object, ...], np.ndarray] = {}
 
     def check(world_settings: Settings) -> dict[str, np.ndarray]:
         dialect, phone = _instruments(world_settings)
-        corpus = corpus_mask(applicants, people, corpus_seed, world_settings.corpus_share,
-                             world_settings.corpus_representation) & train
-        try:
-            dialect.fit(applicants.speech[corpus], applicants.region[corpus], world)
-        except ValueError as error:
-            raise UsageError(f"system.corpus_share: {error} by raising system.corpus_share "
-                             "or population.size") from None
-        dialect_code, support = dialect.verify(checked.speech, claimed, checked.recording_usable)
-        phone_code = phone.verify(checked, held_out, world)
+        corpus = reference_corpus(world_settings)
+        dialect_key = (world_settings.corpus_share, world_settings.corpus_representation,
+                       repr(sorted(dialect.get_params().items())))
+        if dialect_key not in dialect_checks:
+            try:
+                dialect.fit(applicants.speech[corpus], applicants.region[corpus], world)
+            except ValueError as error:
+                raise UsageError(f"system.corpus_share: {error} by raising system.corpus_share "
+                                 "or population.size") from None
+            dialect_checks[dialect_key] = dialect.verify(checked.speech, claimed,
+                                                         checked.recording_usable)
+        dialect_code, support = dialect_checks[dialect_key]
+        phone_key = repr(sorted(phone.get_params().items()))
+        if phone_key not in phone_checks:
+            phone_checks[phone_key] = phone.verify(checked, held_out, world)
+        phone_code = phone_checks[phone_key]
         return {"dialect": dialect_code, "phone": phone_code,
                 "combined": combine(dialect_code, phone_code), "support": support,
                 "corpus_size": np.array([int(corpus.sum())])}
@@ -158,8 +179,6 @@ def run(
         score=1.0 - found["support"],
     )
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
-    levels, cutoffs = level_shares(decisions, found, singles, config)
-    ledger = Ledger()
 
     def decide_world(world_config: ExperimentConfig, world_people: pd.DataFrame
                      ) -> dict[str, np.ndarray]:
@@ -180,14 +199,20 @@ def run(
 
     def check_twin(twin_checked: Applicants, traces_of: pd.DataFrame) -> np.ndarray:
         dialect, phone = _instruments(settings)
-        corpus = corpus_mask(applicants, people, corpus_seed, settings.corpus_share,
-                             settings.corpus_representation) & train
+        corpus = reference_corpus(settings)
         dialect.fit(applicants.speech[corpus], applicants.region[corpus], world)
         twin_claimed = twin_checked.table["claimed_origin"].to_numpy(dtype=str)
         dialect_code, _ = dialect.verify(twin_checked.speech, twin_claimed,
                                          twin_checked.recording_usable)
         phone_code = phone.verify(twin_checked, traces_of, world)
         return combine(dialect_code, phone_code) == CONTRADICTS
+
+    hooks = Hooks(decide_twins_by_effect=decide_twins, decide_world=decide_world)
+    if not own_findings():  # a further replicate: its decisions and worlds are all it gives
+        return SystemRun(decided=Decisions(table=decisions),
+                         wording=Wording(card=DialectIdentifier.card()), hooks=hooks)
+    levels, cutoffs = level_shares(decisions, found, singles, config)
+    ledger = Ledger()
 
     def write_extras(directory: Path) -> list[object]:
         return levels_section(levels, directory, singles, config.audit.confidence)
@@ -219,10 +244,7 @@ def run(
             claims=ledger.claims,
             write_extras=write_extras,
         ),
-        hooks=Hooks(
-            decide_twins_by_effect=decide_twins,
-            decide_world=decide_world,
-        ),
+        hooks=hooks,
     )
 
 

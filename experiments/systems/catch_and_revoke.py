@@ -50,7 +50,13 @@ from experiments.systems.composition import (  # noqa: E402
     focus_row,
     strata_words,
 )
-from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.systems.contract import (  # noqa: E402
+    Decisions,
+    Hooks,
+    SystemRun,
+    Wording,
+    own_findings,
+)
 from experiments.writing.claims import Claim, Ledger, derived, from_row, setting  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from experiments.writing.names import country_name, named_labels  # noqa: E402
@@ -329,6 +335,16 @@ def run(
         decision=stages["revoked"].to_numpy(),
         score=stages["threat_score"].to_numpy(),
     )
+
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        world_stages, _ = shared.stages(world.system_settings(), world_people)
+        return {"decision": world_stages["revoked"].to_numpy(dtype=bool)}
+
+    hooks = Hooks(decide_twins=None, decide_world=decide_world)
+    if not own_findings():  # a further replicate: its decisions and worlds are all it gives
+        return SystemRun(decided=Decisions(table=decisions),
+                         wording=Wording(card=CatchAndRevokePipeline.card()), hooks=hooks)
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
     stage_table = stage_audit(config, held_out, stages, singles, truth)
     grouping, group = ((config.audit.focus[0].grouping, config.audit.focus[0].group)
@@ -375,11 +391,6 @@ def run(
         return (report_blocks(directory, stage_table, share, grouping, singles, detail)
                 + speech_blocks(stage_table, speech, speech_stages))
 
-    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
-                     ) -> dict[str, np.ndarray]:
-        world_stages, _ = shared.stages(world.system_settings(), world_people)
-        return {"decision": world_stages["revoked"].to_numpy(dtype=bool)}
-
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -401,10 +412,7 @@ def run(
             claims=ledger.claims,
             write_extras=write_extras,
         ),
-        hooks=Hooks(
-            decide_twins=None,
-            decide_world=decide_world,
-        ),
+        hooks=hooks,
     )
 
 

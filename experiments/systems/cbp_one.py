@@ -25,7 +25,14 @@ from audit.intervals import newcombe_difference_interval, wilson_interval  # noq
 from audit.report import number, percent  # noqa: E402
 from experiments.config import Strict, ints_as_floats, system_seed  # noqa: E402
 from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from experiments.systems.contract import (  # noqa: E402
+    Decisions,
+    Hooks,
+    SystemRun,
+    Wording,
+    decisions_only,
+    own_findings,
+)
 from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
 from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
 from synthetic.faces import FACE_DIMS, TONE_BANDS, FaceSpace, tone_band  # noqa: E402
@@ -265,10 +272,13 @@ def run(
                            settings.captures_per_identity,
                            np.random.default_rng(np.random.SeedSequence(
                                [vendor_seed, TRAINING_PICK_STREAM])))
+    # One refit per training composition; a further replicate (no findings of its own)
+    # needs the configured one alone. The pool is drawn for every level all the same, so the
+    # configured composition picks the same people either way.
+    fitted = levels if own_findings() else [settings.representation]
     results = {level: verify_at(level, settings, pool, calibration, held_out)
-               for level in levels}  # one refit per training composition
+               for level in fitted}
     main = results[settings.representation]
-    sweep = {level: results[level] for level in settings.representation_levels}
 
     groups = held_people[group_columns].reset_index(drop=True)
     n = len(groups)
@@ -285,6 +295,32 @@ def run(
         decision=np.r_[main.genuine_rejected, main.impostor_rejected],
         score=np.clip((1 - similarity) / 2, 0, 1),
     ).loc[keep].reset_index(drop=True)
+
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        # A world that changes only the training composition verifies the same faces with
+        # a projection refitted at its composition (kept for the next world that asks);
+        # any other change reruns.
+        world_settings = world.system_settings()
+        same_faces = world_settings.model_copy(
+            update={"representation": settings.representation}) == settings
+        level = world_settings.representation
+        if same_faces and (level in results or level in levels):
+            if level not in results:
+                results[level] = verify_at(level, settings, pool, calibration, held_out)
+            verified = results[level]
+            return {"decision": np.r_[verified.genuine_rejected,
+                                      verified.impostor_rejected][keep]}
+        with decisions_only():  # the world's decisions, not its report tables
+            rerun = run(world, world_people, train, group_columns)
+        return {"decision": rerun.decided.table["decision"].to_numpy(dtype=bool)}
+
+    hooks = Hooks(decide_twins=None, decide_world=decide_world)
+    if not own_findings():  # a further replicate: its decisions and worlds are all it gives
+        return SystemRun(decided=Decisions(table=decisions, unit="verification attempts",
+                                           cluster="claimed_identity"),
+                         wording=Wording(card=FaceVerifier.card()), hooks=hooks)
+    sweep = {level: results[level] for level in settings.representation_levels}
     singles = [g[0] for g in config.audit.groupings if len(g) == 1]
     labels = {column: held_people[column].astype(str).to_numpy() for column in singles}
     labels[BAND_GROUPING] = np.asarray(TONE_BANDS)[held_out.band]
@@ -298,19 +334,6 @@ def run(
     def write_extras(directory: Path) -> list[object]:
         return report_section(directory, rates, sweep_table, main, held_out.band, settings,
                               config.audit.confidence)
-
-    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
-                     ) -> dict[str, np.ndarray]:
-        # A training composition already verified is reused; any other change reruns.
-        world_settings = world.system_settings()
-        same_faces = world_settings.model_copy(
-            update={"representation": settings.representation}) == settings
-        if same_faces and world_settings.representation in results:
-            verified = results[world_settings.representation]
-            return {"decision": np.r_[verified.genuine_rejected,
-                                      verified.impostor_rejected][keep]}
-        return {"decision": run(world, world_people, train, group_columns).decisions[
-            "decision"].to_numpy(dtype=bool)}
 
     ledger = Ledger()
     return SystemRun(
@@ -342,10 +365,7 @@ def run(
             claims=ledger.claims,
             write_extras=write_extras,
         ),
-        hooks=Hooks(
-            decide_twins=None,
-            decide_world=decide_world,
-        ),
+        hooks=hooks,
     )
 
 

@@ -7,7 +7,10 @@ An adapter module in :mod:`experiments.systems` exposes:
 - ``run(config, people, train, group_columns) -> SystemRun``: train the system on the training
   split's recorded world and decide on the held-out people;
 
-and is listed in :data:`experiments.config.registry.SYSTEMS`. A :class:`SystemRun` has three
+and is listed in :data:`experiments.config.registry.SYSTEMS`. While the runner computes a
+further replicate, :func:`own_findings` is False: an adapter may then skip the findings only
+the first replicate reports (its extra tables, audits and headlines), never its decisions,
+hooks or ``replicate_outcomes``. A :class:`SystemRun` has three
 parts from the adapter, each small and typed: what the system decided (:class:`Decisions`),
 how to talk about it (:class:`Wording`) and what the runner may ask of it (:class:`Hooks`);
 and one part the runner fills in, what the runner found (:class:`Findings`).
@@ -15,7 +18,9 @@ and one part the runner fills in, what the runner found (:class:`Findings`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,26 @@ import numpy as np
 import pandas as pd
 
 from experiments.config import AttributionKnob, ExperimentConfig
+
+#: False while a further replicate of a run is computed (see :func:`own_findings`).
+_OWN_FINDINGS = contextvars.ContextVar("own_findings", default=True)
+
+
+def own_findings() -> bool:
+    """Whether this system run's own findings are reported: False in a run's further
+    replicates, whose decisions, hooks and ``replicate_outcomes`` alone are read (the
+    system's own findings, quoted among the headlines, rest on the first replicate)."""
+    return _OWN_FINDINGS.get()
+
+
+@contextlib.contextmanager
+def decisions_only() -> Iterator[None]:
+    """While the block runs, :func:`own_findings` is False."""
+    token = _OWN_FINDINGS.set(False)
+    try:
+        yield
+    finally:
+        _OWN_FINDINGS.reset(token)
 
 
 @dataclass

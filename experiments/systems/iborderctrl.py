@@ -27,6 +27,7 @@ from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  #
 from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
 from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
 from synthetic.population import PopulationInputError, load_profile  # noqa: E402
+from synthetic.population.columns import text_values  # noqa: E402
 from synthetic.systems.iborderctrl import (  # noqa: E402
     CHANNELS,
     CUE_WEIGHTS,
@@ -165,7 +166,7 @@ def run(
     settings = config.system_settings()
     seed = config.experiment.seed
     tables = demeanour_tables(config)
-    if settings.pilot_region not in set(people["region_of_origin"].astype(str)):
+    if settings.pilot_region not in set(text_values(people["region_of_origin"])):
         raise ConfigError(f"system.pilot_region: {settings.pilot_region!r} is not a region of "
                           f"profile {config.population.profile!r}")
     pilot_seed = system_seed(config)
@@ -422,7 +423,7 @@ def report_section(directory: Path, pilot: pd.DataFrame, precision: pd.DataFrame
     ]
     truthful = ~result.deceptive
     frame = pd.DataFrame({
-        "region": held["region_of_origin"].astype(str).to_numpy()[truthful],
+        "region": text_values(held["region_of_origin"])[truthful],
         "interview": np.where(interpreted, INTERPRETED, NOT_INTERPRETED)[truthful],
         "score": result.scores[truthful], "flagged": result.flagged[truthful]})
     rows = []

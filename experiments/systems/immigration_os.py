@@ -80,6 +80,24 @@ def run(
     def decide_twins(twins: pd.DataFrame) -> np.ndarray:
         return system.prioritise(twins.loc[~train], cut_off=cut_off)[0]
 
+    def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
+                     ) -> dict[str, np.ndarray]:
+        # A world's decisions as its full run would make them, without the run's tables and
+        # remedy inputs; the configured world is this run.
+        world_settings = world.system_settings()
+        world_seed = system_seed(world)
+        if world_people is people and world_settings == settings and world_seed == fit_seed:
+            return {"decision": selected.copy()}
+        world_system = ImmigrationOSPrioritiser(
+            model=world_settings.model, capacity=world_settings.capacity,
+            use_nationality=world_settings.use_nationality, random_state=world_seed,
+        )
+        world_in_sample = world_people["in_training_sample"].to_numpy(dtype=bool) if (
+            "in_training_sample" in world_people.columns) else np.ones(len(world_people),
+                                                                       dtype=bool)
+        world_system.fit(world_people.loc[train & world_in_sample])
+        return {"decision": world_system.prioritise(world_people.loc[~train])[0]}
+
     features = list(dict.fromkeys([*system.feature_columns, "nationality"]))
     sensitive = ["region_of_origin", "nationality"]
     remedy_model = RemedyModel(
@@ -109,6 +127,7 @@ def run(
         ),
         hooks=Hooks(
             decide_twins=decide_twins,
+            decide_world=decide_world,
             remedy_model=remedy_model,
         ),
     )

@@ -27,6 +27,7 @@ from experiments.systems.contract import (  # noqa: E402
     RemedyModel,
     SystemRun,
     Wording,
+    own_findings,
     raised_share_capacity,
 )
 from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
@@ -81,11 +82,11 @@ class Settings(Strict):
                                       description="audit_share of the comparison run")
 
 
-def _fit_and_flag(settings: Settings, table: pd.DataFrame, train: np.ndarray, seed: int,
-                  audit_share: float) -> tuple[FraudClassifier, Investigations, np.ndarray,
-                                               np.ndarray]:
-    """Investigate the history, train on the investigated cases, flag the held-out ones."""
-    history = table.loc[train]
+def _fit_and_flag(settings: Settings, history: pd.DataFrame, held_out: pd.DataFrame,
+                  seed: int, audit_share: float
+                  ) -> tuple[FraudClassifier, Investigations, np.ndarray, np.ndarray]:
+    """Investigate the history (the training split of the applications), train on the
+    investigated cases, flag the held-out ones (the rest)."""
     found = investigate(history, seed, targets=settings.targets,
                         investigation_rate=settings.investigation_rate,
                         targeting=settings.targeting, finding_bias=settings.finding_bias,
@@ -97,7 +98,7 @@ def _fit_and_flag(settings: Settings, table: pd.DataFrame, train: np.ndarray, se
         classifier.fit(history.loc[found.investigated], found.recorded_fraud[found.investigated])
     except ValueError as error:
         raise UsageError(f"system: {error}") from None
-    flagged, scores = classifier.flag(table.loc[~train])
+    flagged, scores = classifier.flag(held_out)
     return classifier, found, flagged, scores
 
 
@@ -122,10 +123,24 @@ def run(
     if (settings.targeting > 0 or settings.finding_bias > 0) and not settings.targets:
         raise UsageError("system.targets: targeting or finding_bias is on but no group is "
                          "targeted; list nationalities, regions or application classes")
-    classifier, history_found, flagged, scores = _fit_and_flag(
-        settings, table, train, learn_seed, settings.audit_share)
+    # The splits of the applications, taken once: every world on these people reads them.
+    history, held_out = table.loc[train], table.loc[~train]
+    # Fits on these splits by their settings: the world with every knob as configured is
+    # this run, and the comparison run is the world with only the random share off.
+    fitted: dict[tuple[str, float], tuple[FraudClassifier, Investigations, np.ndarray,
+                                          np.ndarray]] = {}
+
+    def fit_and_flag(run_settings: Settings, audit_share: float
+                     ) -> tuple[FraudClassifier, Investigations, np.ndarray, np.ndarray]:
+        key = (repr(sorted(run_settings.model_dump(
+            exclude={"audit_share", "remedy_audit_share"}).items())), audit_share)
+        if key not in fitted:
+            fitted[key] = _fit_and_flag(run_settings, history, held_out, learn_seed,
+                                        audit_share)
+        return fitted[key]
+
+    classifier, history_found, flagged, scores = fit_and_flag(settings, settings.audit_share)
     cut_off = classifier.cut_off_
-    held_out = table.loc[~train]
     # What the records of the new applications would say: the same investigation process.
     held_out_found = investigate(held_out, seed, targets=settings.targets,
                                  investigation_rate=settings.investigation_rate,
@@ -136,18 +151,6 @@ def run(
     decisions = held_out[group_columns].reset_index(drop=True).assign(
         y_true=truth, y_recorded=held_out_found.recorded_fraud, decision=flagged, score=scores)
 
-    singles = [g[0] for g in config.audit.groupings if len(g) == 1]
-    references = {c: config.audit.reference[c] for c in singles if c in config.audit.reference}
-    history = table.loc[train]
-    records, investigations = records_tables(history, history_found, singles, references,
-                                             config)
-    _, _, remedy_flags, _ = _fit_and_flag(settings, table, train, learn_seed,
-                                          settings.remedy_audit_share)
-    remedy = compare(decisions.assign(with_random_audits=remedy_flags), singles, "y_true",
-                     "decision", "with_random_audits", references,
-                     confidence=config.audit.confidence,
-                     metrics=["fpr", "selection_rate", "tpr"]).table
-
     def decide_twins(twins: pd.DataFrame) -> np.ndarray:
         twin_table = applications(twins, seed, settings.fraud_rate)
         return classifier.flag(twin_table.loc[~train], cut_off=cut_off)[0]
@@ -155,9 +158,29 @@ def run(
     def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
                      ) -> dict[str, np.ndarray]:
         world_settings = world.system_settings()
+        if world_people is people and world_settings.fraud_rate == settings.fraud_rate:
+            # The same applications as this run's (the knobs are the system's own): the
+            # splits already taken, and any fit of the same settings already made.
+            return {"decision": fit_and_flag(world_settings,
+                                             world_settings.audit_share)[2].copy()}
         world_table = applications(world_people, seed, world_settings.fraud_rate)
-        return {"decision": _fit_and_flag(world_settings, world_table, train, learn_seed,
+        return {"decision": _fit_and_flag(world_settings, world_table.loc[train],
+                                          world_table.loc[~train], learn_seed,
                                           world_settings.audit_share)[2]}
+
+    if not own_findings():  # a further replicate: its decisions and worlds are all it gives
+        return SystemRun(decided=Decisions(table=decisions),
+                         wording=Wording(card=classifier.card()),
+                         hooks=Hooks(decide_twins=decide_twins, decide_world=decide_world))
+    singles = [g[0] for g in config.audit.groupings if len(g) == 1]
+    references = {c: config.audit.reference[c] for c in singles if c in config.audit.reference}
+    records, investigations = records_tables(history, history_found, singles, references,
+                                             config)
+    remedy_flags = fit_and_flag(settings, settings.remedy_audit_share)[2].copy()
+    remedy = compare(decisions.assign(with_random_audits=remedy_flags), singles, "y_true",
+                     "decision", "with_random_audits", references,
+                     confidence=config.audit.confidence,
+                     metrics=["fpr", "selection_rate", "tpr"]).table
 
     def write_extras(directory: Path) -> list[object]:
         return report_blocks(records, investigations, remedy, settings, directory,

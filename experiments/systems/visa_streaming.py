@@ -36,10 +36,18 @@ from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
 from experiments.config import Strict, system_seed
 from experiments.errors import UsageError
-from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording, WorldContrast
+from experiments.systems.contract import (
+    Decisions,
+    Hooks,
+    SystemRun,
+    Wording,
+    WorldContrast,
+    own_findings,
+)
 from experiments.writing.claims import Claim, Ledger, from_row, setting
 from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table
 from experiments.writing.names import named_labels
+from synthetic.population.columns import in_values, text_values
 from synthetic.systems.visa_streaming import (
     CORRECTIONS,
     RED,
@@ -134,7 +142,7 @@ def run(
     settings = config.system_settings()
     seed = system_seed(config)
     cohort = assign_cohorts(len(people), settings.rounds, seed)
-    skipped = people["visa_type"].astype(str).isin(settings.skip_visa_types).to_numpy()
+    skipped = in_values(people["visa_type"], settings.skip_visa_types)
     cohort[skipped] = -1
     sizes = np.bincount(cohort[cohort >= 0], minlength=settings.rounds + 1)
     if sizes.min() < 50:
@@ -176,11 +184,14 @@ def run(
 
     def decide_twins(twins: pd.DataFrame) -> np.ndarray:
         # The same applicants' checks (same uniforms), streamed with the factual cuts.
-        return loop.screen(model, twins.iloc[rows], noise.take(rows), settings.correction,
-                           cut_offs=cut_offs).refused
+        return loop.screen_rows(model, twins, rows, noise.take(rows), settings.correction,
+                                cut_offs=cut_offs).refused
 
     by_round = round_table(loops)
-    streams = stream_levels(config, decisions, audited.final.streams)
+    # The stream levels are the first replicate's to report; a further one needs its loops
+    # (the runaway outcomes) and decisions, not another audit of its levels.
+    streams = (stream_levels(config, decisions, audited.final.streams) if own_findings()
+               else pd.DataFrame())
     most, least = targeted, untargeted
     gaps = gap_table(by_round, most, least)
     last = by_round["round"].max()
@@ -214,7 +225,7 @@ def run(
 
     first_rows = np.flatnonzero(cohort == 1)
     tracked = np.concatenate([first_rows, rows])
-    nationality = people["nationality"].astype(str).to_numpy()
+    nationality = text_values(people["nationality"])
     rounds_of = np.repeat([1, settings.rounds], [len(first_rows), len(rows)])
     labels = np.char.add(np.char.add(nationality[tracked].astype(str), " round "),
                          rounds_of.astype(str))
@@ -353,7 +364,7 @@ def followed_pair(config: ExperimentConfig, people: pd.DataFrame) -> tuple[str, 
     for focus in config.audit.focus:
         if focus.grouping == "nationality":
             reference = focus.reference or config.audit.reference.get("nationality", "")
-            present = set(people["nationality"].astype(str))
+            present = _present_values(people["nationality"])
             for value in (focus.group, reference):
                 if value not in present:
                     raise UsageError(f"audit.focus: nationality {value!r} has no applicants in "
@@ -365,6 +376,16 @@ def followed_pair(config: ExperimentConfig, people: pd.DataFrame) -> tuple[str, 
         "nationality, reference = an untargeted one")
 
 
+def _present_values(column: pd.Series) -> set[str]:
+    """The values of a column, as text, that some row holds (a categorical's through its
+    codes, without a string per row)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return set(column.astype(str))
+    codes = column.cat.codes.to_numpy()
+    held = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories)) > 0
+    return {str(c) for c in column.cat.categories[held]}
+
+
 def first_round_red(loop: FeedbackLoop, people: pd.DataFrame, cohort: np.ndarray,
                     noise: CheckNoise, correction: str, model: VisaStreamer | None = None
                     ) -> np.ndarray:
@@ -373,8 +394,8 @@ def first_round_red(loop: FeedbackLoop, people: pd.DataFrame, cohort: np.ndarray
     (``model``: the history's model, :meth:`FeedbackLoop.history_model`, when fitted)."""
     model = copy.copy(model) if model is not None else loop.history_model(people, cohort)
     members = np.flatnonzero(cohort == 1)
-    return loop.screen(model, people.iloc[members], noise.take(members),
-                       correction).streams == RED
+    return loop.screen_rows(model, people, members, noise.take(members),
+                            correction).streams == RED
 
 
 def gap_table(by_round: pd.DataFrame, most: str, least: str) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from synthetic.population.noise import normal_from_uniform, person_uniforms, poisson_from_uniform
 from synthetic.systems.base import read_card
+from synthetic.systems.memo import RecentResults, content_key
 
 #: The three outcomes of a report, from least to most severe for the applicant.
 LEVELS = ("confirms", "unusable", "contradicts")
@@ -53,6 +54,16 @@ _PHONE_KEYS = ("phone_rate", "extraction_rate", "contacts_mean", "contact_pull",
 _RECORD_KEYS = ("other_evidence_detection", "officer_adoption")
 _RATES = {"recording_unusable", "phone_rate", "extraction_rate", "location_rate",
           "location_home", "other_evidence_detection", "officer_adoption"}
+
+#: A run checks the same applicants many times: in every replicate (the same people, another
+#: reference corpus) and in every attribution world (a knob changes the corpus, the verdict
+#: rule or the phone analysis, never the applicants). What depends on unchanged inputs is
+#: looked up by their content: the simulated applicants, the discriminant fitted on one
+#: corpus (it has no randomness) and the phone evidence of the same readouts under the same
+#: rule. The results are shared: their arrays are read-only.
+APPLICANTS = RecentResults(max_entries=4)
+DIALECT_MODELS = RecentResults(max_entries=4)
+PHONE_EVIDENCE = RecentResults(max_entries=8)
 
 
 class OriginWorldError(ValueError):
@@ -304,6 +315,33 @@ def _binomial(u: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
     return stats.binom.ppf(u, n, np.clip(p, 0.0, 1.0)).astype(np.int64)
 
 
+def _column_parts(column: pd.Series) -> list[Any]:
+    """A column as :func:`content_key` parts: a categorical one by its categories and codes
+    (cheaper than hashing every row), any other as the Series."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return ["categorical", list(column.cat.categories), column.cat.codes.to_numpy()]
+    return [column]
+
+
+def _world_key(world: OriginWorld) -> bytes:
+    """Digest of everything an origin world holds (its path aside)."""
+    return content_key(
+        "world", world.name, world.regions, world.region_country, world.region_variety,
+        world.region_family, world.varieties, world.families, world.cross_border,
+        sorted((k, v[0].tolist(), v[1].tolist()) for k, v in world.home.items()),
+        sorted((k, sorted(v)) for k, v in world.minority.items()),
+        sorted(world.routes.items()),
+        sorted((k, v[0], v[1].tolist()) for k, v in world.interface.items()),
+        sorted(world.interface_countries.items()), sorted(world.false_claims.items()),
+        sorted(world.speech.items()), sorted(world.phones.items()),
+        sorted(world.records.items()))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
 @dataclass
 class Applicants:
     """The truth about each applicant, and what their voice and phone hold.
@@ -361,6 +399,21 @@ def simulate_applicants(people: pd.DataFrame, world: OriginWorld, seed: int,
         raise ValueError(f"people table lacks the columns {missing}")
     if not 0 <= false_claim_rate <= 1:
         raise ValueError(f"false_claim_rate must be in [0, 1], got {false_claim_rate}")
+    # Every replicate simulates the same people again: the applicants are looked up by the
+    # content of what they are drawn from (arrays read-only, the table a copy of its own).
+    index = people.index
+    key = content_key("applicants", people["person_id"], *_column_parts(people["nationality"]),
+                      *_column_parts(people["first_language"]), type(index).__name__,
+                      index.name, str(index.dtype), pd.Series(index.to_numpy(), copy=False),
+                      _world_key(world), seed, false_claim_rate)
+    found = APPLICANTS.get(key, lambda: _simulate_applicants(people, world, seed,
+                                                             false_claim_rate))
+    return Applicants(found.table.copy(deep=False), found.region, found.speech,
+                      found.recording_usable, dict(found.phone))
+
+
+def _simulate_applicants(people: pd.DataFrame, world: OriginWorld, seed: int,
+                         false_claim_rate: float) -> Applicants:
     ids = people["person_id"].to_numpy()
     nationality = people["nationality"].to_numpy()
     language = people["first_language"].to_numpy()
@@ -459,11 +512,13 @@ def simulate_applicants(people: pd.DataFrame, world: OriginWorld, seed: int,
         "false_claim": false_claim,
         "claimed_origin": claimed,
     }, index=people.index)
+    phone = {"has_data": has_data, "contacts": contacts, "contacts_home": contacts_home,
+             "points": points, "points_home": points_home, "points_transit": points_transit,
+             "interface": interface, "transit_years": years}
     return Applicants(
-        table=table, region=region, speech=features, recording_usable=recording_usable,
-        phone={"has_data": has_data, "contacts": contacts, "contacts_home": contacts_home,
-               "points": points, "points_home": points_home, "points_transit": points_transit,
-               "interface": interface, "transit_years": years},
+        table=table, region=_read_only(region), speech=_read_only(features),
+        recording_usable=_read_only(recording_usable),
+        phone={k: _read_only(v) for k, v in phone.items()},
     )
 
 
@@ -535,8 +590,12 @@ class DialectIdentifier(BaseEstimator):
         if len(present[counts >= self.min_recordings]) < 2:
             raise ValueError(f"the reference corpus holds fewer than two home regions with "
                              f"{self.min_recordings} recordings or more; enlarge it")
-        self.model_ = LinearDiscriminantAnalysis(solver="lsqr").fit(features[modelled],
-                                                                    regions[modelled])
+        # The discriminant fits without randomness: worlds that change only the verdict rule
+        # or the phone analysis read the model fitted on the same corpus.
+        model_key = content_key("dialect", self.min_recordings, np.asarray(features),
+                                np.asarray(regions))
+        self.model_ = DIALECT_MODELS.get(model_key, lambda: LinearDiscriminantAnalysis(
+            solver="lsqr").fit(features[modelled], regions[modelled]))
         self.countries_ = world.countries
         classes = self.model_.classes_
         country = np.array([world.region_country[c] for c in classes])
@@ -606,6 +665,20 @@ class PhoneAnalysis(BaseEstimator):
     def evidence(self, applicants: Applicants, people: pd.DataFrame, world: OriginWorld
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Share of the evidence for the stated country, and the largest share of another."""
+        phone = applicants.phone
+        key = content_key(
+            "phone", self.counts_transit, self.interface_weight, sorted(phone),
+            *[np.asarray(phone[k]) for k in sorted(phone)],
+            *_column_parts(people["nationality"]),
+            *_column_parts(applicants.table["transit_country"]),
+            *_column_parts(applicants.table["claimed_origin"]),
+            sorted(world.interface_countries.items()))
+        claim, other = PHONE_EVIDENCE.get(key, lambda: tuple(
+            _read_only(a) for a in self._evidence(applicants, people, world)))
+        return claim.copy(), other.copy()
+
+    def _evidence(self, applicants: Applicants, people: pd.DataFrame, world: OriginWorld
+                  ) -> tuple[np.ndarray, np.ndarray]:
         phone = applicants.phone
         home = people["nationality"].astype(str).to_numpy()
         transit = applicants.table["transit_country"].to_numpy(dtype=str)

@@ -30,8 +30,10 @@ from scipy import special
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from synthetic.population.columns import in_values, text_values
 from synthetic.population.noise import normal_from_uniform, person_uniforms
 from synthetic.systems.base import read_card
+from synthetic.systems.memo import RecentResults, content_key
 
 #: Channels the interview reads, in standard units.
 CHANNELS = ("gaze_aversion", "smiling", "blink_rate", "speech_rate", "response_latency",
@@ -106,7 +108,7 @@ class DemeanourTables:
 
     def interpreted(self, people: pd.DataFrame) -> np.ndarray:
         """Whether each person is interviewed through an interpreter."""
-        own = people["first_language"].astype(str).isin(self.interview_languages).to_numpy()
+        own = in_values(people["first_language"], self.interview_languages)
         return ~own & ~people["speaks_english"].to_numpy(dtype=bool)
 
     def region_shift(self, people: pd.DataFrame) -> np.ndarray:
@@ -153,18 +155,33 @@ def demeanour(
     """
     if setting not in ("border", "lab"):
         raise ValueError(f"setting must be 'border' or 'lab', got {setting!r}")
-    person_id = people["person_id"].to_numpy()
-    noise = np.column_stack([
-        normal_from_uniform(person_uniforms(seed, person_id, f"iborderctrl:{setting}:{c}"))
-        for c in CHANNELS])  # one column per channel, vectorised over people
+    noise = _channel_noise(people["person_id"].to_numpy(), seed, setting)
     direction = np.asarray(CUE_WEIGHTS) / np.linalg.norm(CUE_WEIGHTS)
     features = noise + cultural_baselines * tables.region_shift(people)
     features += interpreter_effect * np.outer(tables.interpreted(people), tables.interpreter)
     if setting == "border":
-        protection = people["visa_type"].astype(str).to_numpy() == PROTECTION_TYPE
+        protection = text_values(people["visa_type"]) == PROTECTION_TYPE
         features += setting_stress * np.outer(protection, tables.protection_applicant)
     features += truth_signal * np.outer(np.asarray(deceptive, dtype=np.float64), direction)
     return features
+
+
+#: Each person's own channel noise, by the people, seed and setting: every attribution world
+#: and replicate interviews the same people in the same setting and reads the same noise.
+NOISE = RecentResults(max_entries=4)
+
+
+def _channel_noise(person_id: np.ndarray, seed: int, setting: str) -> np.ndarray:
+    """Standard normal noise per person and channel, shape ``(n, len(CHANNELS))``; the same
+    array (read-only) for the same people, seed and setting."""
+    def draw() -> np.ndarray:
+        noise = np.column_stack([
+            normal_from_uniform(person_uniforms(seed, person_id, f"iborderctrl:{setting}:{c}"))
+            for c in CHANNELS])  # one column per channel, vectorised over people
+        noise.flags.writeable = False
+        return noise
+
+    return NOISE.get(content_key(person_id, seed, setting), draw)
 
 
 class DeceptionDetector(BaseEstimator):
@@ -250,9 +267,9 @@ def pilot_rows(people: pd.DataFrame, tables: DemeanourTables, size: int, region:
     """
     if not 0 <= balance <= 1:
         raise ValueError(f"pilot balance must lie in [0, 1], got {balance}")
-    like = ((people["region_of_origin"].astype(str).to_numpy() == region)
+    like = ((text_values(people["region_of_origin"]) == region)
             & ~tables.interpreted(people)
-            & (people["visa_type"].astype(str).to_numpy() != PROTECTION_TYPE))
+            & (text_values(people["visa_type"]) != PROTECTION_TYPE))
     n_like = int(round((1 - balance) * size))
     pool = np.flatnonzero(like)
     if len(pool) < n_like or len(people) < size:

@@ -11,7 +11,8 @@ share of scores is prioritised for enforcement. See ``immigration_os.md`` for it
 
 from __future__ import annotations
 
-from typing import Literal
+import copy
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from synthetic.population.columns import text_values
 from synthetic.systems.base import CutOff, read_card, top_share
+from synthetic.systems.memo import RecentResults, content_key
 
 #: Fused record columns the score is learned from.
 CATEGORICAL_FEATURES = ("visa_type", "recorded_criminal_record")
@@ -37,6 +40,16 @@ NUMERIC_FEATURES = (
 TRUE_OUTCOME_PARTS = ("true_serious_crime", "true_gang_affiliation", "true_overstay")
 RECORDED_OUTCOME_PARTS = ("recorded_serious_crime", "recorded_gang_affiliation",
                           "recorded_overstay")
+
+#: A run fits and scores the same people's features many times: each attribution world
+#: (whose knobs change only some columns) is rerun in every replicate, on the same people,
+#: with another seed. The feature encoding (fitted without randomness) and the encoded
+#: matrices are looked up by the content of the columns they read; a model fitted on the
+#: same matrix, label, weights and integer seed, and its scores of the same matrix, too.
+ENCODINGS = RecentResults(max_entries=12)
+MATRICES = RecentResults(max_entries=16)
+FITS = RecentResults(max_entries=8)
+SCORES = RecentResults(max_entries=8)
 
 
 def true_priority(people: pd.DataFrame) -> np.ndarray:
@@ -119,19 +132,58 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
         ])
         return Pipeline([("encode", encode), ("learn", learner)])
 
-    def _features(self, people: pd.DataFrame) -> pd.DataFrame:
+    def _categorical(self) -> list[str]:
+        return [*CATEGORICAL_FEATURES, *(["nationality"] if self.use_nationality else [])]
+
+    def _check_columns(self, people: pd.DataFrame) -> None:
         missing = [c for c in self.feature_columns if c not in people.columns]
         if missing:
             raise ValueError(
                 f"people table lacks the columns {missing}; apply the population's "
                 "mechanisms (which add the recorded_* columns) before fitting or scoring"
             )
+
+    def _features(self, people: pd.DataFrame) -> pd.DataFrame:
+        self._check_columns(people)
         features = people[self.feature_columns].copy()
         for column in ("recorded_overstay", "recorded_gang_affiliation"):
             features[column] = features[column].astype(np.float32)
-        for column in (*CATEGORICAL_FEATURES, *(["nationality"] if self.use_nationality else [])):
-            features[column] = features[column].astype(str)
+        for column in self._categorical():
+            # The text of each row, read through the categories (object dtype: the encoder
+            # reads it as it reads a string column, without a string per row built twice).
+            features[column] = pd.Series(text_values(features[column]), index=features.index,
+                                         dtype=object)
         return features
+
+    def _table_key(self, people: pd.DataFrame) -> bytes:
+        """Digest of the columns :meth:`_features` reads, as it reads them."""
+        self._check_columns(people)
+        parts: list[Any] = [self.model, self.use_nationality, len(people)]
+        for column in self.feature_columns:
+            values = people[column]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                parts += [column, [str(c) for c in values.cat.categories],
+                          values.cat.codes.to_numpy()]
+            elif isinstance(values.dtype, np.dtype) and values.dtype != object:
+                parts += [column, values.to_numpy()]
+            else:
+                parts += [column, values]
+        return content_key("features", *parts)
+
+    def _encoded(self, people: pd.DataFrame) -> tuple[ColumnTransformer, np.ndarray, bytes]:
+        """The feature encoding fitted on ``people``, their encoded matrix and its key."""
+        key = self._table_key(people)
+
+        def fit_encoding() -> tuple[ColumnTransformer, np.ndarray]:
+            encode = self._pipeline().named_steps["encode"]
+            matrix = np.asarray(encode.fit_transform(self._features(people)))
+            matrix.flags.writeable = False
+            return encode, matrix
+
+        encode, matrix = ENCODINGS.get(key, fit_encoding)
+        # Each fit keeps its own copy of the (small) encoder, so that refitting one pipeline
+        # never changes another's.
+        return copy.deepcopy(encode), matrix, key
 
     def fit(self, people: pd.DataFrame, y: np.ndarray | None = None,
             sample_weight: np.ndarray | None = None) -> ImmigrationOSPrioritiser:
@@ -149,19 +201,57 @@ class ImmigrationOSPrioritiser(ClassifierMixin, BaseEstimator):
         """
         if not 0 < self.capacity <= 1:
             raise ValueError(f"capacity must lie in (0, 1], got {self.capacity}")
-        features = self._features(people)
+        self._check_columns(people)
         label = recorded_priority(people) if y is None else np.asarray(y, dtype=bool)
         if label.all() or not label.any():
             raise ValueError("the training label has one class only; enlarge the training set")
-        self.pipeline_ = self._pipeline().fit(features, label,
-                                              learn__sample_weight=sample_weight)
+        unfitted = self._pipeline().named_steps["learn"]  # validates the model's name
+        # The pipeline's own steps, one by one: the encoding's fit_transform, then the
+        # learner's fit on its matrix (as Pipeline.fit does, with the weights routed to it).
+        encode, matrix, features_key = self._encoded(people)
+        weights = None if sample_weight is None else np.asarray(sample_weight)
+        fit_key = content_key("fit", features_key, self.random_state, label,
+                              None if weights is None else weights)
+
+        def fit_learner() -> Any:
+            return unfitted.fit(matrix, label, sample_weight=weights)
+
+        reused = isinstance(self.random_state, int | np.integer)
+        # A fit drawn afresh (None) or from a shared generator is never reused.
+        learner = FITS.get(fit_key, fit_learner) if reused else fit_learner()
+        self.pipeline_ = Pipeline([("encode", encode), ("learn", learner)])
         self.classes_ = self.pipeline_.classes_
+        self.memo_keys_ = (self.pipeline_, features_key, fit_key if reused else None)
         return self
 
     def predict_proba(self, people: pd.DataFrame) -> np.ndarray:
         """Probability of each class (False, True) for each person."""
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict_proba(self._features(people))
+        pipeline, features_key, fit_key = getattr(self, "memo_keys_", (None, None, None))
+        if pipeline is not self.pipeline_:  # a pipeline set from outside
+            return self.pipeline_.predict_proba(self._features(people))
+        encode = self.pipeline_.named_steps["encode"]
+        learner = self.pipeline_.named_steps["learn"]
+        # The matrix the pipeline's transform gives: the same people under the encoding
+        # fitted on the same training features read it the same way.
+        matrix_key = content_key("matrix", features_key, self._table_key(people))
+
+        def transform() -> np.ndarray:
+            matrix = np.asarray(encode.transform(self._features(people)))
+            matrix.flags.writeable = False
+            return matrix
+
+        matrix = MATRICES.get(matrix_key, transform)
+        if fit_key is None:
+            return learner.predict_proba(matrix)
+
+        def score() -> np.ndarray:
+            proba = learner.predict_proba(matrix)
+            proba.flags.writeable = False
+            return proba
+
+        # A copy: the caller may change its scores.
+        return SCORES.get(content_key("scores", fit_key, matrix_key), score).copy()
 
     def risk_score(self, people: pd.DataFrame) -> np.ndarray:
         """The risk score: the learned probability of a recorded priority outcome."""

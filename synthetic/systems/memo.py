@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 T = TypeVar("T")
 
@@ -27,8 +28,8 @@ def content_key(*parts: Any) -> bytes:
     Parameters
     ----------
     *parts
-        pandas Series (hashed row by row, index left out), numpy arrays (their bytes, dtype
-        and shape) and plain values.
+        pandas Series (Arrow-backed ones by their buffers, others row by row; the index left
+        out), numpy arrays (their bytes, dtype and shape) and plain values.
 
     Returns
     -------
@@ -37,7 +38,15 @@ def content_key(*parts: Any) -> bytes:
     """
     digest = hashlib.blake2b(digest_size=16)
     for part in parts:
-        if isinstance(part, pd.Series):
+        if isinstance(part, pd.Series) and hasattr(part.array, "__arrow_array__"):
+            # Arrow-backed text (pandas' default): its buffers, read without a copy, instead
+            # of a hash per row. Bytes past a slice's end can only make two equal columns
+            # miss each other, never make two different ones meet.
+            array = pa.array(part.array)
+            digest.update(f"arrow{array.type}{array.offset},{len(array)}".encode())
+            for buffer in array.buffers():
+                digest.update(b"|" if buffer is None else buffer)
+        elif isinstance(part, pd.Series):
             digest.update(b"series")
             digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
         elif isinstance(part, np.ndarray):

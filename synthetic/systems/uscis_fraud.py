@@ -32,8 +32,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from synthetic.population.columns import in_values, text_values
 from synthetic.population.noise import person_uniforms, poisson_from_uniform
 from synthetic.systems.base import CutOff, read_card, top_share
+from synthetic.systems.memo import RecentResults, content_key
 
 #: Traces fraud leaves in an application file: mean count without fraud and the rise with it
 #: (illustrative assumptions; nationality plays no part in either).
@@ -81,12 +83,36 @@ def applications(people: pd.DataFrame, seed: int, fraud_rate: float = 0.02) -> p
         raise ValueError(f"fraud_rate must lie strictly between 0 and 1, got {fraud_rate}")
     ids = people["person_id"].to_numpy()
     fraud = person_uniforms(seed, ids, "uscis:true_fraud") < fraud_rate
-    out = people.assign(application_class=people["visa_type"].astype(str).astype("category"),
+    out = people.assign(application_class=_text_categories(people["visa_type"]),
                         true_fraud=fraud)
     for name, (base, rise) in TRACE_MEANS.items():
         out[name] = poisson_from_uniform(person_uniforms(seed, ids, f"uscis:{name}"),
                                          base + rise * fraud).astype(np.int16)
     return out
+
+
+def _text_categories(column: pd.Series) -> pd.Series | pd.Categorical:
+    """``column.astype(str).astype("category")``: the values as text, in a categorical of the
+    texts present, sorted; a categorical column is read through its categories, without a
+    string per row."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column.astype(str).astype("category")
+    codes = column.cat.codes.to_numpy()
+    text = column.cat.categories.astype(str)
+    held = np.bincount(codes[codes >= 0], minlength=len(text)) > 0
+    categories = text[held].unique().sort_values()
+    position = np.append(categories.get_indexer(text), -1)  # missing (-1) stays missing
+    return pd.Categorical.from_codes(position[codes], dtype=pd.CategoricalDtype(categories))
+
+
+def _present_values(column: pd.Series) -> set[str]:
+    """``set(column.astype(str))`` without the missing values: the values some row holds, as
+    text (a categorical's through its codes)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return {v for v in column.astype(str) if isinstance(v, str)}
+    codes = column.cat.codes.to_numpy()
+    held = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories)) > 0
+    return {str(c) for c in column.cat.categories[held]}
 
 
 def targeted_applications(table: pd.DataFrame, targets: Sequence[str]) -> np.ndarray:
@@ -95,18 +121,18 @@ def targeted_applications(table: pd.DataFrame, targets: Sequence[str]) -> np.nda
     nationalities = [t for t in targets if not t.startswith((REGION_PREFIX, APPLICATION_PREFIX))]
     regions = [t[len(REGION_PREFIX):] for t in targets if t.startswith(REGION_PREFIX)]
     classes = [t[len(APPLICATION_PREFIX):] for t in targets if t.startswith(APPLICATION_PREFIX)]
-    mask = table["nationality"].astype(str).isin(nationalities).to_numpy().copy()
-    mask |= table["region_of_origin"].astype(str).isin(regions).to_numpy()
-    mask |= table["application_class"].astype(str).isin(classes).to_numpy()
+    mask = np.array(in_values(table["nationality"], nationalities), dtype=bool)
+    mask |= in_values(table["region_of_origin"], regions)
+    mask |= in_values(table["application_class"], classes)
     return mask
 
 
 def check_targets(table: pd.DataFrame, targets: Sequence[str]) -> None:
     """Raise a one-line error for a target that names no group of ``table``."""
     known = {
-        "": set(table["nationality"].astype(str)),
-        REGION_PREFIX: set(table["region_of_origin"].astype(str)),
-        APPLICATION_PREFIX: set(table["application_class"].astype(str)),
+        "": _present_values(table["nationality"]),
+        REGION_PREFIX: _present_values(table["region_of_origin"]),
+        APPLICATION_PREFIX: _present_values(table["application_class"]),
     }
     for target in targets:
         prefix = next((p for p in (REGION_PREFIX, APPLICATION_PREFIX) if target.startswith(p)),
@@ -155,6 +181,25 @@ def _budget_scale(weights: np.ndarray, share: float) -> float:
     return high
 
 
+#: Each investigated history's uniforms and budget scale, by content: every attribution world
+#: and the comparison run investigate the same applications with the same seed, and worlds
+#: that share the targeting and the random share share the scale.
+UNIFORMS = RecentResults(max_entries=16)
+BUDGET_SCALES = RecentResults(max_entries=16)
+
+
+def _investigation_uniforms(people_key: bytes, seed: int, ids: np.ndarray, variable: str
+                            ) -> np.ndarray:
+    """``person_uniforms(seed, ids, variable)``, read-only, computed once for the same
+    people (``people_key``: :func:`content_key` of ``ids`` and ``seed``)."""
+    def draw() -> np.ndarray:
+        uniform = person_uniforms(seed, ids, variable)
+        uniform.flags.writeable = False
+        return uniform
+
+    return UNIFORMS.get(content_key(people_key, variable), draw)
+
+
 def investigate(
     table: pd.DataFrame,
     seed: int,
@@ -186,22 +231,95 @@ def investigate(
     if targeting < 0:
         raise ValueError(f"targeting must be non-negative, got {targeting}")
     ids = table["person_id"].to_numpy()
+    people_key = content_key(ids, seed)
+
+    def uniforms(variable: str) -> np.ndarray:
+        return _investigation_uniforms(people_key, seed, ids, variable)
+
     targeted = targeted_applications(table, targets)
     log_weight = sum(w * table[name].to_numpy(dtype=np.float64)
                      for name, w in SUSPICION_WEIGHTS.items())
     weight = np.exp(log_weight) * (1.0 + targeting * targeted)
-    scale = _budget_scale(weight, investigation_rate * (1.0 - audit_share))
-    by_suspicion = person_uniforms(seed, ids, "uscis:suspicion_draw") < np.minimum(
-        1.0, scale * weight)
-    random_audit = (person_uniforms(seed, ids, "uscis:random_audit")
-                    < investigation_rate * audit_share)
+    share = investigation_rate * (1.0 - audit_share)
+    scale = BUDGET_SCALES.get(content_key(weight, share), lambda: _budget_scale(weight, share))
+    by_suspicion = uniforms("uscis:suspicion_draw") < np.minimum(1.0, scale * weight)
+    random_audit = uniforms("uscis:random_audit") < investigation_rate * audit_share
     investigated = by_suspicion | random_audit
     fraud = table["true_fraud"].to_numpy(dtype=bool)
-    detected = fraud & (person_uniforms(seed, ids, "uscis:detection") < detection)
+    detected = fraud & (uniforms("uscis:detection") < detection)
     false_finding = (investigated & ~random_audit & targeted & ~fraud
-                     & (person_uniforms(seed, ids, "uscis:false_finding") < finding_bias))
+                     & (uniforms("uscis:false_finding") < finding_bias))
     return Investigations(investigated, random_audit, investigated & (detected | false_finding),
                           false_finding)
+
+
+def _text_column(column: pd.Series) -> pd.Series:
+    """A column's values as text (:func:`text_values`, read through a categorical's
+    categories), kept as an object column: the encoder reads an object array of ``str``
+    either way, and pandas' string dtype would convert every row twice on the way."""
+    return pd.Series(text_values(column), index=column.index, name=column.name, dtype=object)
+
+
+@dataclass(frozen=True)
+class ScoringInputs:
+    """What the score reads of a table of applications, read once per table content.
+
+    The held-out applications are scored in every attribution world and replicate by a new
+    model; their categories and numbers do not change, so they are read once.
+
+    Attributes
+    ----------
+    combinations : DataFrame
+        The categorical features (as :meth:`FraudClassifier._features` gives them) of one
+        row per distinct combination of them.
+    combination : ndarray of int
+        Each row's position in ``combinations`` (read-only).
+    numbers : DataFrame
+        The numeric features of every row, as :meth:`FraudClassifier._features` gives them.
+        Shared: callers must not change it.
+    """
+
+    combinations: pd.DataFrame
+    combination: np.ndarray
+    numbers: pd.DataFrame
+
+    @classmethod
+    def read(cls, table: pd.DataFrame, categorical: Sequence[str]) -> ScoringInputs:
+        """The inputs of ``table`` for the categorical features ``categorical``; the same
+        object for tables of the same content."""
+        columns = [table[c] for c in [*categorical, *NUMERIC_FEATURES]]
+        is_categorical = [isinstance(c.dtype, pd.CategoricalDtype) for c in columns]
+        dtypes = [(c.name, str(c.dtype), list(c.cat.categories) if flag else None)
+                  for c, flag in zip(columns, is_categorical, strict=True)]
+        key = content_key(len(table), list(categorical), dtypes, *(
+            c.cat.codes.to_numpy() if flag else c.to_numpy()
+            for c, flag in zip(columns, is_categorical, strict=True)))
+        return SCORING_INPUTS.get(key, lambda: cls._read(table, list(categorical)))
+
+    @classmethod
+    def _read(cls, table: pd.DataFrame, categorical: list[str]) -> ScoringInputs:
+        key = np.zeros(len(table), dtype=np.int64)
+        for name in categorical:
+            column = table[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                codes, size = column.cat.codes.to_numpy(), len(column.cat.categories)
+            else:  # any numbering that tells the values apart
+                codes, uniques = pd.factorize(column.to_numpy(), use_na_sentinel=True)
+                size = len(uniques)
+            key = key * (size + 1) + (np.asarray(codes, dtype=np.int64) + 1)
+        _, first, combination = np.unique(key, return_index=True, return_inverse=True)
+        combinations = pd.DataFrame(
+            {name: _text_column(table[name].iloc[first]) for name in categorical})
+        numbers = table[list(NUMERIC_FEATURES)].copy()
+        for column in ("speaks_english", "name_transliterated"):
+            numbers[column] = numbers[column].astype(np.float64)
+        combination = combination.reshape(-1)
+        combination.flags.writeable = False
+        return cls(combinations.reset_index(drop=True), combination, numbers)
+
+
+#: Scoring inputs by table content: the held-out applications of every world and replicate.
+SCORING_INPUTS = RecentResults(max_entries=4)
 
 
 class FraudClassifier(ClassifierMixin, BaseEstimator):
@@ -268,17 +386,20 @@ class FraudClassifier(ClassifierMixin, BaseEstimator):
         ])
         return Pipeline([("encode", encode), ("learn", learner)])
 
-    def _features(self, table: pd.DataFrame) -> pd.DataFrame:
+    def _check_columns(self, table: pd.DataFrame) -> None:
         missing = [c for c in self.feature_columns if c not in table.columns]
         if missing:
             raise ValueError(f"application table lacks the columns {missing}; build it with "
                              "synthetic.systems.uscis_fraud.applications")
+
+    def _features(self, table: pd.DataFrame) -> pd.DataFrame:
+        self._check_columns(table)
         features = table[self.feature_columns].copy()
         for column in ("speaks_english", "name_transliterated"):
             features[column] = features[column].astype(np.float64)
         for column in ("application_class", "nationality", "region_of_origin"):
             if column in features:
-                features[column] = features[column].astype(str)
+                features[column] = _text_column(features[column])
         return features
 
     def fit(self, table: pd.DataFrame, y: np.ndarray,
@@ -311,7 +432,33 @@ class FraudClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
         """Probability of (no fraud found, fraud found) for each application."""
         check_is_fitted(self, "pipeline_")
+        if self.model == "logistic_regression":
+            return self._logistic_proba(table)
         return self.pipeline_.predict_proba(self._features(table))
+
+    def _logistic_proba(self, table: pd.DataFrame) -> np.ndarray:
+        """:meth:`predict_proba` of the logistic regression, its pipeline's steps taken one
+        by one on inputs read once per table (:class:`ScoringInputs`).
+
+        The pipeline one-hot encodes the categories of each row and scales its numbers, and
+        the learner reads the two side by side (``numpy.hstack``, as the column transformer
+        does). A row's one-hot part depends on its categories alone, so it is encoded once
+        per combination of them and read by each row: the learner is given the very matrix
+        the pipeline would give it.
+        """
+        self._check_columns(table)
+        inputs = ScoringInputs.read(table, self._categorical())
+        encode = self.pipeline_.named_steps["encode"]
+        one_hot = encode.named_transformers_["categories"].transform(inputs.combinations)
+        scaled = encode.named_transformers_["numbers"].transform(inputs.numbers)
+        # np.hstack([one_hot[combination], scaled]), written once: each combination's row
+        # with room for the numbers, taken by every row, then the numbers put in.
+        rows = np.zeros((len(one_hot), one_hot.shape[1] + scaled.shape[1]),
+                        dtype=np.result_type(one_hot, scaled))
+        rows[:, :one_hot.shape[1]] = one_hot
+        matrix = rows[inputs.combination]
+        matrix[:, one_hot.shape[1]:] = scaled
+        return self.pipeline_.named_steps["learn"].predict_proba(matrix)
 
     def fraud_score(self, table: pd.DataFrame) -> np.ndarray:
         """The learned probability that an investigation would record fraud."""

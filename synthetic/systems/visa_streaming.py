@@ -29,7 +29,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted
 
+from synthetic.population.columns import in_values
 from synthetic.systems.base import CutOff, read_card, top_share
+from synthetic.systems.memo import RecentResults, content_key
 
 #: Streams, in increasing order of scrutiny; a stream is stored as its index here.
 STREAMS = ("green", "amber", "red")
@@ -49,8 +51,8 @@ CORRECTIONS: tuple[str, ...] = ("none", "random_checks", "inverse_scrutiny")
 
 def true_adverse(people: pd.DataFrame) -> np.ndarray:
     """Whether an applicant would truly stay past their leave or offend during their stay."""
-    return people["true_overstay"].to_numpy(dtype=bool) | (
-        people["true_criminal_record"].astype(str).to_numpy() != "none")
+    return people["true_overstay"].to_numpy(dtype=bool) | ~in_values(
+        people["true_criminal_record"], ["none"])
 
 
 def initial_records(people: pd.DataFrame) -> np.ndarray:
@@ -61,8 +63,8 @@ def initial_records(people: pd.DataFrame) -> np.ndarray:
     """
     if not {"recorded_overstay", "recorded_criminal_record"} <= set(people.columns):
         return true_adverse(people)
-    return people["recorded_overstay"].to_numpy(dtype=bool) | (
-        people["recorded_criminal_record"].astype(str).to_numpy() != "none")
+    return people["recorded_overstay"].to_numpy(dtype=bool) | ~in_values(
+        people["recorded_criminal_record"], ["none"])
 
 
 def assign_cohorts(n: int, rounds: int, seed: int) -> np.ndarray:
@@ -189,13 +191,107 @@ def nationality_codes(people: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     column = people["nationality"]
     if not isinstance(column.dtype, pd.CategoricalDtype) or (column.cat.codes < 0).any():
         return np.unique(column.astype(str).to_numpy(), return_inverse=True)
-    codes = column.cat.codes.to_numpy()
-    categories = np.asarray(column.cat.categories.astype(str), dtype=object)
+    return _present_codes(column.cat.codes.to_numpy(),
+                          np.asarray(column.cat.categories.astype(str), dtype=object))
+
+
+def _present_codes(codes: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The categories present among ``codes`` (none missing), sorted as strings, and each
+    code's position among them (see :func:`nationality_codes`)."""
     present = np.flatnonzero(np.bincount(codes, minlength=len(categories)) > 0)
     order = present[np.argsort(categories[present].astype(str), kind="stable")]
     position = np.full(len(categories), -1, dtype=np.int64)
     position[order] = np.arange(len(order))
     return categories[order].astype(str), position[codes]
+
+
+#: The columns :class:`Applicants` reads.
+APPLICANT_COLUMNS = ("visa_type", "employer_sector", "sex", "age", "n_family_ties",
+                     "speaks_english", "nationality", "true_overstay", "true_criminal_record")
+
+
+@dataclass(frozen=True)
+class Applicants:
+    """What the streamer and the checks read of each applicant, read once per people table.
+
+    Every round, attribution world and replicate streams rows of the same people: their
+    application fields, nationality and true adverse events do not change, so they are read
+    once (:meth:`read`) and each round takes its rows by position. The arrays are read-only.
+
+    Attributes
+    ----------
+    combination : ndarray of int
+        Each row's position in ``combinations``.
+    combinations : DataFrame
+        :func:`application_features` of one row per distinct combination of the fields. The
+        application logit of a row is a function of its fields alone (one-hot rows times the
+        coefficients), so it is computed once per combination and read by each row.
+    nationality : ndarray of int
+        Each row's position in ``nationalities`` (-1 where missing).
+    nationalities : ndarray of str (object)
+        The nationality column's categories as text (the values present, sorted, when the
+        column is not categorical).
+    adverse : ndarray of bool
+        :func:`true_adverse` of each row.
+    """
+
+    combination: np.ndarray
+    combinations: pd.DataFrame
+    nationality: np.ndarray
+    nationalities: np.ndarray
+    adverse: np.ndarray
+
+    @classmethod
+    def read(cls, people: pd.DataFrame) -> Applicants:
+        """The applicants of ``people``; the same object for people of the same content."""
+        columns = [people[c] for c in APPLICANT_COLUMNS if c in people.columns]
+        # A categorical by its categories and codes, which is cheaper than by its values.
+        categorical = [isinstance(c.dtype, pd.CategoricalDtype) for c in columns]
+        dtypes = [(c.name, str(c.dtype), list(c.cat.categories) if is_categorical else None)
+                  for c, is_categorical in zip(columns, categorical, strict=True)]
+        key = content_key(len(people), dtypes, *(
+            c.cat.codes.to_numpy() if is_categorical else c.to_numpy()
+            for c, is_categorical in zip(columns, categorical, strict=True)))
+        return APPLICANTS.get(key, lambda: cls._read(people))
+
+    @classmethod
+    def _read(cls, people: pd.DataFrame) -> Applicants:
+        features = application_features(people)
+        key = np.zeros(len(people), dtype=np.int64)
+        for name in APPLICATION_FEATURES:
+            column = features[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                codes, size = column.cat.codes.to_numpy(), len(column.cat.categories)
+            else:  # plain strings: any numbering that tells the values apart
+                codes, uniques = pd.factorize(column.to_numpy(), use_na_sentinel=True)
+                size = len(uniques)
+            key = key * (size + 1) + (np.asarray(codes, dtype=np.int64) + 1)
+        _, first, combination = np.unique(key, return_index=True, return_inverse=True)
+        column = people["nationality"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            nationality = column.cat.codes.to_numpy().astype(np.int64)
+            nationalities = np.asarray(column.cat.categories.astype(str), dtype=object)
+        else:
+            nationalities, nationality = np.unique(column.astype(str).to_numpy(),
+                                                   return_inverse=True)
+            nationalities = nationalities.astype(object)
+        arrays = (combination.reshape(-1), nationality, nationalities, true_adverse(people))
+        for array in arrays:
+            array.flags.writeable = False
+        return cls(arrays[0], features.iloc[first].reset_index(drop=True), *arrays[1:])
+
+    def nationality_codes(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`nationality_codes` of the given rows."""
+        codes = self.nationality[rows]
+        if (codes < 0).any():
+            text = np.append(self.nationalities, np.nan)[codes]
+            return np.unique(text, return_inverse=True)
+        return _present_codes(codes, self.nationalities)
+
+
+#: Applicants by the content of the columns they are read from: every round, world and
+#: replicate of a run streams the same people.
+APPLICANTS = RecentResults(max_entries=4)
 
 
 class VisaStreamer(ClassifierMixin, BaseEstimator):
@@ -323,10 +419,23 @@ class VisaStreamer(ClassifierMixin, BaseEstimator):
         refreshed.nationality_rating_ = self._rating(people, label, weight)
         return refreshed
 
+    def _with_new_rating_of(self, applicants: Applicants, rows: np.ndarray, label: np.ndarray,
+                            weight: np.ndarray) -> VisaStreamer:
+        """:meth:`with_new_rating` of the given rows of ``applicants``."""
+        refreshed = copy.copy(self)
+        refreshed.nationality_rating_ = self._rating_of(
+            *applicants.nationality_codes(rows), np.asarray(label, dtype=bool),
+            np.asarray(weight, dtype=np.float64))
+        return refreshed
+
     def _rating(self, people: pd.DataFrame, label: np.ndarray, weight: np.ndarray) -> pd.Series:
         """Log of each nationality's recorded event rate over the overall rate, soft-thresholded
         at ``rating_z`` standard errors."""
-        names, codes = nationality_codes(people)
+        return self._rating_of(*nationality_codes(people), label, weight)
+
+    def _rating_of(self, names: np.ndarray, codes: np.ndarray, label: np.ndarray,
+                   weight: np.ndarray) -> pd.Series:
+        """:meth:`_rating` of the nationalities ``names`` and each row's position among them."""
         events = np.bincount(codes, weights=weight * label, minlength=len(names))
         applicants = np.bincount(codes, weights=weight, minlength=len(names))
         squares = np.bincount(codes, weights=weight**2, minlength=len(names))
@@ -346,12 +455,29 @@ class VisaStreamer(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, people: pd.DataFrame) -> np.ndarray:
         """Log-odds of the score: application logit plus nationality rating."""
+        return self._decision_of(Applicants.read(people))
+
+    def _decision_of(self, applicants: Applicants, rows: np.ndarray | None = None,
+                     logit: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`decision_function` of the given rows of ``applicants`` (all by default).
+
+        The application logit is computed once per combination of fields (each row's logit
+        is its own one-hot row times the coefficients, whatever rows are scored with it) and
+        the rating once per nationality. ``logit``: :meth:`_combination_logit`, when known.
+        """
+        if logit is None:
+            logit = self._combination_logit(applicants)
+        rating = np.append(self.nationality_rating_.reindex(applicants.nationalities)
+                           .fillna(0.0).to_numpy(),  # a nationality never seen is rated neutral
+                           0.0)  # nor is a missing one (code -1 reads the last)
+        if rows is None:
+            return logit[applicants.combination] + rating[applicants.nationality]
+        return logit[applicants.combination[rows]] + rating[applicants.nationality[rows]]
+
+    def _combination_logit(self, applicants: Applicants) -> np.ndarray:
+        """The application logit of each of ``applicants.combinations``."""
         check_is_fitted(self, "pipeline_")
-        logit = self.pipeline_.decision_function(application_features(people))
-        rating = (self.nationality_rating_
-                  .reindex(people["nationality"].astype(str).to_numpy())
-                  .fillna(0.0).to_numpy())  # a nationality never seen is rated neutral
-        return logit + rating
+        return self.pipeline_.decision_function(applicants.combinations)
 
     def predict_proba(self, people: pd.DataFrame) -> np.ndarray:
         """Score as probabilities of (no recorded event, recorded event)."""
@@ -377,7 +503,19 @@ class VisaStreamer(ClassifierMixin, BaseEstimator):
             Index into :data:`STREAMS`.
         scores : ndarray of float
         """
-        scores = self.risk_score(people)
+        return self._cut(self.risk_score(people), cut_offs)
+
+    def _stream_of(self, applicants: Applicants, rows: np.ndarray,
+                   cut_offs: tuple[CutOff, CutOff] | None = None,
+                   logit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`stream` of the given rows of ``applicants`` (``logit``: see
+        :meth:`_decision_of`)."""
+        decision = self._decision_of(applicants, rows, logit)
+        return self._cut(1.0 / (1.0 + np.exp(-decision)), cut_offs)
+
+    def _cut(self, scores: np.ndarray, cut_offs: tuple[CutOff, CutOff] | None
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Streams of the given scores (see :meth:`stream`)."""
         streams = np.full(len(scores), GREEN, dtype=np.int8)
         if cut_offs is None:
             red, red_cut = top_share(scores, self.red_share)
@@ -541,16 +679,20 @@ class FeedbackLoop:
             raise ValueError(f"memory must be 'accumulate' or 'replace', got {self.memory!r}")
         if correction == "inverse_scrutiny" and np.any(self.scrutiny.check_rates <= 0):
             raise ValueError("inverse_scrutiny needs every stream's check probability above 0")
-        adverse = true_adverse(people)
+        applicants = Applicants.read(people)
+        adverse = applicants.adverse
         nationality = people["nationality"].cat.codes.to_numpy()
         nationalities = list(people["nationality"].cat.categories)
         check_rates = self.scrutiny.check_rates
 
         history = np.flatnonzero(cohort == 0)
         # Training data as (rows, labels, weights) blocks, one per year.
-        blocks = [(history, initial_records(people.iloc[history]), np.ones(len(history)))]
+        blocks = [(history, initial_records(people)[history], np.ones(len(history)))]
         model = self.new_model()
         kept_models = 0
+        # The application model is relearned only under relearn="all": its logit of each
+        # combination of fields is computed once per fitted pipeline.
+        logits: dict[int, tuple[Pipeline, np.ndarray]] = {}
         tables = []
         for year in range(1, self.rounds + 1):
             rows = np.concatenate([b[0] for b in blocks])
@@ -561,12 +703,16 @@ class FeedbackLoop:
             elif year == 1 or (self.relearn == "all" and labels.any() and not labels.all()):
                 model = self.new_model().fit(people.iloc[rows], labels, sample_weight=weights)
             elif labels.any():
-                model = model.with_new_rating(people.iloc[rows], labels, sample_weight=weights)
+                model = model._with_new_rating_of(applicants, rows, labels, weights)
             else:
                 kept_models += 1  # nothing to learn from this year: keep last year's model
 
             members = np.flatnonzero(cohort == year)
-            screened = self.screen(model, people.iloc[members], noise.take(members), correction)
+            if id(model.pipeline_) not in logits:  # the pipeline is kept with its logits
+                logits[id(model.pipeline_)] = (model.pipeline_,
+                                               model._combination_logit(applicants))
+            screened = self._screen(model, applicants, members, noise.take(members), correction,
+                                    logit=logits[id(model.pipeline_)][1])
             streams, checked, audited = screened.streams, screened.checked, screened.audited
             tables.append(_round_counts(
                 year, nationality[members], len(nationalities), screened, adverse[members],
@@ -620,11 +766,51 @@ class FeedbackLoop:
         cut_offs : tuple of CutOff, optional
             Apply these stream cuts instead of cutting this cohort (counterfactual twins).
         """
-        streams, scores = model.stream(applicants, cut_offs)
+        return self.screen_rows(model, applicants, np.arange(len(applicants)), noise,
+                                correction, cut_offs)
+
+    def screen_rows(
+        self,
+        model: VisaStreamer,
+        people: pd.DataFrame,
+        rows: np.ndarray,
+        noise: CheckNoise,
+        correction: Correction,
+        cut_offs: tuple[CutOff, CutOff] | None = None,
+    ) -> Screening:
+        """:meth:`screen` of the cohort ``people.iloc[rows]``, read without taking the rows
+        out of ``people`` (its applicants are read once per people, :class:`Applicants`).
+
+        Parameters
+        ----------
+        model, correction, cut_offs
+            As for :meth:`screen`.
+        people : DataFrame
+            Every applicant.
+        rows : ndarray of int
+            Row positions of the cohort in ``people``.
+        noise : CheckNoise
+            The cohort's uniforms (``noise.take(rows)``).
+        """
+        return self._screen(model, Applicants.read(people), rows, noise, correction, cut_offs)
+
+    def _screen(
+        self,
+        model: VisaStreamer,
+        applicants: Applicants,
+        rows: np.ndarray,
+        noise: CheckNoise,
+        correction: Correction,
+        cut_offs: tuple[CutOff, CutOff] | None = None,
+        logit: np.ndarray | None = None,
+    ) -> Screening:
+        """:meth:`screen_rows` of applicants already read (``logit``: the model's application
+        logit per combination, :meth:`VisaStreamer._combination_logit`, when known)."""
+        streams, scores = model._stream_of(applicants, rows, cut_offs, logit)
         checked = noise.check < self.scrutiny.check_rates[streams]
         audited = (noise.audit < self.scrutiny.audit_share) if (
             correction == "random_checks") else np.zeros(len(streams), dtype=bool)
-        findings = self.scrutiny.findings(true_adverse(applicants), noise.finding)
+        findings = self.scrutiny.findings(applicants.adverse[rows], noise.finding)
         recorded = (checked | audited) & findings
         return Screening(streams, scores, checked, audited, findings, recorded,
                          refused=(streams == RED) | recorded)

@@ -123,3 +123,35 @@ def test_chouldechova_identity_links_fpr_to_prevalence_ppv_and_fnr_in_every_grou
                                    atol=1e-15)
         checked += int(defined.sum())
     assert checked >= 40
+
+
+def test_fisher_p_values_at_once_are_scipys_floats():
+    # The vectorised test must give SciPy's p-value, float for float, for tables of every
+    # scale: zero cells, tables at the mode, and either side of it.
+    from audit.significance import fisher_exact_p_values
+
+    rng = np.random.default_rng(20261207)
+    for scale in (2, 6, 40, 2_000):
+        tables = rng.integers(0, scale, size=(600, 4))
+        tables[rng.random(600) < 0.15, 0] = 0
+        tables[rng.random(600) < 0.05, 1:3] = 0
+        got = fisher_exact_p_values(*tables.T)
+        want = [fisher_exact(t.reshape(2, 2))[1] for t in tables]
+        np.testing.assert_array_equal(got, want)
+
+
+def test_fractional_effective_counts_are_truncated_cell_by_cell_as_one_test_would():
+    # Clustered audits pass effective counts; each cell of a table is truncated on its own.
+    from audit.significance import compare_proportions
+
+    rng = np.random.default_rng(7)
+    n1, n2 = rng.uniform(1, 40, 400), rng.uniform(1, 40, 400)
+    x1, x2 = n1 * rng.uniform(0, 1, 400), n2 * rng.uniform(0, 1, 400)
+    got = compare_proportions(x1, n1, x2, n2)
+    pooled = (x1 + x2) / (n1 + n2)
+    small = np.minimum.reduce([n1 * pooled, n1 * (1 - pooled), n2 * pooled,
+                               n2 * (1 - pooled)]) < 5
+    assert small.sum() > 100
+    for i in np.flatnonzero(small):
+        table = np.asarray([[x1[i], n1[i] - x1[i]], [x2[i], n2[i] - x2[i]]], dtype=np.int64)
+        assert got[i] == fisher_exact(table)[1], (i, table)

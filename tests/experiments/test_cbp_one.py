@@ -177,3 +177,30 @@ def test_the_adjusted_regional_comparison_is_the_hand_computed_mantel_haenszel(s
                                         row["reference"], row["adjust_for"])
     assert row["adjusted_ratio"] == pytest.approx(ratio, rel=1e-9)
     assert row["adjusted_diff"] == pytest.approx(difference, rel=1e-9, abs=1e-12)
+
+
+def test_worlds_decide_alike_in_a_full_run_and_in_a_further_replicate():
+    # A world that changes the training composition refits at its composition; a world that
+    # changes the faces reruns the system. A further replicate, which fits only the
+    # configured composition, must decide every world as the full run does.
+    import numpy as np
+
+    from experiments.engine.runner import _run_system, group_columns, train_split
+    from experiments.systems.contract import decisions_only
+    from synthetic.population import generate
+
+    config = parse_config(shipped_data("cbp_one", 16_000, 50))
+    people = generate(config.population.profile, config.population.size,
+                      config.experiment.seed).people
+    train = train_split(len(people), config.split.train_fraction, config.experiment.seed)
+    columns = group_columns(config)
+    full = _run_system(config, people, train, columns)
+    with decisions_only():
+        lean = _run_system(config, people, train, columns)
+    assert not lean.decided.extra_tables
+    for change in ({"system.representation": 1.0}, {"system.capture_noise": 0.5}):
+        world = parse_config(apply_changes(shipped_data("cbp_one", 16_000, 50), change))
+        expected = full.hooks.decide_world(world, people)["decision"]
+        assert len(expected) == len(full.decided.table)
+        np.testing.assert_array_equal(lean.hooks.decide_world(world, people)["decision"],
+                                      expected)

@@ -1,0 +1,41 @@
+"""Recent results by content: equal inputs meet, different inputs never do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synthetic.population.columns import in_values, text_values
+from synthetic.systems.memo import RecentResults, content_key
+
+
+def test_equal_texts_give_equal_keys_and_any_difference_a_different_one():
+    texts = ["a post", "another", None, "zz"]
+    assert content_key(pd.Series(texts)) == content_key(pd.Series(list(texts)))
+    for changed in (["a post", "another", "", "zz"], ["a post", "anothe", None, "zz"],
+                    ["a post", "another", None, "zz", "more"], ["a postanother", "", None, "zz"]):
+        assert content_key(pd.Series(texts)) != content_key(pd.Series(changed)), changed
+    # Object columns and arrays are read by content too.
+    objects = pd.Series(texts, dtype=object)
+    assert content_key(objects) == content_key(objects.copy())
+    assert content_key(np.arange(5)) != content_key(np.arange(5).astype(np.int32))
+    assert content_key("fit", 3) != content_key("fit", "3")
+
+
+def test_recent_results_compute_once_and_forget_the_oldest():
+    calls = []
+    memo = RecentResults(max_entries=2)
+    for key in (b"a", b"a", b"b", b"c", b"a"):
+        memo.get(key, lambda key=key: calls.append(key) or key)
+    assert calls == [b"a", b"b", b"c", b"a"]
+
+
+def test_categorical_columns_read_as_text_through_their_categories():
+    column = pd.Series(pd.Categorical(["MENA", "East Asia", None, "MENA"],
+                                      categories=["East Asia", "MENA", "Unused"]))
+    # Missing values stay missing (NaN), as astype(str) leaves them.
+    assert pd.Series(text_values(column)).equals(pd.Series(column.astype(str).to_numpy()))
+    np.testing.assert_array_equal(in_values(column, ["MENA", "Unused"]),
+                                  column.astype(str).isin(["MENA", "Unused"]).to_numpy())
+    plain = pd.Series(["a", None, "b"])
+    np.testing.assert_array_equal(in_values(plain, ["b"]), [False, False, True])
