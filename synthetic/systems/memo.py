@@ -42,10 +42,13 @@ def content_key(*parts: Any) -> bytes:
             # Arrow-backed text (pandas' default): its buffers, read without a copy, instead
             # of a hash per row. Bytes past a slice's end can only make two equal columns
             # miss each other, never make two different ones meet.
-            array = pa.array(part.array)
-            digest.update(f"arrow{array.type}{array.offset},{len(array)}".encode())
-            for buffer in array.buffers():
-                digest.update(b"|" if buffer is None else buffer)
+            arrow = pa.array(part.array)
+            chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
+            digest.update(f"arrow{arrow.type}".encode())
+            for chunk in chunks:  # each as it is held: no copy of a column's text
+                digest.update(f"{chunk.offset},{len(chunk)}".encode())
+                for buffer in chunk.buffers():
+                    digest.update(b"|" if buffer is None else buffer)
         elif isinstance(part, pd.Series):
             digest.update(b"series")
             digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())

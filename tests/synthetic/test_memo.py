@@ -15,6 +15,10 @@ def test_equal_texts_give_equal_keys_and_any_difference_a_different_one():
     for changed in (["a post", "another", "", "zz"], ["a post", "anothe", None, "zz"],
                     ["a post", "another", None, "zz", "more"], ["a postanother", "", None, "zz"]):
         assert content_key(pd.Series(texts)) != content_key(pd.Series(changed)), changed
+    # A column held in several chunks (as concatenation leaves it) is read chunk by chunk.
+    chunked = pd.concat([pd.Series(texts[:2]), pd.Series(texts[2:])], ignore_index=True)
+    assert content_key(chunked) == content_key(chunked.copy())
+    assert content_key(chunked) != content_key(pd.Series(["a post", "another", "x", "zz"]))
     # Object columns and arrays are read by content too.
     objects = pd.Series(texts, dtype=object)
     assert content_key(objects) == content_key(objects.copy())
