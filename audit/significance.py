@@ -95,16 +95,15 @@ def fisher_exact_p_values(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.nda
     search = (below | above) & ~alone
     if search.any():
         index = np.flatnonzero(search)
-        sign = np.where(below[index], -1.0, 1.0)  # the pmf made ascending over the range
-        low = np.where(below[index], mode[index], 0)
-        high = np.where(below[index], column[index], mode[index])
+        left = below[index]
+        n, k, m = total[index], row1[index], column[index]
+        sign = np.where(left, -1.0, 1.0)  # the pmf made ascending over the range
+        low = np.where(left, mode[index], 0)
+        high = np.where(left, m, mode[index])
         guess = _binary_search(
-            lambda x, rows: sign[rows] * hypergeom.pmf(x, total[index][rows], row1[index][rows],
-                                                       column[index][rows]),
+            lambda x, rows: sign[rows] * hypergeom.pmf(x, n[rows], k[rows], m[rows]),
             sign * exact[index] * gamma, low, high)
-        far = np.where(below[index],
-                       hypergeom.sf(guess, total[index], row1[index], column[index]),
-                       hypergeom.cdf(guess, total[index], row1[index], column[index]))
+        far = np.where(left, hypergeom.sf(guess, n, k, m), hypergeom.cdf(guess, n, k, m))
         out[index] = near[index] + far
     p_values[live] = np.minimum(out, 1.0)
     return p_values

@@ -160,7 +160,7 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
             raise name_override(error, sets, "set") from None
         if out is None and force:
             raise UsageError("force: only applies with out")
-        with cluster_pool(dask, jobs, config.experiment.replicates) as pool, \
+        with run_pool(dask, jobs, config.experiment.replicates) as pool, \
                 recording_overrides(overrides):
             return run_experiment(config, path, results_dir=Path(results_dir),
                                   out=None if out is None else Path(out), force=force,
@@ -170,7 +170,7 @@ def run(experiment: str | Path = "catch-and-revoke", *, size: int | None = None,
 
 
 @contextlib.contextmanager
-def cluster_pool(address: str | None, jobs: int | None = 1, replicates: int = 1
+def run_pool(address: str | None, jobs: int | None = 1, replicates: int = 1
                  ) -> Iterator[Any]:
     """Where a run's replicates and worlds are computed while the block runs.
 

@@ -66,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the ``run`` sub-command."""
-    from experiments.api import cluster_pool
+    from experiments.api import run_pool
     from experiments.config import ConfigError, load_config
     from experiments.engine.checks import check_experiment
     from experiments.engine.manifest import name_override, parse_set_options, recording_overrides
@@ -94,7 +94,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.out is None and args.force:
         raise UsageError("--force only applies with --out")
-    with cluster_pool(args.dask, args.jobs, config.experiment.replicates) as pool, \
+    with run_pool(args.dask, args.jobs, config.experiment.replicates) as pool, \
             recording_overrides(overrides):
         result = run_experiment(config, path, results_dir=args.results_dir, out=args.out,
                                 force=args.force, progress=progress, suppress=args.suppress,

@@ -185,7 +185,8 @@ def test_worlds_decide_alike_in_a_full_run_and_in_a_further_replicate():
     # configured composition, must decide every world as the full run does.
     import numpy as np
 
-    from experiments.engine.runner import _run_system, group_columns, train_split
+    from experiments.config.registry import system_adapter
+    from experiments.engine.runner import group_columns, train_split
     from experiments.systems.contract import decisions_only
     from synthetic.population import generate
 
@@ -194,9 +195,10 @@ def test_worlds_decide_alike_in_a_full_run_and_in_a_further_replicate():
                       config.experiment.seed).people
     train = train_split(len(people), config.split.train_fraction, config.experiment.seed)
     columns = group_columns(config)
-    full = _run_system(config, people, train, columns)
+    run = system_adapter(config.experiment.system).run
+    full = run(config, people, train, columns)
     with decisions_only():
-        lean = _run_system(config, people, train, columns)
+        lean = run(config, people, train, columns)
     assert not lean.decided.extra_tables
     for change in ({"system.representation": 1.0}, {"system.capture_noise": 0.5}):
         world = parse_config(apply_changes(shipped_data("cbp_one", 16_000, 50), change))

@@ -67,7 +67,7 @@ def test_bad_jobs_variable_is_named_in_one_line(tmp_path, capsys, monkeypatch):
 def test_a_further_replicate_decides_and_acts_in_worlds_as_the_full_run(stem):
     # Further replicates skip the system's own report tables; what the runner reads of them
     # (the decisions and the worlds' decisions) must not change.
-    from experiments.engine.runner import _run_system
+    from experiments.config.registry import system_adapter
 
     data = shipped_data(stem, 3_000, n_boot=20)
     if "training_posts" in data["system"]:
@@ -79,11 +79,12 @@ def test_a_further_replicate_decides_and_acts_in_worlds_as_the_full_run(stem):
                       ).people
     train = train_split(len(people), config.split.train_fraction, config.experiment.seed)
     columns = group_columns(config)
-    full = _run_system(config, people, train, columns)
+    run = system_adapter(config.experiment.system).run
+    full = run(config, people, train, columns)
     assert own_findings()
     with decisions_only():
         assert not own_findings()
-        lean = _run_system(config, people, train, columns)
+        lean = run(config, people, train, columns)
     assert own_findings()
     pd.testing.assert_frame_equal(lean.decided.table, full.decided.table)
     assert full.decided.extra_tables and not lean.decided.extra_tables
