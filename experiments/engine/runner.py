@@ -54,7 +54,7 @@ from experiments.reports.compare import DECISIONS_FILE, DECISIONS_ROW_ID
 from experiments.reports.headlines import headlines
 from experiments.reports.run import build_report, names_of, write_figures
 from experiments.systems.composition import focus_adjusted
-from experiments.systems.contract import SystemRun, decisions_only
+from experiments.systems.contract import PooledTables, SystemRun, decisions_only
 from experiments.writing.claims import Ledger
 from experiments.writing.names import with_name_columns
 from synthetic.population import PopulationInputError, generate
@@ -520,12 +520,6 @@ def _replicate(config: ExperimentConfig, population: Any, train: np.ndarray,
         all_outcomes.append(outcomes)
         if attribute:
             attributions.append(found)
-    if first.hooks.pool_replicates is not None:
-        # The system words its own findings over every replicate, not the first alone.
-        first.hooks.pool_replicates({
-            name: pd.concat([o[name].assign(replicate=i) for i, o in
-                             enumerate(all_outcomes, start=1) if name in o], ignore_index=True)
-            for name in dict.fromkeys(n for o in all_outcomes for n in o)})
     confidence = config.audit.confidence
     pooled = {}
     for view in VIEWS:
@@ -559,6 +553,14 @@ def _replicate(config: ExperimentConfig, population: Any, train: np.ndarray,
             notes=[*attributions[0].notes, f"Averaged over {len(configs)} replicates of the "
                    "system's randomness, the same worlds in each."])
         first.decided.extra_tables["attribution"] = table
+    if first.hooks.pool_replicates is not None:
+        # The system words its own findings over every replicate, not the first alone.
+        first.hooks.pool_replicates({
+            name: pd.concat([o[name].assign(replicate=i) for i, o in
+                             enumerate(all_outcomes, start=1) if name in o], ignore_index=True)
+            for name in dict.fromkeys(n for o in all_outcomes for n in o)},
+            PooledTables(metrics={view: result.table for view, result in pooled.items()},
+                         adjusted=adjusted))
     return pooled, adjusted, _replicate_rows(config, configs, all_views, pooled)
 
 

@@ -30,11 +30,26 @@ def _points(value: float, low: float | None = None, high: float | None = None) -
     return text + f" ({bounds(low, high, lambda v: f'{100 * v:+.2f}', separator=' to ')})"
 
 
-def composition_blocks(adjusted: pd.DataFrame | None) -> list[object]:
+def composition_blocks(adjusted: pd.DataFrame | None, confidence: float = 0.95,
+                       replicates: int = 1) -> list[object]:
     """Heading, explanation, one sentence per focus comparison and the side-by-side table;
-    nothing when no focus comparison declares strata."""
+    nothing when no focus comparison declares strata.
+
+    Parameters
+    ----------
+    adjusted : DataFrame or None
+        The run's adjusted.csv.
+    confidence : float
+        The intervals' level.
+    replicates : int
+        Replicates of the system's randomness the table is pooled over (1: none).
+    """
     if adjusted is None or adjusted.empty:
         return []
+    level = f"{100 * confidence:g}%"
+    covers = (f"cover the draw of these people and the system's own draw, pooled over "
+              f"{replicates} replicates" if replicates > 1 else
+              "cover the draw of these people, not the system's own randomness")
     blocks: list[object] = [
         Heading("Composition or mechanism"),
         Paragraph(
@@ -46,14 +61,13 @@ def composition_blocks(adjusted: pd.DataFrame | None) -> list[object]:
             "interval) and difference (Sato variance), and a Kitagawa split of the crude "
             "difference into a composition part (who is in each group) and a within-stratum "
             "part, which sum to it exactly. Strata where one group has no one are left out "
-            "and counted. Intervals are 95% and cover the draw of these people, not the "
-            "system's own randomness. Written to adjusted.csv."),
+            f"and counted. Intervals are {level} and {covers}. Written to adjusted.csv."),
     ]
     sentences = []
     for (label, metric), rows in adjusted.groupby(["label", "metric"], sort=False):
         truth = rows[rows["view"] == "true"]
         if metric == "fpr" and len(truth):
-            sentence = composition_sentence(truth.iloc[0])
+            sentence = composition_sentence(truth.iloc[0], confidence=confidence)
             if sentence:
                 sentences.append(f"{label}: {sentence}")
     blocks += [Paragraph(s) for s in sentences]
@@ -82,8 +96,9 @@ def composition_blocks(adjusted: pd.DataFrame | None) -> list[object]:
     if table_rows:
         blocks.append(Table(
             ["comparison", "rate", "view", "within", "strata", "crude ratio",
-             "adjusted ratio (95% CI)", "crude gap (points)", "adjusted gap (points, 95% CI)",
-             "composition part (points, 95% CI)", "composition share",
+             f"adjusted ratio ({level} CI)", "crude gap (points)",
+             f"adjusted gap (points, {level} CI)", f"composition part (points, {level} CI)",
+             "composition share",
              "homogeneity p"], table_rows,
             caption="Crude and adjusted comparisons side by side; n and counts per stratum are "
                     "in adjusted.csv."))

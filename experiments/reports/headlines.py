@@ -221,7 +221,8 @@ def headlines(
             # the strata it is adjusted for: a reader of its crude rates alone would cite a gap
             # that is only who is in each group.
             row = focus_row(adjusted, later)
-            if row is None or not vanishes_within(row):
+            if row is None or not vanishes_within(row) \
+                    or later.grouping in system_run.wording.focus_quoted:
                 continue
             sentence = focus_headline(truth, later, system_run, ledger)
             if sentence is None:

@@ -719,7 +719,7 @@ def build_report(
         Heading("Headline findings"),
         headline_bullets(headlines, claims),
         *attribution_blocks(system_run),
-        *composition_blocks(adjusted),
+        *composition_blocks(adjusted, config.audit.confidence, config.experiment.replicates),
         *replicates_blocks(replicates, truth.settings.get("replicate_pooling", "")),
         *remedies_blocks(config, system_run, directory),
         *optional,

@@ -53,6 +53,7 @@ from experiments.systems.composition import (  # noqa: E402
 from experiments.systems.contract import (  # noqa: E402
     Decisions,
     Hooks,
+    PooledTables,
     SystemRun,
     Wording,
     own_findings,
@@ -360,14 +361,15 @@ def run(
     if settings.rule == "capacity" and capacity_is_count(settings.capacity):
         found.insert(0, revocation_count_headline(held_out, stages, truth, grouping, group,
                                                   config.audit.confidence, ledger))
-    speech = pd.DataFrame()
+    speech, sentence = pd.DataFrame(), ""
     speech_stages = speech_stage_adjusted(config, held_out, stages, truth)
     if SPEECH_COLUMN in singles:
         twin_revoked, _ = speech_twin(shared, settings, people)
         speech = speech_flips(config, held_out, stages["revoked"].to_numpy(), twin_revoked,
                               truth)
         adjusted = focus_adjusted(config, decisions)  # the same rows adjusted.csv holds
-        sentence = speech_headline(config, stage_table, speech, settings, adjusted, ledger)
+        sentence = speech_headline(config, speech_rates(stage_table), speech, settings,
+                                   adjusted, ledger)
         if sentence:
             found.append(sentence)
     facts = {
@@ -391,6 +393,18 @@ def run(
         return (report_blocks(directory, stage_table, share, grouping, singles, detail)
                 + speech_blocks(stage_table, speech, speech_stages))
 
+    def pool_replicates(stacked: dict[str, pd.DataFrame], pooled: PooledTables) -> None:
+        # Over replicates the speech headline quotes the pooled rates and adjusted comparison
+        # (metrics.csv, adjusted.csv), as the rest of the report does, not the first one's.
+        if not sentence:
+            return
+        ledger.claims[:] = [c for c in ledger.claims if c.sentence != sentence]
+        pooled_sentence = speech_headline(
+            config, pooled_speech_rates(pooled.metrics["true"]), speech, settings,
+            pooled.adjusted, ledger, replicates=config.experiment.replicates)
+        found[found.index(sentence)] = pooled_sentence
+
+    hooks.pool_replicates = pool_replicates
     return SystemRun(
         decided=Decisions(
             table=decisions,
@@ -410,6 +424,7 @@ def run(
             negative_phrase="posing no threat",
             headlines=found,
             claims=ledger.claims,
+            focus_quoted=[SPEECH_COLUMN] if sentence else [],
             write_extras=write_extras,
         ),
         hooks=hooks,
@@ -475,40 +490,74 @@ def speech_flips(config: ExperimentConfig, held_out: pd.DataFrame, revoked: np.n
                        confidence=config.audit.confidence,
                        suppress_below=config.audit.suppress_below,
                        min_count=config.audit.min_count)
+    # How many of them the factual run revoked (in error): what the twin's flips are out of.
+    revoked_by_group = frame.groupby("region_of_origin", observed=True)["decision"].sum()
+    counts = {str(k): int(v) for k, v in revoked_by_group.items()} | {
+        "(all)": int(frame["decision"].sum())}
+    table.insert(table.columns.get_loc("n") + 1, "revoked",
+                 table["group"].astype(str).map(counts).astype("Int64"))
     table.insert(0, "effect", "direct")
     table.insert(0, "intervention", f"posts on {SOLIDARITY_TOPIC} rewritten on "
                                     f"{SPEECH_TWIN_TOPIC}")
     return table
 
 
-def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech: pd.DataFrame,
+def speech_rates(stage_table: pd.DataFrame) -> SpeechRates:
+    """The speech groups' wrongful-revocation rates at the last stage, as stage_metrics.csv
+    holds them (the first replicate's)."""
+    rows = stage_table[(stage_table["stage"] == "revoked")
+                       & (stage_table["grouping"] == SPEECH_COLUMN)
+                       & (stage_table["metric"] == "fpr")]
+    return SpeechRates(rows, "stage_metrics.csv", ("stage", "grouping", "group", "metric"))
+
+
+def pooled_speech_rates(metrics: pd.DataFrame) -> SpeechRates:
+    """The same rates from the run's metrics.csv by the true outcome, pooled over every
+    replicate of the system's randomness (the revocation is the pipeline's decision)."""
+    rows = metrics[(metrics["grouping"] == SPEECH_COLUMN) & (metrics["metric"] == "fpr")]
+    return SpeechRates(rows, "metrics.csv", ("grouping", "group", "metric"), {"view": "true"})
+
+
+@dataclass
+class SpeechRates:
+    """Rows of one table with the speech groups' rates, and how a claim cites them."""
+
+    rows: pd.DataFrame
+    source: str
+    keys: tuple[str, ...]
+    extra_keys: dict[str, str] = field(default_factory=dict)
+
+
+def speech_headline(config: ExperimentConfig, rates: SpeechRates, speech: pd.DataFrame,
                     settings: Settings, adjusted: pd.DataFrame | None = None,
-                    ledger: Ledger | None = None) -> str:
+                    ledger: Ledger | None = None, replicates: int = 1) -> str:
     """The pre-specified speech comparison (an ``[[audit.focus]]`` entry on
     :data:`SPEECH_COLUMN`): wrongful revocation of students who posted in support of
     Palestinian rights against those who did not, crude and adjusted for the strata the
     comparison declares (region of origin: who posts is not spread evenly), and the speech
     twin's count against the wrongful revocations it could undo. Causal words about speech
     are kept for what the within-stratum comparison and the twin show. Every number is a
-    claim on stage_metrics.csv, adjusted.csv or speech_twin.csv recorded in ``ledger``.
-    Empty when the experiment names no such comparison."""
+    claim on the table ``rates`` names, adjusted.csv or speech_twin.csv recorded in
+    ``ledger``. With ``replicates`` above one, ``rates`` and ``adjusted`` are pooled over
+    them and the twin, run on the first, says so. Empty when the experiment names no such
+    comparison."""
     focus = next((f for f in config.audit.focus if f.grouping == SPEECH_COLUMN), None)
-    rows = stage_table[(stage_table["stage"] == "revoked")
-                       & (stage_table["grouping"] == SPEECH_COLUMN)
-                       & (stage_table["metric"] == "fpr")].set_index("group")
+    rows = rates.rows.assign(group=rates.rows["group"].astype(str)).set_index(
+        "group", drop=False)
     reference = (focus.reference or config.audit.reference.get(SPEECH_COLUMN, SPEECH_GROUPS[1])
                  ) if focus is not None else ""
     if focus is None or focus.group not in rows.index or reference not in rows.index:
         return ""
-    g, r = rows.loc[focus.group].copy(), rows.loc[reference].copy()
-    g["group"], r["group"] = focus.group, reference
+    g, r = rows.loc[focus.group], rows.loc[reference]
     ledger = ledger if ledger is not None else Ledger()
-    source, keys = "stage_metrics.csv", ("stage", "grouping", "group", "metric")
-    g["stage"] = r["stage"] = "revoked"
-    g["grouping"] = r["grouping"] = SPEECH_COLUMN
-    rate = ledger.add(from_row("speech.rate", g, source=source, keys=keys, style="percent2"))
-    base = ledger.add(from_row("speech.reference_rate", r, source=source, keys=keys,
-                               style="percent2"))
+    source, keys = rates.source, rates.keys
+
+    def from_rates(id: str, row: pd.Series, **kwargs: Any) -> Claim:
+        return ledger.add(from_row(id, row, source=source, keys=keys,
+                                   extra_keys=rates.extra_keys, **kwargs))
+
+    rate = from_rates("speech.rate", g, style="percent2")
+    base = from_rates("speech.reference_rate", r, style="percent2")
     level = ledger.add(setting("speech.level", "config.audit.confidence",
                                config.audit.confidence, style="level",
                                unit="confidence level"))
@@ -519,12 +568,11 @@ def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech:
     who, whom = _speech_words(focus.group), _speech_words(reference)
     detail = f"Intervals at {level.text()}: rates {rate.interval()} and {base.interval()}"
     if str(g["reference"]) == reference and math.isfinite(g["ratio"]):
-        ratio = ledger.add(from_row("speech.ratio", g, source=source, keys=keys,
-                                    value="ratio", ci=("ratio_ci_low", "ratio_ci_high"),
-                                    n=None, style="ratio", unit="ratio"))
-        p_holm = ledger.add(from_row("speech.p_holm", g, source=source, keys=keys,
-                                     value="p_holm", ci=None, n=None, style="p",
-                                     unit="Holm-adjusted p-value"))
+        ratio = from_rates("speech.ratio", g, value="ratio",
+                           ci=("ratio_ci_low", "ratio_ci_high"), n=None, style="ratio",
+                           unit="ratio")
+        p_holm = from_rates("speech.p_holm", g, value="p_holm", ci=None, n=None, style="p",
+                            unit="Holm-adjusted p-value")
         alpha = ledger.add(setting("speech.significance", "tool.significance", 0.05,
                                    unit="significance level"))
         claims += [ratio, p_holm, alpha]
@@ -552,8 +600,9 @@ def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech:
                 f"({lexicon}).")
     row = focus_row(adjusted, focus) if adjusted is not None else None
     if row is not None:
-        sentence += " " + composition_sentence(row, ledger, config.audit.confidence)
-        claims += [c for c in ledger.claims if c.id.startswith("adjusted.")]
+        within = Ledger()  # the comparison's own claims, which this sentence then holds
+        sentence += " " + composition_sentence(row, within, config.audit.confidence)
+        claims += within.claims
     everyone = speech[speech["group"] == "(all)"]
     if not everyone.empty:
         t = everyone.iloc[0]
@@ -569,12 +618,20 @@ def speech_headline(config: ExperimentConfig, stage_table: pd.DataFrame, speech:
         flip = ledger.add(from_row("speech.flip_rate", t, source="speech_twin.csv",
                                    keys=twin_keys, value="flip_rate", n="n",
                                    style="percent2"))
-        wrongful = ledger.add(from_row("speech.wrongful", g, source=source, keys=keys,
-                                       value="numerator", ci=None, n=None, style="count",
-                                       unit="students"))
+        wrongful = ledger.add(from_row("speech.wrongful", t, source="speech_twin.csv",
+                                       keys=twin_keys, value="revoked", ci=None, n=None,
+                                       style="count", unit="students"))
         claims += [kept, cost, flip, wrongful]
+        # The twin reruns the first replicate's pipeline; the rates above may be pooled.
+        opening = " Rewriting"
+        if replicates > 1:
+            count = ledger.add(setting("speech.replicates", "config.experiment.replicates",
+                                       replicates, unit="replicates"))
+            claims.append(count)
+            opening = (f" In the first of the {count.text()} replicates of the system's draw, "
+                       "rewriting")
         sentence += (
-            f" Rewriting only those students' posts in support of Palestinian rights as posts "
+            f"{opening} only those students' posts in support of Palestinian rights as posts "
             f"for another cause, with their other posts and everything else about them "
             f"unchanged (the direct effect of the speech), would have kept the visa of "
             f"{kept.text()} of the {wrongful.text()} students who posted in support and were "

@@ -112,6 +112,9 @@ class Wording:
     phrase_claims : list of Claim
         Claims on the numbers the phrases above print (an assumed mix of attempts): every
         sentence that uses a phrase carries them.
+    focus_quoted : list of str
+        Groupings of focus comparisons that the system's own headlines already quote crude
+        and adjusted; the run does not headline them a second time.
     write_extras : callable or None
         Called with the staging directory before the report is built; returns extra report
         blocks (figures included).
@@ -124,6 +127,7 @@ class Wording:
     headlines: list[str] = field(default_factory=list)
     claims: list[Any] = field(default_factory=list)
     phrase_claims: list[Any] = field(default_factory=list)
+    focus_quoted: list[str] = field(default_factory=list)
     write_extras: Callable[[Path], list[object]] | None = None
 
 
@@ -155,8 +159,9 @@ class Hooks:
     pool_replicates : callable or None
         Called on the first replicate's run, when a run has more than one replicate, with
         each of ``Decisions.replicate_outcomes`` stacked over every replicate (the first
-        included); the system may then word its own findings over the replicates (its
-        headlines, tables and report blocks) instead of over the first one.
+        included) and the run's pooled tables (:class:`PooledTables`); the system may then
+        word its own findings over the replicates (its headlines, their claims, tables and
+        report blocks) instead of over the first one.
     """
 
     decide_twins: Callable[[pd.DataFrame], np.ndarray] | None = None
@@ -164,7 +169,23 @@ class Hooks:
     decide_world: Callable[..., dict[str, np.ndarray]] | None = None
     world_contrasts: list[WorldContrast] = field(default_factory=list)
     remedy_model: RemedyModel | None = None
-    pool_replicates: Callable[[dict[str, pd.DataFrame]], None] | None = None
+    pool_replicates: Callable[[dict[str, pd.DataFrame], PooledTables], None] | None = None
+
+
+@dataclass
+class PooledTables:
+    """A run's tables pooled over the replicates of the system's randomness, as written.
+
+    Attributes
+    ----------
+    metrics : dict of str to DataFrame
+        metrics.csv's rows by view (``"true"``, ``"recorded"``), without the view column.
+    adjusted : DataFrame
+        adjusted.csv (empty when no focus comparison declares strata).
+    """
+
+    metrics: dict[str, pd.DataFrame]
+    adjusted: pd.DataFrame
 
 
 @dataclass

@@ -39,6 +39,7 @@ from experiments.errors import UsageError
 from experiments.systems.contract import (
     Decisions,
     Hooks,
+    PooledTables,
     SystemRun,
     Wording,
     WorldContrast,
@@ -283,12 +284,16 @@ def run(
         ),
     )
 
-    def pool_replicates(stacked: dict[str, pd.DataFrame]) -> None:
+    def pool_replicates(stacked: dict[str, pd.DataFrame], pooled: PooledTables) -> None:
         # Over replicate worlds the loop's finding is how often it runs away, so the one
         # world's gap of the first headline and section gives way to the distribution.
         worlds = runaway_table(stacked["runaway"])
+        summary = runaway_summary_table(worlds)
         system_run.decided.extra_tables["runaway"] = worlds
-        system_run.wording.headlines[0] = runaway_headline(worlds, settings)
+        system_run.decided.extra_tables["runaway_summary"] = summary
+        one_world = found[0]
+        ledger.claims[:] = [c for c in ledger.claims if c.sentence != one_world]
+        found[0] = runaway_headline(summary, settings, ledger)
 
         def write_pooled(staging: Path) -> list[object]:
             return [*runaway_blocks(worlds, settings), *write_extras(staging)]
@@ -485,39 +490,81 @@ def runaway_summary(worlds: pd.DataFrame, correction: str) -> dict[str, float]:
     return summary
 
 
-def _spread(summary: dict[str, float], name: str) -> str:
-    """``a median of +40.1 percentage points (smallest +0.2, largest +55.0)``."""
-    return (f"a median of {_points(summary[f'{name}_median'])} percentage points (smallest "
-            f"{_points(summary[f'{name}_min'])}, largest {_points(summary[f'{name}_max'])})")
+def runaway_summary_table(worlds: pd.DataFrame) -> pd.DataFrame:
+    """runaway_summary.csv: :func:`runaway_summary` of each correction, one row each, which
+    the headline's claims cite."""
+    rows = []
+    for correction in dict.fromkeys(worlds["correction"]):
+        summary = runaway_summary(worlds, correction)
+        rows.append({"correction": correction, "targeted": worlds["targeted"].iloc[0],
+                     "untargeted": worlds["untargeted"].iloc[0], "worlds": summary["worlds"],
+                     "ran_away_targeted": summary["targeted"],
+                     "ran_away_untargeted": summary["untargeted"],
+                     **{k: v for k, v in summary.items()
+                        if k not in ("worlds", "targeted", "untargeted")}})
+    return pd.DataFrame(rows)
 
 
-def runaway_headline(worlds: pd.DataFrame, settings: Settings) -> str:
+def runaway_headline(summary: pd.DataFrame, settings: Settings,
+                     ledger: Ledger | None = None) -> str:
     """The loop over replicate worlds in one quotable sentence: how often it ran away for the
     targeted nationality, how far the final gap spread, and the same for the untargeted
-    nationality and without the loop."""
-    most, least = worlds["targeted"].iloc[0], worlds["untargeted"].iloc[0]
-    loop = runaway_summary(worlds, "none")
-    count = loop["worlds"]
+    nationality and without the loop. Every number is a claim on runaway_summary.csv
+    (``summary``) or a setting, recorded in ``ledger``."""
+    ledger = ledger if ledger is not None else Ledger()
+    rows = summary.set_index("correction", drop=False)
+    loop = rows.loc["none"]
+    most, least = loop["targeted"], loop["untargeted"]
+
+    def cell(id: str, row: pd.Series, column: str, style: str = "count",
+             unit: str = "replicate worlds", ci: tuple[str, str] | None = None) -> Claim:
+        return ledger.add(from_row(id, row, source="runaway_summary.csv",
+                                   keys=("correction",), value=column, ci=ci, n=None,
+                                   style=style, unit=unit))
+
+    def spread(prefix: str, row: pd.Series, name: str) -> tuple[str, list[Claim]]:
+        parts = [cell(f"{prefix}.{name}_{which}", row, f"{name}_{which}",
+                      style="signed_points1", unit="percentage points")
+                 for which in ("median", "min", "max")]
+        return (f"a median of {parts[0].text()} percentage points (smallest "
+                f"{parts[1].text()}, largest {parts[2].text()})", parts)
+
+    count = cell("runaway.worlds", loop, "worlds")
+    ran = cell("runaway.targeted", loop, "ran_away_targeted")
+    share = cell("runaway.share", loop, "share", style="percent0", unit="share of worlds",
+                 ci=("share_low", "share_high"))
+    level = ledger.add(setting("runaway.level", "tool.runaway_confidence", CONFIDENCE,
+                               style="level", unit="confidence level"))
+    last = ledger.add(setting("runaway.rounds", "config.system.rounds", settings.rounds,
+                              style="count", unit="rounds"))
+    z = ledger.add(setting("runaway.rating_z", "config.system.rating_z", settings.rating_z,
+                           unit="standard errors"))
+    wrongful, wrongful_claims = spread("runaway", loop, "wrongful_refusal_gap_last")
+    red, red_claims = spread("runaway", loop, "red_share_gap_last")
+    untargeted = cell("runaway.untargeted", loop, "ran_away_untargeted")
+    claims = [count, ran, share, level, last, z, *wrongful_claims, *red_claims, untargeted]
     sentence = (
-        f"Whether the loop runs away is a chance event of its own draws, so the finding is "
-        f"how often it does: in {loop['targeted']} of {count} replicate worlds "
-        f"({100 * loop['share']:.0f}%, 95% "
-        f"Wilson interval {100 * loop['share_low']:.0f}% to {100 * loop['share_high']:.0f}% of "
-        f"such worlds) the loop without correction ran away for {most}, the targeted "
-        f"nationality: by round {settings.rounds} its recorded adverse-event rate exceeded the "
-        f"overall rate by more than {settings.rating_z:g} standard errors, so its nationality "
-        f"alone raised its applicants' score. Over the {count} worlds, the gap to {least} in "
-        f"wrongful refusals in round {settings.rounds} had "
-        f"{_spread(loop, 'wrongful_refusal_gap_last')}, and in the share streamed red "
-        f"{_spread(loop, 'red_share_gap_last')}. For {least}, the untargeted nationality, "
-        f"the loop ran away in {loop['untargeted']} of {count}"
+        f"Without correction, the loop ran away for {most}, the targeted nationality, in "
+        f"{ran.text()} of {count.text()} replicate worlds ({share.text()}, {level.text()} "
+        f"Wilson interval {share.interval(' to ')}): by round {last.text()} its recorded "
+        f"adverse-event rate was more than {z.text()} standard errors above the overall "
+        f"rate, so its nationality alone raised its applicants' score. Whether that happens "
+        f"is a chance event of the loop's own draws, so how often it does is the finding. "
+        f"Over the {count.text()} worlds, the gap to "
+        f"{least} in wrongful refusals in round {last.text()} had {wrongful}, and in the share "
+        f"streamed red {red}. For {least}, the untargeted nationality, the loop ran away in "
+        f"{untargeted.text()} of {count.text()}"
     )
-    if "random_checks" in set(worlds["correction"]):
-        checks = runaway_summary(worlds, "random_checks")
+    if "random_checks" in rows.index:
+        checks = rows.loc["random_checks"]
+        checked = cell("runaway.random_checks.targeted", checks, "ran_away_targeted")
+        checked_count = cell("runaway.random_checks.worlds", checks, "worlds")
+        gap, gap_claims = spread("runaway.random_checks", checks, "wrongful_refusal_gap_last")
+        claims += [checked, checked_count, *gap_claims]
         sentence += (f"; learning only from random checks, it ran away for {most} in "
-                     f"{checks['targeted']} of {count}, and the wrongful-refusal gap had "
-                     f"{_spread(checks, 'wrongful_refusal_gap_last')}")
-    return sentence + " (runaway.csv)."
+                     f"{checked.text()} of {checked_count.text()}, and the wrongful-refusal "
+                     f"gap had {gap}")
+    return ledger.sentence(sentence + " (runaway.csv).", claims)
 
 
 def runaway_blocks(worlds: pd.DataFrame, settings: Settings) -> list[object]:

@@ -34,6 +34,12 @@ from tests.experiments.conftest import apply_changes, shipped_data
 SHIPPED = sorted(p.stem for p in CATALOGUE_DIR.glob("*.toml"))
 #: Small enough that all of them run in well under a minute together.
 SIZE = 3_000
+#: Experiments also run with 2 replicates of the system's randomness, as ``<stem>@2``: their
+#: systems word their own headlines over the replicates (or, for iBorderCtrl, do not), and
+#: every number must then cite a row of the pooled tables or say it rests on the first.
+REPLICATED = ["catch_and_revoke", "iborderctrl", "visa_streaming"]
+#: Every run the module's fixture makes: each shipped file, then the replicated ones.
+RUNS = [*SHIPPED, *(f"{s}@2" for s in REPLICATED)]
 #: Settings a small population cannot hold as shipped (a revocation count above its size).
 SMALL_CHANGES = {"catch_and_revoke_national": {"system.capacity": 30},
                  "cbp_one": {"system.training_identities": 150}}
@@ -72,15 +78,17 @@ def shipped_runs(tmp_path_factory) -> dict[str, Path]:
 
 
 def _run_all(out: Path, runs: dict) -> None:
-    for stem in SHIPPED:
+    for key in RUNS:
+        stem, _, replicates = key.partition("@")
         started = time.perf_counter()
-        config = parse_config(apply_changes(shipped_data(stem, SIZE, n_boot=50),
-                                            SMALL_CHANGES.get(stem, {})))
+        config = parse_config(apply_changes(
+            shipped_data(stem, SIZE, n_boot=50, replicates=int(replicates or 1)),
+            SMALL_CHANGES.get(stem, {})))
         # One report is enough to check its links; the others need only their tables.
-        runs[stem] = run_experiment(config, Path(f"{stem}.toml"), out=out / stem,
-                                    attribution=False,
-                                    report=stem == "immigration_os").directory
-        runs[f"{stem}.seconds"] = time.perf_counter() - started
+        runs[key] = run_experiment(config, Path(f"{stem}.toml"), out=out / key.replace("@", "-"),
+                                   attribution=False,
+                                   report=key == "immigration_os").directory
+        runs[f"{key}.seconds"] = time.perf_counter() - started
 
 
 def _claims(directory: Path) -> list[dict]:
@@ -124,7 +132,7 @@ def _first_sentence(text: str) -> str:
     return re.split(r"(?<=[.!?])\s+(?=[A-Z\"“(])", text, maxsplit=1)[0]
 
 
-@pytest.mark.parametrize("stem", SHIPPED)
+@pytest.mark.parametrize("stem", RUNS)
 def test_claims_equal_their_source_rows(shipped_runs, stem):
     """Each claim's value, interval and n are those of its source row at the printed
     precision; a claim on a setting matches the manifest's config."""
@@ -179,7 +187,7 @@ def test_every_shared_and_first_headline_number_is_claimed(shipped_runs, stem):
 
 
 @pytest.mark.parametrize("stem", [pytest.param(s, marks=_strict(s, UNCLAIMED_ADAPTER_HEADLINES))
-                                  for s in SHIPPED])
+                                  for s in RUNS])
 def test_every_headline_number_is_claimed(shipped_runs, stem):
     """No headline prints a number outside its claims: a system's free-text headline, not
     yet rendered from claims, fails here."""
@@ -193,7 +201,7 @@ def test_every_headline_number_is_claimed(shipped_runs, stem):
 
 
 @pytest.mark.parametrize("stem", [pytest.param(s, marks=_strict(s, UNPLAIN_ADAPTER_HEADLINES))
-                                  for s in SHIPPED])
+                                  for s in RUNS])
 def test_headlines_read_plainly(shipped_runs, stem):
     """The first sentence of each headline is at most 50 words and names people as a reader
     would: no column names, configuration keys, "held-out" or method names."""

@@ -228,3 +228,23 @@ def test_the_crude_ratio_beside_the_adjusted_one_is_the_pooled_headline_ratio():
                        & (table["metric"] == metric)].iloc[0]
         assert row["crude_ratio"] == pytest.approx(pooled["ratio"], rel=1e-9)
         assert row["crude_diff"] == pytest.approx(pooled["difference"], rel=1e-9, abs=1e-12)
+
+
+def test_the_composition_section_says_what_its_intervals_cover(detention):
+    # Pooled over replicates, the adjusted table's intervals include the system's own draw;
+    # with one replicate they do not, and the level is the experiment's, not a fixed 95%.
+    from experiments.reports.composition import composition_blocks
+    from experiments.writing.document import Paragraph, Table
+
+    _, computed = detention
+
+    def words(blocks: list[object]) -> str:
+        return " ".join(" ".join(b.header) if isinstance(b, Table) else b.text
+                        for b in blocks if isinstance(b, (Paragraph, Table)))
+
+    one = words(composition_blocks(computed.adjusted, 0.95, 1))
+    assert "Intervals are 95% and cover the draw of these people, not the system's own" in one
+    pooled = words(composition_blocks(computed.adjusted, 0.9, 3))
+    assert ("Intervals are 90% and cover the draw of these people and the system's own draw, "
+            "pooled over 3 replicates") in pooled
+    assert "adjusted ratio (90% CI)" in pooled and "95%" not in pooled

@@ -180,7 +180,8 @@ def test_replicate_worlds_report_the_runaway_share_and_cover_other_seeds(five_se
     # The headline gives the share and the spread over the worlds, never one world's gap.
     worlds, _, headlines = five_seeds[0]
     summary = summaries[0]
-    assert headlines[0].startswith("Whether the loop runs away is a chance event")
+    assert headlines[0].startswith("Without correction, the loop ran away for")
+    assert "is a chance event of the loop's own draws" in headlines[0]
     assert f"in {summary['targeted']} of 4 replicate worlds" in headlines[0]
     assert "(runaway.csv)" in headlines[0]
     assert not any("yearly rounds without correction" in line for line in headlines)
