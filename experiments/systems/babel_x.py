@@ -43,6 +43,7 @@ from synthetic.systems.babel_x import (  # noqa: E402
     BabelXScorer,
     persistent_search,
 )
+from synthetic.systems.memo import RecentResults, content_key  # noqa: E402
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -55,6 +56,9 @@ COUNTERFACTUAL_STREAM = 11
 #: Post-level groupings beside the experiment's single-column ones.
 POST_GROUPINGS = ("style", "topic")
 VIEW_COLUMNS = {"true intent": "true_threat", "annotator labels": "annotator_threat"}
+#: The held-out people's posts by their content and the draw's settings: a replicate redraws
+#: the corpus and the fitting, never the audited posts, so each world's posts are drawn once.
+HELD_OUT_POSTS = RecentResults(max_entries=8)
 
 
 class LexiconSettings(Strict):
@@ -246,8 +250,10 @@ def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, s
     system.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
 
     held_out = people.loc[~train].reset_index(drop=True)
-    posts = generate_posts(held_out, seed, months=settings.months, stream=POSTS_STREAM,
-                           **annotation)
+    key = content_key("held-out posts", seed, settings.months, sorted(annotation.items()),
+                      list(held_out.columns), *(held_out[c] for c in held_out.columns))
+    posts = HELD_OUT_POSTS.get(key, lambda: generate_posts(
+        held_out, seed, months=settings.months, stream=POSTS_STREAM, **annotation))
     posts = pd.concat([posts, system.score_posts(posts["text"])], axis=1)
     searched = persistent_search(
         held_out["person_id"].to_numpy(), posts["person_id"].to_numpy(),

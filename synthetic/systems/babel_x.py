@@ -41,6 +41,8 @@ from synthetic.systems.memo import RecentResults, content_key
 #: corpus again where a knob leaves them unchanged.
 FEATURES = RecentResults(max_entries=16)
 FITS = RecentResults(max_entries=8)
+#: Keyword hits of recent texts, by the texts and the lexicon (read-only arrays).
+KEYWORD_HITS = RecentResults(max_entries=16)
 
 #: Words of violent intent that no ordinary post of the synthetic vocabulary uses: the neutral
 #: lexicon, the off position of the lexicon's bias.
@@ -67,6 +69,12 @@ LEXICONS: dict[str, tuple[str, ...]] = {
 SENTIMENTS = ("negative", "neutral", "positive")
 #: Posts per featurisation chunk when scoring in parallel.
 CHUNK_POSTS = 100_000
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, which a cache hands out again, made read-only."""
+    array.setflags(write=False)
+    return array
 
 
 def keyword_pattern(keywords: Sequence[str]) -> str:
@@ -361,9 +369,11 @@ class BabelXScorer(BaseEstimator):
             ``flag_rule``) and, when learned, ``predicted_sentiment``; one row per text.
         """
         series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="str")
-        features = self.featurise(series.tolist())
+        # The texts as they are held (Arrow text is looked up by its buffers, not row by row).
+        features = self.featurise(series)
         probability = self.threat_probability(features)
-        hits = keyword_hits(series, self.keywords)
+        hits = KEYWORD_HITS.get(content_key("keyword_hits", tuple(self.keywords), series),
+                                lambda: _read_only(keyword_hits(series, self.keywords)))
         scored = pd.DataFrame({
             "keyword_hit": hits,
             "threat_probability": probability,

@@ -28,8 +28,9 @@ def content_key(*parts: Any) -> bytes:
     Parameters
     ----------
     *parts
-        pandas Series (Arrow-backed ones by their buffers, others row by row; the index left
-        out), numpy arrays (their bytes, dtype and shape) and plain values.
+        pandas Series (Arrow-backed ones by their buffers, categorical ones by their
+        categories and codes, numeric ones by their values' bytes, others row by row; the
+        index left out), numpy arrays (their bytes, dtype and shape) and plain values.
 
     Returns
     -------
@@ -49,6 +50,13 @@ def content_key(*parts: Any) -> bytes:
                 digest.update(f"{chunk.offset},{len(chunk)}".encode())
                 for buffer in chunk.buffers():
                     digest.update(b"|" if buffer is None else buffer)
+        elif isinstance(part, pd.Series) and isinstance(part.dtype, pd.CategoricalDtype):
+            # Categories (few) by their content, each row by its code: no hash per row.
+            digest.update(b"categorical" + content_key(
+                pd.Series(part.cat.categories), part.cat.ordered, part.cat.codes.to_numpy()))
+        elif isinstance(part, pd.Series) and isinstance(part.dtype, np.dtype) \
+                and part.dtype != object:
+            digest.update(b"numbers" + content_key(part.to_numpy()))
         elif isinstance(part, pd.Series):
             digest.update(b"series")
             digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())

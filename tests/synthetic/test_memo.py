@@ -43,3 +43,22 @@ def test_categorical_columns_read_as_text_through_their_categories():
                                   column.astype(str).isin(["MENA", "Unused"]).to_numpy())
     plain = pd.Series(["a", None, "b"])
     np.testing.assert_array_equal(in_values(plain, ["b"]), [False, False, True])
+
+
+def test_categorical_and_numeric_columns_are_read_by_content():
+    column = pd.Series(pd.Categorical(["MENA", "East Asia", None, "MENA"],
+                                      categories=["East Asia", "MENA"]))
+    assert content_key(column) == content_key(column.copy())
+    # The same codes over other categories, or other codes over the same, never meet.
+    renamed = column.cat.rename_categories(["East Asia", "Europe"])
+    reordered = column.cat.reorder_categories(["MENA", "East Asia"])
+    recoded = pd.Series(pd.Categorical(["MENA", "MENA", None, "MENA"],
+                                       categories=["East Asia", "MENA"]))
+    ordered = column.cat.as_ordered()
+    keys = {content_key(c) for c in (column, renamed, reordered, recoded, ordered)}
+    assert len(keys) == 5
+    numbers = pd.Series([1.5, np.nan, 3.0])
+    assert content_key(numbers) == content_key(numbers.copy())
+    assert content_key(numbers) != content_key(pd.Series([1.5, np.nan, 3.5]))
+    assert content_key(numbers) != content_key(numbers.astype(np.float32))
+    assert content_key(pd.Series([True, False])) != content_key(pd.Series([1, 0]))
