@@ -43,6 +43,7 @@ def plot_rates_by_group(
     title: str | None = None,
     max_groups: int = 40,
     labels: Mapping[str, str] | None = None,
+    confidence: float = 0.95,
 ) -> Path:
     """Write :func:`rates_figure` as PNG at ``path`` and return the path.
 
@@ -52,7 +53,8 @@ def plot_rates_by_group(
         When no metric has a value to draw for any group.
     """
     return save_figure(rates_figure(table, grouping, metrics, title=title,
-                                    max_groups=max_groups, labels=labels), path)
+                                    max_groups=max_groups, labels=labels,
+                                    confidence=confidence), path)
 
 
 def rates_figure(
@@ -63,13 +65,15 @@ def rates_figure(
     title: str | None = None,
     max_groups: int = 40,
     labels: Mapping[str, str] | None = None,
+    confidence: float = 0.95,
 ) -> Figure:
     """Dot-and-interval plot of ``metrics`` per group of one grouping.
 
     Groups are ordered by the first metric; suppressed and undefined cells are left out (and
     the caption says so), and a metric undefined or suppressed for every group gets no panel.
-    ``labels`` maps a group to the text shown for it (a country's name for its code). The
-    figure is not registered with pyplot, so a notebook shows it once, where it is returned.
+    ``labels`` maps a group to the text shown for it (a country's name for its code);
+    ``confidence`` is the level the table's intervals were computed at. The figure is not
+    registered with pyplot, so a notebook shows it once, where it is returned.
 
     Raises
     ------
@@ -109,8 +113,8 @@ def rates_figure(
                          linewidth=1)
         axis.set_title(EXPLANATIONS[metric][0], fontsize=10)
         # The axis label explains the dashed line: a legend would sit on the points.
-        axis.set_xlabel("% (95% Wilson interval)" + ("\ndashed: reference group"
-                                                     if not reference.empty else ""))
+        axis.set_xlabel(f"% ({100 * confidence:g}% Wilson interval)"
+                        + ("\ndashed: reference group" if not reference.empty else ""))
         axis.grid(axis="x", color="#eeeeee")
     axes[0][0].set_yticks(range(len(groups)), [_label(g, labels) for g in groups], fontsize=8)
     dropped = rows["group"].nunique() - len(groups)
@@ -132,11 +136,17 @@ def plot_views(
     title: str | None = None,
     max_groups: int = 40,
     labels: Mapping[str, str] | None = None,
+    confidence: float = 0.95,
 ) -> Path:
     """Ratio to the reference group of one metric, per group, under each view side by side.
 
     ``views`` maps a view's name (``"true outcome"``) to its audit table; ``labels`` maps a
-    group to the text shown for it.
+    group to the text shown for it; ``confidence`` is the level of the tables' intervals.
+
+    Raises
+    ------
+    ValueError
+        When no group has the metric's ratio in every view.
     """
     names = list(views)
     frames = []
@@ -146,6 +156,9 @@ def plot_views(
         frames.append(rows.set_index("group")[["ratio", "ratio_ci_low", "ratio_ci_high"]]
                       .add_prefix(f"{name}|"))
     joined = pd.concat(frames, axis=1, join="inner")
+    if joined.empty:
+        raise ValueError(f"grouping {grouping!r}: no group has a {metric} ratio in every view "
+                         "(each is undefined or suppressed); there is nothing to draw")
     joined = joined.sort_values(f"{names[0]}|ratio").tail(max_groups)
     fig, axis = plt.subplots(figsize=(7.5, max(2.5, 0.3 * len(joined) + 1.2)))
     colours = ["#1f4e79", "#c55a11", "#548235"]
@@ -162,7 +175,8 @@ def plot_views(
     axis.set_yticks(range(len(joined)), [_label(g, labels) for g in joined.index], fontsize=8)
     axis.set_xscale("log")
     axis.set_xlabel(
-        f"{EXPLANATIONS[metric][0]}: ratio to reference group (log scale, 95% interval)"
+        f"{EXPLANATIONS[metric][0]}: ratio to reference group (log scale, "
+        f"{100 * confidence:g}% interval)"
     )
     # Beside the axes, never on the points.
     axis.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))

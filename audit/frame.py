@@ -419,8 +419,10 @@ def plot(result: Audited, metrics: Sequence[str] = PLOTTED_METRICS, *,
     if labels is None:
         groups = result.table.loc[result.table["grouping"] == grouping, "group"].unique()
         labels = named_groups(groups)
+    confidence = result.settings.get("confidence", 0.95)
     return rates_figure(result.table, grouping, metrics, labels=labels, max_groups=max_groups,
-                        title=f"Rates by {grouping} (95% intervals)")
+                        title=f"Rates by {grouping} ({100 * confidence:g}% intervals)",
+                        confidence=confidence)
 
 
 def metric_title(metric: str) -> str:

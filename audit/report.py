@@ -184,9 +184,11 @@ def spread_cells(row: pd.Series) -> list[str]:
             str(row["groups_compared"]), str(row.get("groups_left_out", 0))]
 
 
-#: Header of a table of spreads across groups (see :func:`spread_cells`).
-SPREAD_HEADER = ["value (95% interval)", "bias from chance", "groups compared",
-                 "groups left out (too small)"]
+def spread_header(confidence: float = 0.95) -> list[str]:
+    """Header of a table of spreads across groups (see :func:`spread_cells`), whose
+    intervals are at ``confidence``."""
+    return [f"value ({100 * confidence:g}% interval)", "bias from chance", "groups compared",
+            "groups left out (too small)"]
 
 
 #: Characters that can start Markdown or HTML markup inside a line (data text never starts a
@@ -409,7 +411,7 @@ def summary_rows(result: AuditResult, grouping: str) -> tuple[list[str], list[li
     ]
     rows = [[row["measure"].replace("_", " "), row["metric"], *spread_cells(row)]
             for _, row in wanted.iterrows()]
-    return ["measure", "metric", *SPREAD_HEADER], rows
+    return ["measure", "metric", *spread_header(result.settings.get("confidence", 0.95))], rows
 
 
 def summary_table(result: AuditResult, grouping: str) -> str:

@@ -100,6 +100,7 @@ def build_audit_document(result: AuditResult, title: str, figure_dir: Path,
 
 
 def _grouping_blocks(result: AuditResult, grouping: str, figure_path: Path) -> list[object]:
+    confidence = result.settings.get("confidence", 0.95)
     rows = result.table[result.table["grouping"] == grouping]
     reference = rows["reference"].iloc[0]
     header, body = grouping_rows(result, grouping)
@@ -114,12 +115,13 @@ def _grouping_blocks(result: AuditResult, grouping: str, figure_path: Path) -> l
     labels = {g: terminal_text(label_with_names(g)) for g in groups}  # no control glyphs
     try:
         plot_rates_by_group(result.table, grouping, FIGURE_METRICS, figure_path,
-                            labels=labels, title=f"Rates by {grouping}")
+                            labels=labels, title=f"Rates by {grouping}", confidence=confidence)
     except ValueError:  # every rate undefined or suppressed: nothing to draw
         blocks.append(Paragraph("No figure: every rate is undefined or suppressed."))
     else:
         blocks.append(Figure(figure_path, f"Selection, false positive and false negative "
-                                          f"rates by {grouping}, with 95% Wilson intervals "
+                                          f"rates by {grouping}, with {100 * confidence:g}% "
+                                          "Wilson intervals "
                                           "(suppressed and undefined cells left out; the "
                                           "dashed line is the reference group)."))
     return blocks

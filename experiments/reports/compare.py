@@ -166,7 +166,7 @@ class RunComparison:
 
     def method_sentence(self) -> str:
         """How the change between the runs was judged, and what that interval assumes."""
-        level = f"{100 * self.confidence:.0f}%"
+        level = f"{100 * self.confidence:g}%"
         if self.shared_people and self.paired:
             return (
                 "The two runs decided on the same people (same profile, seed and size), and "
@@ -203,7 +203,7 @@ class RunComparison:
         from experiments.writing.names import group_names
 
         a, b = self.run_a.manifest, self.run_b.manifest
-        level = f"{100 * self.confidence:.0f}%"
+        level = f"{100 * self.confidence:g}%"
         title = (f"{a.get('experiment')}: run {a.get('run_id')} against run {b.get('run_id')}"
                  if a.get("experiment") == b.get("experiment") else
                  f"{a.get('experiment')} run {a.get('run_id')} against {b.get('experiment')} "
@@ -294,8 +294,9 @@ class RunComparison:
                       "the crude ratios differ between the runs but the adjusted ones do not, "
                       "the change is in who is in each group, not in how the system treats "
                       "people alike."),
-            Table(["comparison", "crude ratio in A", "adjusted ratio in A (95% CI)",
-                   "crude ratio in B", "adjusted ratio in B (95% CI)"], rows),
+            Table(["comparison", "crude ratio in A",
+                   f"adjusted ratio in A ({_run_level(self.run_a)} CI)", "crude ratio in B",
+                   f"adjusted ratio in B ({_run_level(self.run_b)} CI)"], rows),
         ]
 
     def verdicts(self) -> list[str]:
@@ -422,6 +423,12 @@ def _focus_gap(metrics: pd.DataFrame, focus: dict[str, Any], metric: str, view: 
                                              confidence)
     return {"reference": reference, "gap": gap, "low": float(low), "high": float(high),
             "n": counts[1], "n_ref": counts[3]}
+
+
+def _run_level(run: Any) -> str:
+    """The level a run's own tables (its adjusted.csv) give their intervals at: ``95%``."""
+    audit = run.manifest.get("config", {}).get("audit", {})
+    return f"{100 * float(audit.get('confidence', 0.95)):g}%"
 
 
 def _comparable(run_a: Any, run_b: Any) -> None:

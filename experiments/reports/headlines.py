@@ -10,7 +10,7 @@ import pandas as pd
 
 from audit import AuditResult
 from audit.engine import grouping_name
-from audit.report import WITHHELD, bounds
+from audit.report import WITHHELD
 from experiments.reports.interactions import alone_differs, interaction_phrase
 from experiments.reports.replicates import sign_differs, sign_differs_words
 from experiments.systems.composition import composition_sentence, focus_row, strata_words
@@ -207,7 +207,7 @@ def headlines(
             text = sentence[0]
             if row is not None:
                 extra = Ledger()
-                adjusted_text = composition_sentence(row, extra)
+                adjusted_text = composition_sentence(row, extra, config.audit.confidence)
                 text = (text + " " + adjusted_text).strip()
                 ledger.extend(extra)
                 for claim in [*ledger.of(sentence[0]), *extra.claims]:
@@ -228,7 +228,8 @@ def headlines(
             if sentence is None:
                 continue
             extra = Ledger()
-            text = (sentence[0] + " " + composition_sentence(row, extra)).strip()
+            text = (sentence[0] + " "
+                    + composition_sentence(row, extra, config.audit.confidence)).strip()
             ledger.extend(extra)
             for claim in [*ledger.of(sentence[0]), *extra.claims]:
                 claim.sentence = text
@@ -381,15 +382,6 @@ def who(grouping: str, group: str) -> str:
     if grouping in ("nationality", "region_of_origin"):
         return f"people from {group}"
     return f'people with {grouping_words(grouping)} "{group}"'
-
-
-def points(value: float, low: float, high: float) -> str:
-    """A difference of rates in percentage points with its interval: ``1.3 (0.6 to 2.0)``."""
-    if not math.isfinite(value):
-        return "undefined"
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{100 * value:.2f} ({bounds(low, high, lambda v: f'{100 * v:.2f}', ' to ')})"
-    return f"{100 * value:.2f} (95% CI {100 * low:.2f} to {100 * high:.2f})"
 
 
 #: Key columns of an attribution.csv row.

@@ -131,7 +131,7 @@ def remedies_blocks(config: ExperimentConfig, system_run: SystemRun, directory: 
     if results is None:
         return []
     table = results.table
-    level = f"{100 * results.confidence:.0f}%"
+    level = f"{100 * results.confidence:g}%"
     blocks: list[object] = [Heading("What changes it"), Paragraph(
         f"Each remedy below was run on the same {len(system_run.decided.table):,} held-out "
         f"{system_run.decided.unit} as the unremedied system (same population, same training "

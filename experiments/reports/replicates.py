@@ -80,8 +80,10 @@ def sign_differs_cell(row: pd.Series, pooled: str) -> str:
     return f"{sign_differs_words(low, high)}; pooled {pooled}"
 
 
-def replicates_blocks(replicates: pd.DataFrame, method: str) -> list[object]:
-    """The spread of the replicates of each focus comparison, by the true outcome."""
+def replicates_blocks(replicates: pd.DataFrame, method: str, confidence: float = 0.95
+                      ) -> list[object]:
+    """The spread of the replicates of each focus comparison, by the true outcome (pooled
+    intervals at ``confidence``)."""
     if replicates is None or replicates.empty:
         return []
     truth = replicates[replicates["view"] == "true"]
@@ -111,5 +113,6 @@ def replicates_blocks(replicates: pd.DataFrame, method: str) -> list[object]:
                   "whose replicates spread wider than its interval is not yet a finding. "
                   "Each replicate's estimates and intervals are in replicates.csv."),
         Table(["comparison", "rate", "replicates", "ratio: smallest to largest",
-               "ratio pooled (95% CI)", "gap in points: smallest to largest"], rows),
+               f"ratio pooled ({100 * confidence:g}% CI)", "gap in points: smallest to largest"],
+              rows),
     ]

@@ -14,7 +14,6 @@ from audit import AuditResult
 from audit.engine import grouping_name
 from audit.metrics import EXPLANATIONS
 from audit.report import (
-    SPREAD_HEADER,
     interval_explanation,
     number,
     p_value,
@@ -23,6 +22,7 @@ from audit.report import (
     rate_with_interval,
     ratio_with_interval,
     spread_cells,
+    spread_header,
 )
 from audit.tables import has_flag
 from experiments.reports.composition import composition_blocks
@@ -114,6 +114,7 @@ def views_table(views: dict[str, AuditResult], grouping: str, *, recorded: bool 
     """
     truth, recorded_view = views["true"], views["recorded"]
     sizes = _rows(truth, grouping, "n")
+    below = truth.settings.get("suppress_below", 10)  # a withheld size reads "<below"
     true_fpr, recorded_fpr = _rows(truth, grouping, "fpr"), _rows(recorded_view, grouping, "fpr")
     fnr_rows, selection = _rows(truth, grouping, "fnr"), _rows(truth, grouping, "selection_rate")
     header = ["group", "people", "selection rate", "FPR (true outcome)",
@@ -134,7 +135,7 @@ def views_table(views: dict[str, AuditResult], grouping: str, *, recorded: bool 
                           if f in ("small_n", "undefined")})
         row = [
             group,
-            "<10" if suppressed else f"{int(size['value']):,}",
+            f"<{below}" if suppressed else f"{int(size['value']):,}",
             rate_with_interval(selection.loc[group]),
             rate_with_interval(true_fpr.loc[group]),
             _ratio_p(true_fpr.loc[group]),
@@ -198,17 +199,20 @@ def summary_rows(views: dict[str, AuditResult], grouping: str, *, recorded: bool
                     left_out.append(what)
                 continue
             rows.append([view, measure, row["metric"], *spread_cells(row)])
-    return Table(["view", "measure", "metric", *SPREAD_HEADER], rows), left_out
+    confidence = next(iter(views.values())).settings.get("confidence", 0.95)
+    return Table(["view", "measure", "metric", *spread_header(confidence)], rows), left_out
 
 
-def flips_table(flips: pd.DataFrame, decision_label: str) -> Table:
-    """Counterfactual flip rates per intervention and group."""
+def flips_table(flips: pd.DataFrame, decision_label: str, confidence: float = 0.95,
+                suppress_below: int = 10) -> Table:
+    """Counterfactual flip rates per intervention and group, with intervals at
+    ``confidence``; a group under ``suppress_below`` people shows only that it is."""
     rows = []
     for _, row in flips.iterrows():
         suppressed = "suppressed" in str(row["flags"])
         rows.append([
             row["intervention"], row["effect"], row["grouping"], row["group"],
-            "<10" if suppressed else f"{int(row['n']):,}",
+            f"<{suppress_below}" if suppressed else f"{int(row['n']):,}",
             "suppressed" if suppressed else
             f"{percent(row['flip_rate'], 2)} ({percent(row['ci_low'], 2)}–"
             f"{percent(row['ci_high'], 2)})",
@@ -217,8 +221,10 @@ def flips_table(flips: pd.DataFrame, decision_label: str) -> Table:
             "—" if suppressed else f"{int(row['flips_to_not_selected']):,}",
             row["flags"],
         ])
-    return Table(["twin's value", "effect", "grouping", "group", "people", "flip rate (95% CI)",
-                  "flip rate where the twin changes them (95% CI; n)",
+    level = f"{100 * confidence:g}%"
+    return Table(["twin's value", "effect", "grouping", "group", "people",
+                  f"flip rate ({level} CI)",
+                  f"flip rate where the twin changes them ({level} CI; n)",
                   f"became {decision_label}", f"ceased to be {decision_label}", "notes"], rows)
 
 
@@ -253,7 +259,7 @@ def attribution_blocks(system_run: SystemRun) -> list[object]:
             "or attribution was skipped), so nothing here separates what the bias mechanisms "
             "do from what the population's composition does.")]
     knobs = attribution.knobs
-    level = f"{100 * attribution.confidence:.0f}%"
+    level = f"{100 * attribution.confidence:g}%"
     method = ("every one of the " if attribution.method == "exact" else "a sample of ") + (
         f"{attribution.n_worlds} worlds")
     blocks.append(Paragraph((
@@ -449,23 +455,34 @@ def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, Au
         slug = "_".join(grouping)
         drawn = [m for m in ("fpr", "fnr") if not undefined_everywhere(views["true"], name, m)]
         figures[name] = []
+        rates = None
         if drawn:
             words = " and ".join(GAP_NAMES[m] for m in drawn)
-            rates = plot_rates_by_group(
-                views["true"].table, name, drawn, directory / "figures" / f"rates_{slug}.png",
-                title=f"Errors against the true outcome, by {name.replace('_', ' ')}",
-                labels=labels)
+            try:
+                rates = plot_rates_by_group(
+                    views["true"].table, name, drawn,
+                    directory / "figures" / f"rates_{slug}.png",
+                    title=f"Errors against the true outcome, by {name.replace('_', ' ')}",
+                    labels=labels, confidence=config.audit.confidence)
+            except ValueError:  # every rate withheld for its few people: nothing to draw
+                rates = None
+        if rates is not None:
             figures[name].append(
                 (rates, f"{words.capitalize()} by {name}, against the true outcome, with "
                         f"{100 * config.audit.confidence:g}% Wilson intervals (suppressed "
                         "cells left out); the dashed line is the reference group."))
+        compare = None
         if distinct and not undefined_everywhere(views["true"], name, "fpr"):
-            compare = plot_views(
-                {VIEW_TITLES[k]: v.table for k, v in views.items()}, name, "fpr",
-                directory / "figures" / f"views_fpr_{slug}.png",
-                title=(f"False positive rate ratio by {name.replace('_', ' ')}: true against "
-                       "recorded outcome"),
-                labels=labels)
+            try:
+                compare = plot_views(
+                    {VIEW_TITLES[k]: v.table for k, v in views.items()}, name, "fpr",
+                    directory / "figures" / f"views_fpr_{slug}.png",
+                    title=(f"False positive rate ratio by {name.replace('_', ' ')}: true "
+                           "against recorded outcome"),
+                    labels=labels, confidence=config.audit.confidence)
+            except ValueError:  # no ratio published in both views: nothing to draw
+                compare = None
+        if compare is not None:
             figures[name].append(
                 (compare, f"False positive rate of each {name} group relative to the reference "
                           "group, judged by the true outcome and by the recorded outcome, with "
@@ -475,7 +492,7 @@ def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, Au
         focus, reference, metric, rows = focused
         if rows["value"].notna().any():
             rows = rows.assign(label=rows["group"].map(lambda g: name_text(str(g), names)))
-            level = f"{100 * config.audit.confidence:.0f}%"
+            level = f"{100 * config.audit.confidence:g}%"
             title = name_text(focus.label or f"{focus.group} against {reference}", names)
             path = plot_comparison(
                 rows, directory / "figures" / "focus.png", title=title[:1].upper() + title[1:],
@@ -720,7 +737,8 @@ def build_report(
         headline_bullets(headlines, claims),
         *attribution_blocks(system_run),
         *composition_blocks(adjusted, config.audit.confidence, config.experiment.replicates),
-        *replicates_blocks(replicates, truth.settings.get("replicate_pooling", "")),
+        *replicates_blocks(replicates, truth.settings.get("replicate_pooling", ""),
+                           config.audit.confidence),
         *remedies_blocks(config, system_run, directory),
         *optional,
     )
@@ -785,9 +803,10 @@ def build_report(
                 "the person's own values. In both, the recorded world is re-applied, so "
                 "targeting by origin follows the twin."
             ),
-            Bullets([twin_sentences(flips, intervention)
+            Bullets([twin_sentences(flips, intervention, confidence=config.audit.confidence)
                      for intervention in dict.fromkeys(flips["intervention"])]),
-            flips_table(flips, system_run.wording.decision_label),
+            flips_table(flips, system_run.wording.decision_label, config.audit.confidence,
+                        config.audit.suppress_below),
         ]))
     document.add(*_sections_by_heading(list(extra_blocks)))
     if claims is not None and claims.claims:

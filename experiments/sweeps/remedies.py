@@ -99,7 +99,7 @@ def remedies_answer(config: ExperimentConfig, points: list[Any], directory: Path
     pooled = pool_seeds(rows, keys, confidence)
     both = fails_in_truth(pooled, keys)
     rounded_frame(both).to_csv(directory / TABLE, index=False, lineterminator="\n")
-    level = f"{100 * confidence:.0f}%"
+    level = f"{100 * confidence:g}%"
     seeds = len(config.sweep.seeds)
     sentences = [
         f"Each remedy's focus disparity after the remedy (group minus reference), pooled over "

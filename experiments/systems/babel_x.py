@@ -204,7 +204,7 @@ def run(
 
     def write_extras(directory: Path) -> list[object]:
         return report_blocks(directory, post_table, keywords, volume, counterfactual, facts,
-                             settings, single)
+                             settings, single, config.audit.confidence)
 
     return SystemRun(
         decided=Decisions(
@@ -411,11 +411,15 @@ def text_counterfactual(
 def report_blocks(
     directory: Path, post_table: pd.DataFrame, keywords: pd.DataFrame, volume: pd.DataFrame,
     counterfactual: pd.DataFrame, facts: dict, settings: Settings, groups: list[str],
+    confidence: float = 0.95,
 ) -> list[object]:
-    """The report's section on posts: findings, tables and figures."""
+    """The report's section on posts: findings, tables and figures, whose intervals are at
+    ``confidence``."""
+    level = f"{100 * confidence:g}%"
     figures = directory / "figures"
-    flips_png = _plot_counterfactual(counterfactual, figures / "text_counterfactual.png")
-    keyword_png = _plot_keywords(keywords, figures / "keyword_flagger_by_topic.png")
+    flips_png = _plot_counterfactual(counterfactual, figures / "text_counterfactual.png",
+                                     level)
+    keyword_png = _plot_keywords(keywords, figures / "keyword_flagger_by_topic.png", level)
     blocks: list[object] = [
         Heading("Posts: the post-level audit, the keyword flagger and the text counterfactual"),
         Paragraph(
@@ -428,14 +432,14 @@ def report_blocks(
             f"keyword hits, {facts['posts_classifier_flags']:,} classifier flags; rule: "
             f"'{settings.flag_rule}')."
         ),
-        Bullets(_findings(post_table, keywords, volume, counterfactual, groups)),
+        Bullets(_findings(post_table, keywords, volume, counterfactual, groups, level)),
         Heading("Posts pulled in and people flagged in error", 3),
         Paragraph(
             "Persistent search reads more of the posts of the people it watches more closely. "
             "The same per-post error then compounds: a person is flagged when any post is. "
             "FPR here is the share of people without any threatening post who were flagged."
         ),
-        _volume_blocks(volume, _summary_grouping(groups)),
+        _volume_blocks(volume, _summary_grouping(groups), level),
         Heading("Post-level false positive rate", 3),
         Paragraph(
             "Per post, by the author's group and by the post's writing style: the share of "
@@ -445,16 +449,16 @@ def report_blocks(
             "by one author are counted as one cluster: intervals and tests allow for their "
             "errors going together (post_metrics.csv gives each rate's design effect)."
         ),
-        _post_fpr_table(post_table, "style"),
+        _post_fpr_table(post_table, "style", level),
         Heading("The keyword flagger, by topic", 3),
         Paragraph(
             "Measured on the generated posts, not assumed: among posts without threatening "
             f"intent, the share matching the lexicon ({', '.join(settings.lexicon_words)}), "
             "against the share the learned classifier flags."
         ),
-        _keyword_table(keywords),
+        _keyword_table(keywords, level),
         Figure(keyword_png, "False positive rate of the keyword flagger and of the classifier "
-               "by topic, among posts without threatening intent (95% Wilson intervals).",
+               f"by topic, among posts without threatening intent ({level} Wilson intervals).",
                relative_to=directory),
         Heading("Counterfactual text test", 3),
         Paragraph(
@@ -469,9 +473,9 @@ def report_blocks(
             "annotator bias 0. Changes of language also change which English keywords "
             "match, which the 'post flag' column shows."
         ),
-        _counterfactual_table(counterfactual),
-        Figure(flips_png, "Flip rate of the classifier's threat flag (95% Wilson interval) "
-               "and mean shift of the threat probability (95% t interval) when the same "
+        _counterfactual_table(counterfactual, level),
+        Figure(flips_png, f"Flip rate of the classifier's threat flag ({level} Wilson interval) "
+               f"and mean shift of the threat probability ({level} t interval) when the same "
                "content is written in another style.", relative_to=directory),
         Paragraph("Tables: post_metrics.csv (post-level audit, both views), "
                   "keyword_flagger.csv, posts_pulled_in.csv, text_counterfactual.csv."),
@@ -480,7 +484,8 @@ def report_blocks(
 
 
 def _findings(post_table: pd.DataFrame, keywords: pd.DataFrame, volume: pd.DataFrame,
-              counterfactual: pd.DataFrame, groups: list[str]) -> list[str]:
+              counterfactual: pd.DataFrame, groups: list[str], level: str = "95%"
+              ) -> list[str]:
     found = []
     solidarity = keywords[keywords["topic"] == "solidarity_palestine"]
     daily = keywords[keywords["topic"] == "daily_life"]
@@ -488,7 +493,7 @@ def _findings(post_table: pd.DataFrame, keywords: pd.DataFrame, volume: pd.DataF
         s, d = solidarity.iloc[0], daily.iloc[0]
         found.append(
             f"The keyword flagger matched {percent(s['keyword_fpr'], 1)} of posts in "
-            f"solidarity with Palestinians (95% CI {percent(s['keyword_fpr_ci_low'], 1)}–"
+            f"solidarity with Palestinians ({level} CI {percent(s['keyword_fpr_ci_low'], 1)}–"
             f"{percent(s['keyword_fpr_ci_high'], 1)}; n = {int(s['non_threat_posts']):,}), "
             f"none of them threats, against {percent(d['keyword_fpr'], 1)} of posts about "
             f"daily life (n = {int(d['non_threat_posts']):,})."
@@ -499,9 +504,9 @@ def _findings(post_table: pd.DataFrame, keywords: pd.DataFrame, volume: pd.DataF
         found.append(
             f"Writing the same harmless content as '{top['rendering']}' changed the "
             f"classifier's threat flag for {percent(top['threat_flag_flip_rate'], 2)} of posts "
-            f"(95% CI {percent(top['threat_flag_flip_ci_low'], 2)}–"
+            f"({level} CI {percent(top['threat_flag_flip_ci_low'], 2)}–"
             f"{percent(top['threat_flag_flip_ci_high'], 2)}; n = {int(top['posts']):,}), and "
-            f"moved the threat probability by {top['mean_score_shift']:+.3f} on average (95% "
+            f"moved the threat probability by {top['mean_score_shift']:+.3f} on average ({level} "
             f"CI {top['shift_ci_low']:+.3f} to {top['shift_ci_high']:+.3f})."
         )
     if groups:
@@ -514,9 +519,9 @@ def _findings(post_table: pd.DataFrame, keywords: pd.DataFrame, volume: pd.DataF
                 f"Persistent search read {most['posts_pulled_in_per_person']:.1f} posts per "
                 f"person from {most['group']} against {least['posts_pulled_in_per_person']:.1f} "
                 f"from {least['group']}; {percent(most['fpr'], 1)} of the former without any "
-                f"threatening post were flagged (95% CI {percent(most['fpr_ci_low'], 1)}–"
+                f"threatening post were flagged ({level} CI {percent(most['fpr_ci_low'], 1)}–"
                 f"{percent(most['fpr_ci_high'], 1)}; n = {int(most['people']):,}) against "
-                f"{percent(least['fpr'], 1)} (95% CI {percent(least['fpr_ci_low'], 1)}–"
+                f"{percent(least['fpr'], 1)} ({level} CI {percent(least['fpr_ci_low'], 1)}–"
                 f"{percent(least['fpr_ci_high'], 1)}; n = {int(least['people']):,})."
             )
     return found
@@ -527,11 +532,11 @@ def _summary_grouping(groups: list[str]) -> str:
     return "region_of_origin" if "region_of_origin" in groups else groups[0]
 
 
-def _volume_blocks(volume: pd.DataFrame, grouping: str) -> Table:
+def _volume_blocks(volume: pd.DataFrame, grouping: str, level: str = "95%") -> Table:
     rows = volume[volume["grouping"] == grouping]
     return Table(
         [grouping.replace("_", " "), "people", "surveillance coverage",
-         "posts pulled in per person", "flagged without any threat (95% CI)"],
+         "posts pulled in per person", f"flagged without any threat ({level} CI)"],
         [[str(r["group"]), f"{int(r['people']):,}", number(r["mean_surveillance_coverage"], 2),
           number(r["posts_pulled_in_per_person"], 1),
           f"{percent(r['fpr'], 1)} ({percent(r['fpr_ci_low'], 1)}–"
@@ -539,7 +544,7 @@ def _volume_blocks(volume: pd.DataFrame, grouping: str) -> Table:
     )
 
 
-def _post_fpr_table(post_table: pd.DataFrame, grouping: str) -> Table:
+def _post_fpr_table(post_table: pd.DataFrame, grouping: str, level: str = "95%") -> Table:
     rows = post_table[(post_table["grouping"] == grouping) & (post_table["metric"] == "fpr")]
     wide = rows.pivot(index="group", columns="view",
                       values=["value", "ci_low", "ci_high", "denominator", "ratio", "p_holm"])
@@ -553,14 +558,15 @@ def _post_fpr_table(post_table: pd.DataFrame, grouping: str) -> Table:
             cells.append(number(wide.loc[group, ("ratio", view)], 2))
         cells.append(f"{int(wide.loc[group, ('denominator', 'true intent')]):,}")
         out.append(cells)
-    return Table([grouping, "FPR, true intent (95% CI)", "ratio", "FPR, annotator labels "
-                  "(95% CI)", "ratio", "posts without threat"], out)
+    return Table([grouping, f"FPR, true intent ({level} CI)", "ratio", "FPR, annotator labels "
+                  f"({level} CI)", "ratio", "posts without threat"], out)
 
 
-def _keyword_table(keywords: pd.DataFrame) -> Table:
+def _keyword_table(keywords: pd.DataFrame, level: str = "95%") -> Table:
     keywords = keywords[keywords["non_threat_posts"] > 0]  # the threat topic has none
     return Table(
-        ["topic", "posts without threat", "keyword FPR (95% CI)", "classifier FPR (95% CI)"],
+        ["topic", "posts without threat", f"keyword FPR ({level} CI)",
+         f"classifier FPR ({level} CI)"],
         [[r["topic"].replace("_", " "), f"{int(r['non_threat_posts']):,}",
           f"{percent(r['keyword_fpr'], 2)} ({percent(r['keyword_fpr_ci_low'], 2)}–"
           f"{percent(r['keyword_fpr_ci_high'], 2)})",
@@ -569,10 +575,10 @@ def _keyword_table(keywords: pd.DataFrame) -> Table:
     )
 
 
-def _counterfactual_table(table: pd.DataFrame) -> Table:
+def _counterfactual_table(table: pd.DataFrame, level: str = "95%") -> Table:
     return Table(
-        ["rendering", "threat flag rate", "threat flag flip rate (95% CI)", "became flagged",
-         "mean score shift (95% CI)", "post flag flip rate (95% CI)"],
+        ["rendering", "threat flag rate", f"threat flag flip rate ({level} CI)", "became flagged",
+         f"mean score shift ({level} CI)", f"post flag flip rate ({level} CI)"],
         [[r["rendering"], percent(r["threat_flag_rate"], 2),
           f"{percent(r['threat_flag_flip_rate'], 2)} ({percent(r['threat_flag_flip_ci_low'], 2)}"
           f"–{percent(r['threat_flag_flip_ci_high'], 2)})",
@@ -584,7 +590,7 @@ def _counterfactual_table(table: pd.DataFrame) -> Table:
 
 
 
-def _plot_counterfactual(table: pd.DataFrame, path: Path) -> Path:
+def _plot_counterfactual(table: pd.DataFrame, path: Path, level: str = "95%") -> Path:
     rows = table.iloc[1:].iloc[::-1]  # the baseline has nothing to compare with
     y = np.arange(len(rows))
     colours = np.where(rows["arabic_style"], "#c55a11", "#1f4e79")
@@ -594,14 +600,14 @@ def _plot_counterfactual(table: pd.DataFrame, path: Path) -> Path:
         rate - 100 * rows["threat_flag_flip_ci_low"], 100 * rows["threat_flag_flip_ci_high"] - rate
     ]), 0, None), fmt="none", ecolor="#7f9fbf", capsize=2)
     left.scatter(rate, y, c=colours, s=18, zorder=3)
-    left.set_xlabel("threat flag flip rate, % (95% interval)")
+    left.set_xlabel(f"threat flag flip rate, % ({level} interval)")
     shift = rows["mean_score_shift"].to_numpy()
     right.errorbar(shift, y, xerr=np.vstack([shift - rows["shift_ci_low"],
                                              rows["shift_ci_high"] - shift]),
                    fmt="none", ecolor="#7f9fbf", capsize=2)
     right.scatter(shift, y, c=colours, s=18, zorder=3)
     right.axvline(0, color="#b0b0b0", linestyle="--", linewidth=1)
-    right.set_xlabel("mean shift of threat probability (95% interval)")
+    right.set_xlabel(f"mean shift of threat probability ({level} interval)")
     left.set_yticks(y, rows["rendering"], fontsize=8)
     for axis in (left, right):
         axis.grid(axis="x", color="#eeeeee")
@@ -611,7 +617,7 @@ def _plot_counterfactual(table: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def _plot_keywords(table: pd.DataFrame, path: Path) -> Path:
+def _plot_keywords(table: pd.DataFrame, path: Path, level: str = "95%") -> Path:
     rows = table[(table["topic"] != "(all)") & (table["non_threat_posts"] > 0)].iloc[::-1]
     y = np.arange(len(rows))
     fig, axis = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.4))
@@ -622,7 +628,7 @@ def _plot_keywords(table: pd.DataFrame, path: Path) -> Path:
         axis.errorbar(value, y + offset, xerr=error, fmt="o", color=colour, capsize=2,
                       markersize=4, label=name)
     axis.set_yticks(y, rows["topic"].str.replace("_", " "), fontsize=8)
-    axis.set_xlabel("false positive rate among posts without threat, % (95% interval)")
+    axis.set_xlabel(f"false positive rate among posts without threat, % ({level} interval)")
     axis.legend(fontsize=8, frameon=False)
     axis.grid(axis="x", color="#eeeeee")
     fig.tight_layout()

@@ -341,8 +341,9 @@ def _level_shares(frame: pd.DataFrame, groups: list[str], codes: np.ndarray,
     return pd.concat(parts, ignore_index=True)
 
 
-def _share(row: pd.Series) -> str:
-    return f"{percent(row['share'])} (95% CI {percent(row['ci_low'])}–{percent(row['ci_high'])})"
+def _share(row: pd.Series, level: str = "95%") -> str:
+    return (f"{percent(row['share'])} ({level} CI {percent(row['ci_low'])}–"
+            f"{percent(row['ci_high'])})")
 
 
 def level_headlines(levels: pd.DataFrame, decisions: pd.DataFrame, confidence: float,
@@ -422,7 +423,7 @@ def level_headlines(levels: pd.DataFrame, decisions: pd.DataFrame, confidence: f
 def levels_section(levels: pd.DataFrame, directory: Path, singles: list[str],
                    confidence: float) -> list[object]:
     """Report blocks: the three outcomes of each instrument, by group, and a figure."""
-    level = f"{100 * confidence:.0f}%"
+    level = f"{100 * confidence:g}%"
     blocks: list[object] = [
         Heading("Confirms, unusable, contradicts"),
         Paragraph(
@@ -450,7 +451,7 @@ def levels_section(levels: pd.DataFrame, directory: Path, singles: list[str],
             if first["flags"] == "suppressed":
                 rows.append([grouping, group, "suppressed", *["—"] * 5])
                 continue
-            cells = [_share(indexed.loc[(INSTRUMENTS["combined"], grouping, group, x)])
+            cells = [_share(indexed.loc[(INSTRUMENTS["combined"], grouping, group, x)], level)
                      for x in LEVELS]
             singles_cells = [percent(indexed.loc[(INSTRUMENTS[k], grouping, group,
                                                   "contradicts"), "share"])

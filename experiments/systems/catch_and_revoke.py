@@ -390,8 +390,11 @@ def run(
     def write_extras(directory: Path) -> list[object]:
         # The report's detail names the setting itself; the headline says it in words.
         detail = capacity_words(settings, len(held_out), int(stages["revoked"].sum()))
-        return (report_blocks(directory, stage_table, share, grouping, singles, detail)
-                + speech_blocks(stage_table, speech, speech_stages))
+        confidence = config.audit.confidence
+        return (report_blocks(directory, stage_table, share, grouping, singles, detail,
+                              confidence)
+                + speech_blocks(stage_table, speech, speech_stages, confidence,
+                                config.audit.suppress_below))
 
     def pool_replicates(stacked: dict[str, pd.DataFrame], pooled: PooledTables) -> None:
         # Over replicates the speech headline quotes the pooled rates and adjusted comparison
@@ -946,28 +949,30 @@ def revocation_count_headline(held_out: pd.DataFrame, stages: pd.DataFrame, trut
 
 
 def report_blocks(directory: Path, stage_table: pd.DataFrame, share: pd.DataFrame,
-                  share_grouping: str, groupings: list[str], capacity: str = ""
-                  ) -> list[object]:
+                  share_grouping: str, groupings: list[str], capacity: str = "",
+                  confidence: float = 0.95) -> list[object]:
     """The stage-by-stage section of the report (the stages' contributions to the gap are in
-    the report's attribution section)."""
+    the report's attribution section), with intervals at ``confidence``."""
     grouping = share_grouping if share_grouping in groupings else groupings[0]
+    level = f"{100 * confidence:g}%"
     blocks: list[object] = [
         Heading("The pipeline, stage by stage"),
         Paragraph(
             "Each stage's output is audited on its own against the true threat, which nobody "
             "in this simulation has more of than anyone else. A share that rises from stage to "
             "stage faster for one group than another is where a disparity enters and "
-            "compounds. Rates are shares of the group with their 95% Wilson intervals."
+            f"compounds. Rates are shares of the group with their {level} Wilson intervals."
             + (f" At stage 5, {capacity}." if capacity else "")),
         _stage_rates_table(stage_table, grouping),
     ]
     path = _plot_cascade(stage_table, grouping, directory / "figures" / "cascade.png")
     blocks.append(Figure(path, f"From watched to revoked, by {grouping}: the share of each "
-                               "group reaching each stage (log scale), with 95% intervals.",
+                               f"group reaching each stage (log scale), with {level} "
+                               "intervals.",
                          directory))
     blocks += [
         Heading("Who bears the wrongful revocations"),
-        Table(["group", "share of students", "share of wrongful revocations (95% CI)",
+        Table(["group", "share of students", f"share of wrongful revocations ({level} CI)",
                "wrongful revocations"],
               [[r["group"], percent(r["share_of_people"]),
                 f"{percent(r['share_of_wrongful_revocations'])} ({percent(r['ci_low'])}–"
@@ -978,11 +983,14 @@ def report_blocks(directory: Path, stage_table: pd.DataFrame, share: pd.DataFram
 
 
 def speech_blocks(stage_table: pd.DataFrame, speech: pd.DataFrame,
-                  speech_stages: pd.DataFrame | None = None) -> list[object]:
+                  speech_stages: pd.DataFrame | None = None, confidence: float = 0.95,
+                  suppress_below: int = 10) -> list[object]:
     """The speech section: the stage-by-stage audit by whether a student posted in support of
-    Palestinian rights, crude and within the declared strata, and the speech twin."""
+    Palestinian rights, crude and within the declared strata, and the speech twin; intervals
+    at ``confidence``, and groups under ``suppress_below`` students withheld."""
     if SPEECH_COLUMN not in set(stage_table["grouping"]):
         return []
+    level = f"{100 * confidence:g}%"
     blocks: list[object] = [
         Heading("Speech in support of Palestinian rights, stage by stage"),
         Paragraph(
@@ -993,7 +1001,7 @@ def speech_blocks(stage_table: pd.DataFrame, speech: pd.DataFrame,
             "speaks is an assumption of the population profile (its [speech] table: a share "
             "by origin, higher for protest participants), not a measured rate. Each stage is "
             "audited among the students who pose no threat (the false positive rate of that "
-            "stage), with 95% Wilson intervals; where the gap opens is where speech enters "
+            f"stage), with {level} Wilson intervals; where the gap opens is where speech enters "
             "the pipeline. How much each bias knob contributes to the gap in revocation is "
             "in attribution.csv and the attribution section."),
         _stage_rates_table(stage_table, SPEECH_COLUMN, "fpr"),
@@ -1002,8 +1010,8 @@ def speech_blocks(stage_table: pd.DataFrame, speech: pd.DataFrame,
         blocks += [
             Paragraph("The crude gap at a stage mixes what the stage does to speech with who "
                       "speaks (their region, say). " + adjusted_entry_sentence(speech_stages)),
-            Table(["stage", "crude ratio", "ratio within strata (95% CI)",
-                   "gap within strata, points (95% CI)", "composition share of the gap"],
+            Table(["stage", "crude ratio", f"ratio within strata ({level} CI)",
+                   f"gap within strata, points ({level} CI)", "composition share of the gap"],
                   [[STAGE_TITLES[r["stage"]].split(". ", 1)[-1],
                     f"{r['crude_ratio']:.2f}" if math.isfinite(r["crude_ratio"]) else "undefined",
                     (f"{r['adjusted_ratio']:.2f} ("
@@ -1027,9 +1035,10 @@ def speech_blocks(stage_table: pd.DataFrame, speech: pd.DataFrame,
                 "classifier and lexicon and cut at the same threshold. The flip rate is the "
                 "share of the students who posted and posed no threat whose revocation "
                 "changes: the direct effect of the speech. Written to speech_twin.csv."),
-            Table(["group", "students", "flip rate (95% CI)", "revoked only as the twin",
+            Table(["group", "students", f"flip rate ({level} CI)", "revoked only as the twin",
                    "revoked only with the speech"],
-                  [[r["group"], "<10" if "suppressed" in str(r["flags"]) else f"{int(r['n']):,}",
+                  [[r["group"], f"<{suppress_below}" if "suppressed" in str(r["flags"])
+                    else f"{int(r['n']):,}",
                     "suppressed" if "suppressed" in str(r["flags"]) else
                     f"{percent(r['flip_rate'], 2)} ({percent(r['ci_low'], 2)}–"
                     f"{percent(r['ci_high'], 2)})",

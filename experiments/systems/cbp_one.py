@@ -333,7 +333,7 @@ def run(
 
     def write_extras(directory: Path) -> list[object]:
         return report_section(directory, rates, sweep_table, main, held_out.band, settings,
-                              config.audit.confidence)
+                              config.audit.confidence, config.audit.suppress_below)
 
     ledger = Ledger()
     return SystemRun(
@@ -564,9 +564,10 @@ def _amount(row: pd.Series, name: str) -> str:
 
 def report_section(directory: Path, rates: pd.DataFrame, sweep: pd.DataFrame,
                    main: Verification, band: np.ndarray, settings: Settings,
-                   confidence: float) -> list[object]:
-    """Report blocks and figures: per-group errors and costs, DET curves, the sweep."""
-    level = f"{100 * confidence:.0f}%"
+                   confidence: float, suppress_below: int = 10) -> list[object]:
+    """Report blocks and figures: per-group errors and costs, DET curves, the sweep
+    (intervals at ``confidence``; groups under ``suppress_below`` attempts withheld)."""
+    level = f"{100 * confidence:g}%"
     shares = ", ".join(f"{name} {100 * share:.0f}%"
                        for name, share in zip(TONE_BANDS, main.shares, strict=True))
     blocks: list[object] = [
@@ -601,7 +602,8 @@ def report_section(directory: Path, rates: pd.DataFrame, sweep: pd.DataFrame,
               f"expected extra days (at {settings.days_per_failed_attempt:g} per failure)"]
     shown = rates[rates["grouping"].isin([BAND_GROUPING, "region_of_origin"])]
     rows = [[r["grouping"], r["group"],
-             "<10" if r["flags"] == "suppressed" else f"{int(r['genuine_attempts']):,}",
+             f"<{suppress_below}" if r["flags"] == "suppressed"
+             else f"{int(r['genuine_attempts']):,}",
              _rate(r, "fnmr"), _rate(r, "fmr", 3), _amount(r, "extra_attempts"),
              _amount(r, "extra_days")] for _, r in shown.iterrows()]
     blocks.append(Table(header, rows, caption=(

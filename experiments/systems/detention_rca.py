@@ -435,7 +435,7 @@ def _interval(row: pd.Series, prefix: str) -> str:
 def change_section(change: pd.DataFrame, directory: Path, singles: list[str],
                    confidence: float, audited_with_branch: bool) -> list[object]:
     """Report blocks and a figure: the tool with and without its release branch."""
-    level = f"{100 * confidence:.0f}%"
+    level = f"{100 * confidence:g}%"
     blocks: list[object] = [
         Heading("With and without the release branch"),
         Paragraph(

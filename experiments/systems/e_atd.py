@@ -154,7 +154,7 @@ def run(
 
     def write_extras(directory: Path) -> list[object]:
         return report_section(directory, rates, parts, accent, held, settings, verifier,
-                              config.audit.confidence)
+                              config.audit.confidence, config.audit.suppress_below)
 
     ledger = Ledger()
     return SystemRun(
@@ -358,9 +358,11 @@ MEASURE_TITLES = {
 
 def report_section(directory: Path, rates: pd.DataFrame, parts: dict[str, np.ndarray],
                    accent: np.ndarray, held: np.ndarray, settings: Settings,
-                   verifier: CheckInVerifier, confidence: float) -> list[object]:
-    """Report blocks: per-group check-in rates, failure by check, the export, a figure."""
-    level = f"{100 * confidence:.0f}%"
+                   verifier: CheckInVerifier, confidence: float, suppress_below: int = 10
+                   ) -> list[object]:
+    """Report blocks: per-group check-in rates, failure by check, the export, a figure
+    (intervals at ``confidence``; groups under ``suppress_below`` people withheld)."""
+    level = f"{100 * confidence:g}%"
     blocks: list[object] = [
         Heading("Check-ins: rejected calls, wrongful violations and violations per person"),
         Paragraph(
@@ -392,7 +394,7 @@ def report_section(directory: Path, rates: pd.DataFrame, parts: dict[str, np.nda
             frr = by["first_attempt_rejection_rate"].loc[group]
             wrongful = by["wrongful_violations_per_attended_checkin"].loc[group]
             per_person = by["recorded_violations_per_person"].loc[group]
-            attended = ("<10" if "suppressed" in str(frr["flags"])
+            attended = (f"<{suppress_below}" if "suppressed" in str(frr["flags"])
                         else f"{int(frr['denominator']):,}")
             rows.append([grouping, group, attended, _cell(frr), _cell(wrongful, 100, 2, ""),
                          _cell(per_person, 1, 2, "")])

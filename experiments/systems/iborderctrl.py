@@ -386,7 +386,7 @@ def report_section(directory: Path, pilot: pd.DataFrame, precision: pd.DataFrame
                    result: Interviews, held: pd.DataFrame, interpreted: np.ndarray,
                    settings: Settings, confidence: float) -> list[object]:
     """Report blocks: the pilot, precision by base rate, scores by group, a figure."""
-    level = f"{100 * confidence:.0f}%"
+    level = f"{100 * confidence:g}%"
     blocks: list[object] = [
         Heading("The pilot, and what a flag is worth"),
         Paragraph(

@@ -309,7 +309,7 @@ def link_headlines(config: ExperimentConfig, spread: pd.DataFrame, homophily: pd
 def report_blocks(spread: pd.DataFrame, homophily: pd.DataFrame, settings: Settings,
                   graph: SocialGraph, flat: SocialGraph, confidence: float) -> list[object]:
     """The report's sections: the graph, how far suspicion spreads, homophily off."""
-    level = f"{100 * confidence:.0f}%"
+    level = f"{100 * confidence:g}%"
     grouping = ("region_of_origin" if "region_of_origin" in set(spread["grouping"])
                 else str(spread["grouping"].iloc[0]))
     kinds = ", ".join(f"{kind} {count:,} ({percent(graph.same_origin_share[kind], 0)} within "

@@ -335,7 +335,7 @@ def _who(grouping: str, group: str) -> str:
 def tradeoff_section(tradeoff: pd.DataFrame, directory: Path, singles: list[str],
                      settings: Settings, confidence: float) -> list[object]:
     """Report blocks: misses against false hits by threshold, per group, and a figure."""
-    level = f"{100 * confidence:.0f}%"
+    level = f"{100 * confidence:g}%"
     blocks: list[object] = [
         Heading("The threshold: missed listed travellers against false hits"),
         Paragraph(

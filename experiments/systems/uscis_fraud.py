@@ -432,7 +432,7 @@ def _change(row: pd.Series, prefix: str = "change") -> str:
 def report_blocks(records: pd.DataFrame, investigations: pd.DataFrame, remedy: pd.DataFrame,
                   settings: Settings, directory: Path, confidence: float) -> list[object]:
     """The report's sections: the blind spot of the records, and the random-audit remedy."""
-    level = f"{100 * confidence:.0f}%"
+    level = f"{100 * confidence:g}%"
     grouping = ("region_of_origin" if "region_of_origin" in set(records["grouping"])
                 else str(records["grouping"].iloc[0]))
     targets = ", ".join(settings.targets) or "nobody"

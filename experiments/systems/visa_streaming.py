@@ -188,13 +188,13 @@ def run(
         return loop.screen_rows(model, twins, rows, noise.take(rows), settings.correction,
                                 cut_offs=cut_offs).refused
 
-    by_round = round_table(loops)
+    by_round = round_table(loops, config.audit.confidence)
     # The stream levels are the first replicate's to report; a further one needs its loops
     # (the runaway outcomes) and decisions, not another audit of its levels.
     streams = (stream_levels(config, decisions, audited.final.streams) if own_findings()
                else pd.DataFrame())
     most, least = targeted, untargeted
-    gaps = gap_table(by_round, most, least)
+    gaps = gap_table(by_round, most, least, config.audit.confidence)
     last = by_round["round"].max()
     details = {
         "training_people": int(audited.by_round["training_rows"].iloc[-1]),
@@ -222,7 +222,8 @@ def run(
 
     def write_extras(staging: Path) -> list[object]:
         path = plot_loop(by_round, most, least, staging / "figures" / "visa_streaming_loop.png")
-        return loop_blocks(gaps, most, least, settings.correction, path, staging)
+        return loop_blocks(gaps, most, least, settings.correction, path, staging,
+                           config.audit.confidence)
 
     first_rows = np.flatnonzero(cohort == 1)
     tracked = np.concatenate([first_rows, rows])
@@ -304,8 +305,9 @@ def run(
     return system_run
 
 
-def round_table(loops: dict[str, LoopRun]) -> pd.DataFrame:
-    """Per correction, round and nationality: counts, rates and 95% Wilson intervals."""
+def round_table(loops: dict[str, LoopRun], confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Per correction, round and nationality: counts, rates and Wilson intervals at
+    ``confidence``."""
     table = pd.concat([r.by_round.assign(correction=c) for c, r in loops.items()],
                       ignore_index=True)
     table = table[["correction", *[c for c in table.columns if c != "correction"]]]
@@ -315,7 +317,7 @@ def round_table(loops: dict[str, LoopRun]) -> pd.DataFrame:
         table[name] = np.divide(successes, trials, out=np.full(len(table), np.nan),
                                 where=trials > 0)
         table[f"{name}_ci_low"], table[f"{name}_ci_high"] = wilson_interval(
-            successes, trials, CONFIDENCE)
+            successes, trials, confidence)
     return table
 
 
@@ -403,10 +405,11 @@ def first_round_red(loop: FeedbackLoop, people: pd.DataFrame, cohort: np.ndarray
                             correction).streams == RED
 
 
-def gap_table(by_round: pd.DataFrame, most: str, least: str) -> pd.DataFrame:
+def gap_table(by_round: pd.DataFrame, most: str, least: str,
+              confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Per correction and round: each rate's difference between the followed pair (``most``,
-    the targeted nationality, minus ``least``), with a 95% Newcombe (hybrid Wilson score)
-    interval."""
+    the targeted nationality, minus ``least``), with a Newcombe (hybrid Wilson score)
+    interval at ``confidence``."""
     keys = ["correction", "round"]
     high = by_round[by_round["nationality"] == most].set_index(keys)
     low = by_round[by_round["nationality"] == least].set_index(keys)
@@ -418,7 +421,7 @@ def gap_table(by_round: pd.DataFrame, most: str, least: str) -> pd.DataFrame:
         gaps[f"{name}_gap"] = p1 - p2
         gaps[f"{name}_gap_ci_low"], gaps[f"{name}_gap_ci_high"] = newcombe_difference_interval(
             high[numerator].to_numpy(), high[denominator].to_numpy(),
-            low[numerator].to_numpy(), low[denominator].to_numpy(), CONFIDENCE)
+            low[numerator].to_numpy(), low[denominator].to_numpy(), confidence)
     gaps = gaps.reset_index()
     gaps.insert(2, "targeted", most)
     gaps.insert(3, "untargeted", least)
@@ -710,9 +713,12 @@ def _gap_text(row: pd.Series, name: str) -> str:
 
 
 def loop_blocks(
-    gaps: pd.DataFrame, most: str, least: str, configured: str, figure: Path, directory: Path
+    gaps: pd.DataFrame, most: str, least: str, configured: str, figure: Path, directory: Path,
+    confidence: float = CONFIDENCE,
 ) -> list[object]:
-    """The report's section on the loop: what it does, the gap by round, the figure."""
+    """The report's section on the loop: what it does, the gap by round, the figure
+    (intervals at ``confidence``)."""
+    level = f"{100 * confidence:g}%"
     corrections = list(dict.fromkeys(gaps["correction"]))
     header = ["round", *[f"red-share gap, {CORRECTION_TITLES[c]}" for c in corrections],
               *[f"wrongful-refusal gap, {CORRECTION_TITLES[c]}" for c in corrections]]
@@ -751,7 +757,7 @@ def loop_blocks(
             f"the last round under the configured setting ({CORRECTION_TITLES[configured]}); "
             "here every setting is run on the same applicants from the same start (round 1 "
             "learns from the same history in each). Gaps are differences between the two "
-            "nationalities' rates, with 95% Newcombe intervals; loop_by_round.csv has every "
+            f"nationalities' rates, with {level} Newcombe intervals; loop_by_round.csv has every "
             "nationality, round and setting, loop_gap.csv these gaps. The last round's "
             "decision is three-way: stream_levels.csv gives each group's share streamed green, "
             "amber and red (Wilson intervals), and the cut-offs 'at least amber' and 'red' with "
@@ -759,11 +765,11 @@ def loop_blocks(
         ),
         Paragraph(" ".join(sentences)),
         Table(header, rows, caption=f"Gap between {most} and {least}, by round (percentage "
-              "points, 95% interval)."),
+              f"points, {level} interval)."),
         Figure(figure, f"Share streamed red, wrongful refusal rate and recorded adverse-event "
                f"rate by round for {most} (targeted) and {least} (untargeted), the pair the "
                "experiment file names: "
-               "solid without correction (shaded: 95% Wilson interval), dashed learning from "
+               f"solid without correction (shaded: {level} Wilson interval), dashed learning from "
                "random checks, dotted with inverse-scrutiny weights.", relative_to=directory),
     ]
 
