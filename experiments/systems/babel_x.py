@@ -59,6 +59,9 @@ VIEW_COLUMNS = {"true intent": "true_threat", "annotator labels": "annotator_thr
 #: The held-out people's posts by their content and the draw's settings: a replicate redraws
 #: the corpus and the fitting, never the audited posts, so each world's posts are drawn once.
 HELD_OUT_POSTS = RecentResults(max_entries=8)
+#: The annotated training corpora by the same: worlds that switch only the lexicon, which no
+#: corpus reads, share one.
+CORPORA = RecentResults(max_entries=8)
 
 
 class LexiconSettings(Strict):
@@ -271,9 +274,12 @@ def annotated_corpus(training_people: pd.DataFrame, seed: int, settings: Setting
     rate = np.nan_to_num(training_people["observed_posts_per_month"].to_numpy(np.float64)).sum()
     if rate <= 0:
         raise ValueError("the training split posts nothing; enlarge the population")
-    return generate_posts(training_people, seed, months=settings.training_posts / rate,
-                          threat_rate=settings.training_threat_rate, stream=CORPUS_STREAM,
-                          **annotation)
+    key = content_key("corpus", seed, settings.training_posts, settings.training_threat_rate,
+                      sorted(annotation.items()), list(training_people.columns),
+                      *(training_people[c] for c in training_people.columns))
+    return CORPORA.get(key, lambda: generate_posts(
+        training_people, seed, months=settings.training_posts / rate,
+        threat_rate=settings.training_threat_rate, stream=CORPUS_STREAM, **annotation))
 
 
 def post_audit(config: ExperimentConfig, posts: pd.DataFrame, groups: list[str]
