@@ -47,6 +47,7 @@ from synthetic.systems.cbp_one import (  # noqa: E402
     pick_by_band,
     training_shares,
 )
+from synthetic.systems.memo import RecentResults, content_key  # noqa: E402
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -59,6 +60,9 @@ ATTEMPT_MIX_STREAM = 25
 #: Grouping name of the tone bands in the extra tables (not a population column).
 BAND_GROUPING = "skin tone band"
 RATES_TABLE = "face_verification_by_group"
+#: Enrolment and probe images by the face space and the people photographed: drawn from the
+#: experiment's seed, they are the same in every replicate (read-only arrays).
+IMAGES = RecentResults(max_entries=4)
 SWEEP_TABLE = "representation_sweep"
 
 NIST_SENTENCE = (
@@ -143,12 +147,20 @@ class Captures:
         """Photograph ``people`` twice and pair each with an impostor of their band."""
         person_id = people["person_id"].to_numpy()
         tones = people["skin_tone"].to_numpy()
-        faces = space.faces(person_id, tones)
         band = tone_band(tones)
-        # Single precision: the images are kept for every refit and embedded each time.
-        return cls(space.captures(person_id, tones, "enrol", faces).astype(np.float32),
-                   space.captures(person_id, tones, "probe", faces).astype(np.float32),
-                   band, impostor_partners(band, rng))
+
+        def photograph() -> tuple[np.ndarray, np.ndarray]:
+            faces = space.faces(person_id, tones)
+            # Single precision: the images are kept for every refit and embedded each time.
+            images = (space.captures(person_id, tones, "enrol", faces).astype(np.float32),
+                      space.captures(person_id, tones, "probe", faces).astype(np.float32))
+            for image in images:
+                image.setflags(write=False)
+            return images
+
+        enrol, probe = IMAGES.get(content_key("images", repr(space), person_id, tones),
+                                  photograph)
+        return cls(enrol, probe, band, impostor_partners(band, rng))
 
     def similarities(self, verifier: FaceVerifier, rows: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
