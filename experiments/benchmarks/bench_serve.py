@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                 settings = [False] if args.no_attribution_only or not has_knobs \
                     else [False, True]
                 for attribution in settings:
-                    controls = {"run.attribution": attribution} if has_knobs else {}
+                    # As the page sends them: its size, and attribution where it offers it.
+                    controls = {"population.size": size,
+                                **({"run.attribution": attribution} if has_knobs else {})}
                     seconds, state = time_run(base, name, controls, token)
                     verdict = "ok" if seconds <= TARGETS[attribution] else "slow"
                     print(f"{name:<26} {size:>8,} {'with' if attribution else 'without':>11} "

@@ -335,6 +335,10 @@ def read_submission(page: ExperimentPage, submitted: Mapping[str, Any]
                            "run --size takes more)")
         elif not _same(value, control.value) or key == "population.size":
             overrides[key] = value
+    size = page.control("population.size")
+    if size is not None and "population.size" not in submitted:
+        # Not sent: the page's size, never the file's (which may be far above the page's cap).
+        overrides["population.size"] = size.value
     # The models judge what could be read even when some value could not, so the page can
     # show every problem at once.
     try:

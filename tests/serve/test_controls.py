@@ -55,9 +55,17 @@ def test_only_changed_values_become_overrides(flagship):
 
 def test_share_or_count_reads_as_the_file_would(flagship):
     _, _, _, overrides = read_submission(flagship, {"system.capacity": "50"})
-    assert overrides == {"system.capacity": 50}
+    assert overrides == {"system.capacity": 50, "population.size": PAGE_DEFAULT_SIZE}
     _, _, _, overrides = read_submission(flagship, {"system.capacity": "0.02"})
-    assert overrides == {"system.capacity": 0.02}
+    assert overrides == {"system.capacity": 0.02, "population.size": PAGE_DEFAULT_SIZE}
+
+
+def test_a_run_without_a_size_gets_the_pages_size_not_the_files():
+    # The national file asks for 1,126,690 students, far above what the page runs.
+    national = experiment_page("catch-and-revoke-national")
+    config, _, _, overrides = read_submission(national, {ATTRIBUTION_KEY: False})
+    assert config.population.size == PAGE_DEFAULT_SIZE
+    assert overrides == {"population.size": PAGE_DEFAULT_SIZE}
 
 
 @pytest.mark.parametrize(("submitted", "key", "words"), [
