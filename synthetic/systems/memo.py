@@ -50,7 +50,10 @@ def content_key(*parts: Any) -> bytes:
             digest.update(f"arrow{arrow.type}".encode())
             for chunk in chunks:  # each as it is held: no copy of a column's text
                 digest.update(f"{chunk.offset},{len(chunk)}".encode())
-                for buffer in chunk.buffers():
+                # A dictionary-encoded chunk's buffers hold its codes only: its values too.
+                held = [chunk, chunk.dictionary] if pa.types.is_dictionary(chunk.type) \
+                    else [chunk]
+                for buffer in (b for array in held for b in array.buffers()):
                     digest.update(b"|" if buffer is None else buffer)
         elif isinstance(part, pd.Series) and isinstance(part.dtype, pd.CategoricalDtype):
             # Categories (few) by their content, each row by its code: no hash per row.

@@ -62,3 +62,15 @@ def test_categorical_and_numeric_columns_are_read_by_content():
     assert content_key(numbers) != content_key(pd.Series([1.5, np.nan, 3.5]))
     assert content_key(numbers) != content_key(numbers.astype(np.float32))
     assert content_key(pd.Series([True, False])) != content_key(pd.Series([1, 0]))
+
+
+def test_arrow_dictionary_columns_are_read_with_their_values():
+    import pyarrow as pa
+
+    def encoded(values: list[str]) -> pd.Series:
+        dtype = pd.ArrowDtype(pa.dictionary(pa.int8(), pa.string()))
+        return pd.Series(pd.array(values, dtype=dtype))
+
+    # The same codes over other values never meet.
+    assert content_key(encoded(["a", "b", "a"])) == content_key(encoded(["a", "b", "a"]))
+    assert content_key(encoded(["a", "b", "a"])) != content_key(encoded(["x", "y", "x"]))
