@@ -297,7 +297,7 @@ def run(
         found[0] = runaway_headline(summary, settings, ledger)
 
         def write_pooled(staging: Path) -> list[object]:
-            return [*runaway_blocks(worlds, settings), *write_extras(staging)]
+            return [*runaway_blocks(summary, settings), *write_extras(staging)]
 
         system_run.wording.write_extras = write_pooled
 
@@ -570,20 +570,20 @@ def runaway_headline(summary: pd.DataFrame, settings: Settings,
     return ledger.sentence(sentence + " (runaway.csv).", claims)
 
 
-def runaway_blocks(worlds: pd.DataFrame, settings: Settings) -> list[object]:
+def runaway_blocks(summary: pd.DataFrame, settings: Settings) -> list[object]:
     """The report's section on the replicate worlds: what running away means, and how often
-    the loop ran away under each setting (from runaway.csv)."""
-    most, least = worlds["targeted"].iloc[0], worlds["untargeted"].iloc[0]
+    the loop ran away under each setting (from runaway_summary.csv, the table the headline
+    cites; runaway.csv has every world)."""
+    most, least = summary["targeted"].iloc[0], summary["untargeted"].iloc[0]
     rows = []
-    for correction in dict.fromkeys(worlds["correction"]):
-        summary = runaway_summary(worlds, correction)
+    for _, row in summary.iterrows():
         rows.append([
-            CORRECTION_TITLES[correction], f"{summary['worlds']}",
-            f"{summary['targeted']} ({100 * summary['share']:.0f}%; "
-            f"{100 * summary['share_low']:.0f}% to {100 * summary['share_high']:.0f}%)",
-            f"{summary['untargeted']}",
-            *(f"{_points(summary[f'{name}_median'])} ({_points(summary[f'{name}_min'])} to "
-              f"{_points(summary[f'{name}_max'])})"
+            CORRECTION_TITLES[row["correction"]], f"{row['worlds']}",
+            f"{row['ran_away_targeted']} ({100 * row['share']:.0f}%; "
+            f"{100 * row['share_low']:.0f}% to {100 * row['share_high']:.0f}%)",
+            f"{row['ran_away_untargeted']}",
+            *(f"{_points(row[f'{name}_median'])} ({_points(row[f'{name}_min'])} to "
+              f"{_points(row[f'{name}_max'])})"
               for name in ("wrongful_refusal_gap_last", "red_share_gap_last")),
         ])
     last = settings.rounds
