@@ -490,7 +490,7 @@ def report_blocks(
 
 
 def _findings(post_table: pd.DataFrame, keywords: pd.DataFrame, volume: pd.DataFrame,
-              counterfactual: pd.DataFrame, groups: list[str], level: str = "95%"
+              counterfactual: pd.DataFrame, groups: list[str], level: str
               ) -> list[str]:
     found = []
     solidarity = keywords[keywords["topic"] == "solidarity_palestine"]
@@ -538,7 +538,7 @@ def _summary_grouping(groups: list[str]) -> str:
     return "region_of_origin" if "region_of_origin" in groups else groups[0]
 
 
-def _volume_blocks(volume: pd.DataFrame, grouping: str, level: str = "95%") -> Table:
+def _volume_blocks(volume: pd.DataFrame, grouping: str, level: str) -> Table:
     rows = volume[volume["grouping"] == grouping]
     return Table(
         [grouping.replace("_", " "), "people", "surveillance coverage",
@@ -550,7 +550,7 @@ def _volume_blocks(volume: pd.DataFrame, grouping: str, level: str = "95%") -> T
     )
 
 
-def _post_fpr_table(post_table: pd.DataFrame, grouping: str, level: str = "95%") -> Table:
+def _post_fpr_table(post_table: pd.DataFrame, grouping: str, level: str) -> Table:
     rows = post_table[(post_table["grouping"] == grouping) & (post_table["metric"] == "fpr")]
     wide = rows.pivot(index="group", columns="view",
                       values=["value", "ci_low", "ci_high", "denominator", "ratio", "p_holm"])
@@ -568,7 +568,7 @@ def _post_fpr_table(post_table: pd.DataFrame, grouping: str, level: str = "95%")
                   f"({level} CI)", "ratio", "posts without threat"], out)
 
 
-def _keyword_table(keywords: pd.DataFrame, level: str = "95%") -> Table:
+def _keyword_table(keywords: pd.DataFrame, level: str) -> Table:
     keywords = keywords[keywords["non_threat_posts"] > 0]  # the threat topic has none
     return Table(
         ["topic", "posts without threat", f"keyword FPR ({level} CI)",
@@ -581,7 +581,7 @@ def _keyword_table(keywords: pd.DataFrame, level: str = "95%") -> Table:
     )
 
 
-def _counterfactual_table(table: pd.DataFrame, level: str = "95%") -> Table:
+def _counterfactual_table(table: pd.DataFrame, level: str) -> Table:
     return Table(
         ["rendering", "threat flag rate", f"threat flag flip rate ({level} CI)", "became flagged",
          f"mean score shift ({level} CI)", f"post flag flip rate ({level} CI)"],
@@ -596,7 +596,7 @@ def _counterfactual_table(table: pd.DataFrame, level: str = "95%") -> Table:
 
 
 
-def _plot_counterfactual(table: pd.DataFrame, path: Path, level: str = "95%") -> Path:
+def _plot_counterfactual(table: pd.DataFrame, path: Path, level: str) -> Path:
     rows = table.iloc[1:].iloc[::-1]  # the baseline has nothing to compare with
     y = np.arange(len(rows))
     colours = np.where(rows["arabic_style"], "#c55a11", "#1f4e79")
@@ -623,7 +623,7 @@ def _plot_counterfactual(table: pd.DataFrame, path: Path, level: str = "95%") ->
     return save_figure(fig, path)
 
 
-def _plot_keywords(table: pd.DataFrame, path: Path, level: str = "95%") -> Path:
+def _plot_keywords(table: pd.DataFrame, path: Path, level: str) -> Path:
     rows = table[(table["topic"] != "(all)") & (table["non_threat_posts"] > 0)].iloc[::-1]
     y = np.arange(len(rows))
     fig, axis = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.4))

@@ -341,7 +341,7 @@ def _level_shares(frame: pd.DataFrame, groups: list[str], codes: np.ndarray,
     return pd.concat(parts, ignore_index=True)
 
 
-def _share(row: pd.Series, level: str = "95%") -> str:
+def _share(row: pd.Series, level: str) -> str:
     return (f"{percent(row['share'])} ({level} CI {percent(row['ci_low'])}–"
             f"{percent(row['ci_high'])})")
 
