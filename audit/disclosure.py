@@ -19,10 +19,9 @@ A figure withheld by rules 2 and 3 is flagged ``suppressed`` and ``complementary
 across groups are taken over the published groups, and no gap to a reference is published
 for a rate the reference withholds.
 
-What this rule does not yet do: a rate withheld for its few people inside a published group
-(the miss rate of a group with five true positives) can be computed back from the group's
-other rates and the totals, and two groupings of the same people (or an intersection and
-its columns) are not protected against each other.
+Every grouping is then checked exactly against the others by :mod:`audit.disclosure_check`.
+What neither does: a rate withheld for its few people inside a published group (the miss
+rate of a group with five true positives) can be computed back from the group's other rates.
 """
 
 from __future__ import annotations

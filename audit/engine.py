@@ -20,6 +20,7 @@ from audit.disclosure import (
     protect_groups,
     without_reference_gaps,
 )
+from audit.disclosure_check import family_layout, find_withheld, withhold_figures
 from audit.errors import AuditInputError
 from audit.intervals import (
     DEFAULT_CONFIDENCE,
@@ -115,6 +116,37 @@ def grouping_families(groupings: Sequence[Grouping]) -> list[Grouping]:
         if not any(set(grouping) <= set(family) for family in families):
             families.append(tuple(grouping))
     return families
+
+
+#: Most cells of the table counted over every group column together (see :func:`count_joint`).
+JOINT_CELLS = 200_000
+
+
+def joint_columns(groupings: Sequence[Grouping]) -> Grouping | None:
+    """Every group column, when the groupings are counted in two or more families.
+
+    Groupings counted apart (country and region of origin, with no intersection asked for)
+    describe the same people, so a withheld group of one can follow from the other's groups:
+    the exact check of :mod:`audit.disclosure_check` needs which combinations occur.
+    """
+    families = grouping_families(groupings)
+    if len(families) < 2:
+        return None
+    return tuple(dict.fromkeys(c for family in families for c in family))
+
+
+def count_joint(frame: pd.DataFrame, columns: Grouping | None, y_true: str, y_pred: str, *,
+                positive_label: object | None, max_groups: int) -> CountTable | None:
+    """The counts over ``columns`` together, for the exact check only; None when there are
+    no such columns or the table would exceed :data:`JOINT_CELLS` cells."""
+    if columns is None or len(frame) == 0:
+        return None
+    cells = np.prod([_known_values(frame[c]) or frame[c].nunique(dropna=False)
+                     for c in columns], dtype=np.float64)
+    if cells > JOINT_CELLS:
+        return None
+    return count_table(frame, columns, y_true, y_pred, positive_label=positive_label,
+                       max_groups=max_groups)
 
 
 def audit(
@@ -260,6 +292,8 @@ def audit(
     tables, stratified = _count(frame, groupings, strata, y_true, y_pred, score,
                                 positive_label=positive_label, score_bins=score_bins,
                                 max_groups=max_groups)
+    joint = count_joint(frame, joint_columns(groupings), y_true, y_pred,
+                        positive_label=positive_label, max_groups=max_groups)
     effects = None
     if cluster is not None:
         effects = {}
@@ -272,7 +306,7 @@ def audit(
         settings={"y_true": y_true, "y_pred": y_pred, "score": score, "cluster": cluster,
                   "positive_label": None if positive_label is None else str(positive_label)},
         design_effects=effects, n_dropped=n_dropped, stratified=stratified, adjust_for=strata,
-        adjust_view=adjust_view,
+        adjust_view=adjust_view, joint=joint,
     )
 
 
@@ -429,6 +463,7 @@ def audit_families(
     stratified: Sequence[CountTable] = (),
     adjust_for: Sequence[str] = (),
     adjust_view: str | None = None,
+    joint: CountTable | None = None,
 ) -> AuditResult:
     """Audit the count tables of every family of groupings (see :func:`grouping_families`).
 
@@ -437,7 +472,8 @@ def audit_families(
     ``stratified`` holds one table per grouping of :func:`adjusted_groupings`, over the
     grouping's column and then the ``adjust_for`` columns; those comparisons are closed
     forms that draw no random numbers, so the plain figures are the same with or without
-    them.
+    them. ``joint`` counts every group column together (:func:`count_joint`): with it, the
+    groupings of different families are checked against each other too.
     """
     rng = check_random_state(random_state)
     settings = {**(settings or {}),
@@ -458,6 +494,11 @@ def audit_families(
     result = _combine(results, list(groupings), reference, n_dropped)
     # Each grouping protected its own withheld groups; every grouping shares one overall row.
     result.summary = protect_across(result.summary)
+    result.table, result.summary, unchecked = _check_disclosure(
+        result.table, result.summary, tables, groupings, max(min_count, suppress_below),
+        joint)
+    if unchecked:
+        result.settings["disclosure_unchecked"] = unchecked
     if adjust_for:
         view = adjust_view if adjust_view is not None else str(result.settings.get("y_true"))
         result.settings["adjust_for"] = list(adjust_for)
@@ -467,6 +508,54 @@ def audit_families(
                                     suppress_below=suppress_below,
                                     design_effects=design_effects)
     return result
+
+
+def _check_disclosure(table: pd.DataFrame, summary: pd.DataFrame,
+                      counts: Sequence[CountTable], groupings: Sequence[Grouping],
+                      eligible_from: int, joint: CountTable | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The exact check of :mod:`audit.disclosure_check`: over every grouping at once with the
+    ``joint`` counts, else family by family.
+
+    Returns the tables with the further figures withheld, and the names of the groupings
+    that were not checked against the others (their count table too large, or counted apart
+    with no joint counts).
+    """
+    if joint is not None:
+        table, summary, checked = _check_family(table, summary, joint, list(groupings),
+                                                eligible_from)
+        if checked:
+            return table, summary, []
+    unchecked: list[str] = []
+    for family in counts:
+        members = groupings_in(family, groupings)
+        table, summary, checked = _check_family(table, summary, family, members,
+                                                eligible_from)
+        if not checked:
+            unchecked += [grouping_name(c) for c in members]
+    if len(counts) > 1:  # families counted apart were not checked against each other
+        unchecked = [grouping_name(g) for g in groupings]
+    return table, summary, unchecked
+
+
+def _check_family(table: pd.DataFrame, summary: pd.DataFrame, family: CountTable,
+                  members: Sequence[Grouping], eligible_from: int
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """One count table's groupings checked together; False when it is too large to check."""
+    if not members:
+        return table, summary, True
+    cells = family.counts.sum(axis=(-2, -1))
+    grid = np.indices(cells.shape)
+    index = []
+    for columns in members:
+        axes = [family.columns.index(c) for c in columns]
+        positions = np.ravel_multi_index(tuple(grid[a] for a in axes),
+                                         tuple(cells.shape[a] for a in axes))
+        index.append((grouping_name(columns), positions, _group_labels(family, columns)))
+    figures, checked = find_withheld(table, summary, family_layout(cells, index))
+    if checked:
+        table, summary = withhold_figures(table, summary, figures, eligible_from)
+    return table, summary, checked
 
 
 def bootstrap_memory(tables: Sequence[CountTable], groupings: Sequence[Grouping],

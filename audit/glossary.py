@@ -125,8 +125,8 @@ FLAG_HELP: dict[str, str] = {
     "small_n": "fewer than min_count (30) people behind the rate: read with care",
     "suppressed": "fewer than suppress_below (10) people: withheld from every output",
     "complementary": "withheld beside a suppressed group so that no subtraction (a total "
-                     "minus the published groups) gives the suppressed group back; see "
-                     "SUPPRESSION_RULE",
+                     "minus the published groups, in one grouping or across an intersection "
+                     "and its columns) gives the suppressed group back; see SUPPRESSION_RULE",
     "ratio_undefined": "the reference rate is 0, so the ratio is not a number",
     "unbounded": "an interval end is infinite: the data set no limit on that side",
     "inconclusive": "the ratio's interval holds both parity (1) and the four-fifths boundary "
@@ -159,10 +159,16 @@ SUPPRESSION_RULE = (
     "withhold, or an overall rate rests on fewer than 10 people, the `overall` rows are "
     "withheld, in every grouping. Spreads across groups leave every withheld group out. The "
     "same rule applies to every table with group figures: metrics, summary, the paired "
-    "comparisons, remedies, records, attribution and the headlines. Not yet protected: a "
-    "rate withheld for its few people inside a published group can be computed from the "
-    "group's other rates and the totals, and two groupings of the same people (or an "
-    "intersection and its columns) are not protected against each other."
+    "comparisons, remedies, records, attribution and the headlines. Then every grouping is "
+    "checked exactly against the others (country against region of origin, an "
+    "intersection against its columns) and the overall rates: where all the published "
+    "counts and rates together still give a withheld group's size or one of its "
+    "outcome-by-decision counts, the smallest other group that computation uses is "
+    "withheld whole too (or else an overall rate), until none does. A report names any "
+    "groupings with too many combinations to check this way. Not protected: a rate "
+    "withheld for its few people inside a published group can be computed from the "
+    "group's other rates (hiding it would withhold most rates of every group in which one "
+    "outcome is rare)."
 )
 
 #: The one convention every report and the README follow for intervals that cannot be

@@ -152,7 +152,17 @@ def interval_explanation(settings: dict) -> str:
         "max-min gap is biased upward by chance (the largest of several noisy gaps): its "
         "estimated bias is shown beside it, and its interval is a conservative projection of "
         "simultaneous intervals of the groups compared."
-    )
+    ) + _unchecked(settings)
+
+
+def _unchecked(settings: dict) -> str:
+    """The groupings whose count table was too large for the exact check across groupings."""
+    names = settings.get("disclosure_unchecked") or []
+    if not names:
+        return ""
+    listed = ", ".join(markdown_text(str(name)) for name in names)
+    return (f" The groupings {listed} have too many cells for the exact check of withheld "
+            "groups across groupings: each is protected against its own total only.")
 
 
 def spread_cells(row: pd.Series) -> list[str]:

@@ -21,11 +21,14 @@ from audit.counts import DEFAULT_SCORE_BINS, CountTable, count_table
 from audit.engine import (
     DEFAULT_MIN_COUNT,
     DEFAULT_SUPPRESS_BELOW,
+    JOINT_CELLS,
     Grouping,
     adjusted_groupings,
     audit_families,
+    count_joint,
     grouping_families,
     groupings_of,
+    joint_columns,
 )
 from audit.errors import AuditInputError
 from audit.intervals import DEFAULT_CONFIDENCE, DEFAULT_N_BOOT
@@ -117,11 +120,15 @@ def count_families(
     list of CountTable
         One per family, in :func:`~audit.engine.grouping_families` order, then one per
         stratified grouping (scores are not counted there); each carries the number of rows
-        dropped for missing values.
+        dropped for missing values. Last, the joint counts of every group column
+        (:func:`~audit.engine.count_joint`), or None.
     """
     plain = grouping_families(groupings)
     families = [*plain, *(tuple([*g, *adjust_for]) for g in adjusted_groupings(groupings,
                                                                                adjust_for))]
+    joint_of = joint_columns(groupings)
+    joint: CountTable | None = None
+    joint_fits = joint_of is not None
     used = [*dict.fromkeys(c for f in families for c in f), y_true, y_pred,
             *([score] if score is not None else [])]
     totals: list[CountTable | None] = [None] * len(families)
@@ -147,6 +154,11 @@ def count_families(
                 raise AuditInputError(
                     f"a group column of {family} has more than {max_groups:,} distinct values: "
                     "it is probably an identifier; raise max_groups if you mean it")
+        if joint_fits:
+            counted = count_joint(piece, joint_of, y_true, y_pred,
+                                  positive_label=positive_label, max_groups=max_groups)
+            joint = merge_joint(joint, counted) if joint is not None else counted
+            joint_fits = joint is not None
         if progress is not None:
             progress(len(piece))
     if any(t is None for t in totals):
@@ -155,7 +167,17 @@ def count_families(
         raise AuditInputError("the table has no rows; nothing to audit")
     for table in totals:
         table.n_dropped = n_dropped
-    return totals  # type: ignore[return-value]
+    return [*totals, joint]  # type: ignore[list-item]
+
+
+def merge_joint(first: CountTable | None, second: CountTable | None) -> CountTable | None:
+    """Two pieces' joint counts summed (see :func:`audit.engine.count_joint`); None when
+    either is missing or the sum would exceed :data:`audit.engine.JOINT_CELLS` cells."""
+    if first is None or second is None:
+        return None
+    cells = np.prod([len(set(a) | set(b)) for a, b in zip(first.categories, second.categories,
+                                                            strict=True)], dtype=np.float64)
+    return merge_tables(first, second) if cells <= JOINT_CELLS else None
 
 
 def audit_pieces(
@@ -198,8 +220,8 @@ def audit_pieces(
         min_count=min_count, suppress_below=suppress_below, random_state=random_state,
         settings={"y_true": y_true, "y_pred": y_pred, "score": score, "cluster": None,
                   "positive_label": None if positive_label is None else str(positive_label)},
-        n_dropped=tables[0].n_dropped, stratified=tables[n_plain:], adjust_for=strata,
-        adjust_view=adjust_view,
+        n_dropped=tables[0].n_dropped, stratified=tables[n_plain:-1], adjust_for=strata,
+        adjust_view=adjust_view, joint=tables[-1],
     )
 
 
@@ -381,11 +403,12 @@ def audit_dask(
         raise AuditInputError("the table has no rows; nothing to audit")
     tables = list(per_partition[0])
     for more in per_partition[1:]:
-        tables = [merge_tables(a, b) for a, b in zip(tables, more, strict=True)]
+        tables = [*(merge_tables(a, b) for a, b in zip(tables[:-1], more[:-1], strict=True)),
+                  merge_joint(tables[-1], more[-1])]
     n_plain = len(grouping_families(groupings))
     return audit_families(
         tables[:n_plain], groupings, reference, settings={
             "y_true": y_true, "y_pred": y_pred, "score": score, "cluster": None,
             "positive_label": None if positive_label is None else str(positive_label)},
-        n_dropped=tables[0].n_dropped, stratified=tables[n_plain:], adjust_for=strata,
-        adjust_view=adjust_view, **options)
+        n_dropped=tables[0].n_dropped, stratified=tables[n_plain:-1], adjust_for=strata,
+        adjust_view=adjust_view, joint=tables[-1], **options)
