@@ -251,8 +251,14 @@ def _label(group: object, labels: Mapping[str, str] | None) -> str:
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as PNG at ``path`` (folders created) at :data:`DPI`, without metadata."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # ``fig.tight_layout()`` leaves this placeholder behind, and savefig lays out a figure
+        # with any engine once more, drawing it whole without output: the layout is done.
+        fig.set_layout_engine(None)
     fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:  # a figure the caller drew through pyplot is released there
