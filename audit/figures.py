@@ -1,31 +1,48 @@
 """Figures of an audit: rates by group with their intervals, and two views side by side.
 
 Figures are written as PNG with a fixed renderer and no timestamp, so the same numbers give
-the same bytes with the same matplotlib.
+the same bytes with the same matplotlib. They are drawn on figures of their own with the Agg
+canvas, never through pyplot: pyplot is not imported, no backend is chosen for the host (a
+notebook keeps its own), and no figure is left registered anywhere.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-# Figures are files: no display, unless the host chose a backend (a notebook's kernel sets
-# MPLBACKEND to its inline backend, which must keep drawing the student's own plots).
-if not os.environ.get("MPLBACKEND"):
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from audit.metrics import EXPLANATIONS
 
-from audit.metrics import EXPLANATIONS  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: PNG metadata without the software version, so files depend only on the numbers drawn.
 PNG_METADATA = {"Software": None}
+#: Dots per inch of every written figure. Figures are drawn at the resolution they are
+#: written at, so laying one out and writing it share one renderer and its text measures.
+DPI = 110
+
+
+def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1,
+               **subplots: Any) -> tuple[Figure, Any]:
+    """A figure on the Agg canvas at :data:`DPI` and its axes, as ``pyplot.subplots`` gives
+    them (``subplots`` are its keyword arguments: ``sharey``, ``squeeze``, ...).
+
+    Matplotlib is loaded here, on the first figure, so that importing this module (as every
+    system's adapter does) costs nothing to a run or a worker that draws none.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **subplots)
 
 
 def _shown(rows: pd.DataFrame) -> pd.DataFrame:
@@ -89,8 +106,8 @@ def rates_figure(
     first = shown[shown["metric"] == metrics[0]].sort_values("value")
     groups = list(first["group"])[-max_groups:]
     height = max(2.5, 0.28 * len(groups) + 1.2)
-    fig = Figure(figsize=(4.2 * len(metrics), height))
-    axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)
+    fig, axes = new_figure((4.2 * len(metrics), height), 1, len(metrics), sharey=True,
+                           squeeze=False)
     positions = {group: i for i, group in enumerate(groups)}
     for axis, metric in zip(axes[0], metrics, strict=True):
         part = shown[(shown["metric"] == metric) & shown["group"].isin(groups)]
@@ -160,7 +177,7 @@ def plot_views(
         raise ValueError(f"grouping {grouping!r}: no group has a {metric} ratio in every view "
                          "(each is undefined or suppressed); there is nothing to draw")
     joined = joined.sort_values(f"{names[0]}|ratio").tail(max_groups)
-    fig, axis = plt.subplots(figsize=(7.5, max(2.5, 0.3 * len(joined) + 1.2)))
+    fig, axis = new_figure((7.5, max(2.5, 0.3 * len(joined) + 1.2)))
     colours = ["#1f4e79", "#c55a11", "#548235"]
     offsets = np.linspace(-0.18, 0.18, len(names))
     for i, name in enumerate(names):
@@ -203,7 +220,7 @@ def plot_comparison(
     rows = rows[np.isfinite(rows["value"].to_numpy(dtype=float))]
     series = list(dict.fromkeys(rows["series"]))
     groups = list(dict.fromkeys(rows["label"]))
-    fig, axis = plt.subplots(figsize=(7.5, max(2.2, 0.55 * len(groups) * len(series) + 1.0)))
+    fig, axis = new_figure((7.5, max(2.2, 0.55 * len(groups) * len(series) + 1.0)))
     colours = ["#1f4e79", "#c55a11", "#548235"]
     height = 0.8 / max(len(series), 1)
     for i, name in enumerate(series):
@@ -233,9 +250,17 @@ def _label(group: object, labels: Mapping[str, str] | None) -> str:
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as PNG at ``path`` (folders created), without metadata, and close it."""
+    """Write ``fig`` as PNG at ``path`` (folders created) at :data:`DPI`, without metadata."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)  # a figure pyplot never held is simply dropped
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # ``fig.tight_layout()`` leaves this placeholder behind, and savefig lays out a figure
+        # with any engine once more, drawing it whole without output: the layout is done.
+        fig.set_layout_engine(None)
+    fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:  # a figure the caller drew through pyplot is released there
+        pyplot.close(fig)
     return path

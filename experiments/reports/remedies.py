@@ -7,19 +7,15 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # figures are files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from audit.figures import save_figure  # noqa: E402
-from audit.metrics import EXPLANATIONS  # noqa: E402
-from audit.report import WITHHELD, bounds  # noqa: E402
-from experiments.config.remedies import REMEDIES, REMEDY_TITLES  # noqa: E402
-from experiments.systems.contract import RemedyResults  # noqa: E402
-from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
+from audit.figures import new_figure, save_figure
+from audit.metrics import EXPLANATIONS
+from audit.report import WITHHELD, bounds
+from experiments.config.remedies import REMEDIES, REMEDY_TITLES
+from experiments.systems.contract import RemedyResults
+from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -319,8 +315,10 @@ def plot_truth_against_records(table: pd.DataFrame, path: Path, *, confidence: f
     if keys.empty:
         return None
     keys = keys.head(4)
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 4.4), squeeze=False)
-    colours = plt.get_cmap("tab10")
+    from matplotlib import colormaps
+
+    fig, axes = new_figure((4.6 * len(keys), 4.4), 1, len(keys), squeeze=False)
+    colours = colormaps["tab10"]
     for axis, (_, key) in zip(axes[0], keys.iterrows(), strict=True):
         part = focus[(focus["grouping"] == key["grouping"]) & (focus["group"] == key["group"])
                      & (focus["reference"] == key["reference"])

@@ -13,26 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from audit.figures import save_figure  # noqa: E402
-from audit.metrics import EXPLANATIONS  # noqa: E402
-from audit.pooling import (  # noqa: E402
+from audit.figures import new_figure, save_figure
+from audit.metrics import EXPLANATIONS
+from audit.pooling import (
     POOLING_METHOD,
     compare_intervals,
     interval_text,
     pooled_ratio_text,
     ratio_summary,
 )
-from experiments.config.registry import system_adapter  # noqa: E402
-from experiments.reports.run import CAVEAT  # noqa: E402
-from experiments.sweeps.adjusted import adjusted_blocks  # noqa: E402
-from experiments.writing.document import (  # noqa: E402
+from experiments.config.registry import system_adapter
+from experiments.reports.run import CAVEAT
+from experiments.sweeps.adjusted import adjusted_blocks
+from experiments.writing.document import (
     Bullets,
     Caveat,
     Document,
@@ -638,7 +634,7 @@ def plot_knob(rows: pd.DataFrame, key: str, other_keys: list[str], path: Path, t
     on a linear axis (zero is no gap) and the ratio on a log axis (so 2 and 1/2 lie as far
     from parity). Where an interval has no bound, the band is left out at that value rather
     than drawn to the edge."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = new_figure((10, 4), 1, 2)
     colours = {"true": "#1f4e79", "recorded": "#c55a11"}
     groups = list(rows.groupby(other_keys, sort=True)) if other_keys else [((), rows)]
     styles = ("-", "--", "-.", ":")

@@ -14,36 +14,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator, model_validator
+from scipy import stats
 
-matplotlib.use("Agg")  # figures are files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field, field_validator, model_validator  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from audit import audit  # noqa: E402
-from audit.figures import save_figure  # noqa: E402
-from audit.intervals import wilson_interval  # noqa: E402
-from audit.report import number, percent  # noqa: E402
-from experiments.config import Strict, system_seed  # noqa: E402
-from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.contract import (  # noqa: E402
+from audit import audit
+from audit.figures import new_figure, save_figure
+from audit.intervals import wilson_interval
+from audit.report import number, percent
+from experiments.config import Strict, system_seed
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.systems.contract import (
     Decisions,
     Hooks,
     SystemRun,
     Wording,
     own_findings,
 )
-from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
-from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle  # noqa: E402
-from synthetic.systems.babel_x import (  # noqa: E402
+from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table
+from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle
+from synthetic.systems.babel_x import (
     LEXICONS,
     BabelXScorer,
     persistent_search,
 )
-from synthetic.systems.memo import RecentResults, content_key  # noqa: E402
+from synthetic.systems.memo import RecentResults, content_key
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -600,7 +596,7 @@ def _plot_counterfactual(table: pd.DataFrame, path: Path, level: str) -> Path:
     rows = table.iloc[1:].iloc[::-1]  # the baseline has nothing to compare with
     y = np.arange(len(rows))
     colours = np.where(rows["arabic_style"], "#c55a11", "#1f4e79")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.35 * len(rows) + 1.6), sharey=True)
+    fig, (left, right) = new_figure((10, 0.35 * len(rows) + 1.6), 1, 2, sharey=True)
     rate = 100 * rows["threat_flag_flip_rate"].to_numpy()
     left.errorbar(rate, y, xerr=np.clip(np.vstack([
         rate - 100 * rows["threat_flag_flip_ci_low"], 100 * rows["threat_flag_flip_ci_high"] - rate
@@ -626,7 +622,7 @@ def _plot_counterfactual(table: pd.DataFrame, path: Path, level: str) -> Path:
 def _plot_keywords(table: pd.DataFrame, path: Path, level: str) -> Path:
     rows = table[(table["topic"] != "(all)") & (table["non_threat_posts"] > 0)].iloc[::-1]
     y = np.arange(len(rows))
-    fig, axis = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.4))
+    fig, axis = new_figure((7, 0.4 * len(rows) + 1.4))
     for offset, name, colour in ((-0.15, "keyword", "#c55a11"), (0.15, "classifier", "#1f4e79")):
         value = 100 * rows[f"{name}_fpr"].to_numpy()
         error = np.clip(np.vstack([value - 100 * rows[f"{name}_fpr_ci_low"],

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from audit.figures import save_figure  # also selects the file-only matplotlib backend
+from audit.figures import new_figure, save_figure
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
 from audit.report import percent
@@ -470,13 +470,11 @@ def levels_section(levels: pd.DataFrame, directory: Path, singles: list[str],
 
 def plot_levels(levels: pd.DataFrame, grouping: str, path: Path) -> Path:
     """Stacked bars of the combined finding's three outcomes per group."""
-    import matplotlib.pyplot as plt
-
     part = levels[(levels["grouping"] == grouping) & (levels["flags"] != "suppressed")
                   & (levels["instrument"] == INSTRUMENTS["combined"])]
     wide = part.pivot(index="group", columns="level", values="share")[list(LEVELS)]
     wide = wide.sort_values("contradicts")
-    fig, axis = plt.subplots(figsize=(8, max(2.5, 0.35 * len(wide) + 1.2)))
+    fig, axis = new_figure((8, max(2.5, 0.35 * len(wide) + 1.2)))
     left = np.zeros(len(wide))
     colours = {"confirms": "#4a7c59", "unusable": "#bbbbbb", "contradicts": "#b03a2e"}
     for name in LEVELS:

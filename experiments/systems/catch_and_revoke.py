@@ -27,30 +27,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field, field_validator  # noqa: E402
-
-from audit import audit  # noqa: E402
-from audit.counterfactual import flip_rates  # noqa: E402
-from audit.figures import save_figure  # noqa: E402
-from audit.intervals import wilson_interval  # noqa: E402
-from audit.report import bounds, percent  # noqa: E402
-from experiments.config import Strict, system_seed  # noqa: E402
-from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.errors import UsageError  # noqa: E402
-from experiments.systems.babel_x import LexiconSettings  # noqa: E402
-from experiments.systems.composition import (  # noqa: E402
+from audit import audit
+from audit.counterfactual import flip_rates
+from audit.figures import new_figure, save_figure
+from audit.intervals import wilson_interval
+from audit.report import bounds, percent
+from experiments.config import Strict, system_seed
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.errors import UsageError
+from experiments.systems.babel_x import LexiconSettings
+from experiments.systems.composition import (
     composition_sentence,
     focus_adjusted,
     focus_row,
     strata_words,
 )
-from experiments.systems.contract import (  # noqa: E402
+from experiments.systems.contract import (
     Decisions,
     Hooks,
     PooledTables,
@@ -58,14 +54,14 @@ from experiments.systems.contract import (  # noqa: E402
     Wording,
     own_findings,
 )
-from experiments.writing.claims import Claim, Ledger, derived, from_row, setting  # noqa: E402
-from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
-from experiments.writing.names import country_name, named_labels  # noqa: E402
-from synthetic.posts import generate_posts, retopic  # noqa: E402
-from synthetic.posts.generate import PostNoise, person_keys  # noqa: E402
-from synthetic.posts.vocabulary import SOLIDARITY_TOPIC  # noqa: E402
-from synthetic.systems.babel_x import BabelXScorer, keyword_hits  # noqa: E402
-from synthetic.systems.catch_and_revoke import (  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, derived, from_row, setting
+from experiments.writing.document import Figure, Heading, Paragraph, Table
+from experiments.writing.names import country_name, named_labels
+from synthetic.posts import generate_posts, retopic
+from synthetic.posts.generate import PostNoise, person_keys
+from synthetic.posts.vocabulary import SOLIDARITY_TOPIC
+from synthetic.systems.babel_x import BabelXScorer, keyword_hits
+from synthetic.systems.catch_and_revoke import (
     STAGE_TITLES,
     STAGES,
     CatchAndRevokePipeline,
@@ -1070,7 +1066,7 @@ def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
     rows = stage_table[(stage_table["grouping"] == grouping)
                        & (stage_table["metric"] == "selection_rate")]
     rows = rows[~rows["flags"].fillna("").str.contains("suppressed")]
-    fig, axis = plt.subplots(figsize=(8, 4.5))
+    fig, axis = new_figure((8, 4.5))
     x = np.arange(len(STAGES))
     for group, part in rows.groupby("group", sort=True):
         part = part.set_index("stage").reindex(list(STAGES))

@@ -12,20 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
 
-matplotlib.use("Agg")  # figures are files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field, field_validator  # noqa: E402
-
-from audit.figures import save_figure  # noqa: E402
-from audit.intervals import newcombe_difference_interval, wilson_interval  # noqa: E402
-from audit.report import number, percent  # noqa: E402
-from experiments.config import Strict, ints_as_floats, system_seed  # noqa: E402
-from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.contract import (  # noqa: E402
+from audit.figures import new_figure, save_figure
+from audit.intervals import newcombe_difference_interval, wilson_interval
+from audit.report import number, percent
+from experiments.config import Strict, ints_as_floats, system_seed
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.systems.contract import (
     Decisions,
     Hooks,
     SystemRun,
@@ -33,10 +29,10 @@ from experiments.systems.contract import (  # noqa: E402
     decisions_only,
     own_findings,
 )
-from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
-from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table  # noqa: E402
-from synthetic.faces import FACE_DIMS, TONE_BANDS, FaceSpace, tone_band  # noqa: E402
-from synthetic.systems.cbp_one import (  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, from_row, setting
+from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table
+from synthetic.faces import FACE_DIMS, TONE_BANDS, FaceSpace, tone_band
+from synthetic.systems.cbp_one import (
     SKEWED_SHARES,
     FaceVerifier,
     band_quotas,
@@ -47,7 +43,7 @@ from synthetic.systems.cbp_one import (  # noqa: E402
     pick_by_band,
     training_shares,
 )
-from synthetic.systems.memo import RecentResults, content_key  # noqa: E402
+from synthetic.systems.memo import RecentResults, content_key
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -682,7 +678,7 @@ def plot_det(verification: Verification, band: np.ndarray, target_fmr: float, pa
     """DET curves per tone band, with the operating point of the global threshold."""
     pooled = np.r_[verification.genuine_similarity, verification.impostor_similarity]
     thresholds = np.quantile(pooled, np.linspace(0, 1, 600))
-    fig, axis = plt.subplots(figsize=(6.2, 4.6))
+    fig, axis = new_figure((6.2, 4.6))
     colours = ("#c9a227", "#b35806", "#542788")
     floor = 1e-5  # log axes: zero rates are drawn at the floor
     for b, name in enumerate(TONE_BANDS):
@@ -711,7 +707,7 @@ def plot_det(verification: Verification, band: np.ndarray, target_fmr: float, pa
 
 def plot_sweep(sweep: pd.DataFrame, path: Path) -> Path:
     """FNMR per tone band against the training representation level."""
-    fig, axis = plt.subplots(figsize=(6.2, 4.0))
+    fig, axis = new_figure((6.2, 4.0))
     colours = ("#c9a227", "#b35806", "#542788")
     for b, name in enumerate(TONE_BANDS):
         rows = sweep[sweep["tone_band"] == name]

@@ -8,28 +8,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
 
-matplotlib.use("Agg")  # figures are files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field, field_validator  # noqa: E402
-
-from audit.figures import save_figure  # noqa: E402
-from audit.intervals import (  # noqa: E402
+from audit.figures import new_figure, save_figure
+from audit.intervals import (
     paired_difference_interval,
     wilson_interval,
 )
-from audit.paired import paired_counts, world_contrasts  # noqa: E402
-from audit.report import percent  # noqa: E402
-from experiments.config import Strict  # noqa: E402
-from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
+from audit.paired import paired_counts, world_contrasts
+from audit.report import percent
+from experiments.config import Strict
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording
 from experiments.writing.claims import Claim, Ledger, derived, from_row, setting
-from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.writing.document import Figure, Heading, Paragraph, Table
 from experiments.writing.names import named_labels
-from synthetic.systems.detention_rca import (  # noqa: E402
+from synthetic.systems.detention_rca import (
     DETAIN,
     RECOMMENDATIONS,
     RELEASE,
@@ -482,8 +478,7 @@ def plot_change(change: pd.DataFrame, grouping: str, path: Path) -> Path:
     part = change[(change["grouping"] == grouping) & (change["flags"] != "suppressed")]
     metrics = ("release_rate", "wrongful_detention_rate")
     order = (part[part["metric"] == metrics[0]].sort_values("before")["group"].tolist())
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, max(2.5, 0.3 * len(order) + 1.3)),
-                             sharey=True)
+    fig, axes = new_figure((9.5, max(2.5, 0.3 * len(order) + 1.3)), 1, 2, sharey=True)
     position = {group: i for i, group in enumerate(order)}
     for axis, metric in zip(axes, metrics, strict=True):
         rows = part[part["metric"] == metric]

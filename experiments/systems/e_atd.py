@@ -8,26 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
 
-matplotlib.use("Agg")  # figures are files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field, field_validator  # noqa: E402
-
-from audit import audit  # noqa: E402
-from audit.figures import save_figure  # noqa: E402
-from audit.report import percent  # noqa: E402
-from experiments.config import ConfigError, Strict, ints_as_floats  # noqa: E402
-from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.composition import strata_words  # noqa: E402
-from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
-from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
-from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from audit import audit
+from audit.figures import new_figure, save_figure
+from audit.report import percent
+from experiments.config import ConfigError, Strict, ints_as_floats
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.systems.composition import strata_words
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording
+from experiments.writing.claims import Claim, Ledger, from_row, setting
+from experiments.writing.document import Figure, Heading, Paragraph, Table
 from experiments.writing.names import named_labels
-from synthetic.population import PopulationInputError, load_profile  # noqa: E402
-from synthetic.systems.e_atd import (  # noqa: E402
+from synthetic.population import PopulationInputError, load_profile
+from synthetic.systems.e_atd import (
     VIOLATIONS_COLUMN,
     CheckInNoise,
     CheckIns,
@@ -460,7 +456,7 @@ def plot_rates(rates: pd.DataFrame, grouping: str, path: Path) -> Path:
     measures = ("first_attempt_rejection_rate", "recorded_violations_per_person")
     order = (part[part["measure"] == measures[0]].sort_values("value")["group"].tolist())
     position = {group: i for i, group in enumerate(order)}
-    fig, axes = plt.subplots(1, 2, figsize=(10, max(2.5, 0.32 * len(order) + 1.3)), sharey=True)
+    fig, axes = new_figure((10, max(2.5, 0.32 * len(order) + 1.3)), 1, 2, sharey=True)
     for axis, measure, scale, label in zip(
             axes, measures, (100.0, 1.0), ("% of attended check-ins", "violations per person"),
             strict=True):

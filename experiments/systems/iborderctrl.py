@@ -8,27 +8,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+from scipy import special
 
-matplotlib.use("Agg")  # figures are files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field, field_validator  # noqa: E402
-from scipy import special  # noqa: E402
-
-from audit.figures import save_figure  # noqa: E402
-from audit.intervals import wilson_interval  # noqa: E402
+from audit.figures import new_figure, save_figure
+from audit.intervals import wilson_interval
 from audit.pooling import compare_intervals, pooled_ratio_text, ratio_summary, seed_interval
-from audit.report import percent  # noqa: E402
-from experiments.config import ConfigError, Strict, ints_as_floats, system_seed  # noqa: E402
-from experiments.config.remedies import MODEL_REMEDIES  # noqa: E402
-from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording  # noqa: E402
-from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
-from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
-from synthetic.population import PopulationInputError, load_profile  # noqa: E402
-from synthetic.population.columns import text_values  # noqa: E402
-from synthetic.systems.iborderctrl import (  # noqa: E402
+from audit.report import percent
+from experiments.config import ConfigError, Strict, ints_as_floats, system_seed
+from experiments.config.remedies import MODEL_REMEDIES
+from experiments.systems.contract import Decisions, Hooks, SystemRun, Wording
+from experiments.writing.claims import Claim, Ledger, from_row, setting
+from experiments.writing.document import Figure, Heading, Paragraph, Table
+from synthetic.population import PopulationInputError, load_profile
+from synthetic.population.columns import text_values
+from synthetic.systems.iborderctrl import (
     CHANNELS,
     CUE_WEIGHTS,
     INTERPRETED,
@@ -456,7 +452,7 @@ def report_section(directory: Path, pilot: pd.DataFrame, precision: pd.DataFrame
 
 def plot_scores(frame: pd.DataFrame, threshold: float, path: Path) -> Path:
     """Score densities of truthful travellers per region, and the threshold."""
-    fig, axis = plt.subplots(figsize=(7, 4))
+    fig, axis = new_figure((7, 4))
     bins = np.linspace(-4.5, 6.5, 56)
     for region, part in frame.groupby("region", sort=True):
         axis.hist(part["score"], bins=bins, density=True, histtype="step", linewidth=1.4,

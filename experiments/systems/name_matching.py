@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from audit.figures import save_figure  # also selects the file-only matplotlib backend
+from audit.figures import new_figure, save_figure
 from audit.intervals import wilson_interval
 from audit.report import percent
 from experiments.config import Strict
@@ -376,9 +376,7 @@ def tradeoff_section(tradeoff: pd.DataFrame, directory: Path, singles: list[str]
 
 def plot_tradeoff(tradeoff: pd.DataFrame, grouping: str, path: Path) -> Path:
     """False hit rate per group and missed rate overall against the threshold."""
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = new_figure((10, 4), 1, 2)
     rows = tradeoff[(tradeoff["grouping"] == grouping)
                     & (tradeoff["metric"] == "false_hit_rate")
                     & ~tradeoff["flags"].isin(["suppressed", "undefined"])]

@@ -7,21 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pydantic import Field
 
-matplotlib.use("Agg")  # figures are files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pydantic import Field  # noqa: E402
-
-from audit import audit, compare  # noqa: E402
-from audit.figures import save_figure  # noqa: E402
-from audit.intervals import wilson_interval  # noqa: E402
-from audit.report import percent  # noqa: E402
-from experiments.config import Strict, system_seed  # noqa: E402
-from experiments.errors import UsageError  # noqa: E402
-from experiments.systems.contract import (  # noqa: E402
+from audit import audit, compare
+from audit.figures import new_figure, save_figure
+from audit.intervals import wilson_interval
+from audit.report import percent
+from experiments.config import Strict, system_seed
+from experiments.errors import UsageError
+from experiments.systems.contract import (
     Decisions,
     Hooks,
     RemedyModel,
@@ -30,11 +26,11 @@ from experiments.systems.contract import (  # noqa: E402
     own_findings,
     raised_share_capacity,
 )
-from experiments.writing.claims import Claim, Ledger, from_row, setting  # noqa: E402
-from experiments.writing.document import Figure, Heading, Paragraph, Table  # noqa: E402
+from experiments.writing.claims import Claim, Ledger, from_row, setting
+from experiments.writing.document import Figure, Heading, Paragraph, Table
 from experiments.writing.names import named_labels
-from synthetic.systems.base import top_share  # noqa: E402
-from synthetic.systems.uscis_fraud import (  # noqa: E402
+from synthetic.systems.base import top_share
+from synthetic.systems.uscis_fraud import (
     FraudClassifier,
     Investigations,
     applications,
@@ -505,7 +501,7 @@ def plot_records(part: pd.DataFrame, path: Path, grouping: str, confidence: floa
     part = part.sort_values("value_b")
     n = part["n"].to_numpy(dtype=np.float64)
     y = np.arange(len(part))
-    fig, axis = plt.subplots(figsize=(7.5, max(2.5, 0.35 * len(part) + 1.2)))
+    fig, axis = new_figure((7.5, max(2.5, 0.35 * len(part) + 1.2)))
     for column, offset, face, label in (("value_a", -0.12, "white", "true fraud"),
                                         ("value_b", 0.12, "#8b1a1a", "recorded as fraud")):
         value = part[column].to_numpy(dtype=np.float64)

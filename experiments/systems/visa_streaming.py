@@ -26,12 +26,11 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from audit.figures import save_figure  # also selects the file-only matplotlib backend
+from audit.figures import new_figure, save_figure
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
 from experiments.config import Strict, system_seed
@@ -677,7 +676,7 @@ def plot_loop(by_round: pd.DataFrame, most: str, least: str, path: Path) -> Path
     """Rates by round for the followed pair of nationalities, per correction."""
     styles = {"none": "-", "random_checks": "--", "inverse_scrutiny": ":"}
     colours = {most: "#b2182b", least: "#2166ac"}
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2), sharex=True)
+    fig, axes = new_figure((13.5, 4.2), 1, 3, sharex=True)
     for axis, (name, _, _, words) in zip(axes, ROUND_RATES[:3], strict=True):
         for correction, style in styles.items():
             for nationality, colour in colours.items():
