@@ -167,8 +167,10 @@ SUPPRESSION_RULE = (
     "withheld whole too (or else an overall rate), until none does. A report names any "
     "groupings with too many combinations to check this way. Not protected: a rate "
     "withheld for its few people inside a published group can be computed from the "
-    "group's other rates (hiding it would withhold most rates of every group in which one "
-    "outcome is rare)."
+    "group's other rates. A group's false positives are the count behind both its false "
+    "positive rate (over its many people without the outcome) and its false discovery rate "
+    "(over the few it selected): hiding the second exactly would withhold the first, the "
+    "figure an audit of rare decisions exists to publish."
 )
 
 #: The one convention every report and the README follow for intervals that cannot be

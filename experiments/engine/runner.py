@@ -111,6 +111,7 @@ def run_experiment(
     suppress: bool = True,
     keep_decisions: bool | None = None,
     pool: Any = None,
+    on_tables: Callable[[Path, dict[str, Any]], None] | None = None,
 ) -> RunResult:
     """Run an experiment and write its results folder.
 
@@ -145,6 +146,12 @@ def run_experiment(
         Compute the attribution worlds and the replicates on a Dask cluster
         (:class:`experiments.engine.pool.DaskPool`); this process alone writes the folder,
         and every table is the same as a run here.
+    on_tables : callable, optional
+        Called with the staging folder and the manifest's fields known so far (experiment,
+        run id, seed, population size, resolved config, headlines, details) once the tables
+        are written there and before the figures and reports: the sandbox shows the numbers
+        while the report is still being written. The folder is this run's own and is
+        published (or discarded) afterwards; the callable must only read it.
 
     Returns
     -------
@@ -188,6 +195,13 @@ def run_experiment(
                                            else len(decisions_file) <= KEEP_DECISIONS_UP_TO):
             decisions_file.to_parquet(staging / DECISIONS_FILE, index=False)
         resolved = computed.resolved_config
+        if on_tables is not None:
+            on_tables(staging, {
+                "experiment": config.experiment.name, "run_id": run_id, "seed": seed,
+                "population_size": len(population.people), "config": jsonable(resolved),
+                "headlines": list(found),
+                "details": jsonable({**facts, "seconds": round(
+                    time.perf_counter() - computed.started, 2)})})
         if report:
             figures = write_figures(staging, config, views)
             write_extras = system_run.wording.write_extras

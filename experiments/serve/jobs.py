@@ -55,6 +55,9 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     #: Staging folders beside the target before the run began (see _remove_new_staging).
     staging_before: set[str] | None = None
+    #: The numbers, as the result page shows them, once the tables are written and while the
+    #: report is (see :func:`experiments.serve.results.preview_summary`).
+    preview: dict[str, Any] | None = None
 
     @property
     def pending(self) -> bool:
@@ -72,6 +75,7 @@ class Job:
             "seed": self.config.experiment.seed, "size": self.config.population.size,
             "seconds": round(now - (self.started or now), 1),
             "queued_seconds": round((self.started or now) - self.created, 1),
+            "preview": self.preview if self.status == "running" else None,
         }
 
 
@@ -163,6 +167,7 @@ class JobQueue:
 
     def _run(self, job: Job) -> None:
         from experiments.engine.runner import run_experiment
+        from experiments.serve.results import preview_summary
 
         if job.cancel.is_set():
             job.status = "cancelled"
@@ -178,9 +183,13 @@ class JobQueue:
             if len(job.messages) < MAX_MESSAGES:
                 job.messages.append(message)
 
+        def numbers(staging: Path, fields: dict[str, Any]) -> None:
+            job.preview = preview_summary(staging, fields)
+            progress("numbers ready; writing the report")
+
         try:
             run_experiment(job.config, job.config_file, out=job.target, progress=progress,
-                           attribution=job.attribution)
+                           attribution=job.attribution, on_tables=numbers)
         except RunCancelled:
             job.status, job.error = "cancelled", "cancelled"
         except Exception as error:  # a refusal or a bug: the page shows it, the server lives

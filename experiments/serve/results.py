@@ -243,6 +243,31 @@ def run_summary(run: RunFolder) -> dict[str, Any]:
     }
 
 
+def preview_summary(staging: Path, fields: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows of a run whose tables are written and whose report is not yet.
+
+    Parameters
+    ----------
+    staging : Path
+        The run's own staging folder, holding its tables (see the ``on_tables`` of
+        :func:`experiments.engine.runner.run_experiment`).
+    fields : dict
+        The manifest's fields known so far.
+
+    Returns
+    -------
+    dict
+        As :func:`run_summary`, read from the same tables the run then publishes, with
+        ``preview`` true and no report yet.
+    """
+    tables = {name: pd.read_csv(staging / f"{name}.csv", keep_default_na=False,
+                                na_values=[""])
+              for name in ("metrics", "attribution") if (staging / f"{name}.csv").is_file()}
+    summary = run_summary(RunFolder(staging, fields, tables))
+    summary.update(has_report=False, preview=True)
+    return summary
+
+
 def comparison_summary(first: Path, second: Path) -> dict[str, Any]:
     """Two runs side by side, as :func:`experiments.reports.compare.compare_runs` judges them."""
     comparison = compare_runs(read_run(first), read_run(second))

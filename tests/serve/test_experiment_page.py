@@ -19,11 +19,20 @@ FLAGSHIP = "catch-and-revoke"
 SIZE = "10000"
 
 
-def run_on_page(page, *, attribution: bool) -> None:
-    """Set the size and attribution, press Run and wait for the result."""
+def run_on_page(page, *, attribution: bool, preview: bool = False) -> None:
+    """Set the size and attribution, press Run and wait for the result; with ``preview``,
+    first for the numbers the page shows while the report is written."""
     page.fill("#control-population-size-exact", SIZE)
     page.set_checked("#control-run-attribution", attribution)
     page.click("#run-button")
+    if preview:
+        expect(page.locator("#status")).to_have_text(
+            re.compile(r"^Numbers in [\d.]+ s; writing the report"), timeout=120_000)
+        assert page.locator("#headlines li").count() > 0
+        assert page.locator("figure.waterfall").count() > 0
+        # Nothing to download before the run is published.
+        assert not page.is_visible("#download-link")
+        assert not page.is_visible("#report-link")
     expect(page.locator("#status")).to_have_text(re.compile(r"^(Done|The run failed|Not run)"),
                                                  timeout=120_000)
     assert page.text_content("#status").startswith("Done"), page.text_content("#status")
@@ -48,7 +57,7 @@ def test_flagship_knob_off_run_download_and_side_by_side(server, page):
     assert float(page.input_value("#control-system-annotator_bias-exact")) == 0
 
     before = {p.parent for p in server.results_dir.glob(f"{FLAGSHIP}/*/manifest.json")}
-    run_on_page(page, attribution=True)
+    run_on_page(page, attribution=True, preview=True)
     folder = the_run_folder(server, before)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["config"]["system"]["annotator_bias"] == 0.0

@@ -54,6 +54,7 @@ function experimentPage() {
   const status = document.getElementById("status");
   const steps = document.getElementById("steps");
   let currentJob = null;
+  let previewShown = null;  // the job whose numbers are already on the page
   let ownRuns = [];
 
   function box(key) {
@@ -177,7 +178,16 @@ function experimentPage() {
     clear(steps);
     job.messages.forEach((message) => steps.appendChild(element("li", message)));
     if (job.status === "queued" || job.status === "running") {
-      status.textContent = `${job.status === "queued" ? "Waiting" : "Running"} (${job.seconds} s): ${job.message}`;
+      if (job.preview) {
+        // The numbers are computed and written; only the report is still being drawn.
+        if (previewShown !== jobId) {
+          renderResult(job.preview, job.id);
+          previewShown = jobId;
+        }
+        status.textContent = `Numbers in ${job.preview.seconds} s; writing the report (${job.seconds} s)…`;
+      } else {
+        status.textContent = `${job.status === "queued" ? "Waiting" : "Running"} (${job.seconds} s): ${job.message}`;
+      }
       setTimeout(() => follow(jobId), 400);
       return;
     }
@@ -203,7 +213,10 @@ function experimentPage() {
       status.textContent = reply.data.error || "the result could not be read";
       return;
     }
-    const result = reply.data;
+    renderResult(reply.data, runId);
+  }
+
+  function renderResult(result, runId) {
     document.getElementById("result-meta").textContent =
       `Run ${result.run_id}: seed ${result.seed}, ${Number(result.size).toLocaleString("en")} people.`;
     const headlines = document.getElementById("headlines");
@@ -221,7 +234,10 @@ function experimentPage() {
     const report = document.getElementById("report-link");
     report.href = `/runs/${encodeURIComponent(runId)}/report.html`;
     show(report, result.has_report);
-    document.getElementById("download-link").href = `/runs/${encodeURIComponent(runId)}/download`;
+    const download = document.getElementById("download-link");
+    download.href = `/runs/${encodeURIComponent(runId)}/download`;
+    // A preview's folder is not published yet: nothing to download until the run is done.
+    show(download, !result.preview);
     show(document.getElementById("result"), true);
   }
 
