@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 from threadpoolctl import threadpool_limits
 
 from audit.disclosure import COMPLEMENTARY, add_flags, without_reference_gaps
@@ -151,20 +152,26 @@ def _equations(groups: list[_Group], overall: dict[str, float], n_atoms: int
     """The published equations and, for each, the group that publishes it (or the overall
     rate's name). A group's equations are its atoms times a basis of its cell forms: the
     same span as its figures' own, in at most four rows."""
-    rows: list[np.ndarray] = []
     owners: list[int | str] = []
+    members, cells = [], []
     for position, group in enumerate(groups):
         if group.whole:
             continue
-        for cell in _cell_basis(tuple(bool(x) for x in group.published)):
-            rows.append(np.kron(group.member, cell))
-            owners.append(position)
+        basis = _cell_basis(tuple(bool(x) for x in group.published))
+        owners += [position] * len(basis)
+        members += [group.member] * len(basis)
+        cells.append(basis)
     everyone = np.ones(n_atoms)
     for metric, value in overall.items():
         k = RATE_NAMES.index(metric)
-        rows.append(np.kron(everyone, NUMERATORS[k] - value * DENOMINATORS[k]))
         owners.append(metric)
-    return (np.array(rows) if rows else np.zeros((0, 0))), owners
+        members.append(everyone)
+        cells.append((NUMERATORS[k] - value * DENOMINATORS[k])[None])
+    if not owners:
+        return np.zeros((0, 0)), owners
+    # Row i is members[i] ⊗ cells[i], atoms first and cells within: one product for all.
+    rows = np.array(members)[:, :, None] * np.concatenate(cells)[:, None, :]
+    return rows.reshape(len(owners), n_atoms * len(ALL)), owners
 
 
 def find_withheld(table: pd.DataFrame, summary: pd.DataFrame, layout: FamilyLayout
@@ -219,23 +226,24 @@ def _withhold_more(groups: list[_Group], overall: dict[str, float], n_atoms: int
     if len(matrix) == 0:
         return False
     # One decomposition of the published equations answers every group: a form lies in their
-    # span when nothing of it is left outside, and the minimum-norm combination that gives it
-    # names the figures its computation uses.
-    u, singular, vt = np.linalg.svd(matrix, full_matrices=False)
-    keep = singular > singular.max() * 1e-10
-    u, singular, vt = u[:, keep], singular[keep], vt[keep]
+    # span when nothing of it is left outside, and the combination that gives it (over the
+    # equations the pivoting picked as independent) names the figures its computation uses.
+    q, r, pivots = scipy.linalg.qr(matrix.T, mode="economic", pivoting=True)
+    diagonal = np.abs(np.diag(r))
+    rank = int((diagonal > diagonal.max() * 1e-10).sum()) if diagonal.any() else 0
+    q, r, pivots = q[:, :rank], r[:rank, :rank], pivots[:rank]
     changed = False
     for position, group in enumerate(groups):
         if not group.small:
             continue
         for cell in (np.ones(len(ALL)), *np.eye(len(ALL))):
             form = np.kron(group.member, cell)
-            projected = vt @ form
-            if np.linalg.norm(form - vt.T @ projected) >= _TOLERANCE:
+            projected = q.T @ form
+            if np.linalg.norm(form - q @ projected) >= _TOLERANCE:
                 continue
-            used = np.abs(u @ (projected / singular)) > 1e-9
-            changed |= _withhold_one(groups, overall, position,
-                                     [owners[i] for i in np.flatnonzero(used)])
+            coefficients = scipy.linalg.solve_triangular(r, projected)
+            used = pivots[np.abs(coefficients) > 1e-9]
+            changed |= _withhold_one(groups, overall, position, [owners[i] for i in used])
             break
     return changed
 
