@@ -151,7 +151,7 @@ def paired_counts(
     AuditInputError
         Arrays of different lengths, or values that are not 0/1.
     """
-    group_array = np.asarray(groups).astype(str)
+    group_array = np.asarray(groups)
     matrix = np.asarray(decisions)
     if matrix.ndim == 1:
         matrix = matrix[:, None]
@@ -164,11 +164,16 @@ def paired_counts(
     label_matrix = np.column_stack([np.asarray(v) for v in labels.values()]) if labels else \
         np.zeros((n, 0), dtype=bool)
     bits = np.hstack([matrix, label_matrix])
-    if bits.size and not np.isin(bits, (0, 1)).all():
+    if bits.dtype != bool and bits.size and not ((bits == 0) | (bits == 1)).all():
         raise AuditInputError("decisions and labels must be 0/1 or boolean; found other values")
-    bits = bits.astype(bool)
-    # Map the distinct labels (not the people) to their position in ``order``.
-    first_code, present = pd.factorize(group_array)
+    bits = bits.astype(bool, copy=False)
+    if group_array.dtype == object:  # mixed values (None, 1 and "1"): converted one by one
+        first_code, present = pd.factorize(group_array.astype(str))
+    else:
+        # Each distinct label is converted to str, not each person's.
+        raw_code, raw_present = pd.factorize(group_array, use_na_sentinel=False)
+        text_code, present = pd.factorize(np.asarray(raw_present).astype(str))
+        first_code = text_code[raw_code] if n else raw_code
     order = tuple(sorted(present)) if group_order is None else tuple(group_order)
     lookup = {g: i for i, g in enumerate(order)}
     mapped = np.array([lookup.get(g, -1) for g in present], dtype=np.int64)

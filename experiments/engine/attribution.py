@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from audit.paired import (
+    PairedCounts,
     monte_carlo_error,
     one_at_a_time_weights,
     paired_counts,
@@ -214,9 +215,13 @@ def attribute_run(
                                        {"y_true": decisions["y_true"].to_numpy(dtype=bool)})
             specs = [(metric, {comparison["group"]: 1.0, comparison["reference"]: -1.0},
                       comparison) for metric in comparison["metrics"]]
+        # The metrics of one comparison count the same people in the same worlds: once.
+        counted: dict[tuple[str, ...], PairedCounts] = {}
         for metric, group_weights, spec in specs:
-            paired = paired_counts(groups, outcome, labels,
-                                   group_order=[g for g in group_weights])
+            order = tuple(group_weights)
+            if order not in counted:
+                counted[order] = paired_counts(groups, outcome, labels, group_order=list(order))
+            paired = counted[order]
             estimate = world_contrasts(
                 paired, group_weights, world_weights,
                 metric="selection_rate" if isinstance(spec, WorldContrast) else metric,
@@ -316,7 +321,7 @@ def _focus_comparisons(config: ExperimentConfig, decisions: pd.DataFrame,
         parts = [text_values(decisions[c]) for c in columns[focus.grouping]]
         labels = parts[0] if len(parts) == 1 else join_columns(parts)
         reference = focus.reference or references.get(focus.grouping, "")
-        present = set(np.unique(labels))
+        present = set(pd.unique(labels))  # a hash, not a sort of every person's label
         for name, value in (("group", focus.group), ("reference", reference)):
             if value not in present:
                 from experiments.errors import UsageError

@@ -66,6 +66,7 @@ from synthetic.systems.catch_and_revoke import (
     STAGES,
     CatchAndRevokePipeline,
     ThreatPoints,
+    author_runs,
     capacity_is_count,
     person_signals,
     pulled_in,
@@ -163,6 +164,7 @@ class _PeopleSide:
     author: np.ndarray
     posted: pd.Categorical
     post_uniform: np.ndarray
+    runs: np.ndarray | None
     keywords: dict = field(default_factory=dict)
     features: dict = field(default_factory=dict)
     pulled: dict = field(default_factory=dict)
@@ -207,7 +209,8 @@ def _people_side(seed: int, people: pd.DataFrame, train: np.ndarray, settings: S
                                          categories=list(SPEECH_GROUPS)),
         post_uniform=PostNoise(
             person_keys(seed, held_out["person_id"].to_numpy(), PULL_STREAM)[author],
-            posts["post_index"].to_numpy()).uniform("pulled_in"))
+            posts["post_index"].to_numpy()).uniform("pulled_in"),
+        runs=author_runs(author))
     # One entry at a time: a run on other people need not keep these posts alive.
     _PEOPLE_SIDES.clear()
     _PEOPLE_SIDES[id(people)] = (key, side)
@@ -233,6 +236,7 @@ class _SharedWorld:
         side = _people_side(self.seed, people, train, settings)
         self.posts, self.text_code, self.texts = side.posts, side.text_code, side.texts
         self.author, self.posted, self.post_uniform = side.author, side.posted, side.post_uniform
+        self.runs = side.runs
         self._scorers: dict[tuple, tuple[BabelXScorer, np.ndarray, np.ndarray]] = {}
         self._learned: dict[tuple, tuple[BabelXScorer, np.ndarray]] = {}
         # Keyword hits, features and pulled-in posts depend on the people's posts alone (the
@@ -243,7 +247,8 @@ class _SharedWorld:
         self._pulled: dict[str, np.ndarray] = side.pulled
 
     def classifier(self, settings: Settings) -> tuple[BabelXScorer, np.ndarray, np.ndarray]:
-        """The classifier of these settings, each post's threat probability and flag.
+        """The classifier of these settings, and the threat probability and flag of each
+        distinct text (a post's are its text's: ``[self.text_code]``).
 
         The classifier is trained once per annotation and training setting, and the lexicon's
         keyword hits are computed once per lexicon: switching the lexicon retrains nothing.
@@ -256,12 +261,13 @@ class _SharedWorld:
                                    settings.annotator_bias)
             if settings.n_features not in self._features:
                 self._features[settings.n_features] = scorer.featurise(pd.Series(self.texts))
+            # Kept per distinct text, not per post: a few times smaller, for each setting.
             self._learned[learned] = (scorer, scorer.threat_probability(
-                self._features[settings.n_features])[self.text_code])
+                self._features[settings.n_features]))
         scorer, probability = self._learned[learned]
         words = settings.lexicon_words
         if words not in self._keywords:
-            self._keywords[words] = keyword_hits(pd.Series(self.texts), words)[self.text_code]
+            self._keywords[words] = keyword_hits(pd.Series(self.texts), words)
         key = (learned, words, settings.classifier_threshold)
         if key not in self._scorers:
             self._scorers[key] = (scorer, probability, scorer.combine(
@@ -285,8 +291,9 @@ class _SharedWorld:
         pulled = self._pulled[watched]
         key = (id(flagged), watched)
         if key not in self._signals:
-            self._signals[key] = person_signals(len(held_out), self.author, pulled, flagged,
-                                                probability)
+            self._signals[key] = person_signals(
+                len(held_out), self.author, pulled, flagged[self.text_code],
+                probability[self.text_code], self.runs)
         return _pipeline(settings).stages_from_signals(held_out, *self._signals[key]), pulled
 
     def coverage(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
@@ -336,7 +343,8 @@ def run(
     def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
                      ) -> dict[str, np.ndarray]:
         world_stages, _ = shared.stages(world.system_settings(), world_people)
-        return {"decision": world_stages["revoked"].to_numpy(dtype=bool)}
+        # A copy: a view would keep every boolean column of the world's stages alive.
+        return {"decision": world_stages["revoked"].to_numpy(dtype=bool, copy=True)}
 
     hooks = Hooks(decide_twins=None, decide_world=decide_world)
     if not own_findings():  # a further replicate: its decisions and worlds are all it gives
@@ -450,7 +458,8 @@ def speech_twin(shared: _SharedWorld, settings: Settings, people: pd.DataFrame
         ``shared.posts`` (every other post is the factual one).
     """
     held_out = people.loc[~shared.train].reset_index(drop=True)
-    scorer, probability, flagged = shared.classifier(settings)
+    scorer, text_probability, text_flagged = shared.classifier(settings)
+    probability, flagged = text_probability[shared.text_code], text_flagged[shared.text_code]
     changed = np.flatnonzero((shared.posts["topic"] == SOLIDARITY_TOPIC).to_numpy())
     # Only the posts on the topic change, each from its own noise: rewrite just those rows
     # (with their text as plain text, which the rewrite replaces).

@@ -598,7 +598,66 @@ def generate_posts(
     if missing:
         raise PostInputError(f"people table lacks the columns {missing}; pass people from "
                              "synthetic.population.generate(...).people")
+    if text_dtype not in ("str", "category"):
+        raise PostInputError(f"text_dtype must be 'str' or 'category', got {text_dtype!r}")
     counts = post_counts(people, seed, months, rate_column, stream)
+    annotators = (annotator_bias, annotator_noise, annotator_miss_rate)
+    # Every post depends on its author alone: people go in blocks of about POST_BLOCK posts,
+    # which bounds the memory of the per-post working arrays, and give the same posts.
+    parts = [_posts_of(people.iloc[block], counts[block], seed, stream, threat_share,
+                       threat_rate, annotators) for block in _people_blocks(counts)]
+    # Column by column, each block's part let go as it is joined.
+    columns = {name: _concatenate([part.pop(name) for part in parts]) for name in list(parts[0])
+               if name not in ("codes", "distinct")}
+    codes, distinct = _merge_texts([part.pop("codes") for part in parts],
+                                   [part.pop("distinct") for part in parts])
+    del parts
+    topic, sentiment, style = columns.pop("topic"), columns.pop("sentiment"), \
+        columns.pop("style")
+    return pd.DataFrame({
+        "person_id": columns.pop("person_id"),
+        "post_index": columns.pop("post_index"),
+        "topic": pd.Categorical.from_codes(topic, vocab.TOPICS),
+        "true_threat": columns.pop("true_threat"),
+        "sentiment": pd.Categorical.from_codes(sentiment, vocab.SENTIMENTS),
+        "style": pd.Categorical.from_codes(style, vocab.STYLES),
+        "language": _language_column(style),
+        "religious_phrase": columns.pop("religious_phrase"),
+        "dialect_marker": columns.pop("dialect_marker"),
+        **{name: columns.pop(name) for name in _MARKER_COLUMNS},
+        "text": _text_column(codes, distinct, text_dtype),
+        "annotator_threat": columns.pop("annotator_threat"),
+        "annotator_sentiment": pd.Categorical.from_codes(columns.pop("annotator_sentiment"),
+                                                         vocab.SENTIMENTS),
+    }, columns=list(POST_COLUMNS))
+
+
+#: Posts generated at once (about): the block's working arrays stay within a few hundred MB.
+POST_BLOCK = 2_000_000
+_MARKER_COLUMNS = ("arabic_or_islamic_terms", "code_switched", "pro_palestinian_terms")
+
+
+def _people_blocks(counts: np.ndarray) -> list[slice]:
+    """Consecutive slices of people, each writing about :data:`POST_BLOCK` posts (at least
+    one person each; one slice when there are none)."""
+    ends = np.cumsum(counts)
+    if not len(counts) or ends[-1] <= POST_BLOCK:
+        return [slice(0, len(counts))]
+    # The first person whose posts end at or past each multiple of the block ends a block.
+    cuts = np.searchsorted(ends, np.arange(POST_BLOCK, ends[-1], POST_BLOCK)) + 1
+    bounds = np.unique(np.concatenate([[0], np.minimum(cuts, len(counts)), [len(counts)]]))
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _posts_of(people: pd.DataFrame, counts: np.ndarray, seed: int, stream: str,
+              threat_share: float, threat_rate: float,
+              annotators: tuple[float, float, float]) -> dict[str, object]:
+    """The posts of a block of people (each writing ``counts`` posts) as columns, with each
+    post's code into the block's distinct texts (``codes``, ``distinct``)."""
     author = np.repeat(np.arange(len(people)), counts)
     starts = np.cumsum(counts) - counts
     post_index = np.arange(author.size) - np.repeat(starts, counts)
@@ -617,33 +676,43 @@ def generate_posts(
                                content.religion, 0)
     dialect = authors.dialect_family[author]
     dialect = np.where(noise.uniform("dialect_use") < vocab.DIALECT_MARKER_RATE, dialect, -1)
-    if text_dtype not in ("str", "category"):
-        raise PostInputError(f"text_dtype must be 'str' or 'category', got {text_dtype!r}")
     codes, distinct, sentiment, arabic_slots = _render_distinct(
         content, style, authors.name_family[author], phrase_religion, dialect)
     markers = identity_markers(style, phrase_religion, dialect, topic, arabic_slots)
     annotator_threat = annotate_threats(
-        threat, markers, noise.uniform("annotator_threat"), annotator_bias, annotator_noise,
-        annotator_miss_rate)
+        threat, markers, noise.uniform("annotator_threat"), *annotators)
     random_sentiment = _pick(noise.uniform("annotator_sentiment_pick"), len(vocab.SENTIMENTS))
     annotator_sentiment = np.where(
         noise.uniform("annotator_sentiment") < SENTIMENT_LABEL_NOISE, random_sentiment,
         sentiment)
-    return pd.DataFrame({
-        "person_id": person_id[author],
-        "post_index": post_index.astype(np.int32),
-        "topic": pd.Categorical.from_codes(topic, vocab.TOPICS),
-        "true_threat": threat,
-        "sentiment": pd.Categorical.from_codes(sentiment, vocab.SENTIMENTS),
-        "style": pd.Categorical.from_codes(style, vocab.STYLES),
-        "language": _language_column(style),
-        "religious_phrase": phrase_religion > 0,
-        "dialect_marker": dialect >= 0,
-        **markers,
-        "text": _text_column(codes, distinct, text_dtype),
+    return {
+        "person_id": person_id[author], "post_index": post_index.astype(np.int32),
+        # Codes of a few categories, as the categorical columns will hold them.
+        "topic": topic.astype(np.int8), "true_threat": threat, "sentiment": sentiment,
+        "style": style.astype(np.int8),
+        "religious_phrase": phrase_religion > 0, "dialect_marker": dialect >= 0, **markers,
         "annotator_threat": annotator_threat,
-        "annotator_sentiment": pd.Categorical.from_codes(annotator_sentiment, vocab.SENTIMENTS),
-    }, columns=list(POST_COLUMNS))
+        "annotator_sentiment": annotator_sentiment.astype(np.int8),
+        "codes": codes, "distinct": distinct,
+    }
+
+
+def _merge_texts(codes: list[np.ndarray], distinct: list[pa.LargeStringArray]
+                 ) -> tuple[np.ndarray, pa.LargeStringArray]:
+    """Each post's code into one array of distinct texts, from the blocks' own.
+
+    The blocks' texts, one after the other, are numbered by first appearance: a text's first
+    appearance among them is its first post's, so the numbering is the one a single block of
+    every post would give.
+    """
+    if len(codes) == 1:
+        return codes[0], distinct[0]
+    # Encoded as one chunked array, the blocks share one dictionary without being copied
+    # into one array first.
+    encoded = pa.chunked_array(distinct).dictionary_encode()
+    merged = np.concatenate([chunk.indices.to_numpy()[code]
+                             for chunk, code in zip(encoded.chunks, codes, strict=True)])
+    return merged, encoded.chunk(0).dictionary
 
 
 def _text_column(codes: np.ndarray, distinct: pa.LargeStringArray, text_dtype: str
@@ -654,10 +723,24 @@ def _text_column(codes: np.ndarray, distinct: pa.LargeStringArray, text_dtype: s
         # (in order of first appearance).
         encoded = distinct.dictionary_encode()
         text_codes = encoded.indices.to_numpy().astype(np.int32)
-        return pd.Categorical.from_codes(text_codes[codes], categories=pd.Index(
-            pd.array(encoded.dictionary, dtype="str")))
+        return pd.Categorical.from_codes(text_codes[codes], dtype=_distinct_categories(
+            pd.Index(pd.array(encoded.dictionary, dtype="str"))), validate=False)
     # Gathered by Arrow, with no Python string per post.
     return pd.array(distinct.take(pa.array(codes)), dtype="str")
+
+
+def _distinct_categories(categories: pd.Index) -> pd.CategoricalDtype:
+    """A categorical dtype over ``categories`` that are distinct by construction (an Arrow
+    dictionary's values).
+
+    pandas checks that categories are distinct by building a hash table of Python strings,
+    which for millions of texts costs seconds and hundreds of MB that the column keeps; its
+    constructor without the check is used where this pandas has it.
+    """
+    without_check = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if without_check is None:
+        return pd.CategoricalDtype(categories, ordered=False)
+    return without_check(categories, ordered=False)
 
 
 def _language_column(style: np.ndarray) -> pd.Categorical:

@@ -43,6 +43,9 @@ FEATURES = RecentResults(max_entries=16)
 FITS = RecentResults(max_entries=8)
 #: Keyword hits of recent texts, by the texts and the lexicon (read-only arrays).
 KEYWORD_HITS = RecentResults(max_entries=16)
+#: The words of recent texts (:func:`_text_words`), by the texts: worlds that switch the
+#: lexicon search the same texts' words again.
+TEXT_WORDS = RecentResults(max_entries=2)
 
 #: Words of violent intent that no ordinary post of the synthetic vocabulary uses: the neutral
 #: lexicon, the off position of the lexicon's bias.
@@ -98,17 +101,45 @@ def keyword_hits(texts: Iterable[str] | pd.Series, keywords: Sequence[str]) -> n
     """
     pattern = keyword_pattern(keywords)
     series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="str")
-    words = None if any(" " in k for k in keywords) else _space_words(series)
+    words = None if any(" " in k for k in keywords) else TEXT_WORDS.get(
+        content_key("text_words", series), lambda: _text_words(series))
     if words is None:
         if series.dtype != "str":
             series = series.astype("str")
         return series.str.contains(pattern, regex=True).to_numpy(dtype=bool)
-    row, code, distinct = words
+    starts, code, distinct = words
     compiled = re.compile(pattern)
     word_hit = np.array([compiled.search(w) is not None for w in distinct], dtype=bool)
-    hit = np.zeros(len(series), dtype=bool)
-    hit[row[word_hit[code]]] = True
-    return hit
+    if not len(series):
+        return np.zeros(0, dtype=bool)
+    # Every text has at least one word (an empty text is one empty word): a text hits where
+    # any of its consecutive words does.
+    return np.logical_or.reduceat(word_hit[code], starts)
+
+
+def _text_words(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """:func:`_space_words` held compactly: where each text's words start, each word's code
+    (int32: the distinct words are far fewer than 2**31) and the distinct words.
+
+    Texts are split in blocks of :data:`FEATURE_BLOCK`, which bounds the memory of the
+    split; the blocks' distinct words are numbered together, by first appearance.
+    """
+    starts, codes, distinct = [], [], []
+    for start in range(0, len(texts), FEATURE_BLOCK):
+        words = _space_words(texts.iloc[start:start + FEATURE_BLOCK])
+        if words is None:
+            return None
+        row, code, block_words = words
+        starts.append(np.searchsorted(row, np.arange(min(FEATURE_BLOCK, len(texts) - start)))
+                      + sum(len(c) for c in codes))
+        codes.append(code)
+        distinct.append(pa.array(block_words, type=pa.large_string()))
+    if not codes:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), []
+    encoded = pa.chunked_array(distinct).dictionary_encode()
+    merged = np.concatenate([chunk.indices.to_numpy()[code].astype(np.int32)
+                             for chunk, code in zip(encoded.chunks, codes, strict=True)])
+    return np.concatenate(starts), merged, encoded.chunk(0).dictionary.to_pylist()
 
 
 #: The token pattern of scikit-learn's text vectorisers (words of two characters or more).

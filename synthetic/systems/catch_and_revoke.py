@@ -70,9 +70,14 @@ def pulled_in(post_author: np.ndarray, post_uniform: np.ndarray, coverage: np.nd
 
 
 def person_signals(n: int, post_author: np.ndarray, post_pulled_in: np.ndarray,
-                   post_flagged: np.ndarray, post_threat_probability: np.ndarray
+                   post_flagged: np.ndarray, post_threat_probability: np.ndarray,
+                   author_runs: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What stages 1 and 2 tell about each of ``n`` people from their posts.
+
+    ``author_runs``, where each author's posts are consecutive (as generated), is the first
+    post of each author's run (:func:`author_runs`): each person's signals are then reduced
+    over their run of posts, without gathering the pulled-in posts first.
 
     Returns
     -------
@@ -83,12 +88,44 @@ def person_signals(n: int, post_author: np.ndarray, post_pulled_in: np.ndarray,
     highest : ndarray of float
         The highest threat probability of a pulled-in post (0 with none).
     """
+    if author_runs is not None and len(author_runs):
+        return _signals_by_run(n, np.asarray(post_author), author_runs, post_pulled_in,
+                               post_flagged, post_threat_probability)
     author = np.asarray(post_author)[post_pulled_in]
     pulled = np.bincount(author, minlength=n)
     flagged = np.bincount(author, weights=np.asarray(post_flagged)[post_pulled_in]
                           .astype(np.float64), minlength=n) > 0
     highest = np.zeros(n)
     np.maximum.at(highest, author, np.asarray(post_threat_probability)[post_pulled_in])
+    return pulled, flagged, highest
+
+
+def author_runs(post_author: np.ndarray) -> np.ndarray | None:
+    """The first post of each author's run of posts, or None where an author's posts are not
+    consecutive."""
+    post_author = np.asarray(post_author)
+    if not len(post_author) or (post_author[1:] < post_author[:-1]).any():
+        return None
+    return np.flatnonzero(np.concatenate([[True], post_author[1:] != post_author[:-1]]))
+
+
+def _signals_by_run(n: int, post_author: np.ndarray, runs: np.ndarray,
+                    post_pulled_in: np.ndarray, post_flagged: np.ndarray,
+                    post_threat_probability: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`person_signals` as one reduction per author's run of posts."""
+    pulled_in = np.asarray(post_pulled_in, dtype=bool)
+    authors = post_author[runs]
+    pulled = np.zeros(n, dtype=np.int64)
+    flagged = np.zeros(n, dtype=bool)
+    highest = np.zeros(n)
+    pulled[authors] = np.add.reduceat(pulled_in, runs, dtype=np.int64)
+    flagged[authors] = np.logical_or.reduceat(pulled_in & np.asarray(post_flagged, dtype=bool),
+                                              runs)
+    # A post left out counts as 0, the value of a person with no post pulled in (a
+    # probability is at least 0).
+    highest[authors] = np.maximum.reduceat(
+        np.where(pulled_in, np.asarray(post_threat_probability, dtype=np.float64), 0.0), runs)
     return pulled, flagged, highest
 
 

@@ -35,3 +35,25 @@ def test_paired_counts_add_up_by_group_and_pattern():
         # Each world's decisions per group come back from the patterns and their counts.
         assert np.array_equal(paired.counts[g] @ paired.decisions, decisions[mine].sum(axis=0))
         assert paired.counts[g] @ paired.labels[:, 0] == truth[mine].sum()
+
+
+def test_groups_are_compared_as_text_and_decisions_as_bits():
+    # Labels are converted to text once per distinct label: 1 and "1" are one group, as
+    # converting each person's label gives; 0/1 integers count as booleans; other values
+    # are refused.
+    groups = np.array([1, "1", "a", 2.5, None], dtype=object)
+    numbers = np.array([1.0, 1.0, np.nan, 2.5, np.nan])
+    decisions = np.array([1, 0, 1, 1, 0])
+    paired = paired_counts(groups, decisions)
+    assert paired.groups == ("1", "2.5", "None", "a")
+    assert paired.sizes().tolist() == [2, 1, 1, 1]
+    as_bool = paired_counts(groups.astype(str), decisions.astype(bool))
+    assert np.array_equal(as_bool.counts, paired.counts)
+    with pytest.raises(Exception, match="0/1 or boolean"):
+        paired_counts(groups, np.array([1, 0, 2, 1, 0]))
+    with pytest.raises(Exception, match="0/1 or boolean"):
+        paired_counts(groups, np.array([1.0, 0.0, np.nan, 1.0, 0.0]))
+    # Numbers are converted once per distinct value, to the same texts.
+    assert paired_counts(numbers, decisions).groups == tuple(sorted({str(v) for v in
+                                                                     numbers.astype(str)}))
+    assert paired_counts(numbers, decisions).sizes().tolist() == [2, 1, 2]

@@ -200,3 +200,35 @@ def test_retopic_rewrites_only_what_the_topic_decides(people, posts):
 def test_retopic_to_a_threat_is_refused(people, posts):
     with pytest.raises(PostInputError, match="to_topic 'threat' is not an ordinary topic"):
         retopic(posts, people, SEED, "solidarity_palestine", "threat")
+
+
+@pytest.mark.parametrize("text_dtype", ["category", "str"])
+def test_posts_generated_in_blocks_of_people_are_the_posts_of_one_block(people, monkeypatch,
+                                                                       text_dtype):
+    # Blocks bound the memory of the working arrays; the posts, their texts' numbering and
+    # the categories' order must not depend on where the blocks fall.
+    from synthetic.posts import generate as module
+
+    whole = generate_posts(people, SEED, months=MONTHS, annotator_bias=1.0,
+                           text_dtype=text_dtype)
+    monkeypatch.setattr(module, "POST_BLOCK", 997)
+    blocks = module._people_blocks(post_counts(people, SEED, MONTHS))
+    assert len(blocks) > 10
+    in_blocks = generate_posts(people, SEED, months=MONTHS, annotator_bias=1.0,
+                               text_dtype=text_dtype)
+    pd.testing.assert_frame_equal(in_blocks, whole, check_exact=True)
+    if text_dtype == "category":
+        assert list(in_blocks["text"].cat.categories) == list(whole["text"].cat.categories)
+        assert in_blocks["text"].cat.categories.is_unique
+
+
+def test_people_blocks_cover_everyone_once():
+    from synthetic.posts.generate import POST_BLOCK, _people_blocks
+
+    rng = np.random.default_rng(4)
+    for counts in (np.zeros(0, dtype=np.int64), np.zeros(5, dtype=np.int64),
+                   np.array([3 * POST_BLOCK, 0, 1]), rng.poisson(POST_BLOCK / 50, 400)):
+        blocks = _people_blocks(counts)
+        covered = np.concatenate([np.arange(len(counts))[b] for b in blocks])
+        assert np.array_equal(covered, np.arange(len(counts)))
+        assert all(b.stop > b.start for b in blocks) or len(counts) == 0

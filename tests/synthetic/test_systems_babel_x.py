@@ -61,6 +61,26 @@ def test_keyword_hits_agree_with_a_direct_search(held_out):
     assert keyword_hits(posts["text"], DEFAULT_KEYWORDS).tolist() == direct
 
 
+def test_keyword_hits_in_blocks_of_texts_and_again_from_memory(held_out, monkeypatch):
+    # The texts are split into words in blocks, numbered together, and kept for the next
+    # lexicon: every way gives the hits of a direct search.
+    from synthetic.systems import babel_x
+
+    texts = pd.Series(held_out["text"].head(5_000).tolist() + ["", " ", "x  Bomb"],
+                      dtype="str")
+    for words in (DEFAULT_KEYWORDS, ("gaza", "free")):
+        pattern = re.compile(r"\b(?:" + "|".join(words) + ")", re.IGNORECASE)
+        direct = [bool(pattern.search(text)) for text in texts]
+        babel_x.TEXT_WORDS.clear()
+        assert keyword_hits(texts, words).tolist() == direct
+        monkeypatch.setattr(babel_x, "FEATURE_BLOCK", 333)
+        babel_x.TEXT_WORDS.clear()
+        assert keyword_hits(texts, words).tolist() == direct
+        assert keyword_hits(texts, words).tolist() == direct  # from the kept words
+        monkeypatch.undo()
+    assert keyword_hits(pd.Series([], dtype="str"), ["bomb"]).tolist() == []
+
+
 def test_blank_keyword_is_refused():
     with pytest.raises(ValueError, match="non-empty"):
         keyword_hits(["x"], ["bomb", " "])
