@@ -168,24 +168,35 @@ def attribute_run(
         decided[world_config(config, knobs, 2**k - 1).model_dump_json()] = {"decision": factual}
     if pool is not None:
         _decide_on_cluster(pool, config, knobs, worlds, decide, people, decided, outcomes, say)
-    for number, world in enumerate(worlds if pool is None else []):
+    variants = [world_config(config, knobs, int(world)) for world in
+                (worlds if pool is None else [])]
+    mechanisms_of = [{name: m.model_dump() for name, m in variant.mechanisms.items()}
+                     for variant in variants]
+    keys = [repr(sorted(mechanisms.items())) for mechanisms in mechanisms_of]
+    # Worlds that share their people are decided one after another, so that one world's
+    # people at a time are held (each is a copy of the population); their outcomes keep the
+    # worlds' order.
+    order = sorted(range(len(variants)), key=lambda i: (keys[i] != configured_mechanisms,
+                                                        keys[i]))
+    results: list[dict[str, np.ndarray]] = [{} for _ in variants]
+    for number, position in enumerate(order):
         say(f"attribution: world {number + 1} of {len(worlds)}")
-        variant = world_config(config, knobs, int(world))
+        variant, key = variants[position], keys[position]
         fingerprint = variant.model_dump_json()
         if fingerprint in decided:
-            for name, values in decided[fingerprint].items():
-                outcomes.setdefault(name, []).append(values)
+            results[position] = decided[fingerprint]
             continue
-        mechanisms = {name: m.model_dump() for name, m in variant.mechanisms.items()}
-        key = repr(sorted(mechanisms.items()))
         if key == configured_mechanisms:
             world_people = people
         else:
             if key not in recorded:
-                recorded[key] = apply_mechanisms(people, mechanisms, seed)
+                world_people = None  # the previous world's people go before these are made
+                recorded.clear()
+                recorded[key] = apply_mechanisms(people, mechanisms_of[position], seed)
             world_people = recorded[key]
-        result = _outcomes(decide(variant, world_people))
-        decided[fingerprint] = result
+        results[position] = decided[fingerprint] = _outcomes(decide(variant, world_people))
+    recorded.clear()
+    for result in results:
         for name, values in result.items():
             outcomes.setdefault(name, []).append(values)
     stacked = {name: np.column_stack(values) for name, values in outcomes.items()}

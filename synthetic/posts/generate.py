@@ -89,13 +89,17 @@ class PostInputError(ValueError):
 # --------------------------------------------------------------------------- randomness
 
 
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a bijective, well-mixed hash of 64-bit integers."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+def _mix64_in_place(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser, a bijective, well-mixed hash of 64-bit integers, of a uint64
+    array of the caller's own, which it overwrites: one temporary array instead of seven,
+    over tens of millions of posts."""
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return x
 
 
 def person_keys(seed: int, person_id: np.ndarray, stream: str) -> np.ndarray:
@@ -117,14 +121,16 @@ class PostNoise:
 
     def __init__(self, keys: np.ndarray, post_index: np.ndarray) -> None:
         with np.errstate(over="ignore"):
-            self._base = _mix64(keys + post_index.astype(np.uint64) * _GOLDEN)
+            self._base = _mix64_in_place(keys + post_index.astype(np.uint64) * _GOLDEN)
 
     def uniform(self, variable: str) -> np.ndarray:
         """Uniforms on [0, 1) for one named variable, one per post."""
         salt = np.uint64((zlib.crc32(variable.encode("utf-8")) * _GOLDEN_INT) & _MASK_INT)
-        with np.errstate(over="ignore"):
-            hashed = _mix64(self._base ^ salt)
-        return (hashed >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+        hashed = _mix64_in_place(self._base ^ salt)
+        hashed >>= np.uint64(11)
+        uniform = hashed.astype(np.float64)
+        uniform *= _TO_UNIT
+        return uniform
 
 
 def _pick(u: np.ndarray, size: int | np.ndarray) -> np.ndarray:
@@ -476,19 +482,54 @@ def _render_distinct(
     sentiment : ndarray of int8
     arabic_slots : ndarray of bool
     """
+    codes, rows, layout, sentiment, arabic_slots = _combinations(
+        content, style, name_family, phrase_religion, dialect_family)
+    return codes, _render_rows(rows, layout), sentiment, arabic_slots
+
+
+def _combinations(
+    content: _Content,
+    style: np.ndarray,
+    name_family: np.ndarray,
+    phrase_religion: np.ndarray,
+    dialect_family: np.ndarray,
+) -> tuple[np.ndarray, list[np.ndarray], tuple[bool, ...], np.ndarray, np.ndarray]:
+    """The distinct combinations of segments that the posts are made of, not yet joined.
+
+    Returns
+    -------
+    codes : ndarray of int
+        Each post's combination, numbered by first appearance.
+    rows : list of ndarray of int32
+        The combinations as columns: the template, then each filler segment in order.
+    layout : tuple of bool
+        For each segment of a text in order, whether it is a piece of the template (given
+        by the template) rather than a filler.
+    sentiment : ndarray of int8
+    arabic_slots : ndarray of bool
+    """
     segments, template, sentiment, arabic_slots = _segments(
         content, style, name_family, phrase_religion, dialect_family)
-    table = _segment_table()
     # The template fixes its pieces, so the pieces need not enter the key.
     fillers = [s for s in segments if s is not None]
-    codes, first = _distinct_rows([template, *fillers], max(len(table), int(template.max(
-        initial=0)) + 1))
+    codes, first = _distinct_rows([template, *fillers], _key_size())
+    rows = [template[first].astype(np.int32), *(f[first] for f in fillers)]
+    return codes, rows, tuple(s is None for s in segments), sentiment, arabic_slots
+
+
+def _key_size() -> int:
+    """A bound on every value of a combination's columns (segment indices and templates)."""
+    return max(len(_segment_table()), _parts().slots.shape[0])
+
+
+def _render_rows(rows: list[np.ndarray], layout: tuple[bool, ...]) -> pa.LargeStringArray:
+    """Join the combinations of :func:`_combinations` into their texts, by Arrow."""
+    template, fillers = rows[0], iter(rows[1:])
     pieces = iter(range(_MAX_SLOTS + 1))
     columns = [_segment_arrow().take(pa.array(
-        _template_piece(template[first], next(pieces)) if segment is None else segment[first]))
-        for segment in segments]
-    text = pc.binary_join_element_wise(*columns, pa.scalar("", type=pa.large_string()))
-    return codes, text, sentiment, arabic_slots
+        _template_piece(template.astype(np.int64), next(pieces)) if is_piece
+        else next(fillers))) for is_piece in layout]
+    return pc.binary_join_element_wise(*columns, pa.scalar("", type=pa.large_string()))
 
 
 @lru_cache(maxsize=1)
@@ -608,10 +649,13 @@ def generate_posts(
                        threat_rate, annotators) for block in _people_blocks(counts)]
     # Column by column, each block's part let go as it is joined.
     columns = {name: _concatenate([part.pop(name) for part in parts]) for name in list(parts[0])
-               if name not in ("codes", "distinct")}
-    codes, distinct = _merge_texts([part.pop("codes") for part in parts],
-                                   [part.pop("distinct") for part in parts])
+               if name not in ("codes", "rows", "layout")}
+    layout = parts[0].pop("layout")
+    codes, rows = _merge_combinations([part.pop("codes") for part in parts],
+                                      [part.pop("rows") for part in parts])
     del parts
+    distinct = _render_rows(rows, layout)
+    del rows
     topic, sentiment, style = columns.pop("topic"), columns.pop("sentiment"), \
         columns.pop("style")
     return pd.DataFrame({
@@ -657,7 +701,8 @@ def _posts_of(people: pd.DataFrame, counts: np.ndarray, seed: int, stream: str,
               threat_share: float, threat_rate: float,
               annotators: tuple[float, float, float]) -> dict[str, object]:
     """The posts of a block of people (each writing ``counts`` posts) as columns, with each
-    post's code into the block's distinct texts (``codes``, ``distinct``)."""
+    post's code into the block's distinct combinations of segments (``codes``, ``rows`` and
+    ``layout`` of :func:`_combinations`)."""
     author = np.repeat(np.arange(len(people)), counts)
     starts = np.cumsum(counts) - counts
     post_index = np.arange(author.size) - np.repeat(starts, counts)
@@ -676,7 +721,7 @@ def _posts_of(people: pd.DataFrame, counts: np.ndarray, seed: int, stream: str,
                                content.religion, 0)
     dialect = authors.dialect_family[author]
     dialect = np.where(noise.uniform("dialect_use") < vocab.DIALECT_MARKER_RATE, dialect, -1)
-    codes, distinct, sentiment, arabic_slots = _render_distinct(
+    codes, rows, layout, sentiment, arabic_slots = _combinations(
         content, style, authors.name_family[author], phrase_religion, dialect)
     markers = identity_markers(style, phrase_religion, dialect, topic, arabic_slots)
     annotator_threat = annotate_threats(
@@ -693,26 +738,26 @@ def _posts_of(people: pd.DataFrame, counts: np.ndarray, seed: int, stream: str,
         "religious_phrase": phrase_religion > 0, "dialect_marker": dialect >= 0, **markers,
         "annotator_threat": annotator_threat,
         "annotator_sentiment": annotator_sentiment.astype(np.int8),
-        "codes": codes, "distinct": distinct,
+        "codes": codes, "rows": rows, "layout": layout,
     }
 
 
-def _merge_texts(codes: list[np.ndarray], distinct: list[pa.LargeStringArray]
-                 ) -> tuple[np.ndarray, pa.LargeStringArray]:
-    """Each post's code into one array of distinct texts, from the blocks' own.
+def _merge_combinations(codes: list[np.ndarray], rows: list[list[np.ndarray]]
+                        ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each post's code into one set of distinct combinations, from the blocks' own.
 
-    The blocks' texts, one after the other, are numbered by first appearance: a text's first
-    appearance among them is its first post's, so the numbering is the one a single block of
-    every post would give.
+    The blocks' combinations, one after the other, are numbered by first appearance: a
+    combination's first appearance among them is its first post's, so the numbering is the
+    one a single block of every post would give, and each text is joined once.
     """
     if len(codes) == 1:
-        return codes[0], distinct[0]
-    # Encoded as one chunked array, the blocks share one dictionary without being copied
-    # into one array first.
-    encoded = pa.chunked_array(distinct).dictionary_encode()
-    merged = np.concatenate([chunk.indices.to_numpy()[code]
-                             for chunk, code in zip(encoded.chunks, codes, strict=True)])
-    return merged, encoded.chunk(0).dictionary
+        return codes[0], rows[0]
+    columns = [np.concatenate([block[j] for block in rows]) for j in range(len(rows[0]))]
+    merged, first = _distinct_rows(columns, _key_size())
+    offsets = np.cumsum([0, *(len(block[0]) for block in rows[:-1])])
+    return (np.concatenate([merged[offset + code]
+                            for offset, code in zip(offsets, codes, strict=True)]),
+            [column[first] for column in columns])
 
 
 def _text_column(codes: np.ndarray, distinct: pa.LargeStringArray, text_dtype: str

@@ -183,6 +183,32 @@ def test_runner_can_skip_attribution(tmp_path):
     assert "computed no knobs-off world" in report
 
 
+def test_worlds_hold_one_copy_of_the_people_at_a_time(tmp_path, monkeypatch):
+    # Each setting of the mechanism knobs makes a copy of the population; the worlds that
+    # share one are decided together, so an earlier copy is let go before the next is made.
+    import gc
+    import weakref
+
+    import experiments.engine.attribution as attribution
+
+    made: list[weakref.ref] = []
+    alive_at_each_call: list[int] = []
+    apply = attribution.apply_mechanisms
+
+    def tracked(*args, **kwargs):
+        gc.collect()
+        alive_at_each_call.append(sum(ref() is not None for ref in made))
+        people = apply(*args, **kwargs)
+        made.append(weakref.ref(people))
+        return people
+
+    monkeypatch.setattr(attribution, "apply_mechanisms", tracked)
+    data = small_data("catch_and_revoke")
+    run_experiment(parse_config(data), Path("catch_and_revoke.toml"), out=tmp_path / "r")
+    assert len(alive_at_each_call) == 3  # two mechanism knobs: three other settings
+    assert alive_at_each_call == [0, 0, 0]
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"attribution.knobs": [{"name": "x", "key": "system.capacityy", "off": 0.1}]},
      r"attribution.knobs\[0\].key: 'system.capacityy' does not exist"),
