@@ -65,6 +65,7 @@ from synthetic.systems.catch_and_revoke import (
     STAGE_TITLES,
     STAGES,
     CatchAndRevokePipeline,
+    PulledPosts,
     ThreatPoints,
     author_runs,
     capacity_is_count,
@@ -287,14 +288,20 @@ class _SharedWorld:
         coverage = self.coverage(settings, held_out)
         watched = hashlib.blake2b(coverage.tobytes()).hexdigest()
         if watched not in self._pulled:
-            self._pulled[watched] = pulled_in(self.author, self.post_uniform, coverage)
+            self._pulled[watched] = PulledPosts.of(
+                len(held_out), self.author, self.post_uniform, coverage, self.text_code) \
+                if self.runs is not None else pulled_in(self.author, self.post_uniform,
+                                                        coverage)
         pulled = self._pulled[watched]
         key = (id(flagged), watched)
         if key not in self._signals:
-            self._signals[key] = person_signals(
-                len(held_out), self.author, pulled, flagged[self.text_code],
-                probability[self.text_code], self.runs)
-        return _pipeline(settings).stages_from_signals(held_out, *self._signals[key]), pulled
+            # Read on the pulled-in posts' texts alone where they are kept together.
+            self._signals[key] = pulled.signals(flagged, probability) \
+                if isinstance(pulled, PulledPosts) else person_signals(
+                    len(held_out), self.author, pulled, flagged[self.text_code],
+                    probability[self.text_code])
+        mask = pulled.mask if isinstance(pulled, PulledPosts) else pulled
+        return _pipeline(settings).stages_from_signals(held_out, *self._signals[key]), mask
 
     def coverage(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
         """Each held-out person's surveillance coverage, raised to ``protest_coverage`` for

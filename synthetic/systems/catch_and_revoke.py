@@ -70,14 +70,12 @@ def pulled_in(post_author: np.ndarray, post_uniform: np.ndarray, coverage: np.nd
 
 
 def person_signals(n: int, post_author: np.ndarray, post_pulled_in: np.ndarray,
-                   post_flagged: np.ndarray, post_threat_probability: np.ndarray,
-                   author_runs: np.ndarray | None = None
+                   post_flagged: np.ndarray, post_threat_probability: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What stages 1 and 2 tell about each of ``n`` people from their posts.
 
-    ``author_runs``, where each author's posts are consecutive (as generated), is the first
-    post of each author's run (:func:`author_runs`): each person's signals are then reduced
-    over their run of posts, without gathering the pulled-in posts first.
+    :class:`PulledPosts` gives the same from each distinct text's outputs, for many
+    classifiers on the posts of one coverage.
 
     Returns
     -------
@@ -88,9 +86,6 @@ def person_signals(n: int, post_author: np.ndarray, post_pulled_in: np.ndarray,
     highest : ndarray of float
         The highest threat probability of a pulled-in post (0 with none).
     """
-    if author_runs is not None and len(author_runs):
-        return _signals_by_run(n, np.asarray(post_author), author_runs, post_pulled_in,
-                               post_flagged, post_threat_probability)
     author = np.asarray(post_author)[post_pulled_in]
     pulled = np.bincount(author, minlength=n)
     flagged = np.bincount(author, weights=np.asarray(post_flagged)[post_pulled_in]
@@ -100,6 +95,66 @@ def person_signals(n: int, post_author: np.ndarray, post_pulled_in: np.ndarray,
     return pulled, flagged, highest
 
 
+@dataclass(frozen=True)
+class PulledPosts:
+    """The posts one coverage pulls in, kept to read many classifiers' outputs on them.
+
+    Attributes
+    ----------
+    mask : ndarray of bool
+        Which posts are pulled in (:func:`pulled_in`).
+    text : ndarray of int
+        The text code of each pulled-in post, in order.
+    count : ndarray of int64
+        Posts pulled in, per person.
+    authors : ndarray of int
+        The people with a post pulled in, in order.
+    runs : ndarray of int
+        The first of each of their pulled-in posts.
+    """
+
+    mask: np.ndarray
+    text: np.ndarray
+    count: np.ndarray
+    authors: np.ndarray
+    runs: np.ndarray
+
+    @classmethod
+    def of(cls, n: int, post_author: np.ndarray, post_uniform: np.ndarray,
+           coverage: np.ndarray, post_text: np.ndarray) -> PulledPosts:
+        """The posts of ``n`` people that ``coverage`` pulls in, where each author's posts
+        are consecutive (as generated) and ``post_text`` codes each post's text.
+
+        Raises
+        ------
+        ValueError
+            Where an author's posts are not consecutive.
+        """
+        mask = pulled_in(post_author, post_uniform, coverage)
+        author = np.asarray(post_author)[mask]
+        runs = author_runs(author)
+        if runs is None and len(author):
+            raise ValueError("each author's posts must be consecutive")
+        runs = np.zeros(0, dtype=np.int64) if runs is None else runs
+        return cls(mask=mask, text=np.asarray(post_text)[mask],
+                   count=np.bincount(author, minlength=n), authors=author[runs], runs=runs)
+
+    def signals(self, text_flagged: np.ndarray, text_probability: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`person_signals` from each distinct text's flag and threat probability:
+        reduced over the pulled-in posts alone."""
+        n = len(self.count)
+        flagged = np.zeros(n, dtype=bool)
+        highest = np.zeros(n)
+        if len(self.runs):
+            flagged[self.authors] = np.logical_or.reduceat(
+                np.asarray(text_flagged, dtype=bool)[self.text], self.runs)
+            # At least 0, the value of a person with no post pulled in, as person_signals.
+            highest[self.authors] = np.maximum(np.maximum.reduceat(
+                np.asarray(text_probability, dtype=np.float64)[self.text], self.runs), 0.0)
+        return self.count, flagged, highest
+
+
 def author_runs(post_author: np.ndarray) -> np.ndarray | None:
     """The first post of each author's run of posts, or None where an author's posts are not
     consecutive."""
@@ -107,26 +162,6 @@ def author_runs(post_author: np.ndarray) -> np.ndarray | None:
     if not len(post_author) or (post_author[1:] < post_author[:-1]).any():
         return None
     return np.flatnonzero(np.concatenate([[True], post_author[1:] != post_author[:-1]]))
-
-
-def _signals_by_run(n: int, post_author: np.ndarray, runs: np.ndarray,
-                    post_pulled_in: np.ndarray, post_flagged: np.ndarray,
-                    post_threat_probability: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`person_signals` as one reduction per author's run of posts."""
-    pulled_in = np.asarray(post_pulled_in, dtype=bool)
-    authors = post_author[runs]
-    pulled = np.zeros(n, dtype=np.int64)
-    flagged = np.zeros(n, dtype=bool)
-    highest = np.zeros(n)
-    pulled[authors] = np.add.reduceat(pulled_in, runs, dtype=np.int64)
-    flagged[authors] = np.logical_or.reduceat(pulled_in & np.asarray(post_flagged, dtype=bool),
-                                              runs)
-    # A post left out counts as 0, the value of a person with no post pulled in (a
-    # probability is at least 0).
-    highest[authors] = np.maximum.reduceat(
-        np.where(pulled_in, np.asarray(post_threat_probability, dtype=np.float64), 0.0), runs)
-    return pulled, flagged, highest
 
 
 def capacity_is_count(capacity: float | int) -> bool:
