@@ -67,9 +67,7 @@ from synthetic.systems.catch_and_revoke import (
     CatchAndRevokePipeline,
     PulledPosts,
     ThreatPoints,
-    author_runs,
     capacity_is_count,
-    person_signals,
     pulled_in,
 )
 
@@ -165,7 +163,6 @@ class _PeopleSide:
     author: np.ndarray
     posted: pd.Categorical
     post_uniform: np.ndarray
-    runs: np.ndarray | None
     keywords: dict = field(default_factory=dict)
     features: dict = field(default_factory=dict)
     pulled: dict = field(default_factory=dict)
@@ -210,8 +207,7 @@ def _people_side(seed: int, people: pd.DataFrame, train: np.ndarray, settings: S
                                          categories=list(SPEECH_GROUPS)),
         post_uniform=PostNoise(
             person_keys(seed, held_out["person_id"].to_numpy(), PULL_STREAM)[author],
-            posts["post_index"].to_numpy()).uniform("pulled_in"),
-        runs=author_runs(author))
+            posts["post_index"].to_numpy()).uniform("pulled_in"))
     # One entry at a time: a run on other people need not keep these posts alive.
     _PEOPLE_SIDES.clear()
     _PEOPLE_SIDES[id(people)] = (key, side)
@@ -237,7 +233,6 @@ class _SharedWorld:
         side = _people_side(self.seed, people, train, settings)
         self.posts, self.text_code, self.texts = side.posts, side.text_code, side.texts
         self.author, self.posted, self.post_uniform = side.author, side.posted, side.post_uniform
-        self.runs = side.runs
         self._scorers: dict[tuple, tuple[BabelXScorer, np.ndarray, np.ndarray]] = {}
         self._learned: dict[tuple, tuple[BabelXScorer, np.ndarray]] = {}
         # Keyword hits, features and pulled-in posts depend on the people's posts alone (the
@@ -245,7 +240,7 @@ class _SharedWorld:
         self._keywords: dict[tuple[str, ...], np.ndarray] = side.keywords
         self._features: dict[int, object] = side.features
         self._signals: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._pulled: dict[str, np.ndarray] = side.pulled
+        self._pulled: dict[str, PulledPosts] = side.pulled
 
     def classifier(self, settings: Settings) -> tuple[BabelXScorer, np.ndarray, np.ndarray]:
         """The classifier of these settings, and the threat probability and flag of each
@@ -288,20 +283,16 @@ class _SharedWorld:
         coverage = self.coverage(settings, held_out)
         watched = hashlib.blake2b(coverage.tobytes()).hexdigest()
         if watched not in self._pulled:
+            # The posts come sorted by author (generate_posts), as PulledPosts reads them.
             self._pulled[watched] = PulledPosts.of(
-                len(held_out), self.author, self.post_uniform, coverage, self.text_code) \
-                if self.runs is not None else pulled_in(self.author, self.post_uniform,
-                                                        coverage)
+                len(held_out), self.author, self.post_uniform, coverage, self.text_code)
         pulled = self._pulled[watched]
         key = (id(flagged), watched)
         if key not in self._signals:
-            # Read on the pulled-in posts' texts alone where they are kept together.
-            self._signals[key] = pulled.signals(flagged, probability) \
-                if isinstance(pulled, PulledPosts) else person_signals(
-                    len(held_out), self.author, pulled, flagged[self.text_code],
-                    probability[self.text_code])
-        mask = pulled.mask if isinstance(pulled, PulledPosts) else pulled
-        return _pipeline(settings).stages_from_signals(held_out, *self._signals[key]), mask
+            # Each distinct text's outputs, read on the pulled-in posts alone.
+            self._signals[key] = pulled.signals(flagged, probability)
+        return (_pipeline(settings).stages_from_signals(held_out, *self._signals[key]),
+                pulled.mask)
 
     def coverage(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
         """Each held-out person's surveillance coverage, raised to ``protest_coverage`` for

@@ -125,13 +125,15 @@ def _text_words(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]] | 
     split; the blocks' distinct words are numbered together, by first appearance.
     """
     starts, codes, distinct = [], [], []
+    words_before = 0  # words of the earlier blocks
     for start in range(0, len(texts), FEATURE_BLOCK):
         words = _space_words(texts.iloc[start:start + FEATURE_BLOCK])
         if words is None:
             return None
         row, code, block_words = words
         starts.append(np.searchsorted(row, np.arange(min(FEATURE_BLOCK, len(texts) - start)))
-                      + sum(len(c) for c in codes))
+                      + words_before)
+        words_before += len(code)
         codes.append(code)
         distinct.append(pa.array(block_words, type=pa.large_string()))
     if not codes:
