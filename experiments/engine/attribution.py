@@ -77,6 +77,12 @@ def world_config(config: ExperimentConfig, knobs: list[AttributionKnob], world: 
     return ExperimentConfig.model_validate(data)
 
 
+def world_configs(config: ExperimentConfig) -> list[ExperimentConfig]:
+    """The configs of the worlds :func:`attribute_run` decides, in its order of worlds."""
+    knobs = list(config.attribution.knobs)
+    return [world_config(config, knobs, int(world)) for world in _worlds(config)[0]]
+
+
 def default_decider(adapter: ModuleType, train: np.ndarray, columns: list[str]) -> WorldDecider:
     """A world's decisions by the adapter's full ``run`` (for adapters with no cheaper path)."""
 

@@ -54,7 +54,13 @@ from experiments.reports.compare import DECISIONS_FILE, DECISIONS_ROW_ID
 from experiments.reports.headlines import headlines
 from experiments.reports.run import build_report, names_of, write_figures
 from experiments.systems.composition import focus_adjusted
-from experiments.systems.contract import PooledTables, SystemRun, decisions_only
+from experiments.systems.contract import (
+    PooledTables,
+    RunPlan,
+    SystemRun,
+    decisions_only,
+    planned,
+)
 from experiments.writing.claims import Ledger
 from experiments.writing.names import with_name_columns
 from synthetic.population import PopulationInputError, generate
@@ -316,50 +322,59 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
             + ", ".join(c for c in people.columns if not c.startswith("recorded_"))
         )
     train = train_split(len(people), config.split.train_fraction, seed)
-
-    say(f"training and running the {config.experiment.system} system")
-    system_run = _run_system(config, people, train, columns)
-    decisions = system_run.decided.table
-    lap("system")
-
-    say("auditing by the true and by the recorded outcome")
-    views = {view: _audit_view(config, decisions, column, system_run.decided.cluster)
-             for view, column in VIEWS.items()}
-
-    flips = _counterfactual_flips(config, population, system_run, decisions, say, train)
-    adjusted = focus_adjusted(config, decisions, system_run.decided.cluster)
-    lap("audit")
-
     attribute = bool(attribution and config.attribution is not None
                      and config.attribution.enabled and config.attribution.knobs)
-    # On a cluster the replicates start first, so that the workers take them up while the
-    # run's own worlds are sent after them.
-    pending = (_submit_replicates(pool, config, population, train, columns, attribute, say)
-               if pool is not None and config.experiment.replicates > 1 else None)
-    if attribute:
-        world_pool = pool if pool is not None and pool.takes_worlds else None
-        system_run.findings.attribution = _attribute(config, people, train, columns,
-                                                     system_run, views, say, world_pool)
-        system_run.decided.extra_tables["attribution"] = system_run.findings.attribution.table
-    lap("worlds")
+    # What this process will compute, so that a system can start work for it ahead.
+    worlds: tuple[ExperimentConfig, ...] = ()
+    if attribute and (pool is None or not pool.takes_worlds):
+        from experiments.engine.attribution import world_configs
 
-    replicates = pd.DataFrame()
-    if config.experiment.replicates > 1:
-        views, adjusted, replicates = _replicate(config, population, train, columns,
-                                                 system_run, views, adjusted, attribute, say,
-                                                 pending)
-    lap("replicates")
+        worlds = tuple(world_configs(config))
+    plan = RunPlan(replicates=tuple(replicate_configs(config) if pool is None else [config]),
+                   worlds=worlds)
+    with planned(plan):
+        say(f"training and running the {config.experiment.system} system")
+        system_run = _run_system(config, people, train, columns)
+        decisions = system_run.decided.table
+        lap("system")
 
-    remedies = None
-    if config.remedies.apply:
-        from experiments.engine.attribution import audit_references
-        from experiments.engine.remedies import run_remedies
+        say("auditing by the true and by the recorded outcome")
+        views = {view: _audit_view(config, decisions, column, system_run.decided.cluster)
+                 for view, column in VIEWS.items()}
 
-        remedies = run_remedies(config, system_adapter(config.experiment.system), people, train,
-                                columns, system_run, audit_references(views["true"]),
-                                time.perf_counter() - started, say)
-        system_run.decided.extra_tables["remedies"] = remedies.table
-    lap("remedies")
+        flips = _counterfactual_flips(config, population, system_run, decisions, say, train)
+        adjusted = focus_adjusted(config, decisions, system_run.decided.cluster)
+        lap("audit")
+
+        # On a cluster the replicates start first, so that the workers take them up while the
+        # run's own worlds are sent after them.
+        pending = (_submit_replicates(pool, config, population, train, columns, attribute, say)
+                   if pool is not None and config.experiment.replicates > 1 else None)
+        if attribute:
+            world_pool = pool if pool is not None and pool.takes_worlds else None
+            system_run.findings.attribution = _attribute(config, people, train, columns,
+                                                         system_run, views, say, world_pool)
+            system_run.decided.extra_tables["attribution"] = \
+                system_run.findings.attribution.table
+        lap("worlds")
+
+        replicates = pd.DataFrame()
+        if config.experiment.replicates > 1:
+            views, adjusted, replicates = _replicate(config, population, train, columns,
+                                                     system_run, views, adjusted, attribute, say,
+                                                     pending)
+        lap("replicates")
+
+        remedies = None
+        if config.remedies.apply:
+            from experiments.engine.attribution import audit_references
+            from experiments.engine.remedies import run_remedies
+
+            remedies = run_remedies(config, system_adapter(config.experiment.system), people,
+                                    train, columns, system_run, audit_references(views["true"]),
+                                    time.perf_counter() - started, say)
+            system_run.decided.extra_tables["remedies"] = remedies.table
+        lap("remedies")
 
     facts = {
         **system_run.decided.details,

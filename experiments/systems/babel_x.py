@@ -31,10 +31,12 @@ from experiments.systems.contract import (
     SystemRun,
     Wording,
     own_findings,
+    run_plan,
 )
 from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table
 from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle
 from synthetic.systems.babel_x import (
+    FIT_THREAD,
     LEXICONS,
     BabelXScorer,
     persistent_search,
@@ -57,7 +59,7 @@ VIEW_COLUMNS = {"true intent": "true_threat", "annotator labels": "annotator_thr
 HELD_OUT_POSTS = RecentResults(max_entries=8)
 #: The annotated training corpora by the same: worlds that switch only the lexicon, which no
 #: corpus reads, share one.
-CORPORA = RecentResults(max_entries=8)
+CORPORA = RecentResults(max_entries=16)
 
 
 class LexiconSettings(Strict):
@@ -138,6 +140,17 @@ def run(
     settings = config.system_settings()
     seed = config.experiment.seed
     corpus_seed = system_seed(config)
+    plan = run_plan()
+    if plan is not None and own_findings():
+        # Every fit the run will ask for on these people starts on the fitting thread, in
+        # the order they will be needed; this one is fitted here meanwhile.
+        plan.on_finish(FIT_THREAD.cancel_queued)
+        same_people = _fits_of([settings, *(w.system_settings() for w in plan.worlds
+                                            if w.mechanisms == config.mechanisms)])
+        for replicate in plan.replicates:
+            for wanted in same_people:
+                if not (replicate is plan.replicates[0] and _fit_of(wanted) == _fit_of(settings)):
+                    fit_ahead(wanted, people.loc[train], system_seed(replicate))
     system, corpus, held_out, posts, searched = search_people(settings, people, train, seed,
                                                               corpus_seed)
     training_people = people.loc[train]
@@ -159,6 +172,14 @@ def run(
         world_settings = world.system_settings()
         if world_people is people and world_settings == settings:
             return {"decision": decisions["decision"].to_numpy(dtype=bool)}
+        plan = run_plan()
+        if world_people is not people and plan is not None:
+            # The other worlds on these people start their fits ahead, before the fits
+            # queued for later replicates; this world's is fitted here meanwhile.
+            for other in _fits_of([o.system_settings() for o in plan.worlds
+                                   if o.mechanisms == world.mechanisms]):
+                if _fit_of(other) != _fit_of(world_settings):
+                    fit_ahead(other, world_people.loc[train], corpus_seed, urgent=True)
         found = search_people(world_settings, world_people, train, seed, corpus_seed)[4]
         return {"decision": found["flagged"].to_numpy(dtype=bool)}
 
@@ -222,6 +243,49 @@ def run(
     )
 
 
+def _scorer(settings: Settings, corpus_seed: int) -> BabelXScorer:
+    """The (unfitted) scorer of ``settings``, whose fitting ``corpus_seed`` draws."""
+    return BabelXScorer(
+        keywords=settings.lexicon_words, threshold=settings.threshold,
+        flag_rule=settings.flag_rule, n_features=settings.n_features, n_jobs=settings.n_jobs,
+        random_state=corpus_seed,
+    )
+
+
+def _annotation(settings: Settings) -> dict[str, float]:
+    """The annotators' settings, as :func:`synthetic.posts.generate_posts` takes them."""
+    return dict(annotator_bias=settings.annotator_bias,
+                annotator_noise=settings.annotator_noise,
+                annotator_miss_rate=settings.annotator_miss_rate,
+                threat_share=settings.threat_share)
+
+
+def _fit_of(settings: Settings) -> tuple:
+    """What of ``settings`` the annotated corpus and the fitted models depend on (the lexicon,
+    threshold and flag rule do not enter them)."""
+    return (sorted(_annotation(settings).items()), settings.training_posts,
+            settings.training_threat_rate, settings.n_features)
+
+
+def _fits_of(settings: list[Settings]) -> list[Settings]:
+    """``settings`` with one of each distinct fit (:func:`_fit_of`), in their order."""
+    distinct = {}
+    for each in settings:
+        distinct.setdefault(repr(_fit_of(each)), each)
+    return list(distinct.values())
+
+
+def fit_ahead(settings: Settings, training_people: pd.DataFrame, corpus_seed: int,
+              urgent: bool = False) -> None:
+    """Draw the annotated corpus that :func:`search_people` will fit with ``settings`` and
+    ``corpus_seed`` here, and start its fit on the fitting thread
+    (:meth:`BabelXScorer.fit_ahead`): the models are the same, fitted on the second core."""
+    corpus = annotated_corpus(training_people, corpus_seed, settings, _annotation(settings))
+    _scorer(settings, corpus_seed).fit_ahead(corpus["text"],
+                                             corpus["annotator_threat"].to_numpy(),
+                                             urgent=urgent)
+
+
 def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, seed: int,
                   corpus_seed: int | None = None
                   ) -> tuple[BabelXScorer, pd.DataFrame, pd.DataFrame, pd.DataFrame,
@@ -234,15 +298,8 @@ def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, s
     annotated training corpus and the scorer's fitting, the system's own randomness that
     replicates redraw."""
     corpus_seed = seed if corpus_seed is None else corpus_seed
-    system = BabelXScorer(
-        keywords=settings.lexicon_words, threshold=settings.threshold,
-        flag_rule=settings.flag_rule, n_features=settings.n_features, n_jobs=settings.n_jobs,
-        random_state=corpus_seed,
-    )
-    annotation = dict(annotator_bias=settings.annotator_bias,
-                      annotator_noise=settings.annotator_noise,
-                      annotator_miss_rate=settings.annotator_miss_rate,
-                      threat_share=settings.threat_share)
+    system = _scorer(settings, corpus_seed)
+    annotation = _annotation(settings)
     corpus = annotated_corpus(people.loc[train], corpus_seed, settings, annotation)
     # The threat model alone: a flag comes from it and the keywords, and no table or sentence
     # of the run reads a post's sentiment, so a sentiment model would be fitted for nothing.

@@ -52,6 +52,52 @@ def decisions_only() -> Iterator[None]:
 
 
 @dataclass
+class RunPlan:
+    """What this process will compute of a run, known before its first system run: an
+    adapter may start work ahead (fits on another thread) for what it will be asked.
+
+    Attributes
+    ----------
+    replicates : tuple of ExperimentConfig
+        Every replicate this process will run, the run itself first.
+    worlds : tuple of ExperimentConfig
+        The attribution worlds each replicate decides here (as configured for the first
+        replicate; a further replicate's worlds differ only in its system seed); empty
+        without attribution or when a cluster decides them.
+    """
+
+    replicates: tuple[ExperimentConfig, ...]
+    worlds: tuple[ExperimentConfig, ...] = ()
+    _finishers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def on_finish(self, finisher: Callable[[], None]) -> None:
+        """Call ``finisher`` when the run is done, or stops on an error (to drop work
+        started ahead that nothing will take)."""
+        self._finishers.append(finisher)
+
+
+_PLAN: contextvars.ContextVar[RunPlan | None] = contextvars.ContextVar("run_plan",
+                                                                       default=None)
+
+
+def run_plan() -> RunPlan | None:
+    """The plan of the run being computed (:class:`RunPlan`), None outside one."""
+    return _PLAN.get()
+
+
+@contextlib.contextmanager
+def planned(plan: RunPlan) -> Iterator[RunPlan]:
+    """While the block runs, :func:`run_plan` is ``plan``; its finishers run at the end."""
+    token = _PLAN.set(plan)
+    try:
+        yield plan
+    finally:
+        _PLAN.reset(token)
+        for finisher in plan._finishers:
+            finisher()
+
+
+@dataclass
 class Decisions:
     """What a system decided on the held-out people.
 

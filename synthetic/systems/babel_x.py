@@ -26,13 +26,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from joblib import Parallel, delayed
 from scipy import sparse
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
+from synthetic.systems.ahead import Pending, WorkAhead
 from synthetic.systems.base import read_card
 from synthetic.systems.memo import RecentResults, content_key
 
@@ -40,7 +41,11 @@ from synthetic.systems.memo import RecentResults, content_key
 #: one replicate): attribution worlds and replicates featurise the same posts and fit the same
 #: corpus again where a knob leaves them unchanged.
 FEATURES = RecentResults(max_entries=16)
-FITS = RecentResults(max_entries=8)
+FITS = RecentResults(max_entries=24)
+#: The thread that fits the models asked for ahead (:meth:`BabelXScorer.fit_ahead`).
+#: Stochastic gradient descent runs outside Python's global lock, so a fit there takes the
+#: second core while this thread goes on.
+FIT_THREAD = WorkAhead("babel-x fits")
 #: Keyword hits of recent texts, by the texts and the lexicon (read-only arrays).
 KEYWORD_HITS = RecentResults(max_entries=16)
 #: The words of recent texts (:func:`_text_words`), by the texts: worlds that switch the
@@ -347,23 +352,71 @@ class BabelXScorer(BaseEstimator):
         if labels.all() or not labels.any():
             raise ValueError("the threat labels have one class only; annotate more posts")
         texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
-        features = self.featurise(texts)
         sentiments = (None if sentiment_labels is None
                       else np.asarray(sentiment_labels, dtype=str))
-        # The keywords, threshold and flag rule do not enter the models: a world that changes
-        # only those reuses the models fitted on the same corpus, labels and seed.
-        key = content_key("fit", self.n_features, self.alpha, self.class_weight,
-                          self.random_state, texts, labels,
-                          None if sentiments is None else pd.Series(sentiments))
-        if isinstance(self.random_state, int | np.integer):
-            self.threat_model_, self.sentiment_model_ = FITS.get(
-                key, lambda: self._fit_models(features, labels, sentiments))
-        else:  # a fit drawn afresh (None) or from a shared generator is never reused
-            self.threat_model_, self.sentiment_model_ = self._fit_models(features, labels,
-                                                                         sentiments)
-        self.training_posts_ = int(features.shape[0])
+
+        def fit_here() -> tuple[SGDClassifier, SGDClassifier | None]:
+            return self._fit_models(self.featurise(texts), labels, sentiments)
+
+        key = self._fit_key(texts, labels, sentiments)
+        if key is None:  # a fit drawn afresh (None) or from a shared generator is never reused
+            self.threat_model_, self.sentiment_model_ = fit_here()
+        else:
+            models = FITS.get(key, fit_here)
+            if isinstance(models, Pending):  # asked for ahead (fit_ahead)
+                try:
+                    models = models.take()
+                except BaseException:
+                    FITS.discard(key)
+                    raise
+                FITS.put(key, models)
+            self.threat_model_, self.sentiment_model_ = models
+        self.training_posts_ = int(len(texts))
         self.training_threat_share_ = float(labels.mean())
         return self
+
+    def fit_ahead(self, texts: Sequence[str] | pd.Series, threat_labels: np.ndarray,
+                  sentiment_labels: np.ndarray | None = None, *, urgent: bool = False) -> None:
+        """Start, on a background thread, the fit that :meth:`fit` with these arguments will
+        need; :meth:`fit` then takes its models (or fits at once if the thread has not begun).
+
+        The models are the same wherever they are fitted. Nothing is started when ``fit``
+        would not reuse a fit (``random_state`` not an integer), when the fit is already kept
+        or asked for, or when the labels have one class (``fit`` says so itself).
+
+        Parameters
+        ----------
+        texts, threat_labels, sentiment_labels
+            As for :meth:`fit`.
+        urgent : bool
+            Put the fit before the fits already waiting on the thread.
+        """
+        labels = np.asarray(threat_labels, dtype=bool)
+        if labels.all() or not labels.any():
+            return
+        texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+        sentiments = (None if sentiment_labels is None
+                      else np.asarray(sentiment_labels, dtype=str))
+        key = self._fit_key(texts, labels, sentiments)
+        if key is None or FITS.peek(key) is not None:
+            return
+        # A copy of the parameters, and features made without the shared cache: the thread
+        # touches nothing this one uses.
+        scorer = clone(self)
+        FITS.put(key, FIT_THREAD.submit(
+            lambda: scorer._fit_models(hashed_features(texts, scorer.n_features), labels,
+                                       sentiments), urgent=urgent))
+
+    def _fit_key(self, texts: pd.Series, labels: np.ndarray,
+                 sentiments: np.ndarray | None) -> bytes | None:
+        """The digest a fit is kept under, None for a fit that is never reused."""
+        if not isinstance(self.random_state, int | np.integer):
+            return None
+        # The keywords, threshold and flag rule do not enter the models: a world that changes
+        # only those reuses the models fitted on the same corpus, labels and seed.
+        return content_key("fit", self.n_features, self.alpha, self.class_weight,
+                           self.random_state, texts, labels,
+                           None if sentiments is None else pd.Series(sentiments))
 
     def _fit_models(self, features: sparse.csr_matrix, labels: np.ndarray,
                     sentiments: np.ndarray | None) -> tuple[SGDClassifier, SGDClassifier | None]:

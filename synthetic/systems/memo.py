@@ -10,6 +10,7 @@ being computed again. The result is the same object each time, so callers must n
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,6 +20,40 @@ import pandas as pd
 import pyarrow as pa
 
 T = TypeVar("T")
+
+#: Arrow buffers at least this large are digested once and their digest kept (see
+#: :func:`_buffer_digest`), up to :data:`KEPT_BUFFER_BYTES` of them.
+DIGEST_KEPT_FROM = 1 << 20
+KEPT_BUFFER_BYTES = 192 << 20
+_BUFFER_DIGESTS: OrderedDict[tuple[int, int], tuple[pa.Buffer, bytes]] = OrderedDict()
+_BUFFER_LOCK = threading.Lock()
+
+
+def _buffer_digest(buffer: pa.Buffer) -> bytes | pa.Buffer:
+    """What :func:`content_key` hashes for an Arrow buffer: a large one's own digest, kept by
+    its address and size; a small one itself.
+
+    The same texts are looked up again and again in a run (every world and replicate scores
+    the same posts), and hashing them is most of a lookup. Arrow-backed columns are never
+    written in place (pandas replaces their arrays), and a kept entry holds its buffer, so
+    the memory at that address cannot be freed and reused for other content while it is kept.
+    """
+    if buffer.size < DIGEST_KEPT_FROM:
+        return buffer
+    key = (buffer.address, buffer.size)
+    with _BUFFER_LOCK:
+        kept = _BUFFER_DIGESTS.get(key)
+        if kept is not None:
+            _BUFFER_DIGESTS.move_to_end(key)
+            return kept[1]
+    digest = hashlib.sha256(buffer).digest()
+    with _BUFFER_LOCK:
+        _BUFFER_DIGESTS[key] = (buffer, digest)
+        held = sum(b.size for b, _ in _BUFFER_DIGESTS.values())
+        while held > KEPT_BUFFER_BYTES and len(_BUFFER_DIGESTS) > 1:
+            oldest, _ = _BUFFER_DIGESTS.popitem(last=False)[1]
+            held -= oldest.size
+    return digest
 
 
 def content_key(*parts: Any) -> bytes:
@@ -54,7 +89,7 @@ def content_key(*parts: Any) -> bytes:
                 held = [chunk, chunk.dictionary] if pa.types.is_dictionary(chunk.type) \
                     else [chunk]
                 for buffer in (b for array in held for b in array.buffers()):
-                    digest.update(b"|" if buffer is None else buffer)
+                    digest.update(b"|" if buffer is None else _buffer_digest(buffer))
         elif isinstance(part, pd.Series) and isinstance(part.dtype, pd.CategoricalDtype):
             # Categories (few) by their content, each row by its code: no hash per row.
             digest.update(b"categorical" + content_key(
@@ -98,6 +133,21 @@ class RecentResults:
         while len(self._results) > self.max_entries:
             self._results.popitem(last=False)
         return result
+
+    def put(self, key: bytes, value: Any) -> None:
+        """Keep ``value`` under ``key``, replacing what was kept there."""
+        self._results[key] = value
+        self._results.move_to_end(key)
+        while len(self._results) > self.max_entries:
+            self._results.popitem(last=False)
+
+    def peek(self, key: bytes) -> Any:
+        """What is kept under ``key`` (None if nothing), leaving the order of use alone."""
+        return self._results.get(key)
+
+    def discard(self, key: bytes) -> None:
+        """Forget what is kept under ``key``, if anything."""
+        self._results.pop(key, None)
 
     def clear(self) -> None:
         """Forget every result."""

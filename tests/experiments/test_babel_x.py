@@ -209,3 +209,36 @@ def test_small_fnr_cells_are_withheld_not_undefined_and_the_records_fnr_is_shown
         assert "undefined for every group" not in report
     if not undefined_everywhere(recorded, grouping, "fnr"):
         assert "FNR (recorded outcome)" in report
+
+
+def test_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
+    """The run's fits (per replicate and per annotator setting of the worlds) go to the
+    fitting thread ahead of need; the tables are those of fitting each one when asked."""
+    from synthetic.systems import babel_x as system
+    from synthetic.systems.ahead import WorkAhead
+
+    data = babel_x_data(**{"experiment.replicates": 2, "population.size": 8_000,
+                           "system.training_posts": 8_000, "system.counterfactual_posts": 500,
+                           "audit.n_boot": 50})
+    config = parse_config(data)
+    asked = []
+    thread = WorkAhead("test fits")
+    submit = thread.submit
+    monkeypatch.setattr(thread, "submit", lambda work, urgent=False: asked.append(urgent)
+                        or submit(work, urgent=urgent))
+    monkeypatch.setattr(system, "FIT_THREAD", thread)
+    monkeypatch.setattr(adapter, "FIT_THREAD", thread)
+    system.FITS.clear()
+    ahead = run(config, Path("babel_x.toml"), out=tmp_path / "ahead").directory
+    # Replicate 1's other annotator setting, then replicate 2's two on the configured people;
+    # on each replicate's people without surveillance, the second setting, urgently.
+    assert asked.count(False) == 3 and asked.count(True) == 2
+    system.FITS.clear()
+    monkeypatch.setattr(adapter, "run_plan", lambda: None)
+    here = run(config, Path("babel_x.toml"), out=tmp_path / "here").directory
+    assert len(asked) == 5  # nothing asked for ahead without a plan
+    tables = sorted(p.name for p in ahead.iterdir() if p.suffix in (".csv", ".json"))
+    assert "attribution.csv" in tables and "replicates.csv" in tables
+    for table in tables:
+        if table != "manifest.json":
+            assert (ahead / table).read_bytes() == (here / table).read_bytes(), table

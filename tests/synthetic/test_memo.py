@@ -74,3 +74,38 @@ def test_arrow_dictionary_columns_are_read_with_their_values():
     # The same codes over other values never meet.
     assert content_key(encoded(["a", "b", "a"])) == content_key(encoded(["a", "b", "a"]))
     assert content_key(encoded(["a", "b", "a"])) != content_key(encoded(["x", "y", "x"]))
+
+
+def test_large_arrow_texts_are_digested_once_and_read_by_content(monkeypatch):
+    import hashlib
+
+    from synthetic.systems import memo
+
+    monkeypatch.setattr(memo, "DIGEST_KEPT_FROM", 64)
+    texts = pd.Series([f"post number {i}" for i in range(200)])
+    hashed = []
+    real_sha256 = hashlib.sha256
+    monkeypatch.setattr(memo.hashlib, "sha256",
+                        lambda *data: hashed.append(len(data)) or real_sha256(*data))
+    first = content_key(texts)
+    digested = sum(hashed)  # the large buffers, each digested on its own
+    assert digested >= 1
+    assert content_key(texts) == first
+    assert sum(hashed) == digested  # the second time from the kept digests
+    # Equal content in other buffers gives the same key, other content another.
+    assert content_key(texts.copy(deep=True)) == first
+    changed = texts.copy()
+    changed.iloc[100] = "post number 1OO"
+    assert content_key(changed) != first
+
+
+def test_kept_digests_hold_no_more_than_their_budget(monkeypatch):
+    from synthetic.systems import memo
+
+    monkeypatch.setattr(memo, "DIGEST_KEPT_FROM", 64)
+    monkeypatch.setattr(memo, "KEPT_BUFFER_BYTES", 4_096)
+    monkeypatch.setattr(memo, "_BUFFER_DIGESTS", type(memo._BUFFER_DIGESTS)())
+    for n in range(20):
+        content_key(pd.Series([f"text {n} {i}" for i in range(100)]))
+    kept = memo._BUFFER_DIGESTS.values()
+    assert 0 < len(kept) and sum(buffer.size for buffer, _ in kept) <= 4_096

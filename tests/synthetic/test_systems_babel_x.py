@@ -198,3 +198,30 @@ def test_a_fit_drawn_from_a_shared_generator_is_never_reused(fitted):
     first = BabelXScorer(random_state=rng).fit(*args)
     second = BabelXScorer(random_state=rng).fit(*args)
     assert first.threat_model_ is not second.threat_model_
+
+
+def test_a_fit_asked_for_ahead_is_taken_by_fit_and_equals_a_fit_here(fitted, held_out):
+    from synthetic.systems.ahead import Pending
+    from synthetic.systems.babel_x import FEATURES, FITS
+
+    _, corpus = fitted[3.0]
+    args = (corpus["text"], corpus["annotator_threat"].to_numpy())
+    FEATURES.clear()
+    FITS.clear()
+    here = BabelXScorer(random_state=11).fit(*args)
+    FITS.clear()
+    ahead = BabelXScorer(random_state=11)
+    ahead.fit_ahead(*args)
+    key = ahead._fit_key(args[0], args[1], None)
+    assert isinstance(FITS.peek(key), Pending)
+    ahead.fit(*args)
+    assert not isinstance(FITS.peek(key), Pending)  # the models are kept in its place
+    np.testing.assert_array_equal(ahead.threat_model_.coef_, here.threat_model_.coef_)
+    texts = held_out["text"].head(2_000)
+    pd.testing.assert_frame_equal(ahead.score_posts(texts), here.score_posts(texts))
+    assert BabelXScorer(random_state=11).fit(*args).threat_model_ is ahead.threat_model_
+    # Nothing is asked for where fit would not reuse it, or would refuse the labels.
+    FITS.clear()
+    BabelXScorer(random_state=np.random.RandomState(0)).fit_ahead(*args)
+    BabelXScorer(random_state=11).fit_ahead(args[0], np.zeros(len(args[1]), dtype=bool))
+    assert not FITS._results

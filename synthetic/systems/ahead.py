@@ -1,0 +1,123 @@
+"""Work asked for before it is needed, done on one background thread.
+
+A run knows early which models it will fit: one per replicate's training corpus and per
+setting of the attribution's worlds. A fit that runs outside Python's global lock (scikit-learn's
+stochastic gradient descent does) can then take the second core while this thread goes on
+generating, scoring and auditing. The work is a pure function of its inputs, so where it runs
+never changes a result; whoever needs a result first and finds its work not yet started does
+it at once instead of waiting behind other queued work.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Callable
+from typing import Any
+
+#: States of a :class:`Pending`.
+_QUEUED, _RUNNING, _DONE, _TAKEN_OVER = "queued", "running", "done", "taken over"
+
+
+class Pending:
+    """A piece of work queued on a :class:`WorkAhead` thread, and later its result."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._work = work
+        self._state = _QUEUED
+        self._finished = threading.Event()
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def _claim(self, state: str) -> bool:
+        """Move from queued to ``state``; False when the work was already claimed."""
+        with self._lock:
+            if self._state != _QUEUED:
+                return False
+            self._state = state
+            return True
+
+    def _run(self) -> None:
+        if not self._claim(_RUNNING):
+            return
+        try:
+            self._result = self._work()
+        except BaseException as error:  # handed to whoever takes the result
+            self._error = error
+        finally:
+            self._work = None  # its inputs go once it has run
+            self._state = _DONE
+            self._finished.set()
+
+    @property
+    def started(self) -> bool:
+        """Whether the background thread has begun (or finished) the work."""
+        return self._state in (_RUNNING, _DONE)
+
+    def take(self) -> Any:
+        """The work's result: computed here if the thread has not begun it (it is queued, or
+        was dropped from the queue), else awaited. Taken once.
+
+        Raises whatever the work raised.
+        """
+        work = self._work
+        if self._claim(_TAKEN_OVER):
+            self._work = None
+            return work()
+        if self._state == _TAKEN_OVER:
+            raise RuntimeError("this work was taken already")
+        self._finished.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class WorkAhead:
+    """One daemon thread running queued work, urgent work first.
+
+    The thread is started on the first submission. It is a daemon: work still queued when
+    the interpreter exits is never done, and :meth:`cancel_queued` drops it earlier.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: collections.deque[Pending] = collections.deque()
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, work: Callable[[], Any], *, urgent: bool = False) -> Pending:
+        """Queue ``work`` (a function of no arguments); urgent work goes to the front.
+
+        Returns
+        -------
+        Pending
+            Its handle: :meth:`Pending.take` gives the result.
+        """
+        pending = Pending(work)
+        with self._ready:
+            if urgent:
+                self._queue.appendleft(pending)
+            else:
+                self._queue.append(pending)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+                self._thread.start()
+            self._ready.notify()
+        return pending
+
+    def cancel_queued(self) -> int:
+        """Take every piece of work not yet started off the queue; how many. Such work is
+        done by whoever takes its result, if anyone does."""
+        with self._ready:
+            dropped = len(self._queue)
+            self._queue.clear()
+        return dropped
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue:
+                    self._ready.wait()
+                pending = self._queue.popleft()
+            pending._run()

@@ -1,0 +1,73 @@
+"""Work asked for ahead on a background thread: the same result wherever it runs, the
+taker does queued work itself, errors reach the taker, urgent work goes first."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from synthetic.systems.ahead import WorkAhead
+
+
+def test_work_gives_its_result_to_the_taker():
+    thread = WorkAhead("test")
+    pending = thread.submit(lambda: sum(range(1_000)))
+    assert pending.take() == 499_500
+    with pytest.raises(RuntimeError, match="taken already"):
+        pending.take()
+
+
+def test_queued_work_is_done_by_the_taker_and_never_twice():
+    thread = WorkAhead("test")
+    gate, calls = threading.Event(), []
+    blocker = thread.submit(gate.wait)  # holds the thread
+    queued = thread.submit(lambda: calls.append(threading.current_thread().name) or "done")
+    assert queued.take() == "done"  # not started on the thread: done here, at once
+    assert calls == [threading.current_thread().name]
+    gate.set()
+    assert blocker.take() is True
+    # The thread reaches the queued work later and leaves it alone.
+    assert thread.submit(lambda: None).take() is None
+    assert calls == [threading.current_thread().name]
+
+
+def test_an_error_of_the_work_reaches_the_taker():
+    thread = WorkAhead("test")
+
+    def fails() -> None:
+        raise ValueError("the threat labels have one class only")
+
+    pending = thread.submit(fails)
+    with pytest.raises(ValueError, match="one class only"):
+        pending.take()
+
+
+def _blocked(thread: WorkAhead) -> threading.Event:
+    """Hold ``thread`` on a piece of work until the returned event is set."""
+    started, gate = threading.Event(), threading.Event()
+    thread.submit(lambda: started.set() or gate.wait())
+    started.wait()
+    return gate
+
+
+def test_urgent_work_goes_before_queued_work():
+    thread = WorkAhead("test")
+    gate, order = _blocked(thread), []
+    finished = threading.Event()
+    thread.submit(lambda: order.append("later"))
+    thread.submit(finished.set)
+    thread.submit(lambda: order.append("urgent"), urgent=True)
+    gate.set()
+    assert finished.wait(timeout=30)  # the thread ran everything, in its own order
+    assert order == ["urgent", "later"]
+
+
+def test_work_dropped_from_the_queue_falls_to_the_taker():
+    thread = WorkAhead("test")
+    gate = _blocked(thread)
+    dropped = [thread.submit(lambda i=i: i) for i in range(3)]
+    assert thread.cancel_queued() == 3
+    gate.set()
+    assert [d.take() for d in dropped] == [0, 1, 2]
+    assert not any(d.started for d in dropped)  # the thread never ran them
