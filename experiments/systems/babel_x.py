@@ -143,14 +143,13 @@ def run(
     plan = run_plan()
     if plan is not None and own_findings():
         # Every fit the run will ask for on these people starts on the fitting thread, in
-        # the order they will be needed; this one is fitted here meanwhile.
+        # the order they will be needed, while this thread draws and scores the posts.
         plan.on_finish(FIT_THREAD.cancel_queued)
         same_people = _fits_of([settings, *(w.system_settings() for w in plan.worlds
                                             if w.mechanisms == config.mechanisms)])
         for replicate in plan.replicates:
             for wanted in same_people:
-                if not (replicate is plan.replicates[0] and _fit_of(wanted) == _fit_of(settings)):
-                    fit_ahead(wanted, people.loc[train], system_seed(replicate))
+                fit_ahead(wanted, people.loc[train], system_seed(replicate))
     system, corpus, held_out, posts, searched = search_people(settings, people, train, seed,
                                                               corpus_seed)
     training_people = people.loc[train]
@@ -174,12 +173,12 @@ def run(
             return {"decision": decisions["decision"].to_numpy(dtype=bool)}
         plan = run_plan()
         if world_people is not people and plan is not None:
-            # The other worlds on these people start their fits ahead, before the fits
-            # queued for later replicates; this world's is fitted here meanwhile.
-            for other in _fits_of([o.system_settings() for o in plan.worlds
-                                   if o.mechanisms == world.mechanisms]):
-                if _fit_of(other) != _fit_of(world_settings):
-                    fit_ahead(other, world_people.loc[train], corpus_seed, urgent=True)
+            # The worlds on these people start their fits ahead, this world's first and
+            # before the fits queued for later replicates.
+            fits = _fits_of([world_settings, *(o.system_settings() for o in plan.worlds
+                                               if o.mechanisms == world.mechanisms)])
+            for other in reversed(fits):  # each goes to the front of the queue
+                fit_ahead(other, world_people.loc[train], corpus_seed, urgent=True)
         found = search_people(world_settings, world_people, train, seed, corpus_seed)[4]
         return {"decision": found["flagged"].to_numpy(dtype=bool)}
 
@@ -300,16 +299,17 @@ def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, s
     corpus_seed = seed if corpus_seed is None else corpus_seed
     system = _scorer(settings, corpus_seed)
     annotation = _annotation(settings)
-    corpus = annotated_corpus(people.loc[train], corpus_seed, settings, annotation)
-    # The threat model alone: a flag comes from it and the keywords, and no table or sentence
-    # of the run reads a post's sentiment, so a sentiment model would be fitted for nothing.
-    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
-
+    # The posts first: a fit asked for ahead goes on meanwhile.
     held_out = people.loc[~train].reset_index(drop=True)
     key = content_key("held-out posts", seed, settings.months, sorted(annotation.items()),
                       list(held_out.columns), *(held_out[c] for c in held_out.columns))
     posts = HELD_OUT_POSTS.get(key, lambda: generate_posts(
         held_out, seed, months=settings.months, stream=POSTS_STREAM, **annotation))
+    system.featurise(posts["text"])  # kept for score_posts
+    corpus = annotated_corpus(people.loc[train], corpus_seed, settings, annotation)
+    # The threat model alone: a flag comes from it and the keywords, and no table or sentence
+    # of the run reads a post's sentiment, so a sentiment model would be fitted for nothing.
+    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
     posts = pd.concat([posts, system.score_posts(posts["text"])], axis=1)
     searched = persistent_search(
         held_out["person_id"].to_numpy(), posts["person_id"].to_numpy(),

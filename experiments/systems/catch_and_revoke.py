@@ -50,9 +50,11 @@ from experiments.systems.contract import (
     Decisions,
     Hooks,
     PooledTables,
+    RunPlan,
     SystemRun,
     Wording,
     own_findings,
+    run_plan,
 )
 from experiments.writing.claims import Claim, Ledger, derived, from_row, setting
 from experiments.writing.document import Figure, Heading, Paragraph, Table
@@ -60,7 +62,7 @@ from experiments.writing.names import country_name, named_labels
 from synthetic.posts import generate_posts, retopic
 from synthetic.posts.generate import PostNoise, person_keys
 from synthetic.posts.vocabulary import SOLIDARITY_TOPIC
-from synthetic.systems.babel_x import BabelXScorer, keyword_hits
+from synthetic.systems.babel_x import FIT_THREAD, BabelXScorer, keyword_hits
 from synthetic.systems.catch_and_revoke import (
     STAGE_TITLES,
     STAGES,
@@ -70,6 +72,7 @@ from synthetic.systems.catch_and_revoke import (
     capacity_is_count,
     pulled_in,
 )
+from synthetic.systems.memo import RecentResults, content_key
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
@@ -172,6 +175,9 @@ class _PeopleSide:
 #: people): replicates of the system's randomness run again on the same people, and only the
 #: classifier differs between them, so they reuse the posts instead of drawing them anew.
 _PEOPLE_SIDES: dict[int, tuple[tuple, _PeopleSide]] = {}
+#: Annotated training corpora by content: each replicate's, for each annotator setting (a
+#: fit asked for ahead and the fit itself read the same corpus).
+CORPORA = RecentResults(max_entries=8)
 
 
 def _people_side(seed: int, people: pd.DataFrame, train: np.ndarray, settings: Settings
@@ -225,11 +231,11 @@ class _SharedWorld:
     (``corpus_seed``, redrawn by each replicate)."""
 
     def __init__(self, config: ExperimentConfig, people: pd.DataFrame, train: np.ndarray,
-                 settings: Settings) -> None:
+                 settings: Settings, training_people: pd.DataFrame | None = None) -> None:
         self.seed = config.experiment.seed
         self.corpus_seed = system_seed(config)
         self.train = train
-        self.training_people = people.loc[train]
+        self.training_people = people.loc[train] if training_people is None else training_people
         side = _people_side(self.seed, people, train, settings)
         self.posts, self.text_code, self.texts = side.posts, side.text_code, side.texts
         self.author, self.posted, self.post_uniform = side.author, side.posted, side.post_uniform
@@ -322,7 +328,12 @@ def run(
             f"system.capacity = {settings.capacity:,} revocations is more than the "
             f"{len(held_out):,} held-out students the pipeline decides on; use a smaller count, "
             "a larger --size or a smaller split.train_fraction")
-    shared = _SharedWorld(config, people, train, settings)
+    training_people = people.loc[train]
+    shared = _SharedWorld(config, people, train, settings, training_people)
+    plan = run_plan()
+    if plan is not None and own_findings():
+        # After the posts: fitting beside their drawing would add to the run's peak memory.
+        _fit_ahead(plan, config, training_people)
     held_out[SPEECH_COLUMN] = shared.posted
     stages, pulled = shared.stages(settings, people)
     scorer = shared.classifier(settings)[0]
@@ -683,8 +694,20 @@ def _pipeline(settings: Settings) -> CatchAndRevokePipeline:
 MAX_CORPUS_MONTHS = 600
 
 
-def _train_scorer(training_people: pd.DataFrame, seed: int, settings: Settings,
-                  annotator_bias: float) -> BabelXScorer:
+def _training_corpus(training_people: pd.DataFrame, seed: int, settings: Settings,
+                     annotator_bias: float) -> pd.DataFrame:
+    """The annotated training corpus of ``settings``, drawn from ``seed`` (kept by content:
+    a fit asked for ahead and the fit itself read the same corpus)."""
+    key = content_key("catch-and-revoke corpus", seed, annotator_bias, settings.annotator_noise,
+                      settings.annotator_miss_rate, settings.training_posts,
+                      settings.training_threat_rate, list(training_people.columns),
+                      *(training_people[c] for c in training_people.columns))
+    return CORPORA.get(key, lambda: _draw_corpus(training_people, seed, settings,
+                                                 annotator_bias))
+
+
+def _draw_corpus(training_people: pd.DataFrame, seed: int, settings: Settings,
+                 annotator_bias: float) -> pd.DataFrame:
     rate = np.nan_to_num(training_people["posts_per_month"].to_numpy(np.float64)).sum()
     # A tiny population posts too little to gather the training corpus within the months the
     # post generator allows (none at all divides by zero): refuse with the size that works.
@@ -699,15 +722,42 @@ def _train_scorer(training_people: pd.DataFrame, seed: int, settings: Settings,
             f"system.training_posts = {settings.training_posts:,} posts within "
             f"{MAX_CORPUS_MONTHS} months; use {larger}, or fewer system.training_posts"
         )
-    corpus = generate_posts(
+    return generate_posts(
         training_people, seed, months=months,
         rate_column="posts_per_month", threat_rate=settings.training_threat_rate,
         annotator_bias=annotator_bias, annotator_noise=settings.annotator_noise,
         annotator_miss_rate=settings.annotator_miss_rate, stream=CORPUS_STREAM)
-    scorer = BabelXScorer(keywords=settings.lexicon_words,
-                          threshold=settings.classifier_threshold, flag_rule=settings.flag_rule,
-                          n_features=settings.n_features, random_state=seed)
-    return scorer.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
+
+
+def _scorer(settings: Settings, seed: int) -> BabelXScorer:
+    return BabelXScorer(keywords=settings.lexicon_words,
+                        threshold=settings.classifier_threshold, flag_rule=settings.flag_rule,
+                        n_features=settings.n_features, random_state=seed)
+
+
+def _train_scorer(training_people: pd.DataFrame, seed: int, settings: Settings,
+                  annotator_bias: float) -> BabelXScorer:
+    corpus = _training_corpus(training_people, seed, settings, annotator_bias)
+    return _scorer(settings, seed).fit(corpus["text"], corpus["annotator_threat"].to_numpy())
+
+
+def _fit_ahead(plan: RunPlan, config: ExperimentConfig, training_people: pd.DataFrame
+               ) -> None:
+    """Start every classifier fit of the run (each replicate's, for each annotator setting
+    of its worlds) on the fitting thread, in the order they will be needed: the models are
+    the same, fitted on the second core while this thread runs the pipeline and audits."""
+    plan.on_finish(FIT_THREAD.cancel_queued)
+    wanted = {}
+    for each in [config.system_settings(), *(w.system_settings() for w in plan.worlds)]:
+        wanted.setdefault((each.annotator_bias, each.annotator_noise, each.annotator_miss_rate,
+                           each.training_posts, each.training_threat_rate, each.n_features),
+                          each)
+    for replicate in plan.replicates:
+        seed = system_seed(replicate)
+        for settings in wanted.values():
+            corpus = _training_corpus(training_people, seed, settings, settings.annotator_bias)
+            _scorer(settings, seed).fit_ahead(corpus["text"],
+                                              corpus["annotator_threat"].to_numpy())
 
 
 def stage_audit(config: ExperimentConfig, held_out: pd.DataFrame, stages: pd.DataFrame,

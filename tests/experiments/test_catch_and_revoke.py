@@ -105,3 +105,35 @@ def test_no_significant_disparity_with_every_bias_off(tmp_path):
     stages = attribution[attribution["kind"] == "knob"]
     assert (stages["contribution"] == 0).all()  # no bias switched on: every world is alike
     assert np.isfinite(stages["ci_low"]).all()
+
+
+def test_classifier_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
+    """Each replicate's classifier, for each annotator setting of the worlds, is fitted on the
+    fitting thread while the posts are drawn; the tables are those of fitting it when asked."""
+    from experiments.systems import catch_and_revoke as adapter
+    from synthetic.systems import babel_x as system
+    from synthetic.systems.ahead import WorkAhead
+
+    config = parse_config(apply_changes(
+        shipped_data("catch_and_revoke", 8_000, 50, replicates=2),
+        {"system.training_posts": 8_000}))
+    asked = []
+    thread = WorkAhead("test fits")
+    submit = thread.submit
+    monkeypatch.setattr(thread, "submit", lambda work, urgent=False: asked.append(urgent)
+                        or submit(work, urgent=urgent))
+    monkeypatch.setattr(system, "FIT_THREAD", thread)
+    monkeypatch.setattr(adapter, "FIT_THREAD", thread)
+    system.FITS.clear()
+    ahead = run_experiment(config, Path("catch_and_revoke.toml"), out=tmp_path / "ahead")
+    assert asked == [False] * 4  # two replicates, annotator bias on and off
+    system.FITS.clear()
+    monkeypatch.setattr(adapter, "run_plan", lambda: None)
+    here = run_experiment(config, Path("catch_and_revoke.toml"), out=tmp_path / "here")
+    assert len(asked) == 4  # nothing asked for ahead without a plan
+    tables = sorted(p.name for p in ahead.directory.iterdir() if p.suffix in (".csv", ".json"))
+    assert "attribution.csv" in tables and "replicates.csv" in tables
+    for table in tables:
+        if table != "manifest.json":
+            assert (ahead.directory / table).read_bytes() == \
+                (here.directory / table).read_bytes(), table
