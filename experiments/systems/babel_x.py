@@ -142,14 +142,16 @@ def run(
     corpus_seed = system_seed(config)
     plan = run_plan()
     if plan is not None and own_findings():
-        # Every fit the run will ask for on these people starts on the fitting thread, in
-        # the order they will be needed, while this thread draws and scores the posts.
+        # Every other fit the run will ask for on these people starts on the fitting thread,
+        # in the order they will be needed; this one is fitted here meanwhile (the thread
+        # has the most to do: a replicate's posts are drawn and scored once for them all).
         plan.on_finish(FIT_THREAD.cancel_queued)
         same_people = _fits_of([settings, *(w.system_settings() for w in plan.worlds
                                             if w.mechanisms == config.mechanisms)])
         for replicate in plan.replicates:
             for wanted in same_people:
-                fit_ahead(wanted, people.loc[train], system_seed(replicate))
+                if replicate is not plan.replicates[0] or _fit_of(wanted) != _fit_of(settings):
+                    fit_ahead(wanted, people.loc[train], system_seed(replicate))
     system, corpus, held_out, posts, searched = search_people(settings, people, train, seed,
                                                               corpus_seed)
     training_people = people.loc[train]
@@ -299,17 +301,18 @@ def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, s
     corpus_seed = seed if corpus_seed is None else corpus_seed
     system = _scorer(settings, corpus_seed)
     annotation = _annotation(settings)
-    # The posts first: a fit asked for ahead goes on meanwhile.
+    corpus = annotated_corpus(people.loc[train], corpus_seed, settings, annotation)
+    # The threat model alone: a flag comes from it and the keywords, and no table or sentence
+    # of the run reads a post's sentiment, so a sentiment model would be fitted for nothing.
+    # (Fitted before the posts are drawn: the fit leaves Python's lock free for the fitting
+    # thread's featurising, which drawing the posts would contend for.)
+    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
+
     held_out = people.loc[~train].reset_index(drop=True)
     key = content_key("held-out posts", seed, settings.months, sorted(annotation.items()),
                       list(held_out.columns), *(held_out[c] for c in held_out.columns))
     posts = HELD_OUT_POSTS.get(key, lambda: generate_posts(
         held_out, seed, months=settings.months, stream=POSTS_STREAM, **annotation))
-    system.featurise(posts["text"])  # kept for score_posts
-    corpus = annotated_corpus(people.loc[train], corpus_seed, settings, annotation)
-    # The threat model alone: a flag comes from it and the keywords, and no table or sentence
-    # of the run reads a post's sentiment, so a sentiment model would be fitted for nothing.
-    system.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
     posts = pd.concat([posts, system.score_posts(posts["text"])], axis=1)
     searched = persistent_search(
         held_out["person_id"].to_numpy(), posts["person_id"].to_numpy(),

@@ -743,18 +743,22 @@ def _train_scorer(training_people: pd.DataFrame, seed: int, settings: Settings,
 
 def _fit_ahead(plan: RunPlan, config: ExperimentConfig, training_people: pd.DataFrame
                ) -> None:
-    """Start every classifier fit of the run (each replicate's, for each annotator setting
-    of its worlds) on the fitting thread, in the order they will be needed: the models are
-    the same, fitted on the second core while this thread runs the pipeline and audits."""
+    """Start the classifier fits of the run (each replicate's, for each annotator setting of
+    its worlds) on the fitting thread, in the order they will be needed, but for the first
+    replicate's configured one: the models are the same, fitted on the second core while
+    this thread runs the pipeline and audits."""
     plan.on_finish(FIT_THREAD.cancel_queued)
     wanted = {}
     for each in [config.system_settings(), *(w.system_settings() for w in plan.worlds)]:
         wanted.setdefault((each.annotator_bias, each.annotator_noise, each.annotator_miss_rate,
                            each.training_posts, each.training_threat_rate, each.n_features),
                           each)
+    configured = next(iter(wanted))
     for replicate in plan.replicates:
         seed = system_seed(replicate)
-        for settings in wanted.values():
+        for learned, settings in wanted.items():
+            if replicate is plan.replicates[0] and learned == configured:
+                continue  # fitted at once, here, while the thread fits the next
             corpus = _training_corpus(training_people, seed, settings, settings.annotator_bias)
             _scorer(settings, seed).fit_ahead(corpus["text"],
                                               corpus["annotator_threat"].to_numpy())

@@ -230,13 +230,14 @@ def test_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(adapter, "FIT_THREAD", thread)
     system.FITS.clear()
     ahead = run(config, Path("babel_x.toml"), out=tmp_path / "ahead").directory
-    # Each replicate's two annotator settings on the configured people, in order; on each
-    # replicate's people without surveillance, the same two, urgently.
-    assert asked.count(False) == 4 and asked.count(True) == 4
+    # Replicate 1's other annotator setting and replicate 2's two on the configured people
+    # (replicate 1's own is fitted at once); on each replicate's people without
+    # surveillance, the same two, urgently.
+    assert asked.count(False) == 3 and asked.count(True) == 4
     system.FITS.clear()
     monkeypatch.setattr(adapter, "run_plan", lambda: None)
     here = run(config, Path("babel_x.toml"), out=tmp_path / "here").directory
-    assert len(asked) == 8  # nothing asked for ahead without a plan
+    assert len(asked) == 7  # nothing asked for ahead without a plan
     tables = sorted(p.name for p in ahead.iterdir() if p.suffix in (".csv", ".json"))
     assert "attribution.csv" in tables and "replicates.csv" in tables
     for table in tables:
