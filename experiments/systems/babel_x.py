@@ -37,6 +37,7 @@ from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Ta
 from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle
 from synthetic.systems.babel_x import (
     FIT_THREAD,
+    FITS_AHEAD,
     LEXICONS,
     BabelXScorer,
     persistent_search,
@@ -148,10 +149,11 @@ def run(
         plan.on_finish(FIT_THREAD.cancel_queued)
         same_people = _fits_of([settings, *(w.system_settings() for w in plan.worlds
                                             if w.mechanisms == config.mechanisms)])
-        for replicate in plan.replicates:
-            for wanted in same_people:
-                if replicate is not plan.replicates[0] or _fit_of(wanted) != _fit_of(settings):
-                    fit_ahead(wanted, people.loc[train], system_seed(replicate))
+        asks = [(wanted, system_seed(replicate)) for replicate in plan.replicates
+                for wanted in same_people
+                if replicate is not plan.replicates[0] or _fit_of(wanted) != _fit_of(settings)]
+        for wanted, corpus_seed_of_replicate in asks[:FITS_AHEAD]:
+            fit_ahead(wanted, people.loc[train], corpus_seed_of_replicate)
     system, corpus, held_out, posts, searched = search_people(settings, people, train, seed,
                                                               corpus_seed)
     training_people = people.loc[train]

@@ -62,7 +62,7 @@ from experiments.writing.names import country_name, named_labels
 from synthetic.posts import generate_posts, retopic
 from synthetic.posts.generate import PostNoise, person_keys
 from synthetic.posts.vocabulary import SOLIDARITY_TOPIC
-from synthetic.systems.babel_x import FIT_THREAD, BabelXScorer, keyword_hits
+from synthetic.systems.babel_x import FIT_THREAD, FITS_AHEAD, BabelXScorer, keyword_hits
 from synthetic.systems.catch_and_revoke import (
     STAGE_TITLES,
     STAGES,
@@ -754,14 +754,14 @@ def _fit_ahead(plan: RunPlan, config: ExperimentConfig, training_people: pd.Data
                            each.training_posts, each.training_threat_rate, each.n_features),
                           each)
     configured = next(iter(wanted))
-    for replicate in plan.replicates:
-        seed = system_seed(replicate)
-        for learned, settings in wanted.items():
-            if replicate is plan.replicates[0] and learned == configured:
-                continue  # fitted at once, here, while the thread fits the next
-            corpus = _training_corpus(training_people, seed, settings, settings.annotator_bias)
-            _scorer(settings, seed).fit_ahead(corpus["text"],
-                                              corpus["annotator_threat"].to_numpy())
+    # The first replicate's configured fit is done at once, here, while the thread fits the
+    # next.
+    asks = [(settings, system_seed(replicate)) for replicate in plan.replicates
+            for learned, settings in wanted.items()
+            if replicate is not plan.replicates[0] or learned != configured]
+    for settings, seed in asks[:FITS_AHEAD]:
+        corpus = _training_corpus(training_people, seed, settings, settings.annotator_bias)
+        _scorer(settings, seed).fit_ahead(corpus["text"], corpus["annotator_threat"].to_numpy())
 
 
 def stage_audit(config: ExperimentConfig, held_out: pd.DataFrame, stages: pd.DataFrame,

@@ -42,6 +42,10 @@ from synthetic.systems.memo import RecentResults, content_key
 #: corpus again where a knob leaves them unchanged.
 FEATURES = RecentResults(max_entries=16)
 FITS = RecentResults(max_entries=24)
+#: At most this many fits are asked for ahead when a run starts: each holds its corpus until
+#: it is fitted, and fits asked for beyond what :data:`FITS` keeps would be forgotten before
+#: they are taken (and done twice). A run with more replicates fits the rest when it needs them.
+FITS_AHEAD = 12
 #: The thread that fits the models asked for ahead (:meth:`BabelXScorer.fit_ahead`).
 #: Stochastic gradient descent runs outside Python's global lock, so a fit there takes the
 #: second core while this thread goes on.

@@ -243,3 +243,25 @@ def test_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
     for table in tables:
         if table != "manifest.json":
             assert (ahead / table).read_bytes() == (here / table).read_bytes(), table
+
+
+def test_no_more_fits_are_asked_for_ahead_than_the_cache_keeps(tmp_path, monkeypatch):
+    from synthetic.systems import babel_x as system
+    from synthetic.systems.ahead import WorkAhead
+
+    data = babel_x_data(**{"experiment.replicates": 3, "population.size": 6_000,
+                           "system.training_posts": 6_000, "system.counterfactual_posts": 200,
+                           "audit.n_boot": 20})
+    asked = []
+    thread = WorkAhead("test fits")
+    submit = thread.submit
+    monkeypatch.setattr(thread, "submit", lambda work, urgent=False: asked.append(urgent)
+                        or submit(work, urgent=urgent))
+    monkeypatch.setattr(system, "FIT_THREAD", thread)
+    monkeypatch.setattr(adapter, "FIT_THREAD", thread)
+    monkeypatch.setattr(adapter, "FITS_AHEAD", 1)
+    system.FITS.clear()
+    result = run(parse_config(data), Path("babel_x.toml"), out=tmp_path / "run",
+                 attribution=False)
+    assert asked == [False]  # replicate 2's fit; replicate 3's is fitted when it is needed
+    assert (result.directory / "replicates.csv").exists()
