@@ -44,55 +44,60 @@ def release_free_memory() -> None:
 
 
 class Pending:
-    """A piece of work queued on a :class:`WorkAhead` thread, and later its result."""
+    """A piece of work queued on a :class:`WorkAhead` thread, and later its result.
+
+    The work is done once, by whichever comes first: the thread, or a taker that finds it
+    not yet begun. Every taker gets the same result (or the same error).
+    """
 
     def __init__(self, work: Callable[[], Any]) -> None:
-        self._work = work
+        self._work: Callable[[], Any] | None = work
         self._state = _QUEUED
         self._finished = threading.Event()
         self._result: Any = None
         self._error: BaseException | None = None
         self._lock = threading.Lock()
 
-    def _claim(self, state: str) -> bool:
-        """Move from queued to ``state``; False when the work was already claimed."""
+    def _claim(self, state: str) -> Callable[[], Any] | None:
+        """Move from queued to ``state`` and hand over the work; None when it was claimed."""
         with self._lock:
             if self._state != _QUEUED:
-                return False
+                return None
             self._state = state
-            return True
+            work, self._work = self._work, None  # its inputs go once it has run
+            return work
 
-    def _run(self) -> bool:
-        """Do the work unless it was taken over; whether it was done here."""
-        if not self._claim(_RUNNING):
-            return False
+    def _do(self, work: Callable[[], Any]) -> None:
         try:
-            self._result = self._work()
+            self._result = work()
         except BaseException as error:  # handed to whoever takes the result
             self._error = error
         finally:
-            self._work = None  # its inputs go once it has run
             self._state = _DONE
             self._finished.set()
+
+    def _run(self) -> bool:
+        """Do the work on the thread unless a taker claimed it; whether it was done here."""
+        work = self._claim(_RUNNING)
+        if work is None:
+            return False
+        self._do(work)
         return True
 
     @property
     def started(self) -> bool:
-        """Whether the background thread has begun (or finished) the work."""
-        return self._state in (_RUNNING, _DONE)
+        """Whether the work has begun (on the thread or by a taker), or is done."""
+        return self._state != _QUEUED
 
     def take(self) -> Any:
-        """The work's result: computed here if the thread has not begun it (it is queued, or
-        was dropped from the queue), else awaited. Taken once.
+        """The work's result: done here if nobody has begun it (it is queued, or was
+        dropped from the queue), else awaited.
 
         Raises whatever the work raised.
         """
-        work = self._work
-        if self._claim(_TAKEN_OVER):
-            self._work = None
-            return work()
-        if self._state == _TAKEN_OVER:
-            raise RuntimeError("this work was taken already")
+        work = self._claim(_TAKEN_OVER)
+        if work is not None:
+            self._do(work)
         self._finished.wait()
         if self._error is not None:
             raise self._error

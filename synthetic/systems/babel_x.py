@@ -42,6 +42,9 @@ from synthetic.systems.memo import RecentResults, content_key
 #: corpus again where a knob leaves them unchanged.
 FEATURES = RecentResults(max_entries=16)
 FITS = RecentResults(max_entries=24)
+#: Features that fits asked for ahead will read, by the key :data:`FEATURES` keeps them under
+#: (a few: the fits of one corpus are asked for one after another).
+FEATURES_AHEAD = RecentResults(max_entries=4)
 #: At most this many fits are asked for ahead when a run starts: each holds its corpus until
 #: it is fitted, and fits asked for beyond what :data:`FITS` keeps would be forgotten before
 #: they are taken (and done twice). A run with more replicates fits the rest when it needs them.
@@ -323,8 +326,13 @@ class BabelXScorer(BaseEstimator):
         """Hashed, L2-normalised word and word-pair counts (those of :meth:`_vectorizer`,
         computed word by word by :func:`hashed_features`); parallel over chunks if asked."""
         texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
-        return FEATURES.get(content_key("features", self.n_features, texts),
-                            lambda: self._featurise(texts))
+        key = content_key("features", self.n_features, texts)
+
+        def compute() -> sparse.csr_matrix:
+            ahead = FEATURES_AHEAD.peek(key)  # asked for by fit_ahead: taken, or done here
+            return self._featurise(texts) if ahead is None else ahead.take()
+
+        return FEATURES.get(key, compute)
 
     def _featurise(self, texts: pd.Series) -> sparse.csr_matrix:
         if self.n_jobs == 1 or len(texts) <= CHUNK_POSTS:
@@ -404,12 +412,19 @@ class BabelXScorer(BaseEstimator):
         key = self._fit_key(texts, labels, sentiments)
         if key is None or FITS.peek(key) is not None:
             return
-        # A copy of the parameters, and features made without the shared cache: the thread
-        # touches nothing this one uses.
+        # A copy of the parameters; the thread touches no cache. Fits of one corpus under
+        # other labels (another annotator setting) share its features.
         scorer = clone(self)
+        features_key = content_key("features", self.n_features, texts)
+        kept = FEATURES.peek(features_key)
+        features = FEATURES_AHEAD.peek(features_key)
+        if kept is None and features is None:
+            features = FIT_THREAD.submit(lambda: hashed_features(texts, scorer.n_features),
+                                         urgent=urgent)
+            FEATURES_AHEAD.put(features_key, features)
+        read = (lambda: kept) if kept is not None else features.take
         FITS.put(key, FIT_THREAD.submit(
-            lambda: scorer._fit_models(hashed_features(texts, scorer.n_features), labels,
-                                       sentiments), urgent=urgent))
+            lambda: scorer._fit_models(read(), labels, sentiments), urgent=urgent))
 
     def _fit_key(self, texts: pd.Series, labels: np.ndarray,
                  sentiments: np.ndarray | None) -> bytes | None:

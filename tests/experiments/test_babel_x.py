@@ -231,13 +231,13 @@ def test_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
     system.FITS.clear()
     ahead = run(config, Path("babel_x.toml"), out=tmp_path / "ahead").directory
     # Replicate 1's other annotator setting and replicate 2's two on the configured people
-    # (replicate 1's own is fitted at once); on each replicate's people without
-    # surveillance, the same two, urgently.
-    assert asked.count(False) == 3 and asked.count(True) == 4
+    # (replicate 1's own is fitted at once), each corpus featurised once for its fits; on
+    # each replicate's people without surveillance, the same (features and two), urgently.
+    assert asked.count(False) == 2 + 3 and asked.count(True) == 2 * 3
     system.FITS.clear()
     monkeypatch.setattr(adapter, "run_plan", lambda: None)
     here = run(config, Path("babel_x.toml"), out=tmp_path / "here").directory
-    assert len(asked) == 7  # nothing asked for ahead without a plan
+    assert len(asked) == 11  # nothing asked for ahead without a plan
     tables = sorted(p.name for p in ahead.iterdir() if p.suffix in (".csv", ".json"))
     assert "attribution.csv" in tables and "replicates.csv" in tables
     for table in tables:
@@ -263,5 +263,6 @@ def test_no_more_fits_are_asked_for_ahead_than_the_cache_keeps(tmp_path, monkeyp
     system.FITS.clear()
     result = run(parse_config(data), Path("babel_x.toml"), out=tmp_path / "run",
                  attribution=False)
-    assert asked == [False]  # replicate 2's fit; replicate 3's is fitted when it is needed
+    # Replicate 2's features and fit; replicate 3's are made when they are needed.
+    assert asked == [False, False]
     assert (result.directory / "replicates.csv").exists()

@@ -126,12 +126,13 @@ def test_classifier_fits_started_ahead_leave_every_table_the_same(tmp_path, monk
     monkeypatch.setattr(adapter, "FIT_THREAD", thread)
     system.FITS.clear()
     ahead = run_experiment(config, Path("catch_and_revoke.toml"), out=tmp_path / "ahead")
-    # The first replicate's other annotator setting, then the second replicate's two.
-    assert asked == [False] * 3
+    # The first replicate's other annotator setting, then the second replicate's two, each
+    # replicate's corpus featurised once for its fits.
+    assert asked == [False] * (2 + 3)
     system.FITS.clear()
     monkeypatch.setattr(adapter, "run_plan", lambda: None)
     here = run_experiment(config, Path("catch_and_revoke.toml"), out=tmp_path / "here")
-    assert len(asked) == 3  # nothing asked for ahead without a plan
+    assert len(asked) == 5  # nothing asked for ahead without a plan
     tables = sorted(p.name for p in ahead.directory.iterdir() if p.suffix in (".csv", ".json"))
     assert "attribution.csv" in tables and "replicates.csv" in tables
     for table in tables:

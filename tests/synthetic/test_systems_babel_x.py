@@ -225,3 +225,29 @@ def test_a_fit_asked_for_ahead_is_taken_by_fit_and_equals_a_fit_here(fitted, hel
     BabelXScorer(random_state=np.random.RandomState(0)).fit_ahead(*args)
     BabelXScorer(random_state=11).fit_ahead(args[0], np.zeros(len(args[1]), dtype=bool))
     assert not FITS._results
+
+
+def test_fits_of_one_corpus_asked_for_ahead_share_its_features(fitted, monkeypatch):
+    from synthetic.systems import babel_x as system
+
+    _, corpus = fitted[3.0]
+    texts, labels = corpus["text"], corpus["annotator_threat"].to_numpy()
+    other_labels = fitted[0.0][1]["annotator_threat"].to_numpy()[:len(labels)]
+    calls = []
+    real = system.hashed_features
+    monkeypatch.setattr(system, "hashed_features",
+                        lambda t, n: calls.append(len(t)) or real(t, n))
+    system.FEATURES.clear()
+    system.FEATURES_AHEAD.clear()
+    system.FITS.clear()
+    for these in (labels, other_labels):
+        BabelXScorer(random_state=4).fit_ahead(texts, these)
+    first = BabelXScorer(random_state=4).fit(texts, labels)
+    second = BabelXScorer(random_state=4).fit(texts, other_labels)
+    assert calls == [len(texts)]  # featurised once, for both fits
+    system.FEATURES.clear()
+    system.FITS.clear()
+    np.testing.assert_array_equal(
+        first.threat_model_.coef_, BabelXScorer(random_state=4).fit(texts, labels)
+        .threat_model_.coef_)
+    assert second.threat_model_ is not first.threat_model_
