@@ -120,3 +120,31 @@ def assert_report_reads_well(directory: Path) -> None:
         assert "stylesheet" not in link.attrib.get("rel", ""), link.attrib
     for style in document.iter("style"):
         assert not re.search(r"@import|url\(", style.text or ""), "a stylesheet loads a file"
+
+
+def counted_fit_thread(monkeypatch, adapter) -> list[bool]:
+    """A fitting thread of the test's own for ``adapter`` and Babel X's scorer, recording
+    whether each piece of work it is given is urgent; the features and fits kept before are
+    forgotten (a corpus featurised by an earlier test is asked for without its features)."""
+    from synthetic.systems import babel_x as system
+    from synthetic.systems.ahead import WorkAhead
+
+    asked: list[bool] = []
+    thread = WorkAhead("test fits")
+    submit = thread.submit
+    monkeypatch.setattr(thread, "submit", lambda work, urgent=False: asked.append(urgent)
+                        or submit(work, urgent=urgent))
+    monkeypatch.setattr(system, "FIT_THREAD", thread)
+    monkeypatch.setattr(adapter, "FIT_THREAD", thread)
+    for kept in (system.FITS, system.FEATURES, system.FEATURES_AHEAD):
+        kept.clear()
+    return asked
+
+
+def same_table_bytes(first: Path, second: Path) -> list[str]:
+    """The tables of two run folders (all but the manifest), checked byte for byte."""
+    tables = sorted(p.name for p in first.iterdir() if p.suffix in (".csv", ".json"))
+    for table in tables:
+        if table != "manifest.json":
+            assert (first / table).read_bytes() == (second / table).read_bytes(), table
+    return tables

@@ -17,7 +17,12 @@ from experiments.engine.runner import train_split
 from experiments.systems import babel_x as adapter
 from synthetic.population import generate
 from synthetic.posts import ARABIC_RENDERINGS, generate_posts
-from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.conftest import (
+    apply_changes,
+    counted_fit_thread,
+    same_table_bytes,
+    shipped_data,
+)
 
 FAIR_PROFILE = Path(__file__).parent / "data" / "fair_world.toml"
 EXTRA_FILES = ("post_metrics.csv", "keyword_flagger.csv", "posts_pulled_in.csv",
@@ -215,52 +220,32 @@ def test_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
     """The run's fits (per replicate and per annotator setting of the worlds) go to the
     fitting thread ahead of need; the tables are those of fitting each one when asked."""
     from synthetic.systems import babel_x as system
-    from synthetic.systems.ahead import WorkAhead
 
     data = babel_x_data(**{"experiment.replicates": 2, "population.size": 8_000,
                            "system.training_posts": 8_000, "system.counterfactual_posts": 500,
                            "audit.n_boot": 50})
     config = parse_config(data)
-    asked = []
-    thread = WorkAhead("test fits")
-    submit = thread.submit
-    monkeypatch.setattr(thread, "submit", lambda work, urgent=False: asked.append(urgent)
-                        or submit(work, urgent=urgent))
-    monkeypatch.setattr(system, "FIT_THREAD", thread)
-    monkeypatch.setattr(adapter, "FIT_THREAD", thread)
-    system.FITS.clear()
+    asked = counted_fit_thread(monkeypatch, adapter)
     ahead = run(config, Path("babel_x.toml"), out=tmp_path / "ahead").directory
     # Replicate 1's other annotator setting and replicate 2's two on the configured people
     # (replicate 1's own is fitted at once), each corpus featurised once for its fits; on
     # each replicate's people without surveillance, the same (features and two), urgently.
     assert asked.count(False) == 2 + 3 and asked.count(True) == 2 * 3
     system.FITS.clear()
+    system.FEATURES.clear()
     monkeypatch.setattr(adapter, "run_plan", lambda: None)
     here = run(config, Path("babel_x.toml"), out=tmp_path / "here").directory
     assert len(asked) == 11  # nothing asked for ahead without a plan
-    tables = sorted(p.name for p in ahead.iterdir() if p.suffix in (".csv", ".json"))
+    tables = same_table_bytes(ahead, here)
     assert "attribution.csv" in tables and "replicates.csv" in tables
-    for table in tables:
-        if table != "manifest.json":
-            assert (ahead / table).read_bytes() == (here / table).read_bytes(), table
 
 
 def test_no_more_fits_are_asked_for_ahead_than_the_cache_keeps(tmp_path, monkeypatch):
-    from synthetic.systems import babel_x as system
-    from synthetic.systems.ahead import WorkAhead
-
     data = babel_x_data(**{"experiment.replicates": 3, "population.size": 6_000,
                            "system.training_posts": 6_000, "system.counterfactual_posts": 200,
                            "audit.n_boot": 20})
-    asked = []
-    thread = WorkAhead("test fits")
-    submit = thread.submit
-    monkeypatch.setattr(thread, "submit", lambda work, urgent=False: asked.append(urgent)
-                        or submit(work, urgent=urgent))
-    monkeypatch.setattr(system, "FIT_THREAD", thread)
-    monkeypatch.setattr(adapter, "FIT_THREAD", thread)
+    asked = counted_fit_thread(monkeypatch, adapter)
     monkeypatch.setattr(adapter, "FITS_AHEAD", 1)
-    system.FITS.clear()
     result = run(parse_config(data), Path("babel_x.toml"), out=tmp_path / "run",
                  attribution=False)
     # Replicate 2's features and fit; replicate 3's are made when they are needed.

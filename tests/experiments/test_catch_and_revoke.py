@@ -12,7 +12,12 @@ import pytest
 from experiments.config import parse_config
 from experiments.engine.runner import run_experiment
 from synthetic.systems.catch_and_revoke import STAGE_TITLES
-from tests.experiments.conftest import apply_changes, shipped_data
+from tests.experiments.conftest import (
+    apply_changes,
+    counted_fit_thread,
+    same_table_bytes,
+    shipped_data,
+)
 from tests.experiments.test_fair_world import FAIR_PROFILE
 
 
@@ -109,33 +114,22 @@ def test_no_significant_disparity_with_every_bias_off(tmp_path):
 
 def test_classifier_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
     """Each replicate's classifier, for each annotator setting of the worlds, is fitted on the
-    fitting thread while the posts are drawn; the tables are those of fitting it when asked."""
+    fitting thread while the pipeline runs; the tables are those of fitting it when asked."""
     from experiments.systems import catch_and_revoke as adapter
     from synthetic.systems import babel_x as system
-    from synthetic.systems.ahead import WorkAhead
 
     config = parse_config(apply_changes(
         shipped_data("catch_and_revoke", 8_000, 50, replicates=2),
         {"system.training_posts": 8_000}))
-    asked = []
-    thread = WorkAhead("test fits")
-    submit = thread.submit
-    monkeypatch.setattr(thread, "submit", lambda work, urgent=False: asked.append(urgent)
-                        or submit(work, urgent=urgent))
-    monkeypatch.setattr(system, "FIT_THREAD", thread)
-    monkeypatch.setattr(adapter, "FIT_THREAD", thread)
-    system.FITS.clear()
+    asked = counted_fit_thread(monkeypatch, adapter)
     ahead = run_experiment(config, Path("catch_and_revoke.toml"), out=tmp_path / "ahead")
     # The first replicate's other annotator setting, then the second replicate's two, each
     # replicate's corpus featurised once for its fits.
     assert asked == [False] * (2 + 3)
     system.FITS.clear()
+    system.FEATURES.clear()
     monkeypatch.setattr(adapter, "run_plan", lambda: None)
     here = run_experiment(config, Path("catch_and_revoke.toml"), out=tmp_path / "here")
     assert len(asked) == 5  # nothing asked for ahead without a plan
-    tables = sorted(p.name for p in ahead.directory.iterdir() if p.suffix in (".csv", ".json"))
+    tables = same_table_bytes(ahead.directory, here.directory)
     assert "attribution.csv" in tables and "replicates.csv" in tables
-    for table in tables:
-        if table != "manifest.json":
-            assert (ahead.directory / table).read_bytes() == \
-                (here.directory / table).read_bytes(), table
