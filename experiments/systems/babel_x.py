@@ -11,6 +11,8 @@ posts pulled in by group, and the counterfactual text test.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -152,8 +154,9 @@ def run(
         asks = [(wanted, system_seed(replicate)) for replicate in plan.replicates
                 for wanted in same_people
                 if replicate is not plan.replicates[0] or _fit_of(wanted) != _fit_of(settings)]
+        training_people = people.loc[train]
         for wanted, corpus_seed_of_replicate in asks[:FITS_AHEAD]:
-            fit_ahead(wanted, people.loc[train], corpus_seed_of_replicate)
+            fit_ahead(wanted, training_people, corpus_seed_of_replicate)
     system, corpus, held_out, posts, searched = search_people(settings, people, train, seed,
                                                               corpus_seed)
     training_people = people.loc[train]
@@ -168,6 +171,9 @@ def run(
     )
 
 
+    #: The people whose worlds' fits were last asked for ahead (held weakly).
+    asked_on: list[Callable[[], pd.DataFrame | None]] = [lambda: None]
+
     def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
                      ) -> dict[str, np.ndarray]:
         # Surveillance changes the corpus and the posts read, annotators the labels: a world
@@ -176,13 +182,15 @@ def run(
         if world_people is people and world_settings == settings:
             return {"decision": decisions["decision"].to_numpy(dtype=bool)}
         plan = run_plan()
-        if world_people is not people and plan is not None:
-            # The worlds on these people start their fits ahead, this world's first and
-            # before the fits queued for later replicates.
+        if world_people is not people and plan is not None and asked_on[0]() is not world_people:
+            # The first world on these people starts their worlds' fits ahead, its own first
+            # and before the fits queued for later replicates.
+            asked_on[0] = weakref.ref(world_people)
             fits = _fits_of([world_settings, *(o.system_settings() for o in plan.worlds
                                                if o.mechanisms == world.mechanisms)])
+            training_people = world_people.loc[train]
             for other in reversed(fits):  # each goes to the front of the queue
-                fit_ahead(other, world_people.loc[train], corpus_seed, urgent=True)
+                fit_ahead(other, training_people, corpus_seed, urgent=True)
         found = search_people(world_settings, world_people, train, seed, corpus_seed)[4]
         return {"decision": found["flagged"].to_numpy(dtype=bool)}
 
