@@ -263,6 +263,15 @@ def hashed_features(texts: Sequence[str] | pd.Series, n_features: int) -> sparse
     return blocks[0] if len(blocks) == 1 else sparse.vstack(blocks, format="csr")
 
 
+def _fit_inputs(texts: Sequence[str] | pd.Series, threat_labels: np.ndarray,
+                sentiment_labels: np.ndarray | None
+                ) -> tuple[pd.Series, np.ndarray, np.ndarray | None]:
+    """A fit's texts as a Series, its threat labels as booleans, its sentiments as text."""
+    texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+    sentiments = None if sentiment_labels is None else np.asarray(sentiment_labels, dtype=str)
+    return texts, np.asarray(threat_labels, dtype=bool), sentiments
+
+
 class BabelXScorer(BaseEstimator):
     """Keyword flagger plus a learned sentiment-and-threat text classifier.
 
@@ -360,12 +369,9 @@ class BabelXScorer(BaseEstimator):
             raise ValueError(f"flag_rule must be 'either', 'classifier' or 'keywords', got "
                              f"{self.flag_rule!r}")
         keyword_pattern(self.keywords)
-        labels = np.asarray(threat_labels, dtype=bool)
+        texts, labels, sentiments = _fit_inputs(texts, threat_labels, sentiment_labels)
         if labels.all() or not labels.any():
             raise ValueError("the threat labels have one class only; annotate more posts")
-        texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
-        sentiments = (None if sentiment_labels is None
-                      else np.asarray(sentiment_labels, dtype=str))
 
         def fit_here() -> tuple[SGDClassifier, SGDClassifier | None]:
             return self._fit_models(self.featurise(texts), labels, sentiments)
@@ -403,12 +409,9 @@ class BabelXScorer(BaseEstimator):
         urgent : bool
             Put the fit before the fits already waiting on the thread.
         """
-        labels = np.asarray(threat_labels, dtype=bool)
+        texts, labels, sentiments = _fit_inputs(texts, threat_labels, sentiment_labels)
         if labels.all() or not labels.any():
             return
-        texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
-        sentiments = (None if sentiment_labels is None
-                      else np.asarray(sentiment_labels, dtype=str))
         key = self._fit_key(texts, labels, sentiments)
         if key is None or FITS.peek(key) is not None:
             return
