@@ -9,9 +9,9 @@ It knows nothing about immigration: it audits any table of groups, true labels a
 
 from audit.compare import Comparison, compare
 from audit.counts import CountTable, count_table
-from audit.engine import audit, audit_counts
+from audit.engine import audit, audit_adjusted, audit_counts
 from audit.errors import AuditInputError
 from audit.result import AuditResult
 
 __all__ = ["AuditInputError", "AuditResult", "Comparison", "CountTable", "audit",
-           "audit_counts", "compare", "count_table"]
+           "audit_adjusted", "audit_counts", "compare", "count_table"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -264,6 +265,120 @@ def audit(
     ...                                                                      # doctest: +SKIP
     >>> result.by_group, result.ratio(method="to_reference")                 # doctest: +SKIP
     """
+    counted = _counted(frame, groups, y_true, y_pred, score, sensitive_features=sensitive_features,
+                       intersections=intersections, positive_label=positive_label,
+                       dropna=dropna, max_groups=max_groups, score_bins=score_bins,
+                       cluster=cluster, adjust_for=adjust_for)
+    joint = count_joint(counted.frame, joint_columns(counted.groupings), counted.y_true,
+                        counted.y_pred, positive_label=positive_label, max_groups=max_groups)
+    return audit_families(
+        counted.tables, counted.groupings, reference, n_boot=n_boot, confidence=confidence,
+        min_count=min_count, suppress_below=suppress_below, random_state=random_state,
+        settings={"y_true": counted.y_true, "y_pred": counted.y_pred, "score": counted.score,
+                  "cluster": counted.cluster,
+                  "positive_label": None if positive_label is None else str(positive_label)},
+        design_effects=counted.effects, n_dropped=counted.n_dropped,
+        stratified=counted.stratified, adjust_for=counted.strata, adjust_view=adjust_view,
+        joint=joint,
+    )
+
+
+def audit_adjusted(
+    frame: pd.DataFrame,
+    groups: Sequence[str] | Sequence[Sequence[str]],
+    y_true: str,
+    y_pred: str,
+    adjust_for: str | Sequence[str],
+    reference: Mapping[str, str] | None = None,
+    *,
+    intersections: bool | Sequence[Sequence[str]] = True,
+    positive_label: object | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    min_count: int = DEFAULT_MIN_COUNT,
+    suppress_below: int = DEFAULT_SUPPRESS_BELOW,
+    dropna: bool = False,
+    max_groups: int = 10_000,
+    cluster: str | None = None,
+    adjust_view: str | None = None,
+) -> pd.DataFrame:
+    """The ``adjusted`` table of :func:`audit` alone: crude and stratum-adjusted comparisons.
+
+    Equal, row for row, to ``audit(frame, groups, y_true, y_pred, reference,
+    adjust_for=adjust_for, ...).adjusted`` with the same arguments: those comparisons are
+    closed forms over the stratified counts and the groupings' references, so the plain
+    audit's bootstrap, spreads and disclosure check, which they do not read, are skipped.
+    For a caller that needs only the adjusted comparisons, many times over.
+
+    Parameters
+    ----------
+    frame, groups, y_true, y_pred, reference
+        As for :func:`audit` (column names of ``frame``).
+    adjust_for : str or sequence of str
+        The strata, as for :func:`audit`; required here.
+    intersections, positive_label, confidence, min_count, suppress_below, dropna, \
+max_groups, cluster, adjust_view
+        As for :func:`audit`.
+
+    Returns
+    -------
+    DataFrame
+        The columns of :data:`audit.result.ADJUSTED_COLUMNS`, one row per (group, rate) of
+        each single-column grouping.
+
+    Raises
+    ------
+    AuditInputError
+        As :func:`audit` does for the same input, and when ``adjust_for`` is empty.
+    """
+    if not adjust_for:
+        raise AuditInputError("audit_adjusted needs adjust_for: the columns to stratify by")
+    counted = _counted(frame, groups, y_true, y_pred, None, sensitive_features=None,
+                       intersections=intersections, positive_label=positive_label,
+                       dropna=dropna, max_groups=max_groups, score_bins=DEFAULT_SCORE_BINS,
+                       cluster=cluster, adjust_for=adjust_for)
+    groupings = counted.groupings
+    _check_reference_keys(reference, groupings)
+    references = {}
+    for table in counted.tables:
+        members = groupings_in(table, groupings)
+        own = _references_for(reference, members, table.columns)
+        for columns in members:
+            counts = marginalise(table.counts, table.columns, columns).reshape(-1, 2, 2)
+            labels = _group_labels(table, columns)
+            sizes = counts.sum(axis=(1, 2))
+            present = np.flatnonzero(sizes)
+            labels = [labels[i] for i in present]
+            references[grouping_name(columns)] = labels[
+                _reference_index(columns, labels, sizes[present], own)]
+    view = adjust_view if adjust_view is not None else str(counted.y_true)
+    return _adjusted(references, counted.stratified, tuple(counted.strata), view,
+                     confidence=confidence, min_count=min_count,
+                     suppress_below=suppress_below, design_effects=counted.effects)
+
+
+@dataclass
+class _Counted:
+    """What :func:`_counted` returns: the validated input and its count tables."""
+
+    frame: pd.DataFrame
+    groupings: list[Grouping]
+    strata: list[str]
+    y_true: str
+    y_pred: str
+    score: str | None
+    cluster: str | None
+    tables: list[CountTable]
+    stratified: list[CountTable]
+    effects: dict[str, np.ndarray] | None
+    n_dropped: int
+
+
+def _counted(frame: pd.DataFrame | None, groups: object, y_true: object, y_pred: object,
+             score: object, *, sensitive_features: object, intersections: object,
+             positive_label: object | None, dropna: bool, max_groups: int, score_bins: int,
+             cluster: object, adjust_for: object) -> _Counted:
+    """An audit's input validated, its rows with missing values dropped (``dropna``), and
+    counted: every family's table, each stratified grouping's and the design effects."""
     if frame is None or sensitive_features is not None:
         frame, groups, y_true, y_pred, score, cluster = _from_arrays(
             frame, groups, y_true, y_pred, score, cluster, sensitive_features,
@@ -292,22 +407,14 @@ def audit(
     tables, stratified = _count(frame, groupings, strata, y_true, y_pred, score,
                                 positive_label=positive_label, score_bins=score_bins,
                                 max_groups=max_groups)
-    joint = count_joint(frame, joint_columns(groupings), y_true, y_pred,
-                        positive_label=positive_label, max_groups=max_groups)
     effects = None
     if cluster is not None:
         effects = {}
         for table in tables:
             effects.update(_design_effects(frame, table, groupings_in(table, groupings),
                                            cluster, y_true, y_pred, positive_label))
-    return audit_families(
-        tables, groupings, reference, n_boot=n_boot, confidence=confidence,
-        min_count=min_count, suppress_below=suppress_below, random_state=random_state,
-        settings={"y_true": y_true, "y_pred": y_pred, "score": score, "cluster": cluster,
-                  "positive_label": None if positive_label is None else str(positive_label)},
-        design_effects=effects, n_dropped=n_dropped, stratified=stratified, adjust_for=strata,
-        adjust_view=adjust_view, joint=joint,
-    )
+    return _Counted(frame, groupings, strata, y_true, y_pred, score, cluster, tables,
+                    stratified, effects, n_dropped)
 
 
 def _from_arrays(frame: object, groups: object, y_true: object, y_pred: object,
@@ -503,7 +610,9 @@ def audit_families(
         view = adjust_view if adjust_view is not None else str(result.settings.get("y_true"))
         result.settings["adjust_for"] = list(adjust_for)
         result.settings["adjust_view"] = view
-        result.adjusted = _adjusted(result, stratified, tuple(adjust_for), view,
+        references = result.table.drop_duplicates("grouping").set_index("grouping")[
+            "reference"]
+        result.adjusted = _adjusted(references, stratified, tuple(adjust_for), view,
                                     confidence=confidence, min_count=min_count,
                                     suppress_below=suppress_below,
                                     design_effects=design_effects)
@@ -588,12 +697,13 @@ def bootstrap_memory(tables: Sequence[CountTable], groupings: Sequence[Grouping]
                            scored=any(t.score_counts is not None for t in tables))
 
 
-def _adjusted(result: AuditResult, stratified: Sequence[CountTable], adjust_for: Grouping,
-              view: str, *, confidence: float, min_count: int, suppress_below: int,
-              design_effects: Mapping[str, np.ndarray] | None) -> pd.DataFrame:
-    """The adjusted table: each stratified grouping against the plain audit's reference."""
+def _adjusted(references: Mapping[str, str], stratified: Sequence[CountTable],
+              adjust_for: Grouping, view: str, *, confidence: float, min_count: int,
+              suppress_below: int, design_effects: Mapping[str, np.ndarray] | None
+              ) -> pd.DataFrame:
+    """The adjusted table: each stratified grouping against its reference (by grouping
+    name, as the plain audit resolved it)."""
     frames = []
-    references = result.table.drop_duplicates("grouping").set_index("grouping")["reference"]
     for table in stratified:
         grouping = table.columns[: len(table.columns) - len(adjust_for)]
         name = grouping_name(grouping)
@@ -645,9 +755,9 @@ def _references_for(reference: Mapping[str, str] | None, groupings: list[Groupin
     return {k: v for k, v in (reference or {}).items() if k in names}
 
 
-def _combine(results: list[AuditResult], groupings: list[Grouping],
-             reference: Mapping[str, str] | None, n_dropped: int) -> AuditResult:
-    """One result from the results of several families, groupings in the order asked."""
+def _check_reference_keys(reference: Mapping[str, str] | None,
+                          groupings: Sequence[Grouping]) -> None:
+    """Refuse a reference keyed by something that is neither a grouping nor its column."""
     known = {grouping_name(g) for g in groupings} | {c for g in groupings for c in g}
     unknown = [k for k in (reference or {}) if k not in known]
     if unknown:
@@ -655,6 +765,12 @@ def _combine(results: list[AuditResult], groupings: list[Grouping],
             f"reference given for {unknown[0]!r}, which is not a grouping; groupings: "
             f"{sorted(known)}"
         )
+
+
+def _combine(results: list[AuditResult], groupings: list[Grouping],
+             reference: Mapping[str, str] | None, n_dropped: int) -> AuditResult:
+    """One result from the results of several families, groupings in the order asked."""
+    _check_reference_keys(reference, groupings)
     order = {grouping_name(g): i for i, g in enumerate(groupings)}
 
     def ordered(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -4,8 +4,9 @@ the sentence that reports it.
 A focus comparison (``[[audit.focus]]``) names ``adjust_for``: the columns whose mix differs
 between its two groups and which the system reads (region for a speech comparison, visa type
 or language where a profile makes them differ by origin). This module asks the instrument
-(:func:`audit.audit` with ``adjust_for``) for the crude and the adjusted comparison of each,
-by the true and by the recorded outcome, and gathers them into the run's ``adjusted.csv``;
+(:func:`audit.audit_adjusted`, the ``adjusted`` table of :func:`audit.audit` alone) for the
+crude and the adjusted comparison of each, by the true and by the recorded outcome, and
+gathers them into the run's ``adjusted.csv``;
 :func:`composition_sentence` states one row of it for a reader: crude beside adjusted, and how
 much of the gap is who is in each group. The runner and the adapters whose own headlines quote
 a focus comparison both use it, so a headline and adjusted.csv always agree.
@@ -17,7 +18,7 @@ import math
 
 import pandas as pd
 
-from audit import audit
+from audit import audit_adjusted
 from audit.result import ADJUSTED_COLUMNS
 from experiments.config import ExperimentConfig
 from experiments.writing.claims import Claim, Ledger, from_row, setting
@@ -55,15 +56,16 @@ def focus_adjusted(config: ExperimentConfig, decisions: pd.DataFrame,
             continue
         reference = focus.reference or settings.reference.get(focus.grouping, "")
         for view, outcome in VIEWS.items():
-            result = audit(
+            # The adjusted comparisons alone: the plain audit's bootstrap and checks, which
+            # they do not read, are the run's own audits' to do.
+            rows = audit_adjusted(
                 decisions, [[focus.grouping]], outcome, "decision",
+                list(focus.adjust_for),
                 reference={focus.grouping: reference} if reference else None,
-                intersections=False, n_boot=settings.n_boot, confidence=settings.confidence,
+                intersections=False, confidence=settings.confidence,
                 min_count=settings.min_count, suppress_below=settings.suppress_below,
-                random_state=config.experiment.seed, cluster=cluster,
-                adjust_for=list(focus.adjust_for), adjust_view=view,
+                cluster=cluster, adjust_view=view,
             )
-            rows = result.adjusted
             rows = rows[(rows["group"].astype(str) == focus.group)
                         & rows["metric"].isin(focus.metrics)]
             parts.append(rows.assign(label=focus.label or f"{focus.group} ({focus.grouping})"))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.contingency_tables import StratifiedTable
 
-from audit import audit
+from audit import audit, audit_adjusted
 from audit.adjusted import kitagawa, kitagawa_variances, stratified_gap
 from audit.errors import AuditInputError
 from audit.glossary import ADJUSTED_HELP, FLAG_HELP
@@ -398,3 +398,49 @@ def test_one_crossed_pass_equals_separate_counts():
     pd.testing.assert_frame_equal(crossed.table, plain.table)
     pd.testing.assert_frame_equal(crossed.summary, plain.summary)
     pd.testing.assert_frame_equal(crossed.adjusted, separate.adjusted)
+
+
+@pytest.mark.parametrize("arguments", [
+    {"groups": ["nationality", "sex"]},
+    {"groups": ["nationality", "sex"], "intersections": False},
+    {"groups": [["nationality"]], "reference": {"nationality": "low"}},
+    {"groups": ["nationality"], "reference": {"nationality": "mid"}, "cluster": "author"},
+    {"groups": ["nationality", "sex"], "adjust_for": ["region", "sex2"],
+     "adjust_view": "truth", "confidence": 0.9, "min_count": 50, "suppress_below": 400},
+])
+def test_adjusted_alone_equals_the_audit_s_adjusted_table(arguments):
+    frame = _world(8_000, seed=4)
+    frame["sex2"] = np.where(np.arange(len(frame)) % 3 == 0, "x", "y")
+    arguments = {"adjust_for": ["region"], **arguments}
+    groups = arguments.pop("groups")
+    whole = audit(frame, groups, "y", "d", n_boot=50, **arguments).adjusted
+    alone = audit_adjusted(frame, groups, "y", "d", **arguments)
+    pd.testing.assert_frame_equal(alone, whole)
+    assert len(alone) > 0
+
+
+def test_adjusted_alone_drops_missing_rows_as_the_audit_does():
+    frame = _world(3_000, seed=5).astype({"region": object})
+    frame.loc[::7, "region"] = None
+    whole = audit(frame, ["nationality"], "y", "d", adjust_for="region", dropna=True,
+                  n_boot=20).adjusted
+    pd.testing.assert_frame_equal(
+        audit_adjusted(frame, ["nationality"], "y", "d", "region", dropna=True), whole)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"adjust_for": ["regoin"]}, r"column 'regoin' \(given as adjust_for\) not found"),
+    ({"reference": {"nationalty": "low"}}, "reference given for 'nationalty', which is not"),
+    ({"reference": {"nationality": "nobody"}}, "reference group 'nobody' does not occur"),
+])
+def test_adjusted_alone_refuses_what_the_audit_refuses(arguments, message):
+    arguments = {"adjust_for": ["region"], **arguments}
+    with pytest.raises(AuditInputError, match=message):
+        audit(_world(), ["nationality"], "y", "d", **arguments)
+    with pytest.raises(AuditInputError, match=message):
+        audit_adjusted(_world(), ["nationality"], "y", "d", **arguments)
+
+
+def test_adjusted_alone_needs_strata():
+    with pytest.raises(AuditInputError, match="audit_adjusted needs adjust_for"):
+        audit_adjusted(_world(), ["nationality"], "y", "d", [])
