@@ -8,8 +8,15 @@ function of what it is sent, so a run gives the same bytes wherever its pieces r
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import signal
+import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 
@@ -102,36 +109,99 @@ class LocalPool:
         #: it, and refit them there); the workers take the further replicates, each with
         #: its own worlds.
         self.takes_worlds = False
+        self.workers = workers
         # Workers wait idle while the client computes the first replicate (minutes for a
         # large run), so the idle timeout is long; leaving the pool stops them.
         self.executor = get_reusable_executor(
             max_workers=workers, timeout=3600, reuse=True,
             env={name: threads for name in THREAD_VARIABLES})
-        self._futures: list[Any] = [self.executor.submit(_ready) for _ in range(workers)]
+        # Tasks go to the executor only as workers come free; the rest wait here. A task
+        # waiting here can be dropped at any time, and the executor never holds one that no
+        # worker has taken, which it could not drop cleanly when its workers are killed.
+        self._lock = threading.RLock()
+        self._waiting: deque[tuple[Future, Callable[..., Any], tuple]] = deque()
+        self._closing = False
+        self._futures: list[Future] = []
+        self._busy = 0
+        for _ in range(workers):
+            self.submit(_ready)
 
     def share(self, value: Any) -> Any:
         """The value itself: each task that reads it is sent a copy."""
         return value
 
-    def submit(self, function: Callable[..., Any], *args: Any, name: str = "task") -> Any:
+    def submit(self, function: Callable[..., Any], *args: Any, name: str = "task") -> Future:
         """Start ``function(*args)`` in a worker; the handle's ``result()`` waits for it."""
-        future = self.executor.submit(function, *args)
-        self._futures.append(future)
-        return future
+        handle: Future = Future()
+        with self._lock:
+            self._futures.append(handle)
+            self._waiting.append((handle, function, args))
+            self._dispatch()
+        return handle
+
+    def _dispatch(self) -> None:
+        """Send waiting tasks to the executor while a worker is free (lock held)."""
+        while self._busy < self.workers and self._waiting and not self._closing:
+            handle, function, args = self._waiting.popleft()
+            if not handle.set_running_or_notify_cancel():
+                continue  # cancelled while it waited
+            try:
+                inner = self.executor.submit(function, *args)
+            except Exception as error:  # the executor broke (a worker died): say so
+                handle.set_exception(error)
+                continue
+            self._busy += 1
+            inner.add_done_callback(functools.partial(self._finished, handle))
+
+    def _finished(self, handle: Future, inner: Future) -> None:
+        """A task ended in a worker: its handle gets the outcome, and the next task goes."""
+        if inner.cancelled():
+            handle.set_exception(CancelledError())
+        elif inner.exception() is not None:
+            handle.set_exception(inner.exception())
+        else:
+            handle.set_result(inner.result())
+        with self._lock:
+            self._busy -= 1
+            self._dispatch()
+
+    def settled(self) -> bool:
+        """Whether every task sent has ended without an error (a dead worker ends its tasks
+        with one): the workers can then take another run's tasks as they are."""
+        with self._lock:
+            return all(f.done() and (f.cancelled() or f.exception() is None)
+                       for f in self._futures)
 
     def cancel(self) -> None:
         """Cancel what has not started, so an interrupted run leaves no work queued."""
-        for future in self._futures:
-            future.cancel()
-        self._futures.clear()
+        with self._lock:
+            for handle, _, _ in self._waiting:
+                handle.cancel()
+            self._waiting.clear()
+            self._futures.clear()
+
+    def close(self, kill: bool = False) -> None:
+        """Cancel what has not started and stop the workers: at once with ``kill``, else
+        once they are idle. Returns when they have stopped: a process that exits first
+        would leave them running on their own."""
+        with self._lock:
+            self._closing = True
+        self.cancel()
+        if kill:
+            # Killed here rather than by the executor's own kill, which can trip over a task
+            # handed to it a moment before (a KeyError in its thread, workers left running):
+            # the executor then finds its workers gone, fails their tasks and cleans up.
+            for process in list(getattr(self.executor, "_processes", {}).values()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGKILL)
+        self.executor.shutdown(wait=True, kill_workers=kill)
 
     def __enter__(self) -> LocalPool:
         return self
 
     def __exit__(self, exc_type: object, *exc_info: object) -> None:
         # The workers stop with the run: on an error or Ctrl-C at once, else when idle.
-        self.cancel()
-        self.executor.shutdown(wait=exc_type is None, kill_workers=exc_type is not None)
+        self.close(kill=exc_type is not None)
 
 
 #: The variables that set how many threads numpy's BLAS and OpenMP code use.
@@ -140,8 +210,6 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity where the system tells it)."""
-    import os
-
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

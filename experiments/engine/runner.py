@@ -538,6 +538,9 @@ def _replicate(config: ExperimentConfig, population: Any, train: np.ndarray,
     all_outcomes = [first.decided.replicate_outcomes]
     for index, replicate in enumerate(configs[1:], start=2):
         if pending is not None:
+            # A message per replicate taken: a run cancelled while its workers compute
+            # stops at the next one.
+            say(f"replicate {index} of {len(configs)}: waiting for its worker")
             replicate_views, replicate_adjusted, found, outcomes = pending[index - 2].result()
         else:
             say(f"replicate {index} of {len(configs)}: redrawing the system's own randomness")

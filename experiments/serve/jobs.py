@@ -1,7 +1,9 @@
 """The run queue: a page's runs, one at a time, each cancellable, none left half-written.
 
 Runs go through :func:`experiments.engine.runner.run_experiment` on one worker thread: a run
-uses every core it can, so two at once would only make both slower. Each run belongs to the
+uses every core it can, so two at once would only make both slower. A run with further
+replicates sends them to worker processes the queue keeps warm between runs (see
+:func:`replicates_in_workers`), so a page's run pays no worker's start. Each run belongs to the
 tab that asked for it (its session token) and is known by an unguessable id. Cancelling sets
 a flag that the runner's progress callback turns into an exception at its next step; the
 runner then removes its staging folder, and :meth:`JobQueue.shutdown` removes any staging
@@ -24,6 +26,8 @@ from experiments.engine.output import STAGING_PREFIXES
 
 #: Runs at once. A run is CPU-bound and uses the machine's cores itself.
 WORKERS = 1
+#: Worker processes kept warm for runs' further replicates (no more than the cores).
+REPLICATE_WORKERS = 2
 #: Runs a tab may have waiting or running at once.
 MAX_PENDING_PER_SESSION = 3
 #: Progress lines kept per run.
@@ -88,12 +92,25 @@ class JobQueue:
         Where run folders are written (``<experiment>/<run folder>/``).
     """
 
-    def __init__(self, results_dir: Path) -> None:
+    def __init__(self, results_dir: Path, replicate_workers: int = REPLICATE_WORKERS) -> None:
+        from experiments.engine.pool import available_cores
+
         self.results_dir = Path(results_dir)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="run")
         self._closed = False
+        #: Worker processes for further replicates; none on a machine with one core.
+        self.replicate_workers = min(replicate_workers, available_cores())
+        self._pool: Any = None
+        if self.replicate_workers > 1:
+            # Started now, so that they have imported what a run needs before the first.
+            self._pool = self._new_pool()
+
+    def _new_pool(self) -> Any:
+        from experiments.engine.pool import LocalPool
+
+        return LocalPool(self.replicate_workers)
 
     def submit(self, owner: str, experiment: str, config: ExperimentConfig, config_file: Path,
                attribution: bool, overrides: dict[str, Any]) -> Job:
@@ -158,6 +175,8 @@ class JobQueue:
         for job in jobs:
             job.cancel.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.close(kill=True)
         deadline = time.time() + timeout
         while any(j.status == "running" for j in jobs) and time.time() < deadline:
             time.sleep(0.1)
@@ -187,9 +206,10 @@ class JobQueue:
             job.preview = preview_summary(staging, fields)
             progress("numbers ready; writing the report")
 
+        pool = self._pool if replicates_in_workers(job.config) else None
         try:
             run_experiment(job.config, job.config_file, out=job.target, progress=progress,
-                           attribution=job.attribution, on_tables=numbers)
+                           attribution=job.attribution, on_tables=numbers, pool=pool)
         except RunCancelled:
             job.status, job.error = "cancelled", "cancelled"
         except Exception as error:  # a refusal or a bug: the page shows it, the server lives
@@ -202,6 +222,35 @@ class JobQueue:
             job.finished = time.time()
             if job.status != "done":
                 _remove_new_staging(parent, before)
+            if pool is not None:
+                self._after_pooled_run(pool)
+
+    def _after_pooled_run(self, pool: Any) -> None:
+        """Forget a run's tasks; where some are still computing (the run stopped early) or
+        ended in an error (a worker may have died), replace the workers by fresh ones."""
+        if pool.settled():
+            pool.cancel()
+            return
+        pool.close(kill=True)
+        with self._lock:
+            if not self._closed:
+                self._pool = self._new_pool()
+
+
+def replicates_in_workers(config: ExperimentConfig) -> bool:
+    """Whether a page's run sends its further replicates to the queue's worker processes.
+
+    A run of one replicate has nothing to send. A system that declares ``WORKS_AHEAD`` (its
+    adapter fits the replicates' models ahead on a second core and keeps what they share in
+    this process, see :func:`experiments.systems.contract.run_plan`) already keeps both
+    cores busy, and workers would each rebuild what it shares: its replicates stay here.
+    The tables are the same bytes either way.
+    """
+    from experiments.config.registry import system_adapter
+
+    if config.experiment.replicates < 2:
+        return False
+    return not getattr(system_adapter(config.experiment.system), "WORKS_AHEAD", False)
 
 
 def _staging_names(parent: Path) -> set[str]:

@@ -77,6 +77,11 @@ from synthetic.systems.memo import RecentResults, content_key
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
 
+#: This system fits its replicates' classifiers ahead on a second core (the run's plan,
+#: :func:`experiments.systems.contract.run_plan`) and keeps their shared posts and features in
+#: this process, so the sandbox keeps its replicates here rather than in worker processes
+#: (:func:`experiments.serve.jobs.replicates_in_workers`).
+WORKS_AHEAD = True
 CORPUS_STREAM = "catch_and_revoke.corpus"
 POSTS_STREAM = "catch_and_revoke.posts"
 PULL_STREAM = "catch_and_revoke.pull"

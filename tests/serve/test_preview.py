@@ -41,7 +41,7 @@ def test_the_numbers_shown_before_the_report_are_the_published_ones(tmp_path):
 def test_a_running_job_offers_its_numbers_until_it_ends(tmp_path, monkeypatch):
     reached, release = threading.Event(), threading.Event()
 
-    def run_experiment(config, config_file, *, out, progress, attribution, on_tables):
+    def run_experiment(config, config_file, *, out, progress, attribution, on_tables, pool=None):
         staging = out.parent / ".partial-test"
         staging.mkdir(parents=True)
         on_tables(staging, {"experiment": "icm-falcon", "run_id": "r1", "seed": 7,
@@ -52,7 +52,7 @@ def test_a_running_job_offers_its_numbers_until_it_ends(tmp_path, monkeypatch):
         progress("writing the report")
 
     monkeypatch.setattr(runner, "run_experiment", run_experiment)
-    queue = JobQueue(tmp_path / "results")
+    queue = JobQueue(tmp_path / "results", replicate_workers=0)
     try:
         job = queue.submit("tab", "icm-falcon",
                            parse_config(shipped_data("icm_falcon", 3_000)),
