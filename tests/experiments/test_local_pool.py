@@ -91,3 +91,50 @@ def test_a_further_replicate_decides_and_acts_in_worlds_as_the_full_run(stem):
     world = world_config(config, config.attribution.knobs, 0)  # every knob off
     np.testing.assert_array_equal(lean.hooks.decide_world(world, people)["decision"],
                                   full.hooks.decide_world(world, people)["decision"])
+
+
+def _square(value: int) -> int:
+    return value * value
+
+
+def _pause(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def _die() -> None:
+    os._exit(3)  # a worker killed midway (out of memory, say)
+
+
+def test_tasks_waiting_for_a_worker_can_be_dropped():
+    from experiments.engine.pool import LocalPool
+
+    pool = LocalPool(1)
+    try:
+        assert pool.submit(_square, 2).result(timeout=120) == 4  # the worker is up
+        running = pool.submit(_pause, 1.0)
+        waiting = [pool.submit(_square, k) for k in range(3)]
+        pool.cancel()
+        assert all(handle.cancelled() for handle in waiting)
+        assert running.result(timeout=120) == 1.0  # the one a worker took still ends
+        assert pool.submit(_square, 4).result(timeout=120) == 16
+    finally:
+        pool.close()
+
+
+def test_a_dead_worker_fails_its_task_and_those_waiting_instead_of_hanging():
+    from experiments.engine.pool import LocalPool
+
+    pool = LocalPool(1)
+    try:
+        assert pool.submit(_square, 3).result(timeout=120) == 9
+        dead = pool.submit(_die)
+        after = [pool.submit(_square, k) for k in range(3)]
+        for handle in (dead, *after):
+            with pytest.raises(Exception, match="(?i)worker|broken|terminat"):
+                handle.result(timeout=120)
+        assert not pool.settled()
+    finally:
+        pool.close(kill=True)
