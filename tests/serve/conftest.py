@@ -6,6 +6,7 @@ browser context, so its tab has its own session token.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -71,6 +72,26 @@ def stop_server(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def call(server, method: str, path: str, body=None, token: str | None = None,
+         headers: dict | None = None) -> tuple[int, dict]:
+    """One request to the API; returns the status and the JSON answer."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = urllib.request.Request(server.url + path, data=data, method=method,
+                                     headers={**({"X-Sandbox-Session": token} if token else {}),
+                                              **({"Content-Type": "application/json"}
+                                                 if isinstance(body, dict) else {}),
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, {"text": text.decode(errors="replace")}
 
 
 @pytest.fixture(scope="module")

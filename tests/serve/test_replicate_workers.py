@@ -15,7 +15,7 @@ from experiments.config import load_config, parse_config
 from experiments.engine.runner import run_experiment
 from experiments.serve.jobs import JobQueue, replicates_in_workers
 from tests.experiments.conftest import same_table_bytes, shipped_data
-from tests.serve.conftest import start_server, stop_server
+from tests.serve.conftest import call, start_server, stop_server
 
 SIZE = 3_000
 
@@ -122,8 +122,6 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
 def test_stopping_the_server_stops_its_workers_midway_through_a_run(tmp_path):
-    from tests.serve.test_safety import call
-
     running = start_server(tmp_path)
     token = secrets.token_hex(16)
     try:

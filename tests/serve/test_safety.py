@@ -4,7 +4,6 @@ page reaches the disk, and stopping the server leaves no half-written run."""
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import signal
@@ -19,30 +18,10 @@ import pytest
 from playwright.sync_api import expect
 
 from experiments.reports.compare import list_runs
-from tests.serve.conftest import start_server, stop_server
+from tests.serve.conftest import call, start_server, stop_server
 
 HOSTILE = ["<script>alert(1)</script>", '=HYPERLINK("http://x")', "<img src=x onerror=alert(1)>"]
 QUICK = "iborderctrl"  # the shipped experiment that runs fastest
-
-
-def call(server, method: str, path: str, body=None, token: str | None = None,
-         headers: dict | None = None) -> tuple[int, dict]:
-    """One request to the API; returns the status and the JSON answer."""
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    request = urllib.request.Request(server.url + path, data=data, method=method,
-                                     headers={**({"X-Sandbox-Session": token} if token else {}),
-                                              **({"Content-Type": "application/json"}
-                                                 if isinstance(body, dict) else {}),
-                                              **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        text = error.read()
-        try:
-            return error.code, json.loads(text)
-        except ValueError:
-            return error.code, {"text": text.decode(errors="replace")}
 
 
 def wait_for(server, job: str, token: str, timeout: float = 120) -> dict:
