@@ -343,13 +343,10 @@ max_groups, cluster, adjust_view
         members = groupings_in(table, groupings)
         own = _references_for(reference, members, table.columns)
         for columns in members:
-            counts = marginalise(table.counts, table.columns, columns).reshape(-1, 2, 2)
-            labels = _group_labels(table, columns)
-            sizes = counts.sum(axis=(1, 2))
-            present = np.flatnonzero(sizes)
-            labels = [labels[i] for i in present]
+            # Resolved as the plain audit resolves it (the largest group by default).
+            counts, labels, _ = _present_groups(table, columns)
             references[grouping_name(columns)] = labels[
-                _reference_index(columns, labels, sizes[present], own)]
+                _reference_index(columns, labels, counts.sum(axis=(1, 2)), own)]
     view = adjust_view if adjust_view is not None else str(counted.y_true)
     return _adjusted(references, counted.stratified, tuple(counted.strata), view,
                      confidence=confidence, min_count=min_count,
@@ -939,12 +936,8 @@ def _audit_grouping(
     design_effects: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     name = grouping_name(columns)
-    counts = marginalise(table.counts, table.columns, columns).reshape(-1, 2, 2)
-    labels = _group_labels(table, columns)
+    counts, labels, present = _present_groups(table, columns)
     sizes = counts.sum(axis=(1, 2))
-    present = np.flatnonzero(sizes)  # categories nobody belongs to are not groups
-    counts, sizes = counts[present], sizes[present]
-    labels = [labels[i] for i in present]
     ref = _reference_index(columns, labels, sizes, references)
 
     numerator, denominator = rate_parts(counts)
@@ -1040,6 +1033,17 @@ def _audit_grouping(
     if size_out[ref]:
         frame = without_reference_gaps(frame, set(RATE_NAMES))
     return flag_withheld(frame, name, labels, size_out, rate_out), summary
+
+
+def _present_groups(table: CountTable, columns: Grouping
+                    ) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """A grouping's confusion counts ``(groups, 2, 2)`` and labels, of the groups someone
+    belongs to (categories nobody belongs to are not groups), and their positions among the
+    grouping's categories."""
+    counts = marginalise(table.counts, table.columns, columns).reshape(-1, 2, 2)
+    labels = _group_labels(table, columns)
+    present = np.flatnonzero(counts.sum(axis=(1, 2)))
+    return counts[present], [labels[i] for i in present], present
 
 
 def _gap_intervals(numerator: np.ndarray, denominator: np.ndarray, ref: int,
