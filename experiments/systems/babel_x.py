@@ -49,12 +49,12 @@ from synthetic.systems.memo import RecentResults, content_key
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
 
-#: Noise streams of the annotated training corpus and of the audited posts.
 #: This system fits its replicates' classifiers ahead on a second core (the run's plan,
 #: :func:`experiments.systems.contract.run_plan`) and keeps their shared posts and features in
 #: this process, so the sandbox keeps its replicates here rather than in worker processes
 #: (:func:`experiments.serve.jobs.replicates_in_workers`).
 WORKS_AHEAD = True
+#: Noise streams of the annotated training corpus and of the audited posts.
 CORPUS_STREAM = "babel_x.corpus"
 POSTS_STREAM = "babel_x.posts"
 #: Stream of SeedSequence(seed) reserved for the counterfactual sample.
