@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``bias-audit`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    from synthetic.threads import one_allocation_arena
+
+    # Before any import starts a thread: glibc fixes its arena limit at the first new arena.
+    one_allocation_arena()
     from audit.controls import visible
     from audit.errors import AuditInputError
 

@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 
 from synthetic.population.noise import person_uniforms, poisson_from_uniform
 from synthetic.posts import vocabulary as vocab
+from synthetic.threads import map_in_threads
 
 #: Columns of a post table, in order.
 POST_COLUMNS = (
@@ -523,7 +524,21 @@ def _key_size() -> int:
 
 
 def _render_rows(rows: list[np.ndarray], layout: tuple[bool, ...]) -> pa.LargeStringArray:
-    """Join the combinations of :func:`_combinations` into their texts, by Arrow."""
+    """Join the combinations of :func:`_combinations` into their texts, by Arrow (halves of
+    more than :data:`RENDER_BLOCK` combinations on two threads, each text being its own)."""
+    if len(rows[0]) <= RENDER_BLOCK:
+        return _render_part(rows, layout)
+    half = len(rows[0]) // 2
+    return pa.concat_arrays(map_in_threads(
+        lambda part: _render_part([column[part] for column in rows], layout),
+        [slice(0, half), slice(half, None)], "texts"))
+
+
+#: Combinations joined on one thread at most.
+RENDER_BLOCK = 250_000
+
+
+def _render_part(rows: list[np.ndarray], layout: tuple[bool, ...]) -> pa.LargeStringArray:
     template, fillers = rows[0], iter(rows[1:])
     pieces = iter(range(_MAX_SLOTS + 1))
     columns = [_segment_arrow().take(pa.array(
@@ -645,8 +660,11 @@ def generate_posts(
     annotators = (annotator_bias, annotator_noise, annotator_miss_rate)
     # Every post depends on its author alone: people go in blocks of about POST_BLOCK posts,
     # which bounds the memory of the per-post working arrays, and give the same posts.
-    parts = [_posts_of(people.iloc[block], counts[block], seed, stream, threat_share,
-                       threat_rate, annotators) for block in _people_blocks(counts)]
+    # Blocks go on two threads (NumPy lets go of the interpreter on long arrays), whose two
+    # blocks' working arrays together take what one block of twice the size would.
+    parts = map_in_threads(
+        lambda block: _posts_of(people.iloc[block], counts[block], seed, stream, threat_share,
+                                threat_rate, annotators), _people_blocks(counts), "posts")
     # Column by column, each block's part let go as it is joined.
     columns = {name: _concatenate([part.pop(name) for part in parts]) for name in list(parts[0])
                if name not in ("codes", "rows", "layout")}
@@ -676,8 +694,8 @@ def generate_posts(
     }, columns=list(POST_COLUMNS))
 
 
-#: Posts generated at once (about): the block's working arrays stay within a few hundred MB.
-POST_BLOCK = 2_000_000
+#: Posts generated at once (about): a block's working arrays stay within a few hundred MB.
+POST_BLOCK = 1_000_000
 _MARKER_COLUMNS = ("arabic_or_islamic_terms", "code_switched", "pro_palestinian_terms")
 
 

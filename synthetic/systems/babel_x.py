@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from synthetic.systems.ahead import Pending, WorkAhead
 from synthetic.systems.base import read_card
 from synthetic.systems.memo import RecentResults, content_key
+from synthetic.threads import MAX_THREADS, map_in_threads
 
 #: Featurised posts and fitted models of this process, by content (enough for the worlds of
 #: one replicate): attribution worlds and replicates featurise the same posts and fit the same
@@ -206,9 +207,23 @@ def hashed_features(texts: Sequence[str] | pd.Series, n_features: int) -> sparse
     each distinct token and pair hashed once; the counts are assembled with array operations
     and normalised by scikit-learn's own ``normalize``. Texts go in blocks of
     :data:`FEATURE_BLOCK`; a text that Arrow cannot hold falls back to the vectoriser.
+    More than one block's texts are split in halves, featurised on two threads (each
+    text's row is its own, so the matrix is the same).
     """
     texts = (texts.reset_index(drop=True) if isinstance(texts, pd.Series)
              else pd.Series(list(texts), dtype=object))
+    if len(texts) <= FEATURE_BLOCK:
+        return _hashed_features(texts, n_features)
+    parts = min(MAX_THREADS, -(-len(texts) // FEATURE_BLOCK))
+    bounds = np.linspace(0, len(texts), parts + 1).astype(int)
+    return sparse.vstack(map_in_threads(
+        lambda part: _hashed_features(texts.iloc[part].reset_index(drop=True), n_features),
+        [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], "features"),
+        format="csr")
+
+
+def _hashed_features(texts: pd.Series, n_features: int) -> sparse.csr_matrix:
+    """:func:`hashed_features` of ``texts`` (a Series with a default index) on this thread."""
     vectorizer = HashingVectorizer(n_features=n_features, ngram_range=(1, 2),
                                    alternate_sign=False, norm="l2", dtype=np.float32)
     if texts.empty:

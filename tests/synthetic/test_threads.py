@@ -1,0 +1,98 @@
+"""Work on parts of a long input on a few threads: the same results, in order, whatever the
+threads; and the posts and features made that way equal those made on one thread."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthetic.threads as threads
+from synthetic.population import generate
+from synthetic.posts import generate_posts
+from synthetic.threads import map_in_threads, one_allocation_arena
+
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def people() -> pd.DataFrame:
+    return generate("us_visa_holders", 3_000, seed=SEED).people
+
+
+@pytest.fixture(scope="module")
+def posts(people) -> pd.DataFrame:
+    return generate_posts(people, SEED, months=12, annotator_bias=1.0, text_dtype="category")
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+
+
+def test_results_come_in_the_parts_order_from_more_than_one_thread(two_cores):
+    seen = set()
+    both_started = threading.Barrier(2, timeout=10)
+
+    def work(part: int) -> int:
+        seen.add(threading.current_thread().name)
+        if part < 2:
+            both_started.wait()  # only two threads at once can pass this
+        return part * part
+
+    assert map_in_threads(work, list(range(7)), "squares") == [p * p for p in range(7)]
+    assert len(seen) == 2 and all(name.startswith("squares") for name in seen)
+
+
+def test_one_core_works_on_the_calling_thread(monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 1)
+    here = threading.current_thread().name
+    assert map_in_threads(lambda part: threading.current_thread().name, [1, 2, 3]) == [here] * 3
+
+
+def test_an_error_in_a_part_is_raised_to_the_caller(two_cores):
+    def work(part: int) -> int:
+        if part == 3:
+            raise ValueError("part 3 failed")
+        return part
+
+    with pytest.raises(ValueError, match="part 3 failed"):
+        map_in_threads(work, list(range(6)))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_the_allocation_arena_setting_is_taken_on_linux():
+    assert one_allocation_arena() is True
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_posts_on_threads_equal_the_posts_of_one_block(people, posts, monkeypatch, cores):
+    # Blocks of people go to threads and the distinct texts are joined in halves; neither
+    # may change a post, a text's numbering or the categories' order.
+    from synthetic.posts import generate as module
+
+    whole = posts
+    monkeypatch.setattr(threads, "usable_cores", lambda: cores)
+    monkeypatch.setattr(module, "POST_BLOCK", 1_500)
+    monkeypatch.setattr(module, "RENDER_BLOCK", 100)
+    assert len(module._people_blocks(module.post_counts(people, SEED, 12))) > 4
+    assert posts["text"].cat.categories.size > 4 * 100
+    split = generate_posts(people, SEED, months=12, annotator_bias=1.0, text_dtype="category")
+    pd.testing.assert_frame_equal(split, whole, check_exact=True)
+    assert list(split["text"].cat.categories) == list(whole["text"].cat.categories)
+
+
+def test_features_in_halves_on_threads_equal_those_of_one_thread(posts, monkeypatch, two_cores):
+    import synthetic.systems.babel_x as babel_x
+
+    texts = pd.Series(posts["text"].cat.categories, dtype=object)
+    whole = babel_x.hashed_features(texts, 2**12)
+    monkeypatch.setattr(babel_x, "FEATURE_BLOCK", len(texts) // 5)
+    halves = babel_x.hashed_features(texts, 2**12)
+    assert halves.dtype == whole.dtype and halves.shape == whole.shape
+    assert np.array_equal(halves.indptr, whole.indptr)
+    assert np.array_equal(halves.indices, whole.indices)
+    assert np.array_equal(halves.data, whole.data)
