@@ -161,11 +161,19 @@ class Settings(LexiconSettings):
 
 @dataclass
 class _PeopleSide:
-    """The people's side of a run's shared world: the held-out people's posts (drawn from the
-    experiment's seed), their distinct texts, authors, speech grouping and pull-in noise, and
-    caches of what depends on these alone (keyword hits, hashed features, pulled-in posts)."""
+    """The people's side of a run's shared world: what the pipeline reads of the held-out
+    people's posts (drawn from the experiment's seed), their distinct texts, authors, speech
+    grouping and pull-in noise, and caches of what depends on these alone (keyword hits,
+    hashed features, pulled-in posts).
 
-    posts: pd.DataFrame
+    Of the posts' other columns, only the annotators' threat labels and the posts on
+    :data:`SOLIDARITY_TOPIC` (which the speech twin rewrites) are kept: on a million people
+    the whole table would hold a few hundred MB more for the rest of the run."""
+
+    post_count: int
+    annotator_threat: np.ndarray
+    solidarity_rows: np.ndarray
+    solidarity_posts: pd.DataFrame
     text_code: np.ndarray
     texts: pd.Index
     author: np.ndarray
@@ -211,8 +219,11 @@ def _people_side(seed: int, people: pd.DataFrame, train: np.ndarray, settings: S
     in_support = np.bincount(
         author, weights=(posts["topic"] == SOLIDARITY_TOPIC).to_numpy(np.float64),
         minlength=len(held_out)) > 0
+    solidarity = np.flatnonzero((posts["topic"] == SOLIDARITY_TOPIC).to_numpy())
     side = _PeopleSide(
-        posts=posts, text_code=posts["text"].cat.codes.to_numpy(),
+        post_count=len(posts), annotator_threat=posts["annotator_threat"].to_numpy(bool),
+        solidarity_rows=solidarity, solidarity_posts=posts.iloc[solidarity],
+        text_code=posts["text"].cat.codes.to_numpy(),
         texts=posts["text"].cat.categories, author=author,
         posted=pd.Categorical.from_codes(np.where(in_support, 0, np.where(wrote, 1, 2)),
                                          categories=list(SPEECH_GROUPS)),
@@ -242,7 +253,9 @@ class _SharedWorld:
         self.train = train
         self.training_people = people.loc[train] if training_people is None else training_people
         side = _people_side(self.seed, people, train, settings)
-        self.posts, self.text_code, self.texts = side.posts, side.text_code, side.texts
+        self.post_count, self.annotator_threat = side.post_count, side.annotator_threat
+        self.solidarity_rows, self.solidarity_posts = side.solidarity_rows, side.solidarity_posts
+        self.text_code, self.texts = side.text_code, side.texts
         self.author, self.posted, self.post_uniform = side.author, side.posted, side.post_uniform
         self._scorers: dict[tuple, tuple[BabelXScorer, np.ndarray, np.ndarray]] = {}
         self._learned: dict[tuple, tuple[BabelXScorer, np.ndarray]] = {}
@@ -342,11 +355,11 @@ def run(
     held_out[SPEECH_COLUMN] = shared.posted
     stages, pulled = shared.stages(settings, people)
     scorer = shared.classifier(settings)[0]
-    posts, author = shared.posts, shared.author
+    author = shared.author
 
     truth = held_out["true_threat"].to_numpy(dtype=bool)
-    annotated = np.bincount(author[pulled], weights=posts["annotator_threat"].to_numpy(
-        np.float64)[pulled], minlength=len(held_out)) > 0
+    annotated = np.bincount(author[pulled], weights=shared.annotator_threat[pulled].astype(
+        np.float64), minlength=len(held_out)) > 0
     decisions = held_out[group_columns].reset_index(drop=True).assign(
         y_true=truth,
         y_recorded=annotated | stages["serious_record"].to_numpy(),
@@ -393,7 +406,7 @@ def run(
     facts = {
         "training_people": int(train.sum()),
         "held_out_people": int(len(held_out)),
-        "held_out_posts_written": int(len(posts)),
+        "held_out_posts_written": shared.post_count,
         "held_out_posts_pulled_in": int(pulled.sum()),
         "revoked": int(stages["revoked"].sum()),
         "truly_threatening_people": int(truth.sum()),
@@ -468,16 +481,16 @@ def speech_twin(shared: _SharedWorld, settings: Settings, people: pd.DataFrame
     revoked : ndarray of bool
         The twin's revocation, per held-out student.
     posts : DataFrame
-        The rewritten posts as the twin wrote them, with their rows' labels in
-        ``shared.posts`` (every other post is the factual one).
+        The rewritten posts as the twin wrote them, with their rows' labels in the
+        held-out people's posts (every other post is the factual one).
     """
     held_out = people.loc[~shared.train].reset_index(drop=True)
     scorer, text_probability, text_flagged = shared.classifier(settings)
     probability, flagged = text_probability[shared.text_code], text_flagged[shared.text_code]
-    changed = np.flatnonzero((shared.posts["topic"] == SOLIDARITY_TOPIC).to_numpy())
+    changed = shared.solidarity_rows
     # Only the posts on the topic change, each from its own noise: rewrite just those rows
     # (with their text as plain text, which the rewrite replaces).
-    factual = shared.posts.iloc[changed]
+    factual = shared.solidarity_posts
     twin_posts = retopic(factual.assign(text=factual["text"].astype("str")), held_out,
                          shared.seed, SOLIDARITY_TOPIC, SPEECH_TWIN_TOPIC,
                          annotator_bias=settings.annotator_bias,

@@ -9,13 +9,14 @@ import pytest
 from experiments.config import parse_config
 from experiments.engine.runner import compute_run, table_files, train_split
 from experiments.systems.catch_and_revoke import (
+    POSTS_STREAM,
     SPEECH_COLUMN,
     SPEECH_GROUPS,
     _SharedWorld,
     speech_twin,
 )
 from synthetic.population import apply_mechanisms
-from synthetic.posts import TOPIC_COLUMNS
+from synthetic.posts import TOPIC_COLUMNS, generate_posts
 from synthetic.posts.vocabulary import SOLIDARITY_TOPIC
 from tests.experiments.conftest import apply_changes, shipped_data
 from tests.synthetic.helpers import assert_same_frame
@@ -94,8 +95,18 @@ def test_speech_twin_rewrites_only_the_solidarity_posts(neutral):
     before = people.copy()
     _, twin_posts = speech_twin(shared, settings, people)
     assert_same_frame(people, before)  # every column of every student unchanged
-    posts = shared.posts
+    posts = generate_posts(people.loc[~split].reset_index(drop=True), config.experiment.seed,
+                           months=settings.months, rate_column="posts_per_month",
+                           stream=POSTS_STREAM, annotator_bias=settings.annotator_bias,
+                           annotator_noise=settings.annotator_noise,
+                           annotator_miss_rate=settings.annotator_miss_rate,
+                           text_dtype="category")
     rewritten = (posts["topic"] == SOLIDARITY_TOPIC).to_numpy()
+    # The world keeps just the posts the twin rewrites, with their rows among all posts.
+    assert np.array_equal(shared.solidarity_rows, np.flatnonzero(rewritten))
+    assert_same_frame(shared.solidarity_posts, posts[rewritten])
+    assert len(shared.annotator_threat) == shared.post_count == len(posts)
+    assert np.array_equal(shared.annotator_threat, posts["annotator_threat"].to_numpy(bool))
     # The twin returns exactly the rewritten posts (every other post is the factual one).
     assert rewritten.any() and not (twin_posts["topic"] == SOLIDARITY_TOPIC).any()
     assert np.array_equal(twin_posts.index, posts.index[rewritten])
