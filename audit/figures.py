@@ -4,15 +4,20 @@ Figures are written as PNG with a fixed renderer and no timestamp, so the same n
 the same bytes with the same matplotlib. They are drawn on figures of their own with the Agg
 canvas, never through pyplot: pyplot is not imported, no backend is chosen for the host (a
 notebook keeps its own), and no figure is left registered anywhere.
+
+Every text is shown as written (:func:`literal_text`): group names are data, and a dollar sign
+in one is a dollar sign, never the start of a formula. Log axes are labelled with plain
+numbers (:func:`plain_log_labels`).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,13 +25,60 @@ import pandas as pd
 from audit.metrics import EXPLANATIONS
 
 if TYPE_CHECKING:
+    from matplotlib.axis import Axis
     from matplotlib.figure import Figure
+
+Params = ParamSpec("Params")
+Drawn = TypeVar("Drawn")
 
 #: PNG metadata without the software version, so files depend only on the numbers drawn.
 PNG_METADATA = {"Software": None}
 #: Dots per inch of every written figure. Figures are drawn at the resolution they are
 #: written at, so laying one out and writing it share one renderer and its text measures.
 DPI = 110
+
+
+class NothingToDraw(ValueError):
+    """A figure has no value to draw (every one undefined or suppressed). Callers leave the
+    figure out and say why; any other error is a real failure and is not taken for this."""
+
+
+def literal_text(draw: Callable[Params, Drawn]) -> Callable[Params, Drawn]:
+    """Have ``draw`` make and lay out its figure with every text shown as written.
+
+    Matplotlib reads a text with two dollar signs as a formula (mathtext): a group named
+    ``a$b$c`` would lose its dollars and show ``b`` in italics, and one named ``$\\frac{$``
+    would fail the whole figure. Texts made while ``draw`` runs (titles, tick labels, legend
+    entries, including tick labels made when the figure is laid out) take matplotlib's
+    ``text.parse_math = False``; the setting is restored afterwards. A log axis drawn this
+    way needs :func:`plain_log_labels`, since matplotlib's own log labels are formulas.
+    """
+
+    @functools.wraps(draw)
+    def drawn(*args: Params.args, **kwargs: Params.kwargs) -> Drawn:
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return drawn
+
+
+def plain_log_labels(axis: Axis, linthresh: float | None = None) -> None:
+    """Label a log axis (``linthresh``: a symmetric log axis's linear range) with plain
+    numbers (``0.5``, ``1``, ``2``) where matplotlib would write formulas (``10^0``): they
+    read as the ratios they are, and show as written under :func:`literal_text`."""
+    from matplotlib.ticker import LogFormatter, NullFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        # The ticks matplotlib labels (minor ones where the axis spans few decades), each
+        # as a plain number: 0.001 rather than 1e-03.
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    axis.set_major_formatter(PlainLogFormatter(linthresh=linthresh))
+    axis.set_minor_formatter(NullFormatter() if linthresh is not None
+                             else PlainLogFormatter(labelOnlyBase=False))
 
 
 def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1,
@@ -51,6 +103,7 @@ def _shown(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~flags.str.contains("suppressed|undefined")]
 
 
+@literal_text
 def plot_rates_by_group(
     table: pd.DataFrame,
     grouping: str,
@@ -66,14 +119,15 @@ def plot_rates_by_group(
 
     Raises
     ------
-    ValueError
-        When no metric has a value to draw for any group.
+    NothingToDraw
+        When no metric has a value to draw for any group (a ``ValueError``).
     """
     return save_figure(rates_figure(table, grouping, metrics, title=title,
                                     max_groups=max_groups, labels=labels,
                                     confidence=confidence), path)
 
 
+@literal_text
 def rates_figure(
     table: pd.DataFrame,
     grouping: str,
@@ -94,15 +148,15 @@ def rates_figure(
 
     Raises
     ------
-    ValueError
-        When no metric has a value to draw for any group.
+    NothingToDraw
+        When no metric has a value to draw for any group (a ``ValueError``).
     """
     rows = table[(table["grouping"] == grouping) & table["metric"].isin(metrics)]
     shown = _shown(rows)
     metrics = [m for m in metrics if (shown["metric"] == m).any()]
     if not metrics:
-        raise ValueError(f"grouping {grouping!r}: every rate is undefined or suppressed; "
-                         "there is nothing to draw")
+        raise NothingToDraw(f"grouping {grouping!r}: every rate is undefined or suppressed; "
+                            "there is nothing to draw")
     first = shown[shown["metric"] == metrics[0]].sort_values("value")
     groups = list(first["group"])[-max_groups:]
     height = max(2.5, 0.28 * len(groups) + 1.2)
@@ -144,6 +198,7 @@ def rates_figure(
     return fig
 
 
+@literal_text
 def plot_views(
     views: Mapping[str, pd.DataFrame],
     grouping: str,
@@ -162,8 +217,8 @@ def plot_views(
 
     Raises
     ------
-    ValueError
-        When no group has the metric's ratio in every view.
+    NothingToDraw
+        When no group has the metric's ratio in every view (a ``ValueError``).
     """
     names = list(views)
     frames = []
@@ -174,8 +229,8 @@ def plot_views(
                       .add_prefix(f"{name}|"))
     joined = pd.concat(frames, axis=1, join="inner")
     if joined.empty:
-        raise ValueError(f"grouping {grouping!r}: no group has a {metric} ratio in every view "
-                         "(each is undefined or suppressed); there is nothing to draw")
+        raise NothingToDraw(f"grouping {grouping!r}: no group has a {metric} ratio in every "
+                            "view (each is undefined or suppressed); there is nothing to draw")
     joined = joined.sort_values(f"{names[0]}|ratio").tail(max_groups)
     fig, axis = new_figure((7.5, max(2.5, 0.3 * len(joined) + 1.2)))
     colours = ["#1f4e79", "#c55a11", "#548235"]
@@ -191,6 +246,7 @@ def plot_views(
     axis.axvline(1, color="#b0b0b0", linestyle="--", linewidth=1)
     axis.set_yticks(range(len(joined)), [_label(g, labels) for g in joined.index], fontsize=8)
     axis.set_xscale("log")
+    plain_log_labels(axis.xaxis)
     axis.set_xlabel(
         f"{EXPLANATIONS[metric][0]}: ratio to reference group (log scale, "
         f"{100 * confidence:g}% interval)"
@@ -204,6 +260,7 @@ def plot_views(
     return save_figure(fig, path)
 
 
+@literal_text
 def plot_comparison(
     rows: pd.DataFrame,
     path: str | Path,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audit import AuditResult
-from audit.figures import plot_rates_by_group
+from audit.figures import NothingToDraw, plot_rates_by_group
 from audit.metrics import EXPLANATIONS
 from audit.names import label_with_names
 from audit.report import (
@@ -116,7 +116,7 @@ def _grouping_blocks(result: AuditResult, grouping: str, figure_path: Path) -> l
     try:
         plot_rates_by_group(result.table, grouping, FIGURE_METRICS, figure_path,
                             labels=labels, title=f"Rates by {grouping}", confidence=confidence)
-    except ValueError:  # every rate undefined or suppressed: nothing to draw
+    except NothingToDraw:  # every rate undefined or suppressed: nothing to draw
         blocks.append(Paragraph("No figure: every rate is undefined or suppressed."))
     else:
         blocks.append(Figure(figure_path, f"Selection, false positive and false negative "

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, save_figure
 from audit.metrics import EXPLANATIONS
 from audit.report import WITHHELD, bounds
 from experiments.config.remedies import REMEDIES, REMEDY_TITLES
@@ -302,6 +302,7 @@ def _timing_sentence(results: RemedyResults) -> str:
             f"s; each remedy added {', '.join(parts)} (the factor is to the unremedied run).")
 
 
+@literal_text
 def plot_truth_against_records(table: pd.DataFrame, path: Path, *, confidence: float = 0.95
                                ) -> Path | None:
     """Disparity by the truth against disparity by the records, one point per remedy and one

@@ -444,7 +444,7 @@ def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, Au
     Under :data:`FOCUS_FIGURE`: the first focus comparison's two rates by each view. Groups
     are labelled by country name where they are codes.
     """
-    from audit.figures import plot_comparison, plot_rates_by_group, plot_views
+    from audit.figures import NothingToDraw, plot_comparison, plot_rates_by_group, plot_views
 
     names = names_of(views)
     labels = {g: name_text(str(g), names) for g in views["true"].table["group"].unique()}
@@ -464,7 +464,7 @@ def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, Au
                     directory / "figures" / f"rates_{slug}.png",
                     title=f"Errors against the true outcome, by {name.replace('_', ' ')}",
                     labels=labels, confidence=config.audit.confidence)
-            except ValueError:  # every rate withheld for its few people: nothing to draw
+            except NothingToDraw:  # every rate withheld for its few people: nothing to draw
                 rates = None
         if rates is not None:
             figures[name].append(
@@ -480,7 +480,7 @@ def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, Au
                     title=(f"False positive rate ratio by {name.replace('_', ' ')}: true "
                            "against recorded outcome"),
                     labels=labels, confidence=config.audit.confidence)
-            except ValueError:  # no ratio published in both views: nothing to draw
+            except NothingToDraw:  # no ratio published in both views: nothing to draw
                 compare = None
         if compare is not None:
             figures[name].append(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, plain_log_labels, save_figure
 from audit.metrics import EXPLANATIONS
 from audit.pooling import (
     POOLING_METHOD,
@@ -627,6 +627,7 @@ def _per_seed_table(tidy: pd.DataFrame, comparison: Comparison, keys: list[str]
     return header, rows
 
 
+@literal_text
 def plot_knob(rows: pd.DataFrame, key: str, other_keys: list[str], path: Path, title: str,
               reference: str) -> Path:
     """One comparison's pooled gap against one swept knob, with its pooled interval as a band,
@@ -666,6 +667,7 @@ def plot_knob(rows: pd.DataFrame, key: str, other_keys: list[str], path: Path, t
     left.set_ylabel(f"difference to {reference} (points)")
     right.axhline(PARITY, color="#999999", linewidth=1, linestyle=":")
     right.set_yscale("log")
+    plain_log_labels(right.yaxis)
     right.set_ylabel(f"ratio to {reference} (log axis)")
     for axis in (left, right):
         axis.set_xlabel(key)

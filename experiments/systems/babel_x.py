@@ -22,7 +22,7 @@ from pydantic import Field, field_validator, model_validator
 from scipy import stats
 
 from audit import audit
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, save_figure
 from audit.intervals import wilson_interval
 from audit.report import number, percent
 from experiments.config import Strict, system_seed
@@ -667,6 +667,7 @@ def _counterfactual_table(table: pd.DataFrame, level: str) -> Table:
 
 
 
+@literal_text
 def _plot_counterfactual(table: pd.DataFrame, path: Path, level: str) -> Path:
     rows = table.iloc[1:].iloc[::-1]  # the baseline has nothing to compare with
     y = np.arange(len(rows))
@@ -694,6 +695,7 @@ def _plot_counterfactual(table: pd.DataFrame, path: Path, level: str) -> Path:
     return save_figure(fig, path)
 
 
+@literal_text
 def _plot_keywords(table: pd.DataFrame, path: Path, level: str) -> Path:
     rows = table[(table["topic"] != "(all)") & (table["non_threat_posts"] > 0)].iloc[::-1]
     y = np.arange(len(rows))

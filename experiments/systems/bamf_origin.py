@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, save_figure
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
 from audit.report import percent
@@ -468,6 +468,7 @@ def levels_section(levels: pd.DataFrame, directory: Path, singles: list[str],
     return blocks
 
 
+@literal_text
 def plot_levels(levels: pd.DataFrame, grouping: str, path: Path) -> Path:
     """Stacked bars of the combined finding's three outcomes per group."""
     part = levels[(levels["grouping"] == grouping) & (levels["flags"] != "suppressed")

@@ -33,7 +33,7 @@ from pydantic import Field, field_validator
 
 from audit import audit
 from audit.counterfactual import flip_rates
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, plain_log_labels, save_figure
 from audit.intervals import wilson_interval
 from audit.report import bounds, percent
 from experiments.config import Strict, system_seed
@@ -1141,6 +1141,7 @@ def _stage_rates_table(stage_table: pd.DataFrame, grouping: str,
     return Table([grouping, *(STAGE_TITLES[s] for s in STAGES)], body)
 
 
+@literal_text
 def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
     rows = stage_table[(stage_table["grouping"] == grouping)
                        & (stage_table["metric"] == "selection_rate")]
@@ -1155,6 +1156,7 @@ def _plot_cascade(stage_table: pd.DataFrame, grouping: str, path: Path) -> Path:
         axis.errorbar(x, 100 * value, yerr=100 * np.vstack([low, high]), marker="o",
                       capsize=2, label=named_labels([group])[0])
     axis.set_yscale("log")
+    plain_log_labels(axis.yaxis)
     axis.set_xticks(x, [STAGE_TITLES[s].split(". ", 1)[1] for s in STAGES], fontsize=8)
     axis.set_ylabel("% of the group (log scale)")
     axis.set_title(f"The cascade from watched to revoked, by {grouping}", fontsize=10)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, plain_log_labels, save_figure
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.report import number, percent
 from experiments.config import Strict, ints_as_floats, system_seed
@@ -673,6 +673,7 @@ def report_section(directory: Path, rates: pd.DataFrame, sweep: pd.DataFrame,
     return blocks
 
 
+@literal_text
 def plot_det(verification: Verification, band: np.ndarray, target_fmr: float, path: Path
              ) -> Path:
     """DET curves per tone band, with the operating point of the global threshold."""
@@ -694,6 +695,8 @@ def plot_det(verification: Verification, band: np.ndarray, target_fmr: float, pa
                  label=f"target FMR {target_fmr:g}")
     axis.set_xscale("log")
     axis.set_yscale("log")
+    plain_log_labels(axis.xaxis)
+    plain_log_labels(axis.yaxis)
     axis.set_xlim(floor, 1)
     axis.set_ylim(floor, 1)
     axis.set_xlabel("false match rate (impostor accepted)")
@@ -705,6 +708,7 @@ def plot_det(verification: Verification, band: np.ndarray, target_fmr: float, pa
     return save_figure(fig, path)
 
 
+@literal_text
 def plot_sweep(sweep: pd.DataFrame, path: Path) -> Path:
     """FNMR per tone band against the training representation level."""
     fig, axis = new_figure((6.2, 4.0))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, save_figure
 from audit.intervals import (
     paired_difference_interval,
     wilson_interval,
@@ -473,6 +473,7 @@ def change_section(change: pd.DataFrame, directory: Path, singles: list[str],
     return blocks
 
 
+@literal_text
 def plot_change(change: pd.DataFrame, grouping: str, path: Path) -> Path:
     """Two panels: release rate and wrongful detention rate, before and after, per group."""
     part = change[(change["grouping"] == grouping) & (change["flags"] != "suppressed")]

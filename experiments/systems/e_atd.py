@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from audit import audit
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, save_figure
 from audit.report import percent
 from experiments.config import ConfigError, Strict, ints_as_floats
 from experiments.config.remedies import MODEL_REMEDIES
@@ -449,6 +449,7 @@ def stage_blocks(parts: dict[str, np.ndarray], accent: np.ndarray, held: np.ndar
     ]
 
 
+@literal_text
 def plot_rates(rates: pd.DataFrame, grouping: str, path: Path) -> Path:
     """Two panels: first-attempt rejection rate and violations per person, by group."""
     part = rates[(rates["grouping"] == grouping) & ~rates["flags"].astype(str).str.contains(

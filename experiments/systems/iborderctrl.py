@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 from scipy import special
 
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, save_figure
 from audit.intervals import wilson_interval
 from audit.pooling import compare_intervals, pooled_ratio_text, ratio_summary, seed_interval
 from audit.report import percent
@@ -450,6 +450,7 @@ def report_section(directory: Path, pilot: pd.DataFrame, precision: pd.DataFrame
     return blocks
 
 
+@literal_text
 def plot_scores(frame: pd.DataFrame, threshold: float, path: Path) -> Path:
     """Score densities of truthful travellers per region, and the threshold."""
     fig, axis = new_figure((7, 4))

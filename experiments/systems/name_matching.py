@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, plain_log_labels, save_figure
 from audit.intervals import wilson_interval
 from audit.report import percent
 from experiments.config import Strict
@@ -374,6 +374,7 @@ def tradeoff_section(tradeoff: pd.DataFrame, directory: Path, singles: list[str]
     return blocks
 
 
+@literal_text
 def plot_tradeoff(tradeoff: pd.DataFrame, grouping: str, path: Path) -> Path:
     """False hit rate per group and missed rate overall against the threshold."""
     fig, (left, right) = new_figure((10, 4), 1, 2)
@@ -387,6 +388,7 @@ def plot_tradeoff(tradeoff: pd.DataFrame, grouping: str, path: Path) -> Path:
         left.fill_between(part["threshold"], 100 * part["ci_low"], 100 * part["ci_high"],
                           color=line.get_color(), alpha=0.15, linewidth=0)
     left.set_yscale("symlog", linthresh=0.01)
+    plain_log_labels(left.yaxis, linthresh=0.01)
     left.set_xlabel("threshold")
     left.set_ylabel("% of travellers not on the list referred")
     left.set_title(f"False hit rate by {grouping}", fontsize=10)

@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from audit import audit, compare
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, save_figure
 from audit.intervals import wilson_interval
 from audit.report import percent
 from experiments.config import Strict, system_seed
@@ -496,6 +496,7 @@ def report_blocks(records: pd.DataFrame, investigations: pd.DataFrame, remedy: p
     return blocks
 
 
+@literal_text
 def plot_records(part: pd.DataFrame, path: Path, grouping: str, confidence: float) -> Path:
     """True against recorded fraud rates per group, with Wilson intervals."""
     part = part.sort_values("value_b")

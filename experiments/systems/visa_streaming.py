@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from audit.figures import new_figure, save_figure
+from audit.figures import literal_text, new_figure, save_figure
 from audit.intervals import newcombe_difference_interval, wilson_interval
 from audit.levels import audit_levels
 from experiments.config import Strict, system_seed
@@ -672,6 +672,7 @@ def loop_headline(by_round: pd.DataFrame, gaps: pd.DataFrame, most: str, least: 
     return ledger.sentence(sentence + ".", claims)
 
 
+@literal_text
 def plot_loop(by_round: pd.DataFrame, most: str, least: str, path: Path) -> Path:
     """Rates by round for the followed pair of nationalities, per correction."""
     styles = {"none": "-", "random_checks": "--", "inverse_scrutiny": ":"}

@@ -135,3 +135,17 @@ def test_focus_leads_with_the_named_comparison_or_names_the_groups(hostile_folde
 def test_terminal_text_removes_control_characters_and_shortens():
     assert terminal_text(ESCAPE) == "?[31mred?[0m"
     assert terminal_text("x" * 40, 10) == "x" * 9 + "…"
+
+
+def test_a_group_named_like_a_formula_keeps_its_figure(tmp_path, monkeypatch):
+    # Two dollar signs make matplotlib read a text as a formula: one that does not parse
+    # once cost the grouping its figure, and the report blamed suppressed rates.
+    monkeypatch.chdir(tmp_path)
+    frame = _counts()
+    frame["group"] = frame["group"].replace({"NGA": "$\\frac{$", "MEX": "US$ 5 to US$ 9"})
+    frame.to_csv("decisions.csv", index=False)
+    assert main(["audit", "decisions.csv", "--group", "group", "--y-true", "y", "--y-pred",
+                 "d", "--n-boot", "20", "--out", "out", "--quiet"]) == 0
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 1
+    assert "No figure" not in html
