@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
+from synthetic.threads import usable_cores
+
 
 class DaskPool:
     """The workers of a Dask cluster, reached through a connected ``distributed.Client``.
@@ -101,7 +103,7 @@ class LocalPool:
 
         if workers < 1:
             raise ValueError(f"a local pool needs at least 1 worker, got {workers}")
-        threads = str(max(1, available_cores() // workers))
+        threads = str(max(1, usable_cores() // workers))
         #: Where the pieces run, for progress messages.
         self.where = f"in {workers} worker process{'es' if workers > 1 else ''}"
         #: The run's own worlds stay in the client, where its system keeps what they share
@@ -206,11 +208,3 @@ class LocalPool:
 
 #: The variables that set how many threads numpy's BLAS and OpenMP code use.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the system tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

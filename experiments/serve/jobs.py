@@ -93,7 +93,7 @@ class JobQueue:
     """
 
     def __init__(self, results_dir: Path, replicate_workers: int = REPLICATE_WORKERS) -> None:
-        from experiments.engine.pool import available_cores
+        from synthetic.threads import usable_cores
 
         self.results_dir = Path(results_dir)
         self._jobs: dict[str, Job] = {}
@@ -101,7 +101,7 @@ class JobQueue:
         self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="run")
         self._closed = False
         #: Worker processes for further replicates; none on a machine with one core.
-        self.replicate_workers = min(replicate_workers, available_cores())
+        self.replicate_workers = min(replicate_workers, usable_cores())
         self._pool: Any = None
         if self.replicate_workers > 1:
             # Started now, so that they have imported what a run needs before the first.
