@@ -55,6 +55,15 @@ def map_in_threads(work: Callable[[Part], Result], parts: Sequence[Part],
         return list(pool.map(work, parts))
 
 
+def thread_parts(length: int, block: int) -> list[slice]:
+    """Contiguous parts of ``range(length)`` for :func:`map_in_threads`: the whole at once
+    where it fits in one ``block``, else :data:`MAX_THREADS` parts of (nearly) equal size."""
+    if length <= block:
+        return [slice(0, length)]
+    bounds = [length * i // MAX_THREADS for i in range(MAX_THREADS + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 #: glibc's ``mallopt`` parameter for the most allocation arenas (``M_ARENA_MAX``).
 _M_ARENA_MAX = -8
 

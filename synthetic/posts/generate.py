@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 
 from synthetic.population.noise import person_uniforms, poisson_from_uniform
 from synthetic.posts import vocabulary as vocab
-from synthetic.threads import map_in_threads
+from synthetic.threads import map_in_threads, thread_parts
 
 #: Columns of a post table, in order.
 POST_COLUMNS = (
@@ -526,12 +526,11 @@ def _key_size() -> int:
 def _render_rows(rows: list[np.ndarray], layout: tuple[bool, ...]) -> pa.LargeStringArray:
     """Join the combinations of :func:`_combinations` into their texts, by Arrow (halves of
     more than :data:`RENDER_BLOCK` combinations on two threads, each text being its own)."""
-    if len(rows[0]) <= RENDER_BLOCK:
+    parts = thread_parts(len(rows[0]), RENDER_BLOCK)
+    if len(parts) == 1:
         return _render_part(rows, layout)
-    half = len(rows[0]) // 2
     return pa.concat_arrays(map_in_threads(
-        lambda part: _render_part([column[part] for column in rows], layout),
-        [slice(0, half), slice(half, None)], "texts"))
+        lambda part: _render_part([column[part] for column in rows], layout), parts, "texts"))
 
 
 #: Combinations joined on one thread at most.

@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from synthetic.systems.ahead import Pending, WorkAhead
 from synthetic.systems.base import read_card
 from synthetic.systems.memo import RecentResults, content_key
-from synthetic.threads import MAX_THREADS, map_in_threads
+from synthetic.threads import map_in_threads, thread_parts
 
 #: Featurised posts and fitted models of this process, by content (enough for the worlds of
 #: one replicate): attribution worlds and replicates featurise the same posts and fit the same
@@ -212,14 +212,12 @@ def hashed_features(texts: Sequence[str] | pd.Series, n_features: int) -> sparse
     """
     texts = (texts.reset_index(drop=True) if isinstance(texts, pd.Series)
              else pd.Series(list(texts), dtype=object))
-    if len(texts) <= FEATURE_BLOCK:
+    parts = thread_parts(len(texts), FEATURE_BLOCK)
+    if len(parts) == 1:
         return _hashed_features(texts, n_features)
-    parts = min(MAX_THREADS, -(-len(texts) // FEATURE_BLOCK))
-    bounds = np.linspace(0, len(texts), parts + 1).astype(int)
     return sparse.vstack(map_in_threads(
         lambda part: _hashed_features(texts.iloc[part].reset_index(drop=True), n_features),
-        [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], "features"),
-        format="csr")
+        parts, "features"), format="csr")
 
 
 def _hashed_features(texts: pd.Series, n_features: int) -> sparse.csr_matrix:

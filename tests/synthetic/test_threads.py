@@ -96,3 +96,17 @@ def test_features_in_halves_on_threads_equal_those_of_one_thread(posts, monkeypa
     assert np.array_equal(halves.indptr, whole.indptr)
     assert np.array_equal(halves.indices, whole.indices)
     assert np.array_equal(halves.data, whole.data)
+
+
+def test_parts_cover_the_input_once_in_order():
+    from synthetic.threads import MAX_THREADS, thread_parts
+
+    assert thread_parts(0, 10) == [slice(0, 0)]
+    assert thread_parts(10, 10) == [slice(0, 10)]
+    for length in (11, 12, 1_000_001):
+        parts = thread_parts(length, 10)
+        assert len(parts) == MAX_THREADS
+        assert parts[0].start == 0 and parts[-1].stop == length
+        assert all(a.stop == b.start for a, b in zip(parts[:-1], parts[1:], strict=True))
+        sizes = [p.stop - p.start for p in parts]
+        assert max(sizes) - min(sizes) <= 1
