@@ -170,7 +170,6 @@ class _PeopleSide:
     :data:`SOLIDARITY_TOPIC` (which the speech twin rewrites) are kept: on a million people
     the whole table would hold a few hundred MB more for the rest of the run."""
 
-    post_count: int
     annotator_threat: np.ndarray
     solidarity_rows: np.ndarray
     solidarity_posts: pd.DataFrame
@@ -221,7 +220,7 @@ def _people_side(seed: int, people: pd.DataFrame, train: np.ndarray, settings: S
         minlength=len(held_out)) > 0
     solidarity = np.flatnonzero((posts["topic"] == SOLIDARITY_TOPIC).to_numpy())
     side = _PeopleSide(
-        post_count=len(posts), annotator_threat=posts["annotator_threat"].to_numpy(bool),
+        annotator_threat=posts["annotator_threat"].to_numpy(bool),
         solidarity_rows=solidarity, solidarity_posts=posts.iloc[solidarity],
         text_code=posts["text"].cat.codes.to_numpy(),
         texts=posts["text"].cat.categories, author=author,
@@ -253,7 +252,7 @@ class _SharedWorld:
         self.train = train
         self.training_people = people.loc[train] if training_people is None else training_people
         side = _people_side(self.seed, people, train, settings)
-        self.post_count, self.annotator_threat = side.post_count, side.annotator_threat
+        self.annotator_threat = side.annotator_threat  # one per post
         self.solidarity_rows, self.solidarity_posts = side.solidarity_rows, side.solidarity_posts
         self.text_code, self.texts = side.text_code, side.texts
         self.author, self.posted, self.post_uniform = side.author, side.posted, side.post_uniform
@@ -406,7 +405,7 @@ def run(
     facts = {
         "training_people": int(train.sum()),
         "held_out_people": int(len(held_out)),
-        "held_out_posts_written": shared.post_count,
+        "held_out_posts_written": len(shared.annotator_threat),
         "held_out_posts_pulled_in": int(pulled.sum()),
         "revoked": int(stages["revoked"].sum()),
         "truly_threatening_people": int(truth.sum()),
