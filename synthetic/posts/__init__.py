@@ -17,9 +17,11 @@ from synthetic.posts.generate import (
     author_profiles,
     generate_posts,
     post_counts,
+    relabel,
     restyle,
     retopic,
 )
 
 __all__ = ["ARABIC_RENDERINGS", "POST_COLUMNS", "RENDERINGS", "TOPIC_COLUMNS", "PostInputError",
-           "Rendering", "author_profiles", "generate_posts", "post_counts", "restyle", "retopic"]
+           "Rendering", "author_profiles", "generate_posts", "post_counts", "relabel", "restyle",
+           "retopic"]

@@ -16,6 +16,7 @@ from synthetic.posts import (
     author_profiles,
     generate_posts,
     post_counts,
+    relabel,
     restyle,
     retopic,
 )
@@ -162,6 +163,35 @@ def test_bad_input_names_the_problem(people):
         generate_posts(people.drop(columns="observed_posts_per_month"), SEED)
     with pytest.raises(PostInputError, match="lacks the columns"):
         generate_posts(people.drop(columns="dialect"), SEED)
+
+
+@pytest.mark.parametrize("text_dtype", ["str", "category"])
+def test_relabelled_posts_are_the_posts_drawn_under_those_annotators(people, posts, text_dtype):
+    drawn = posts if text_dtype == "str" else generate_posts(
+        people, SEED, months=MONTHS, threat_rate=0.01, annotator_bias=2.0,
+        text_dtype=text_dtype)
+    for annotators in ({"annotator_bias": 0.0}, {"annotator_bias": 4.5, "annotator_noise": 0.2,
+                                                 "annotator_miss_rate": 0.3}):
+        wanted = generate_posts(people, SEED, months=MONTHS, threat_rate=0.01,
+                                text_dtype=text_dtype, **annotators)
+        relabelled = relabel(drawn, SEED, **annotators)
+        assert_same_posts(relabelled, wanted)
+        assert relabelled.dtypes.equals(wanted.dtypes)
+        assert (relabelled["annotator_threat"] != drawn["annotator_threat"]).any()
+    # Relabelled back, the posts are the ones drawn; the posts given are left as they were.
+    assert_same_posts(relabel(relabel(drawn, SEED), SEED, annotator_bias=2.0), drawn)
+    assert_same_posts(drawn, generate_posts(people, SEED, months=MONTHS, threat_rate=0.01,
+                                            annotator_bias=2.0, text_dtype=text_dtype))
+
+
+def test_relabel_draws_from_the_named_stream_and_refuses_bad_input(posts):
+    # Another stream's uniforms: other labels (the caller must name the posts' own stream).
+    other = relabel(posts, SEED, annotator_bias=2.0, stream="elsewhere")
+    assert (other["annotator_threat"] != posts["annotator_threat"]).any()
+    with pytest.raises(PostInputError, match="annotator_noise"):
+        relabel(posts, SEED, annotator_noise=1.5)
+    with pytest.raises(PostInputError, match="code_switched"):
+        relabel(posts.drop(columns="code_switched"), SEED)
 
 
 def test_only_people_who_speak_for_palestinian_rights_post_on_it(people, posts):
