@@ -30,15 +30,17 @@ from experiments.config.remedies import MODEL_REMEDIES
 from experiments.systems.contract import (
     Decisions,
     Hooks,
+    RunPlan,
     SystemRun,
     Wording,
     own_findings,
     run_plan,
 )
 from experiments.writing.document import Bullets, Figure, Heading, Paragraph, Table
-from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, restyle
+from synthetic.posts import ARABIC_RENDERINGS, RENDERINGS, generate_posts, relabel, restyle
 from synthetic.systems.babel_x import (
     FIT_THREAD,
+    FITS,
     FITS_AHEAD,
     LEXICONS,
     BabelXScorer,
@@ -62,12 +64,18 @@ COUNTERFACTUAL_STREAM = 11
 #: Post-level groupings beside the experiment's single-column ones.
 POST_GROUPINGS = ("style", "topic")
 VIEW_COLUMNS = {"true intent": "true_threat", "annotator labels": "annotator_threat"}
-#: The held-out people's posts by their content and the draw's settings: a replicate redraws
-#: the corpus and the fitting, never the audited posts, so each world's posts are drawn once.
+#: The held-out people's posts by their content and the draw's settings, each entry under
+#: every annotators' setting asked for (:func:`labelled_posts`): a replicate redraws the
+#: corpus and the fitting, never the audited posts, so each world's posts are drawn once.
 HELD_OUT_POSTS = RecentResults(max_entries=8)
 #: The annotated training corpora by the same: worlds that switch only the lexicon, which no
-#: corpus reads, share one.
+#: corpus reads, share one. Enough for every corpus of the default run (5 replicates × 2
+#: populations, about 11 MB each at 100,000 posts): fits asked for ahead draw their corpora
+#: early, and a corpus forgotten before its replicate came would be drawn twice.
 CORPORA = RecentResults(max_entries=16)
+#: The annotators' settings among a draw's (:func:`_annotation`): posts that differ in these
+#: alone are the same posts labelled again (:func:`synthetic.posts.relabel`).
+ANNOTATORS = ("annotator_bias", "annotator_noise", "annotator_miss_rate")
 
 
 class LexiconSettings(Strict):
@@ -154,8 +162,7 @@ def run(
         # in the order they will be needed; this one is fitted here meanwhile (the thread
         # has the most to do: a replicate's posts are drawn and scored once for them all).
         plan.on_finish(FIT_THREAD.cancel_queued)
-        same_people = _fits_of([settings, *(w.system_settings() for w in plan.worlds
-                                            if w.mechanisms == config.mechanisms)])
+        same_people = same_people_fits(plan, config)
         asks = [(wanted, system_seed(replicate)) for replicate in plan.replicates
                 for wanted in same_people
                 if replicate is not plan.replicates[0] or _fit_of(wanted) != _fit_of(settings)]
@@ -191,11 +198,19 @@ def run(
             # The first world on these people starts their worlds' fits ahead, its own first
             # and before the fits queued for later replicates.
             asked_on[0] = weakref.ref(world_people)
-            fits = _fits_of([world_settings, *(o.system_settings() for o in plan.worlds
-                                               if o.mechanisms == world.mechanisms)])
+            fits = same_people_fits(plan, world)
             training_people = world_people.loc[train]
             for other in reversed(fits):  # each goes to the front of the queue
                 fit_ahead(other, training_people, corpus_seed, urgent=True)
+            # The later replicates' worlds meet these people again under their own seeds:
+            # their fits go to the back of the queue, where the thread takes them up while
+            # this one goes on, when every fit of the run can be kept (a fit forgotten
+            # before it is taken would be done twice).
+            everything = len(plan.replicates) * fits_per_replicate(plan, config)
+            for replicate in plan.replicates if everything <= FITS.max_entries else ():
+                if system_seed(replicate) != corpus_seed:
+                    for other in fits:
+                        fit_ahead(other, training_people, system_seed(replicate))
         found = search_people(world_settings, world_people, train, seed, corpus_seed)[4]
         return {"decision": found["flagged"].to_numpy(dtype=bool)}
 
@@ -283,6 +298,20 @@ def _fit_of(settings: Settings) -> tuple:
             settings.training_threat_rate, settings.n_features)
 
 
+def same_people_fits(plan: RunPlan, config: ExperimentConfig) -> list[Settings]:
+    """One setting of each distinct fit (:func:`_fits_of`) among ``config`` and the worlds of
+    ``plan`` on the same people (the worlds that leave its mechanisms as they are)."""
+    return _fits_of([config.system_settings(), *(w.system_settings() for w in plan.worlds
+                                                 if w.mechanisms == config.mechanisms)])
+
+
+def fits_per_replicate(plan: RunPlan, config: ExperimentConfig) -> int:
+    """How many distinct fits a replicate of ``config`` makes: one per population and fit
+    among ``config`` and the worlds of ``plan``."""
+    return len({(repr(each.mechanisms), repr(_fit_of(each.system_settings())))
+                for each in (config, *plan.worlds)})
+
+
 def _fits_of(settings: list[Settings]) -> list[Settings]:
     """``settings`` with one of each distinct fit (:func:`_fit_of`), in their order."""
     distinct = {}
@@ -324,10 +353,11 @@ def search_people(settings: Settings, people: pd.DataFrame, train: np.ndarray, s
     system.fit(corpus["text"], corpus["annotator_threat"].to_numpy())
 
     held_out = people.loc[~train].reset_index(drop=True)
-    key = content_key("held-out posts", seed, settings.months, sorted(annotation.items()),
+    key = content_key("held-out posts", seed, settings.months, _draw_of(annotation),
                       list(held_out.columns), *(held_out[c] for c in held_out.columns))
-    posts = HELD_OUT_POSTS.get(key, lambda: generate_posts(
-        held_out, seed, months=settings.months, stream=POSTS_STREAM, **annotation))
+    posts = labelled_posts(HELD_OUT_POSTS, key, seed, POSTS_STREAM, annotation,
+                           lambda: generate_posts(held_out, seed, months=settings.months,
+                                                  stream=POSTS_STREAM, **annotation))
     posts = pd.concat([posts, system.score_posts(posts["text"])], axis=1)
     searched = persistent_search(
         held_out["person_id"].to_numpy(), posts["person_id"].to_numpy(),
@@ -346,11 +376,37 @@ def annotated_corpus(training_people: pd.DataFrame, seed: int, settings: Setting
     if rate <= 0:
         raise ValueError("the training split posts nothing; enlarge the population")
     key = content_key("corpus", seed, settings.training_posts, settings.training_threat_rate,
-                      sorted(annotation.items()), list(training_people.columns),
+                      _draw_of(annotation), list(training_people.columns),
                       *(training_people[c] for c in training_people.columns))
-    return CORPORA.get(key, lambda: generate_posts(
+    return labelled_posts(CORPORA, key, seed, CORPUS_STREAM, annotation, lambda: generate_posts(
         training_people, seed, months=settings.training_posts / rate,
         threat_rate=settings.training_threat_rate, stream=CORPUS_STREAM, **annotation))
+
+
+def _draw_of(annotation: dict[str, float]) -> list[tuple[str, float]]:
+    """What of ``annotation`` (:func:`_annotation`) changes the posts themselves, not only
+    their annotators' labels."""
+    return sorted((k, v) for k, v in annotation.items() if k not in ANNOTATORS)
+
+
+def labelled_posts(kept: RecentResults, key: bytes, seed: int, stream: str,
+                   annotation: dict[str, float], draw: Callable[[], pd.DataFrame]
+                   ) -> pd.DataFrame:
+    """The posts that ``draw()`` gives, looked up in ``kept`` under ``key`` (which names what
+    draws them, the annotators' settings left out), labelled by ``annotation``'s annotators.
+
+    Posts are drawn once per key. Under other annotators' settings (a world that switches
+    annotator bias off) the posts kept are labelled again (:func:`synthetic.posts.relabel`):
+    the same frame as drawing them anew, without rendering a text.
+    """
+    labelled: dict[str, pd.DataFrame] = kept.get(key, dict)
+    annotators = {name: annotation[name] for name in ANNOTATORS}
+    label = repr(sorted(annotators.items()))
+    if label not in labelled:
+        labelled[label] = (relabel(next(iter(labelled.values())), seed, stream=stream,
+                                   **annotators)
+                           if labelled else draw())
+    return labelled[label]
 
 
 def post_audit(config: ExperimentConfig, posts: pd.DataFrame, groups: list[str]

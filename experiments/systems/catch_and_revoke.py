@@ -39,7 +39,7 @@ from audit.report import bounds, percent
 from experiments.config import Strict, system_seed
 from experiments.config.remedies import MODEL_REMEDIES
 from experiments.errors import UsageError
-from experiments.systems.babel_x import LexiconSettings
+from experiments.systems.babel_x import LexiconSettings, labelled_posts
 from experiments.systems.composition import (
     composition_sentence,
     focus_adjusted,
@@ -187,7 +187,7 @@ class _PeopleSide:
 #: people): replicates of the system's randomness run again on the same people, and only the
 #: classifier differs between them, so they reuse the posts instead of drawing them anew.
 _PEOPLE_SIDES: dict[int, tuple[tuple, _PeopleSide]] = {}
-#: Annotated training corpora by content: each replicate's, for each annotator setting (a
+#: Annotated training corpora by content: each replicate's, under each annotator setting (a
 #: fit asked for ahead and the fit itself read the same corpus).
 CORPORA = RecentResults(max_entries=8)
 
@@ -715,12 +715,14 @@ def _training_corpus(training_people: pd.DataFrame, seed: int, settings: Setting
                      annotator_bias: float) -> pd.DataFrame:
     """The annotated training corpus of ``settings``, drawn from ``seed`` (kept by content:
     a fit asked for ahead and the fit itself read the same corpus)."""
-    key = content_key("catch-and-revoke corpus", seed, annotator_bias, settings.annotator_noise,
-                      settings.annotator_miss_rate, settings.training_posts,
+    # Kept by what draws the posts: another annotator setting labels the same posts again.
+    key = content_key("catch-and-revoke corpus", seed, settings.training_posts,
                       settings.training_threat_rate, list(training_people.columns),
                       *(training_people[c] for c in training_people.columns))
-    return CORPORA.get(key, lambda: _draw_corpus(training_people, seed, settings,
-                                                 annotator_bias))
+    annotation = dict(annotator_bias=annotator_bias, annotator_noise=settings.annotator_noise,
+                      annotator_miss_rate=settings.annotator_miss_rate)
+    return labelled_posts(CORPORA, key, seed, CORPUS_STREAM, annotation,
+                          lambda: _draw_corpus(training_people, seed, settings, annotator_bias))
 
 
 def _draw_corpus(training_people: pd.DataFrame, seed: int, settings: Settings,

@@ -229,8 +229,9 @@ def test_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
     ahead = run(config, Path("babel_x.toml"), out=tmp_path / "ahead").directory
     # Replicate 1's other annotator setting and replicate 2's two on the configured people
     # (replicate 1's own is fitted at once), each corpus featurised once for its fits; on
-    # each replicate's people without surveillance, the same (features and two), urgently.
-    assert asked.count(False) == 2 + 3 and asked.count(True) == 2 * 3
+    # the people without surveillance, replicate 1's features and two fits urgently, and
+    # then replicate 2's, behind the rest.
+    assert asked == [False] * (2 + 3) + [True] * 3 + [False] * 3
     system.FITS.clear()
     system.FEATURES.clear()
     monkeypatch.setattr(adapter, "run_plan", lambda: None)
@@ -238,6 +239,31 @@ def test_fits_started_ahead_leave_every_table_the_same(tmp_path, monkeypatch):
     assert len(asked) == 11  # nothing asked for ahead without a plan
     tables = same_table_bytes(ahead, here)
     assert "attribution.csv" in tables and "replicates.csv" in tables
+
+
+@pytest.mark.parametrize("kept", [12, 11])
+def test_later_replicates_worlds_are_asked_for_ahead_when_the_cache_keeps_every_fit(
+        tmp_path, monkeypatch, kept):
+    from synthetic.systems import babel_x as system
+    from synthetic.systems.memo import RecentResults
+
+    data = babel_x_data(**{"experiment.replicates": 3, "population.size": 6_000,
+                           "system.training_posts": 6_000, "system.counterfactual_posts": 200,
+                           "audit.n_boot": 20})
+    asked = counted_fit_thread(monkeypatch, adapter)
+    # Four fits a replicate (two annotator settings on each of two populations), twelve in
+    # the run: with room for them all, replicates 2 and 3's worlds are asked for with
+    # replicate 1's; with less, each replicate asks for its own when it comes to them.
+    monkeypatch.setattr(system, "FITS", RecentResults(max_entries=kept))
+    monkeypatch.setattr(adapter, "FITS", system.FITS)
+    run(parse_config(data), Path("babel_x.toml"), out=tmp_path / "run")
+    # On the configured people: replicate 1's other setting, replicates 2 and 3's two (each
+    # corpus's features first). Without surveillance: replicate 1's urgently, then the rest.
+    configured = [False] * (2 + 3 + 3)
+    if kept == 12:
+        assert asked == configured + [True] * 3 + [False] * (3 + 3)
+    else:
+        assert asked == configured + [True] * 3 + [True] * 3 + [True] * 3
 
 
 def test_no_more_fits_are_asked_for_ahead_than_the_cache_keeps(tmp_path, monkeypatch):
