@@ -5,7 +5,8 @@ setting of the attribution's worlds. A fit that runs outside Python's global loc
 stochastic gradient descent does) can then take the second core while this thread goes on
 generating, scoring and auditing. The work is a pure function of its inputs, so where it runs
 never changes a result; whoever needs a result first and finds its work not yet started does
-it at once instead of waiting behind other queued work.
+it at once instead of waiting behind other queued work, and whoever finds it under way on the
+thread does the queued work meanwhile instead of leaving its core idle.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class Pending:
     not yet begun. Every taker gets the same result (or the same error).
     """
 
-    def __init__(self, work: Callable[[], Any]) -> None:
+    def __init__(self, work: Callable[[], Any], ahead: WorkAhead | None = None) -> None:
         self._work: Callable[[], Any] | None = work
+        self._ahead = ahead
         self._state = _QUEUED
         self._finished = threading.Event()
         self._result: Any = None
@@ -91,13 +93,18 @@ class Pending:
 
     def take(self) -> Any:
         """The work's result: done here if nobody has begun it (it is queued, or was
-        dropped from the queue), else awaited.
+        dropped from the queue), else awaited. While it is awaited, the work queued behind
+        it is done here, one piece at a time (:meth:`WorkAhead.help`), except on the queue's
+        own thread.
 
         Raises whatever the work raised.
         """
         work = self._claim(_TAKEN_OVER)
         if work is not None:
             self._do(work)
+        ahead = self._ahead
+        while not self._finished.is_set() and ahead is not None and ahead.help():
+            pass
         self._finished.wait()
         if self._error is not None:
             raise self._error
@@ -125,7 +132,7 @@ class WorkAhead:
         Pending
             Its handle: :meth:`Pending.take` gives the result.
         """
-        pending = Pending(work)
+        pending = Pending(work, self)
         with self._ready:
             if urgent:
                 self._queue.appendleft(pending)
@@ -144,6 +151,23 @@ class WorkAhead:
             dropped = len(self._queue)
             self._queue.clear()
         return dropped
+
+    def help(self) -> bool:
+        """Do the first piece of queued work on the calling thread, as a taker waiting for
+        work under way on this queue's thread does; whether a piece was taken.
+
+        Nothing is taken on the queue's own thread: a piece of work waiting there for
+        another (a fit for the features it reads) waits, so no two threads can each wait
+        for the other's work. The work queued here waits for at most one earlier piece.
+        """
+        if threading.current_thread() is self._thread:
+            return False
+        with self._ready:
+            if not self._queue:
+                return False
+            pending = self._queue.popleft()
+        pending._run()
+        return True
 
     def _serve(self) -> None:
         while True:

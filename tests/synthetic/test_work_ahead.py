@@ -4,6 +4,7 @@ taker does queued work itself, errors reach the taker, urgent work goes first.""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -72,3 +73,44 @@ def test_work_dropped_from_the_queue_falls_to_the_taker():
     assert not any(d.started for d in dropped)
     gate.set()
     assert [d.take() for d in dropped] == [0, 1, 2]  # done here: the thread never ran them
+
+
+def test_a_taker_waiting_for_work_under_way_does_the_queued_work_meanwhile():
+    thread = WorkAhead("test")
+    started, gate = threading.Event(), threading.Event()
+    running = thread.submit(lambda: started.set() or gate.wait(timeout=30))
+    started.wait()
+    where: dict[int, str] = {}
+    queued = [thread.submit(lambda i=i: where.setdefault(i, threading.current_thread().name))
+              for i in range(2)]
+    # Reached after the two above, it lets the thread's work end.
+    release = thread.submit(gate.set)
+    assert running.take() is True
+    here = threading.current_thread().name
+    assert where == {0: here, 1: here}
+    assert [q.take() for q in queued] == [here, here] and release.started
+
+
+def test_the_queues_own_thread_waits_for_work_under_way_elsewhere_without_taking_more():
+    thread = WorkAhead("test")
+    gate, order = _blocked(thread), []
+    first_started, first_gate = threading.Event(), threading.Event()
+    first = thread.submit(lambda: (first_started.set(), first_gate.wait(timeout=30),
+                                   order.append("first done")))
+    taker = threading.Thread(target=first.take)  # takes the work over, off the thread
+    taker.start()
+    first_started.wait()
+    # On the thread, work that needs the first's result, then work queued behind it.
+    waiting = threading.Event()
+    needs_first = thread.submit(lambda: (waiting.set(), first.take()))
+    behind = thread.submit(lambda: order.append("behind"))
+    gate.set()
+    waiting.wait(timeout=30)
+    # Time enough for the thread to take the work behind, were it to take any.
+    time.sleep(0.2)
+    assert not behind.started
+    first_gate.set()
+    taker.join(timeout=30)
+    needs_first.take()
+    behind.take()
+    assert order == ["first done", "behind"]
