@@ -56,6 +56,9 @@ FITS_AHEAD = 12
 FIT_THREAD = WorkAhead("babel-x fits")
 #: Keyword hits of recent texts, by the texts and the lexicon (read-only arrays).
 KEYWORD_HITS = RecentResults(max_entries=16)
+#: The distinct texts of recent posts and each post's code into them (:func:`distinct_texts`),
+#: by the texts: every world and replicate scores the same posts again.
+DISTINCT_TEXTS = RecentResults(max_entries=8)
 #: The words of recent texts (:func:`_text_words`), by the texts: worlds that switch the
 #: lexicon search the same texts' words again.
 TEXT_WORDS = RecentResults(max_entries=2)
@@ -490,9 +493,17 @@ class BabelXScorer(BaseEstimator):
             ``flag_rule``) and, when learned, ``predicted_sentiment``; one row per text.
         """
         series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="str")
-        # The texts as they are held (Arrow text is looked up by its buffers, not row by row).
-        features = self.featurise(series)
-        probability = self.threat_probability(features)
+        missing = np.flatnonzero(series.isna().to_numpy())
+        if missing.size:
+            raise ValueError(f"{missing.size:,} post(s) have no text (the first at row "
+                             f"{missing[0]:,}); every post needs its text, even an empty one")
+        # Posts repeat texts (a third of a search's posts share one with another): each
+        # distinct text is featurised and scored once, and a post reads its text's
+        # probability, the same number as scoring it on its own. The texts are looked up as
+        # they are held (Arrow text by its buffers, not row by row).
+        codes, distinct = distinct_texts(series)
+        features = self.featurise(distinct)
+        probability = self.threat_probability(features)[codes]
         hits = KEYWORD_HITS.get(content_key("keyword_hits", tuple(self.keywords), series),
                                 lambda: _read_only(keyword_hits(series, self.keywords)))
         scored = pd.DataFrame({
@@ -503,7 +514,7 @@ class BabelXScorer(BaseEstimator):
         scored["flagged"] = self.combine(scored["keyword_hit"].to_numpy(),
                                          scored["classifier_flag"].to_numpy())
         if self.sentiment_model_ is not None:
-            scored["predicted_sentiment"] = pd.Categorical(self.sentiment(features),
+            scored["predicted_sentiment"] = pd.Categorical(self.sentiment(features)[codes],
                                                            categories=SENTIMENTS)
         return scored
 
@@ -519,6 +530,18 @@ class BabelXScorer(BaseEstimator):
     def card(cls) -> str:
         """The system's card (Markdown)."""
         return read_card(cls.card_name)
+
+
+def distinct_texts(texts: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Each text's code into the distinct texts (read-only), and the distinct texts in order of
+    first appearance; kept by the texts' content (:data:`DISTINCT_TEXTS`). A missing text,
+    if any, is a distinct text of its own."""
+
+    def compute() -> tuple[np.ndarray, pd.Series]:
+        codes, uniques = pd.factorize(texts, use_na_sentinel=False)
+        return _read_only(codes), pd.Series(uniques)
+
+    return DISTINCT_TEXTS.get(content_key("distinct texts", texts), compute)
 
 
 def persistent_search(

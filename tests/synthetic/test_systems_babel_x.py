@@ -16,6 +16,7 @@ from synthetic.systems.babel_x import (
     IDENTITY_KEYWORDS,
     LEXICONS,
     BabelXScorer,
+    hashed_features,
     keyword_hits,
     persistent_search,
 )
@@ -98,6 +99,25 @@ def test_scores_are_probabilities_and_flags_follow_the_rule(fitted):
     assert np.array_equal(BabelXScorer(flag_rule="keywords").combine(hits, classifier), hits)
     assert np.array_equal(BabelXScorer(flag_rule="classifier").combine(hits, classifier),
                           classifier)
+
+
+def test_posts_sharing_a_text_are_scored_as_each_would_be_alone(fitted, held_out):
+    system, _ = fitted[3.0]
+    texts = held_out["text"].head(4000)
+    assert texts.nunique() < len(texts)  # posts repeat texts
+    scored = system.score_posts(texts)
+    features = hashed_features(texts, system.n_features)  # one row per post
+    assert np.array_equal(scored["threat_probability"], system.threat_probability(features))
+    assert np.array_equal(scored["predicted_sentiment"].astype(str),
+                          system.sentiment(features))
+    assert np.array_equal(scored["keyword_hit"], keyword_hits(texts, system.keywords))
+    # Any order and any repetition of the same texts: each post keeps its own score.
+    order = np.random.default_rng(3).permutation(np.tile(np.arange(len(texts)), 2))
+    again = system.score_posts(texts.iloc[order].reset_index(drop=True))
+    pd.testing.assert_frame_equal(again, scored.iloc[order].reset_index(drop=True))
+    for missing in (None, np.nan):
+        with pytest.raises(ValueError, match="1 post.* no text .*row 1"):
+            system.score_posts(pd.Series(["a post", missing, "a post"], dtype=object))
 
 
 def test_classifier_learns_threats_and_sentiment(fitted, held_out):
