@@ -53,6 +53,7 @@ from audit.validation import (
     check_memory,
     check_strata_columns,
     group_codes,
+    group_labels,
     memory_estimate,
     missing_mask,
 )
@@ -729,8 +730,9 @@ def _design_effects(frame: pd.DataFrame, table: CountTable, groupings: list[Grou
     truth = binary_indicator(frame[y_true], y_true, "y_true", positive_label)
     decision = binary_indicator(frame[y_pred], y_pred, "y_pred", positive_label)
     outcome = truth.astype(np.int64) * 2 + decision
-    # The table's labels are the values' text (see group_codes), so match on text.
-    codes = {c: group_codes(frame[c].astype(str), c, len(cats), cats)[0]
+    # The table's labels are the values' text, as group_labels writes it (the empty text as
+    # its label), so match on that: each distinct value's, once, rather than every row's.
+    codes = {c: _text_codes(frame[c], c, cats)
              for c, cats in zip(table.columns, table.categories, strict=True)}
     effects = {}
     for grouping in groupings:
@@ -743,6 +745,17 @@ def _design_effects(frame: pd.DataFrame, table: CountTable, groupings: list[Grou
         effects[grouping_name(grouping)] = clusters.design_effects(
             index, cluster_codes, outcome, n_groups)
     return effects
+
+
+def _text_codes(column: pd.Series, name: str, categories: Sequence[str]) -> np.ndarray:
+    """Each row's code into ``categories`` (labels made by :func:`group_labels`) by its
+    value's label; -1 where the value is missing."""
+    value_codes, values = pd.factorize(column, use_na_sentinel=False)
+    missing = pd.isna(values)
+    labels = pd.Series([None if gone else group_labels([value], name)[0]
+                        for value, gone in zip(values, missing, strict=True)], dtype=object)
+    codes = group_codes(labels, name, len(categories), categories)[0]
+    return codes[value_codes]
 
 
 def _references_for(reference: Mapping[str, str] | None, groupings: list[Grouping],
