@@ -196,6 +196,15 @@ class LocalPool:
             for process in list(getattr(self.executor, "_processes", {}).values()):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGKILL)
+            # A worker killed while it sends a result leaves part of it in the result pipe,
+            # and the executor's manager thread would wait for the rest for ever: the pipe
+            # stays open while this process holds its writing end, which it never writes to.
+            # Closed here, the read ends (the workers' ends die with them), the executor
+            # takes the pool for broken, and the shutdown below returns.
+            writer = getattr(getattr(self.executor, "_result_queue", None), "_writer", None)
+            if writer is not None:
+                with contextlib.suppress(OSError):
+                    writer.close()
         self.executor.shutdown(wait=True, kill_workers=kill)
 
     def __enter__(self) -> LocalPool:

@@ -138,3 +138,47 @@ def test_a_dead_worker_fails_its_task_and_those_waiting_instead_of_hanging():
         assert not pool.settled()
     finally:
         pool.close(kill=True)
+
+
+#: A child process: a worker sends half a result and stops there; the pool is then closed
+#: with its workers killed. Prints "closed" once the close returns.
+HALF_SENT_RESULT = """
+import gc, os, struct, sys, threading, time
+from pathlib import Path
+
+from experiments.engine.pool import LocalPool
+
+
+def half_sent(marker):
+    # The worker's end of the result pipe: the header of a 1 MB message and 1 kB of it,
+    # as a worker killed while sending its result leaves them.
+    from joblib.externals.loky.backend.queues import SimpleQueue
+
+    queue = next(o for o in gc.get_objects() if isinstance(o, SimpleQueue))
+    os.write(queue._writer.fileno(), struct.pack("!i", 1 << 20) + b"x" * 1024)
+    Path(marker).write_text("sent")
+    time.sleep(600)
+
+
+if __name__ == "__main__":
+    marker = Path(sys.argv[1])
+    pool = LocalPool(1)
+    pool.submit(half_sent, str(marker))
+    while not marker.exists():
+        time.sleep(0.01)
+    time.sleep(0.2)  # the executor's thread is reading the message
+    closing = threading.Thread(target=lambda: pool.close(kill=True), daemon=True)
+    closing.start()
+    closing.join(timeout=60)
+    print("hung" if closing.is_alive() else "closed", flush=True)
+    os._exit(0)
+"""
+
+
+def test_workers_killed_halfway_through_a_result_do_not_hang_the_close(tmp_path):
+    script = tmp_path / "half_sent.py"
+    script.write_text(HALF_SENT_RESULT)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "sent")],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.stdout.strip() == "closed", (done.stdout, done.stderr[-2000:])
