@@ -1,5 +1,6 @@
 """Work asked for ahead on a background thread: the same result wherever it runs, the
-taker does queued work itself, errors reach the taker, urgent work goes first."""
+taker does queued work itself (and, while it waits for work under way, the work queued behind
+it), errors reach the taker, urgent work goes first."""
 
 from __future__ import annotations
 
