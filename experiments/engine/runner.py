@@ -23,6 +23,7 @@ import pandas as pd
 
 from audit import AuditResult, audit
 from audit.counterfactual import flip_rates
+from audit.figure_process import FigureHelper
 from audit.tables import csv_text, frame_records, json_text, jsonable, withhold_suppressed
 from experiments.config import ExperimentConfig
 from experiments.config.registry import derived_columns, system_adapter
@@ -52,7 +53,7 @@ from experiments.engine.withheld import (
 from experiments.errors import UsageError
 from experiments.reports.compare import DECISIONS_FILE, DECISIONS_ROW_ID
 from experiments.reports.headlines import headlines
-from experiments.reports.run import build_report, names_of, write_figures
+from experiments.reports.run import build_report, names_of, start_figures
 from experiments.systems.composition import focus_adjusted
 from experiments.systems.contract import (
     PooledTables,
@@ -174,6 +175,30 @@ def run_experiment(
         check_writable(target.parent, option)
         target = claim_dir(target, option=option)
         run_id = target.name
+    # A copy of this process, forked before the run starts its threads, draws a share of the
+    # report's figures while this one draws the rest (None where none can be forked).
+    helper = FigureHelper.start() if report else None
+    try:
+        return _run_and_write(config, config_file, target, run_id, option, force=force,
+                              say=say, report=report, attribution=attribution,
+                              suppress=suppress, keep_decisions=keep_decisions, pool=pool,
+                              on_tables=on_tables, helper=helper)
+    except BaseException:
+        if helper is not None:
+            helper.kill()  # whatever it was drawing is for a folder that is gone
+        raise
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _run_and_write(config: ExperimentConfig, config_file: Path, target: Path, run_id: str,
+                   option: str, *, force: bool, say: Callable[[str], None], report: bool,
+                   attribution: bool, suppress: bool, keep_decisions: bool | None, pool: Any,
+                   on_tables: Callable[[Path, dict[str, Any]], None] | None,
+                   helper: FigureHelper | None) -> RunResult:
+    """:func:`run_experiment` once its folder is claimed: compute, write, publish."""
+    seed = config.experiment.seed
     try:
         # The output policy (never the working folder or the input, never a folder with
         # files of someone else's, writable) is checked before anything is generated.
@@ -192,7 +217,11 @@ def run_experiment(
     views, flips, found, facts = computed.views, computed.flips, computed.headlines, computed.facts
 
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=_ensure_parent(target)))
+    # The helper draws the figures while this process writes the tables and the system's
+    # own sections; this process takes whatever figures are left when it gets to them.
+    drawing = None
     try:
+        drawing = start_figures(staging, config, views, helper) if report else None
         say("writing results")
         for name, content in table_files(computed, suppress=suppress).items():
             (staging / name).write_bytes(content)
@@ -208,10 +237,10 @@ def run_experiment(
                 "headlines": list(found),
                 "details": jsonable({**facts, "seconds": round(
                     time.perf_counter() - computed.started, 2)})})
-        if report:
-            figures = write_figures(staging, config, views)
+        if drawing is not None:
             write_extras = system_run.wording.write_extras
             extra_blocks = write_extras(staging) if write_extras else []
+            figures = drawing.result()
             document = build_report(
                 config=config, run_id=run_id, views=views, flips=flips, decisions=decisions,
                 system_run=system_run, headlines=found, figures=figures,
@@ -238,6 +267,8 @@ def run_experiment(
         # Whole or not at all; the target is checked again, and an old folder goes only after.
         publish(staging, target, force, option=option)
     except BaseException:
+        if drawing is not None:
+            drawing.stop()  # nothing is written into the folder once it is removed
         discard(staging, target)
         raise
     return RunResult(target, found, manifest, views, flips, decisions,

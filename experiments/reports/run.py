@@ -51,6 +51,7 @@ from experiments.writing.document import (
 from experiments.writing.names import group_names, name_text
 
 if TYPE_CHECKING:
+    from audit.figure_process import FigureHelper, PendingFigures
     from experiments.config import ExperimentConfig
     from experiments.systems.contract import SystemRun
 
@@ -66,7 +67,7 @@ CAVEAT = (
 SHOWN_METRICS = ("fpr", "fnr", "selection_rate", "ppv")
 #: How each view is named in figures and tables.
 VIEW_TITLES = {"true": "true outcome", "recorded": "recorded outcome"}
-#: Key of the focus comparison's figure in the figures :func:`write_figures` returns.
+#: Key of the focus comparison's figure in the figures :meth:`RunFigures.result` returns.
 FOCUS_FIGURE = "(focus comparison)"
 
 
@@ -435,74 +436,101 @@ def focus_rows(config: ExperimentConfig, views: dict[str, AuditResult]
     return focus, reference, metric, pd.DataFrame(records)
 
 
-def write_figures(directory: Path, config: ExperimentConfig, views: dict[str, AuditResult]
-                  ) -> dict[str, list[tuple[Path, str]]]:
-    """Draw a run's figures under ``directory/figures``; return them by grouping.
+class RunFigures:
+    """A run's figures being drawn (from :func:`start_figures`)."""
+
+    def __init__(self, pending: PendingFigures, planned: list[tuple[str, str]],
+                 figures: dict[str, list[tuple[Path, str]]]) -> None:
+        self._pending = pending
+        self._planned = planned
+        self._figures = figures
+
+    def result(self) -> dict[str, list[tuple[Path, str]]]:
+        """Draw what is left; the figures by grouping, each as (path, caption)."""
+        from audit.figures import NothingToDraw
+
+        figures = {key: list(drawn) for key, drawn in self._figures.items()}
+        for (key, caption), outcome in zip(self._planned, self._pending.result(), strict=True):
+            if isinstance(outcome, NothingToDraw):
+                # Every value withheld for its few people, or no ratio published in both
+                # views: nothing to draw, and the figure is left out.
+                continue
+            if isinstance(outcome, BaseException):
+                raise outcome
+            figures.setdefault(key, []).append((outcome, caption))
+        return figures
+
+    def stop(self) -> None:
+        """Stop the helper's drawing (the run failed and its folder is removed)."""
+        self._pending.stop()
+
+
+def start_figures(directory: Path, config: ExperimentConfig, views: dict[str, AuditResult],
+                  helper: FigureHelper | None = None) -> RunFigures:
+    """Start drawing a run's figures under ``directory/figures``.
 
     Per grouping: the error rates that are defined for some group, with their intervals, and
     (when the records differ from the truth) the false positive rate ratio by each view.
     Under :data:`FOCUS_FIGURE`: the first focus comparison's two rates by each view. Groups
     are labelled by country name where they are codes.
+
+    ``helper`` (a :class:`~audit.figure_process.FigureHelper`) starts on them at once, while
+    this process goes on; :meth:`RunFigures.result` draws the rest here and returns them.
+    Without a helper, every figure is drawn by that call. The figures are the same bytes
+    either way.
     """
-    from audit.figures import NothingToDraw, plot_comparison, plot_rates_by_group, plot_views
+    from audit.figure_process import FigureCall, start_drawing
+    from audit.figures import plot_comparison, plot_rates_by_group, plot_views
 
     names = names_of(views)
     labels = {g: name_text(str(g), names) for g in views["true"].table["group"].unique()}
-    figures: dict[str, list[tuple[Path, str]]] = {}
     distinct = not same_views(views)
+    level = f"{100 * config.audit.confidence:g}%"
+    # Every figure is listed first (what to draw, under which key, with which caption), then
+    # all are drawn, so that two processes can share them.
+    planned: list[tuple[str, FigureCall, str]] = []
+    figures: dict[str, list[tuple[Path, str]]] = {}
     for grouping in config.audit.groupings:
         name = grouping_name(grouping)
         slug = "_".join(grouping)
         drawn = [m for m in ("fpr", "fnr") if not undefined_everywhere(views["true"], name, m)]
         figures[name] = []
-        rates = None
         if drawn:
             words = " and ".join(GAP_NAMES[m] for m in drawn)
-            try:
-                rates = plot_rates_by_group(
-                    views["true"].table, name, drawn,
-                    directory / "figures" / f"rates_{slug}.png",
-                    title=f"Errors against the true outcome, by {name.replace('_', ' ')}",
-                    labels=labels, confidence=config.audit.confidence)
-            except NothingToDraw:  # every rate withheld for its few people: nothing to draw
-                rates = None
-        if rates is not None:
-            figures[name].append(
-                (rates, f"{words.capitalize()} by {name}, against the true outcome, with "
-                        f"{100 * config.audit.confidence:g}% Wilson intervals (suppressed "
-                        "cells left out); the dashed line is the reference group."))
-        compare = None
+            planned.append((name, FigureCall(plot_rates_by_group, (
+                views["true"].table, name, drawn, directory / "figures" / f"rates_{slug}.png"),
+                {"title": f"Errors against the true outcome, by {name.replace('_', ' ')}",
+                 "labels": labels, "confidence": config.audit.confidence}),
+                f"{words.capitalize()} by {name}, against the true outcome, with "
+                f"{level} Wilson intervals (suppressed cells left out); the dashed line is "
+                "the reference group."))
         if distinct and not undefined_everywhere(views["true"], name, "fpr"):
-            try:
-                compare = plot_views(
-                    {VIEW_TITLES[k]: v.table for k, v in views.items()}, name, "fpr",
-                    directory / "figures" / f"views_fpr_{slug}.png",
-                    title=(f"False positive rate ratio by {name.replace('_', ' ')}: true "
+            planned.append((name, FigureCall(plot_views, (
+                {VIEW_TITLES[k]: v.table for k, v in views.items()}, name, "fpr",
+                directory / "figures" / f"views_fpr_{slug}.png"),
+                {"title": (f"False positive rate ratio by {name.replace('_', ' ')}: true "
                            "against recorded outcome"),
-                    labels=labels, confidence=config.audit.confidence)
-            except NothingToDraw:  # no ratio published in both views: nothing to draw
-                compare = None
-        if compare is not None:
-            figures[name].append(
-                (compare, f"False positive rate of each {name} group relative to the reference "
-                          "group, judged by the true outcome and by the recorded outcome, with "
-                          f"{100 * config.audit.confidence:g}% bootstrap intervals."))
+                 "labels": labels, "confidence": config.audit.confidence}),
+                f"False positive rate of each {name} group relative to the reference "
+                "group, judged by the true outcome and by the recorded outcome, with "
+                f"{level} bootstrap intervals."))
     focused = focus_rows(config, views)
     if focused is not None:
         focus, reference, metric, rows = focused
         if rows["value"].notna().any():
             rows = rows.assign(label=rows["group"].map(lambda g: name_text(str(g), names)))
-            level = f"{100 * config.audit.confidence:g}%"
             title = name_text(focus.label or f"{focus.group} against {reference}", names)
-            path = plot_comparison(
-                rows, directory / "figures" / "focus.png", title=title[:1].upper() + title[1:],
-                xlabel=f"{GAP_NAMES[metric]}, % ({level} Wilson interval)")
             views_word = ("by the true outcome" if same_views(views) else
                           "by the true outcome and by the recorded outcome")
-            figures[FOCUS_FIGURE] = [(path, name_text(
-                f"{GAP_NAMES[metric].capitalize()} of {focus.group} and of {reference} "
-                f"({focus.grouping}), {views_word}, with {level} Wilson intervals.", names))]
-    return figures
+            planned.append((FOCUS_FIGURE, FigureCall(
+                plot_comparison, (rows, directory / "figures" / "focus.png"),
+                {"title": title[:1].upper() + title[1:],
+                 "xlabel": f"{GAP_NAMES[metric]}, % ({level} Wilson interval)"}),
+                name_text(f"{GAP_NAMES[metric].capitalize()} of {focus.group} and of "
+                          f"{reference} ({focus.grouping}), {views_word}, with {level} "
+                          "Wilson intervals.", names)))
+    return RunFigures(start_drawing([call for _, call, _ in planned], helper),
+                      [(key, caption) for key, _, caption in planned], figures)
 
 
 def biases_on(config: ExperimentConfig) -> list[str]:
