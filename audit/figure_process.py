@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
+from audit.figures import literal_text, new_figure
+
 #: Seconds :func:`draw_figures` waits for the helper's figures after drawing its own share,
 #: before drawing the rest itself: a figure takes a fraction of a second.
 HELPER_TIMEOUT = 60.0
@@ -212,10 +214,9 @@ def _take(taken: Any, count: int) -> int | None:
     return index
 
 
+@literal_text
 def _warm_up() -> None:
     """Load matplotlib and its fonts by drawing a figure nobody sees."""
-    from audit.figures import new_figure
-
     fig, axis = new_figure((2.0, 1.0))
     axis.set_title("warm-up")
     fig.savefig(BytesIO(), format="png")
