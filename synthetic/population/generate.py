@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from synthetic.population.errors import PopulationInputError
 from synthetic.population.mechanisms import (
@@ -129,6 +128,32 @@ class Population:
         """
         return write_people(self.people, path, overwrite=overwrite)
 
+
+class _NoBar:
+    """What a progress bar is asked for when none is shown: the iterable, and no-op calls."""
+
+    def __init__(self, iterable: Any = None) -> None:
+        self._iterable = iterable
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._iterable)
+
+    def update(self, count: int = 1) -> None:
+        """Nothing to advance."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _progress_bar(progress: bool, iterable: Any = None, **options: Any) -> Any:
+    """A tqdm bar when ``progress``, else a stand-in that shows nothing. tqdm (with the
+    notebook support of ``tqdm.auto``, which loads asyncio) is imported only for a bar that is
+    shown: a run asks for none, and its start-up does not pay for the import."""
+    if not progress:
+        return _NoBar(iterable)
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **options)
 
 def write_people(people: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write a people frame to ``.parquet`` or ``.csv`` (see :meth:`Population.to_file`)."""
@@ -244,7 +269,7 @@ def iter_chunks(
     chunk_size = check_size(chunk_size)
     resolved = resolve_mechanisms(mechanisms, loaded.nationalities, loaded.regions)
     tables = Tables(loaded, resolved["proxy_leakage"].strength)
-    bar = tqdm(total=n, disable=not progress, unit="people", unit_scale=True, desc="population")
+    bar = _progress_bar(progress, total=n, unit="people", unit_scale=True, desc="population")
     try:
         for start in range(0, n, chunk_size):
             stop = min(n, start + chunk_size)
@@ -326,7 +351,7 @@ def generate_rows(
 
     first_block, last_block = start // block_size, (stop - 1) // block_size
     blocks = range(first_block, last_block + 1)
-    for block in tqdm(blocks, disable=not progress, unit="block", desc="population"):
+    for block in _progress_bar(progress, blocks, unit="block", desc="population"):
         block_start = block * block_size
         block_rows = min(block_size, n - block_start)
         values = simulate_block(tables, seed, block, block_rows, do, effect)

@@ -205,3 +205,30 @@ def test_to_file_round_trips_and_refuses_to_overwrite(tmp_path):
     assert len(pd.read_csv(tmp_path / "people.csv")) == 500
     with pytest.raises(PopulationInputError, match=r"\.parquet or \.csv"):
         population.to_file(tmp_path / "people.xlsx")
+
+
+def test_a_progress_bar_is_shown_only_when_asked_for_and_the_people_are_the_same(capsys):
+    """progress=True shows a bar on standard error; without it nothing is printed, and the
+    people are the same either way."""
+    quiet = generate("us_visa_holders", 3000, 5).people
+    assert capsys.readouterr().err == ""
+    shown = generate("us_visa_holders", 3000, 5, progress=True).people
+    assert "population" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(quiet, shown)
+    chunks = list(iter_chunks("us_visa_holders", 3000, 5, chunk_size=1000, progress=True))
+    assert "people" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), quiet)
+    list(iter_chunks("us_visa_holders", 3000, 5, chunk_size=1000))
+    assert capsys.readouterr().err == ""
+
+
+def test_generating_people_without_a_bar_does_not_load_tqdm():
+    """A run asks for no bar, and its start-up does not pay for tqdm's import."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from synthetic.population import generate; "
+            "generate('us_visa_holders', 2000, 1); print('tqdm' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "False"
