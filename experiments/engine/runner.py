@@ -66,6 +66,7 @@ from experiments.writing.claims import Ledger
 from experiments.writing.names import with_name_columns
 from synthetic.population import PopulationInputError, generate
 from synthetic.posts import PostInputError
+from synthetic.threads import map_in_threads
 
 #: The two views of every audit: what the simulation knows, and what a real auditor sees.
 VIEWS = {"true": "y_true", "recorded": "y_recorded"}
@@ -370,8 +371,7 @@ def compute_run(config: ExperimentConfig, progress: Callable[[str], None] | None
         lap("system")
 
         say("auditing by the true and by the recorded outcome")
-        views = {view: _audit_view(config, decisions, column, system_run.decided.cluster)
-                 for view, column in VIEWS.items()}
+        views = _audit_views(config, decisions, system_run.decided.cluster)
 
         flips = _counterfactual_flips(config, population, system_run, decisions, say, train)
         adjusted = focus_adjusted(config, decisions, system_run.decided.cluster)
@@ -530,8 +530,7 @@ def replicate_parts(config: ExperimentConfig, replicate: ExperimentConfig,
     with decisions_only():  # the first replicate alone reports the system's own findings
         run = _run_system(replicate, people, train, columns)
     decisions = run.decided.table
-    views = {view: _audit_view(replicate, decisions, column, run.decided.cluster)
-             for view, column in VIEWS.items()}
+    views = _audit_views(replicate, decisions, run.decided.cluster)
     adjusted = focus_adjusted(replicate, decisions, run.decided.cluster)
     found = _attribute(replicate, people, train, columns, run, views, say) if attribute else None
     return views, adjusted, found, run.decided.replicate_outcomes
@@ -679,6 +678,21 @@ def person_decisions(computed: ComputedRun) -> pd.DataFrame | None:
 def _ensure_parent(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     return target.parent
+
+
+def _audit_views(config: ExperimentConfig, decisions: pd.DataFrame,
+                 cluster: str | None = None) -> dict[str, AuditResult]:
+    """The audit of ``decisions`` by each view (:data:`VIEWS`), the views on two threads.
+
+    An audit lets go of Python's lock in NumPy's and pandas' loops, so the second view's
+    audit takes part of what the first leaves of the two cores (a fifth less time for the
+    pair here). Each audit reads ``decisions`` only and draws its bootstrap from its own
+    seeded generator, so the results do not depend on the threads.
+    """
+    columns = list(VIEWS.values())
+    audited = map_in_threads(lambda column: _audit_view(config, decisions, column, cluster),
+                             columns, "audit")
+    return dict(zip(VIEWS, audited, strict=True))
 
 
 def _audit_view(config: ExperimentConfig, decisions: pd.DataFrame, outcome: str,

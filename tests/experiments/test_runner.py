@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from experiments.config import parse_config
@@ -141,3 +142,40 @@ def test_a_system_refusing_a_tiny_population_is_one_line_and_exit_2(experiment, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "refused this run" in err[0] and "--size" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("experiment", "size"), [("cbp-one", 20000), ("immigration-os", 4000)])
+def test_the_views_audited_on_two_threads_equal_each_audited_alone(experiment, size,
+                                                                   monkeypatch):
+    """Both views are audited at once on two threads; each equals its audit on its own, for
+    an audit clustered by claimed identity (cbp-one) and one that is not."""
+    from experiments.config import load_config
+    from experiments.engine import runner
+    from synthetic import threads
+
+    config, _ = load_config(experiment, {"population.size": size, "experiment.replicates": 1,
+                                         "attribution.enabled": False})
+    computed = runner.compute_run(config)
+    decisions, cluster = computed.decisions, computed.system_run.decided.cluster
+    assert (cluster is not None) == (experiment == "cbp-one")
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    together = runner._audit_views(config, decisions, cluster)
+    assert list(together) == list(runner.VIEWS)
+    for view, column in runner.VIEWS.items():
+        alone = runner._audit_view(config, decisions, column, cluster)
+        pd.testing.assert_frame_equal(together[view].table, alone.table)
+        pd.testing.assert_frame_equal(together[view].summary, alone.summary)
+        pd.testing.assert_frame_equal(computed.views[view].table, alone.table)
+
+
+def test_an_error_in_one_view_s_audit_is_raised(monkeypatch):
+    from experiments.config import load_config
+    from experiments.engine import runner
+
+    config, _ = load_config("immigration-os", {"population.size": 4000,
+                                               "experiment.replicates": 1,
+                                               "attribution.enabled": False})
+    computed = runner.compute_run(config)
+    broken = computed.decisions.drop(columns=["y_recorded"])
+    with pytest.raises(Exception, match="y_recorded"):
+        runner._audit_views(config, broken, computed.system_run.decided.cluster)
