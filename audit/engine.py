@@ -27,8 +27,8 @@ from audit.intervals import (
     DEFAULT_CONFIDENCE,
     DEFAULT_N_BOOT,
     check_random_state,
-    ignore_nan_warnings,
     mover_ratio_from_limits,
+    nan_mean,
     newcombe_from_limits,
     percentile_interval,
     resample_cells,
@@ -1270,8 +1270,7 @@ def _spread_rows(measure: str, metrics: list[str], value: np.ndarray,
     few = compared < 2
     value = np.where(few, np.nan, value)
     low, high = (np.where(few, np.nan, bound) for bound in bounds)
-    with ignore_nan_warnings():
-        bias = np.nanmean(boot, axis=0) - value
+    bias = nan_mean(boot, axis=0) - value
     frozen = ~np.isnan(value) & ~(high > low)
     flags = [
         _join(

@@ -8,10 +8,6 @@ cells, so one draw serves every grouping. Its cost does not depend on the number
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Iterator
-
 import numpy as np
 from scipy import special, stats
 
@@ -161,12 +157,19 @@ def _interpolate(lower: np.ndarray, upper: np.ndarray, fraction: np.ndarray | fl
                         lower + fraction * (upper - lower))
 
 
-@contextlib.contextmanager
-def ignore_nan_warnings() -> Iterator[None]:
-    """Silence numpy's warnings for all-NaN slices: such slices are NaN by design here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
+def nan_mean(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """The mean along ``axis`` of the values that are not NaN; NaN where all are.
+
+    The very numbers of ``np.nanmean`` (the same sums and division), without its warning for
+    an all-NaN slice, which is NaN by design here. Silencing that warning would take a
+    warnings filter, which is the whole process's: an audit running on one thread would
+    change what another thread sees, and the two could leave the filter changed after both.
+    """
+    values = np.asarray(values)
+    defined = ~np.isnan(values)
+    total = np.where(defined, values, 0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.true_divide(total, defined.sum(axis=axis, dtype=np.intp))
 
 
 #: Events (or non-events) up to which a Wilson limit is replaced by the exact one where lower.
