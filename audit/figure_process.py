@@ -4,8 +4,10 @@ Drawing a figure is matplotlib's Python code on one core, and a report draws its
 after every number is computed, while the machine's other cores idle. :class:`FigureHelper`
 forks a copy of the process when it is made (before the run starts any thread, so the copy
 holds no lock that another thread held), and the copy loads matplotlib while the run
-computes. :func:`draw_figures` then hands a list of figures to both processes: each takes
-the next figure nobody has taken yet, so a process that finishes early takes more. A figure is
+computes. :func:`start_drawing` then hands a list of figures to the copy, which starts at once, and
+:meth:`PendingFigures.result` has this process join in (:func:`draw_figures` does both):
+each takes the next figure nobody has taken yet, so a process that finishes early takes
+more. A figure is
 the same bytes whichever process draws it: the copy has the same matplotlib, fonts and
 settings.
 
@@ -29,8 +31,8 @@ from typing import Any
 
 from audit.figures import literal_text, new_figure
 
-#: Seconds :func:`draw_figures` waits for the helper's figures after drawing its own share,
-#: before drawing the rest itself: a figure takes a fraction of a second.
+#: Seconds :meth:`PendingFigures.result` waits for the helper's figures after drawing its
+#: own share, before drawing the rest itself: a figure takes a fraction of a second.
 HELPER_TIMEOUT = 60.0
 
 

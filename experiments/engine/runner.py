@@ -184,11 +184,9 @@ def run_experiment(
                               say=say, report=report, attribution=attribution,
                               suppress=suppress, keep_decisions=keep_decisions, pool=pool,
                               on_tables=on_tables, helper=helper)
-    except BaseException:
-        if helper is not None:
-            helper.kill()  # whatever it was drawing is for a folder that is gone
-        raise
     finally:
+        # A failed run has stopped the helper before removing its folder; otherwise the
+        # helper waits, idle, and ends when its connection closes.
         if helper is not None:
             helper.close()
 

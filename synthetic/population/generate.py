@@ -155,6 +155,7 @@ def _progress_bar(progress: bool, iterable: Any = None, **options: Any) -> Any:
 
     return tqdm(iterable, **options)
 
+
 def write_people(people: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write a people frame to ``.parquet`` or ``.csv`` (see :meth:`Population.to_file`)."""
     path = Path(path)
