@@ -122,6 +122,36 @@ def _distinct_patterns(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bits[order[new]], inverse
 
 
+def _group_codes(groups: np.ndarray | pd.Series | pd.Categorical
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's code into the distinct texts of ``groups``, and those texts: as
+    ``pd.factorize(np.asarray(groups).astype(str))`` gives them."""
+    if isinstance(getattr(groups, "dtype", None), pd.CategoricalDtype):
+        codes = np.asarray(pd.Categorical(groups).codes)
+        if not len(codes) or codes.min() < 0:  # a missing group is the text "nan"
+            return _group_codes(np.asarray(groups))
+        # The categories present, renumbered by first appearance as factorize numbers them.
+        raw_code, raw_present = pd.factorize(codes)
+        return _text_codes(raw_code, np.asarray(pd.Categorical(groups).categories)[raw_present])
+    if groups.dtype == object:
+        raw_code, raw_present = pd.factorize(groups, use_na_sentinel=False)
+        if not all(isinstance(value, str) for value in raw_present):
+            # Mixed values (None, 1, 1.0 and "1"), which factorize may take as one where their
+            # texts differ: converted one by one.
+            return pd.factorize(groups.astype(str))
+        return _text_codes(raw_code, raw_present)
+    # Each distinct label is converted to str, not each person's.
+    raw_code, raw_present = pd.factorize(groups, use_na_sentinel=False)
+    return _text_codes(raw_code, raw_present)
+
+
+def _text_codes(raw_code: np.ndarray, raw_present: object) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the texts of ``raw_present`` (two values may share a text) from codes
+    into ``raw_present``."""
+    text_code, present = pd.factorize(np.asarray(raw_present).astype(str))
+    return (text_code[raw_code] if len(raw_code) else raw_code), present
+
+
 def paired_counts(
     groups: Sequence[object] | np.ndarray,
     decisions: np.ndarray,
@@ -151,7 +181,9 @@ def paired_counts(
     AuditInputError
         Arrays of different lengths, or values that are not 0/1.
     """
-    group_array = np.asarray(groups)
+    # A categorical column's codes are its groups already (a million texts need not be read).
+    categorical = isinstance(getattr(groups, "dtype", None), pd.CategoricalDtype)
+    group_array = groups if categorical else np.asarray(groups)
     matrix = np.asarray(decisions)
     if matrix.ndim == 1:
         matrix = matrix[:, None]
@@ -167,13 +199,7 @@ def paired_counts(
     if bits.dtype != bool and bits.size and not ((bits == 0) | (bits == 1)).all():
         raise AuditInputError("decisions and labels must be 0/1 or boolean; found other values")
     bits = bits.astype(bool, copy=False)
-    if group_array.dtype == object:  # mixed values (None, 1 and "1"): converted one by one
-        first_code, present = pd.factorize(group_array.astype(str))
-    else:
-        # Each distinct label is converted to str, not each person's.
-        raw_code, raw_present = pd.factorize(group_array, use_na_sentinel=False)
-        text_code, present = pd.factorize(np.asarray(raw_present).astype(str))
-        first_code = text_code[raw_code] if n else raw_code
+    first_code, present = _group_codes(group_array)
     order = tuple(sorted(present)) if group_order is None else tuple(group_order)
     lookup = {g: i for i, g in enumerate(order)}
     mapped = np.array([lookup.get(g, -1) for g in present], dtype=np.int64)

@@ -68,6 +68,7 @@ from synthetic.systems.catch_and_revoke import (
     STAGES,
     CatchAndRevokePipeline,
     PulledPosts,
+    RecordSignals,
     ThreatPoints,
     capacity_is_count,
     pulled_in,
@@ -236,6 +237,37 @@ def _people_side(seed: int, people: pd.DataFrame, train: np.ndarray, settings: S
     return side
 
 
+class _HeldOutView:
+    """The held-out people of one world's people, and what the stages read of them that a
+    knob of the pipeline changes little: each person's surveillance coverage (with its
+    digest) per protest-site coverage, and their records per list of concern.
+
+    ``people`` is a weak reference to the people read: a view is used again only while
+    those very people are (they are not changed while a run reads them)."""
+
+    def __init__(self, people: weakref.ref, held_out: pd.DataFrame) -> None:
+        self.people = people
+        self.held_out = held_out
+        self._coverage: dict[float, tuple[np.ndarray, str]] = {}
+        self._records: dict[tuple[str, ...], RecordSignals] = {}
+
+    def coverage(self, protest_coverage: float) -> tuple[np.ndarray, str]:
+        """Each person's coverage (:func:`coverage_of`) and its digest, which names the
+        posts it pulls in."""
+        if protest_coverage not in self._coverage:
+            coverage = coverage_of(self.held_out, protest_coverage)
+            self._coverage[protest_coverage] = (
+                coverage, hashlib.blake2b(coverage.tobytes()).hexdigest())
+        return self._coverage[protest_coverage]
+
+    def records(self, pipeline: CatchAndRevokePipeline) -> RecordSignals:
+        """:meth:`~CatchAndRevokePipeline.record_signals` of the held-out people."""
+        key = pipeline.countries_of_concern
+        if key not in self._records:
+            self._records[key] = pipeline.record_signals(self.held_out)
+        return self._records[key]
+
+
 class _SharedWorld:
     """What every bias world of one run shares, and the parts a knob changes, each computed
     once per setting: the held-out people's posts and features, each post's pull-in noise, and
@@ -264,6 +296,7 @@ class _SharedWorld:
         self._features: dict[int, object] = side.features
         self._signals: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._pulled: dict[str, PulledPosts] = side.pulled
+        self._last_view: _HeldOutView | None = None
 
     def classifier(self, settings: Settings) -> tuple[BabelXScorer, np.ndarray, np.ndarray]:
         """The classifier of these settings, and the threat probability and flag of each
@@ -297,39 +330,67 @@ class _SharedWorld:
                                                                          np.ndarray]:
         """Every stage's output for the held-out people of ``people`` (a world's recorded
         columns), and which posts were pulled in."""
-        # Only the columns the stages read, not a copy of every column per world.
-        held_out = people.loc[~self.train, list(STAGE_INPUTS)].reset_index(drop=True)
+        view = self._view(people)
+        pulled, signals = self._signals_of(settings, view)
+        records = view.records(_pipeline(settings))
+        return (_pipeline(settings).stages_from_signals(view.held_out, *signals,
+                                                        records=records), pulled.mask)
+
+    def revoked(self, settings: Settings, people: pd.DataFrame) -> np.ndarray:
+        """Who of the held-out people of ``people`` is revoked (``revoked`` of
+        :meth:`stages`), without the other stages' columns: a world's decision."""
+        view = self._view(people)
+        _, (_, flagged, highest) = self._signals_of(settings, view)
+        pipeline = _pipeline(settings)
+        return pipeline.revoked_from_signals(view.records(pipeline), flagged, highest)
+
+    def _view(self, people: pd.DataFrame) -> _HeldOutView:
+        """The held-out people of ``people``, read once while the same people come again:
+        the worlds of an attribution that share their people are decided one after
+        another, and each reads the same columns."""
+        view = self._last_view
+        if view is None or view.people() is not people:
+            # Only the columns the stages read, not a copy of every column per world.
+            view = self._last_view = _HeldOutView(
+                weakref.ref(people),
+                people.loc[~self.train, list(STAGE_INPUTS)].reset_index(drop=True))
+        return view
+
+    def _signals_of(self, settings: Settings, view: _HeldOutView
+                    ) -> tuple[PulledPosts, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The posts that ``settings`` pulls in of ``view``'s people, and what stages 1 and
+        2 tell about each person from them (:func:`person_signals`)."""
         _, probability, flagged = self.classifier(settings)
         # Worlds with the same coverage pull in the same posts, and worlds that also flag them
         # alike share stages 1 and 2 (the flags are kept alive by the classifier's cache, so
         # their id names them).
-        coverage = self.coverage(settings, held_out)
-        watched = hashlib.blake2b(coverage.tobytes()).hexdigest()
+        coverage, watched = view.coverage(settings.protest_coverage)
         if watched not in self._pulled:
             # The posts come sorted by author (generate_posts), as PulledPosts reads them.
             self._pulled[watched] = PulledPosts.of(
-                len(held_out), self.author, self.post_uniform, coverage, self.text_code)
+                len(view.held_out), self.author, self.post_uniform, coverage, self.text_code)
         pulled = self._pulled[watched]
         key = (id(flagged), watched)
         if key not in self._signals:
             # Each distinct text's outputs, read on the pulled-in posts alone.
             self._signals[key] = pulled.signals(flagged, probability)
-        return (_pipeline(settings).stages_from_signals(held_out, *self._signals[key]),
-                pulled.mask)
-
-    def coverage(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
-        """Each held-out person's surveillance coverage, raised to ``protest_coverage`` for
-        protest participants (surveillance of protest sites)."""
-        coverage = held_out["surveillance_coverage"].to_numpy(dtype=np.float64)
-        if settings.protest_coverage > 0:
-            protest = held_out["protest_participation"].to_numpy(dtype=bool)
-            coverage = np.where(protest, np.maximum(coverage, settings.protest_coverage),
-                                coverage)
-        return coverage
+        return pulled, self._signals[key]
 
     def pulled(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
-        """Which posts reach the tool: each with its author's coverage (:meth:`coverage`)."""
-        return pulled_in(self.author, self.post_uniform, self.coverage(settings, held_out))
+        """Which posts reach the tool: each with its author's coverage (:func:`coverage_of`
+        under ``settings.protest_coverage``)."""
+        return pulled_in(self.author, self.post_uniform,
+                         coverage_of(held_out, settings.protest_coverage))
+
+
+def coverage_of(held_out: pd.DataFrame, protest_coverage: float) -> np.ndarray:
+    """Each held-out person's surveillance coverage, raised to ``protest_coverage`` for
+    protest participants (surveillance of protest sites)."""
+    coverage = held_out["surveillance_coverage"].to_numpy(dtype=np.float64)
+    if protest_coverage > 0:
+        protest = held_out["protest_participation"].to_numpy(dtype=bool)
+        coverage = np.where(protest, np.maximum(coverage, protest_coverage), coverage)
+    return coverage
 
 
 def run(
@@ -368,9 +429,7 @@ def run(
 
     def decide_world(world: ExperimentConfig, world_people: pd.DataFrame
                      ) -> dict[str, np.ndarray]:
-        world_stages, _ = shared.stages(world.system_settings(), world_people)
-        # A copy: a view would keep every boolean column of the world's stages alive.
-        return {"decision": world_stages["revoked"].to_numpy(dtype=bool, copy=True)}
+        return {"decision": shared.revoked(world.system_settings(), world_people)}
 
     hooks = Hooks(decide_twins=None, decide_world=decide_world)
     if not own_findings():  # a further replicate: its decisions and worlds are all it gives

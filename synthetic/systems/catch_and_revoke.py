@@ -178,6 +178,18 @@ def capacity_is_valid(capacity: float | int) -> bool:
     return isinstance(capacity, float | np.floating) and 0 < capacity <= 1
 
 
+@dataclass(frozen=True)
+class RecordSignals:
+    """What stages 3 and 4 read of each person (:meth:`CatchAndRevokePipeline.record_signals`),
+    one boolean per person each: a recorded minor or serious criminal record, a recorded
+    overstay, and a nationality on the list of concern."""
+
+    minor: np.ndarray
+    serious: np.ndarray
+    overstay: np.ndarray
+    concern: np.ndarray
+
+
 class CatchAndRevokePipeline:
     """Stages 2 to 5 of the pipeline, over people whose posts have been scored.
 
@@ -264,21 +276,70 @@ class CatchAndRevokePipeline:
         flagged: np.ndarray,
         highest: np.ndarray,
         cut_off: CutOff | None = None,
+        records: RecordSignals | None = None,
     ) -> pd.DataFrame:
         """:meth:`stages` from each person's posts pulled in, social-media flag and highest
         threat probability (:func:`person_signals`): how worlds that pull in and flag the same
-        posts share that work."""
+        posts share that work. ``records`` (:meth:`record_signals` of ``people``) may be
+        given where they were read before."""
+        records = self.record_signals(people) if records is None else records
+        score = self.threat_score(records, flagged, highest)
+        revoked, high = self._select(score, cut_off)
+        return pd.DataFrame({
+            "posts_pulled_in": pulled.astype(np.int64),
+            "watched": pulled > 0,
+            "social_flag": flagged,
+            "max_threat_probability": highest,
+            "minor_record": records.minor,
+            "serious_record": records.serious,
+            "overstay_record": records.overstay,
+            "record_hit": records.minor | records.serious | records.overstay,
+            "country_of_concern": records.concern,
+            "threat_score": score,
+            "high_threat_score": high,
+            "revoked": revoked,
+        })
+
+    def revoked_from_signals(self, records: RecordSignals, flagged: np.ndarray,
+                             highest: np.ndarray, cut_off: CutOff | None = None
+                             ) -> np.ndarray:
+        """Stage 5 alone (``revoked`` of :meth:`stages_from_signals`), from the people's
+        :meth:`record_signals` and their social-media signals: what a world of the
+        attribution needs, without the other stages' columns."""
+        return self._select(self.threat_score(records, flagged, highest), cut_off)[0]
+
+    def record_signals(self, people: pd.DataFrame) -> RecordSignals:
+        """What stages 3 and 4 read of each person: their recorded criminal record and
+        overstay, and whether their nationality is on the list of concern."""
         # Compared as a column (a categorical compares its codes), not as a text per person.
         record = people["recorded_criminal_record"]
-        minor = (record == "minor").to_numpy(dtype=bool)
-        serious = (record == "serious").to_numpy(dtype=bool)
-        overstay = people["recorded_overstay"].to_numpy(dtype=bool)
-        concern = target_mask(people, self.countries_of_concern)
+        return RecordSignals(
+            minor=(record == "minor").to_numpy(dtype=bool),
+            serious=(record == "serious").to_numpy(dtype=bool),
+            overstay=people["recorded_overstay"].to_numpy(dtype=bool),
+            concern=target_mask(people, self.countries_of_concern))
+
+    def threat_score(self, records: RecordSignals, flagged: np.ndarray, highest: np.ndarray
+                     ) -> np.ndarray:
+        """Stage 4's score: ``expit(intercept + points of each signal)``."""
         p = self.points
-        logit = (p.intercept + p.social_flag * flagged + p.threat_probability * highest
-                 + p.minor_record * minor + p.serious_record * serious + p.overstay * overstay
-                 + p.country_of_concern * concern)
-        score = expit(logit)
+        # Term by term, in the formula's order, into one array: the very sums of
+        # intercept + social_flag * flagged + threat_probability * highest + ..., without
+        # a new array per term (the intercept is added second, as addition commutes).
+        logit = np.multiply(p.social_flag, flagged, dtype=np.float64)
+        logit += p.intercept
+        term = np.empty_like(logit)
+        for points, signal in ((p.threat_probability, highest), (p.minor_record, records.minor),
+                               (p.serious_record, records.serious),
+                               (p.overstay, records.overstay),
+                               (p.country_of_concern, records.concern)):
+            logit += np.multiply(points, signal, out=term, dtype=np.float64)
+        return expit(logit, out=logit)
+
+    def _select(self, score: np.ndarray, cut_off: CutOff | None) -> tuple[np.ndarray,
+                                                                             np.ndarray]:
+        """Stage 5 by the rule (``revoked``), and whether each score is at or above the cut
+        (``high_threat_score``); keeps the cut as :attr:`cut_off_`."""
         if self.rule == "capacity":
             if cut_off is None:
                 revoked, cut_off = (top_count(score, self.capacity)
@@ -287,24 +348,10 @@ class CatchAndRevokePipeline:
             else:
                 revoked = cut_off.select(score)
             self.cut_off_ = cut_off
-            high = score >= cut_off.threshold
-        else:
-            revoked = high = score >= self.threshold
-            self.cut_off_ = CutOff(self.threshold, len(score))
-        return pd.DataFrame({
-            "posts_pulled_in": pulled.astype(np.int64),
-            "watched": pulled > 0,
-            "social_flag": flagged,
-            "max_threat_probability": highest,
-            "minor_record": minor,
-            "serious_record": serious,
-            "overstay_record": overstay,
-            "record_hit": minor | serious | overstay,
-            "country_of_concern": concern,
-            "threat_score": score,
-            "high_threat_score": high,
-            "revoked": revoked,
-        })
+            return revoked, score >= cut_off.threshold
+        revoked = score >= self.threshold
+        self.cut_off_ = CutOff(self.threshold, len(score))
+        return revoked, revoked
 
     @classmethod
     def card(cls) -> str:

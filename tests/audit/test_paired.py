@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from audit.errors import AuditInputError
@@ -174,3 +175,48 @@ def test_identical_worlds_give_contrasts_of_exactly_zero():
                              n_boot=100, random_state=0)
     assert (result.estimate == 0).all() and (result.ci_low == 0).all()
     assert (result.ci_high == 0).all()
+
+
+def _counts_reading_every_text(groups, decisions, labels, group_order=None):
+    """paired_counts as it reads groups by definition: each person's group as its text."""
+    texts = np.asarray(groups).astype(str)
+    order = tuple(sorted(set(texts.tolist()))) if group_order is None else tuple(group_order)
+    keep = np.isin(texts, order)
+    bits = np.column_stack([decisions, *labels.values()])[keep]
+    patterns, inverse = np.unique(bits, axis=0, return_inverse=True)
+    code = np.array([order.index(t) for t in texts[keep]], dtype=np.int64)
+    counts = np.zeros((len(order), len(patterns)), dtype=np.int64)
+    np.add.at(counts, (code, inverse.ravel()), 1)
+    return order, patterns, counts
+
+
+@pytest.mark.parametrize("kind", ["categorical", "categorical with missing", "strings",
+                                  "mixed objects", "integers"])
+def test_every_kind_of_group_column_counts_each_persons_text(kind):
+    # A categorical column is read by its codes and a column of texts by its distinct
+    # values; the counts are those of reading each person's group as its text.
+    rng = np.random.default_rng(7)
+    n = 500
+    names = np.array(["Middle East", "East Asia", "1", "nan"], dtype=object)
+    picked = names[rng.integers(0, 4, n)]
+    groups = {
+        "categorical": pd.Series(pd.Categorical(picked, categories=["East Asia", "Middle East",
+                                                                    "1", "nan", "unused"])),
+        "categorical with missing": pd.Series(pd.Categorical(
+            np.where(picked == "nan", None, picked), categories=["East Asia", "Middle East",
+                                                                  "1"])),
+        "strings": picked,
+        # 1, 1.0 and "1" are one group to factorize but two texts ("1" and "1.0").
+        "mixed objects": np.array([[1, 1.0, "1", None, np.nan][i % 5] for i in range(n)],
+                                  dtype=object),
+        "integers": rng.integers(0, 5, n),
+    }[kind]
+    decisions = rng.random((n, 3)) < 0.4
+    labels = {"y_true": rng.random(n) < 0.3}
+    for order in (None, ["East Asia", "1", "nan", "None", "1.0", "3"]):
+        paired = paired_counts(groups, decisions, labels, group_order=order)
+        expected_order, patterns, counts = _counts_reading_every_text(groups, decisions, labels,
+                                                                      order)
+        assert paired.groups == expected_order
+        assert np.array_equal(np.column_stack([paired.decisions, paired.labels]), patterns)
+        assert np.array_equal(paired.counts, counts)

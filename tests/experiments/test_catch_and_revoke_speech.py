@@ -124,3 +124,32 @@ def test_speech_tables_are_deterministic():
     first, second = (table_files(compute_run(config)) for _ in range(2))
     for name in ("speech_twin.csv", "stage_metrics.csv", "metrics.csv"):
         assert first[name] == second[name], name
+
+
+def test_each_worlds_revocation_is_read_from_its_own_people_and_settings(neutral):
+    # A shared world reads each world's people once while they come again: a world on other
+    # people, or with another list of concern or protest-site coverage, is not read from the
+    # previous one.
+    config = neutral.config
+    people = neutral.population.people
+    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
+    settings = config.system_settings()
+    biased = apply_mechanisms(people, {
+        **{name: m.model_dump() for name, m in config.mechanisms.items()},
+        "label_bias": {"strength": 1.0, "targets": ["region:Middle East and North Africa"]},
+        "surveillance_intensity": {"strength": 2.0, "targets": ["IRN", "EGY"]}},
+        config.experiment.seed)
+    concern = settings.model_copy(update={"countries_of_concern": ["IRN", "EGY"]})
+    protest = settings.model_copy(update={"protest_coverage": 1.0})
+    shared = _SharedWorld(config, people, split, settings)
+    seen = []
+    for world_settings, world_people in [(settings, people), (concern, people),
+                                         (protest, people), (settings, biased),
+                                         (concern, biased), (settings, people.copy())]:
+        fresh = _SharedWorld(config, people, split, settings)
+        expected = fresh.stages(world_settings, world_people)[0]["revoked"].to_numpy()
+        revoked = shared.revoked(world_settings, world_people)
+        assert np.array_equal(revoked, expected)
+        seen.append(revoked)
+    # The worlds differ, so a stale reading would have shown.
+    assert len({r.tobytes() for r in seen[:5]}) == 5
