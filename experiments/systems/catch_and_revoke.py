@@ -71,7 +71,6 @@ from synthetic.systems.catch_and_revoke import (
     RecordSignals,
     ThreatPoints,
     capacity_is_count,
-    pulled_in,
 )
 from synthetic.systems.memo import RecentResults, content_key
 
@@ -344,6 +343,28 @@ class _SharedWorld:
         pipeline = _pipeline(settings)
         return pipeline.revoked_from_signals(view.records(pipeline), flagged, highest)
 
+    def revoked_rescored(self, settings: Settings, people: pd.DataFrame, rows: np.ndarray,
+                         flagged: np.ndarray, probability: np.ndarray) -> np.ndarray:
+        """Who of the held-out people of ``people`` is revoked when the posts at ``rows``
+        (ascending positions among every written post) have these flags and threat
+        probabilities instead of their texts', the score cut where :meth:`revoked` cuts it:
+        a twin decided at the factual cut-off. Each post is pulled in exactly when it is
+        in :meth:`stages`."""
+        view = self._view(people)
+        pulled, (_, person_flagged, highest) = self._signals_of(settings, view)
+        pipeline = _pipeline(settings)
+        records = view.records(pipeline)
+        pipeline.revoked_from_signals(records, person_flagged, highest)  # the factual cut-off
+        _, text_probability, text_flagged = self.classifier(settings)
+        # The pulled-in posts' outputs, those of the rescored rows among them replaced.
+        post_flagged, post_probability = text_flagged[pulled.text], text_probability[pulled.text]
+        hit = pulled.mask[rows]
+        at = np.searchsorted(np.flatnonzero(pulled.mask), rows[hit])
+        post_flagged[at], post_probability[at] = flagged[hit], probability[hit]
+        _, twin_flagged, twin_highest = pulled.pulled_signals(post_flagged, post_probability)
+        return pipeline.revoked_from_signals(records, twin_flagged, twin_highest,
+                                             cut_off=pipeline.cut_off_)
+
     def _view(self, people: pd.DataFrame) -> _HeldOutView:
         """The held-out people of ``people``, read once while the same people come again:
         the worlds of an attribution that share their people are decided one after
@@ -375,12 +396,6 @@ class _SharedWorld:
             # Each distinct text's outputs, read on the pulled-in posts alone.
             self._signals[key] = pulled.signals(flagged, probability)
         return pulled, self._signals[key]
-
-    def pulled(self, settings: Settings, held_out: pd.DataFrame) -> np.ndarray:
-        """Which posts reach the tool: each with its author's coverage (:func:`coverage_of`
-        under ``settings.protest_coverage``)."""
-        return pulled_in(self.author, self.post_uniform,
-                         coverage_of(held_out, settings.protest_coverage))
 
 
 def coverage_of(held_out: pd.DataFrame, protest_coverage: float) -> np.ndarray:
@@ -543,8 +558,7 @@ def speech_twin(shared: _SharedWorld, settings: Settings, people: pd.DataFrame
         held-out people's posts (every other post is the factual one).
     """
     held_out = people.loc[~shared.train].reset_index(drop=True)
-    scorer, text_probability, text_flagged = shared.classifier(settings)
-    probability, flagged = text_probability[shared.text_code], text_flagged[shared.text_code]
+    scorer = shared.classifier(settings)[0]
     changed = shared.solidarity_rows
     # Only the posts on the topic change, each from its own noise: rewrite just those rows
     # (with their text as plain text, which the rewrite replaces).
@@ -554,19 +568,13 @@ def speech_twin(shared: _SharedWorld, settings: Settings, people: pd.DataFrame
                          annotator_bias=settings.annotator_bias,
                          annotator_noise=settings.annotator_noise,
                          annotator_miss_rate=settings.annotator_miss_rate, stream=POSTS_STREAM)
-    twin_probability, twin_flagged = probability.copy(), flagged.copy()
+    rescored, reflagged = np.zeros(0), np.zeros(0, dtype=bool)
     if changed.size:
         texts = twin_posts["text"]
         rescored = scorer.threat_probability(scorer.featurise(texts))
-        twin_probability[changed] = rescored
-        twin_flagged[changed] = scorer.combine(keyword_hits(texts, settings.lexicon_words),
-                                               rescored >= settings.classifier_threshold)
-    pulled = shared.pulled(settings, held_out)
-    pipeline = _pipeline(settings)
-    pipeline.stages(held_out, shared.author, pulled, flagged, probability)
-    twin = pipeline.stages(held_out, shared.author, pulled, twin_flagged, twin_probability,
-                           cut_off=pipeline.cut_off_)
-    return twin["revoked"].to_numpy(dtype=bool), twin_posts
+        reflagged = scorer.combine(keyword_hits(texts, settings.lexicon_words),
+                                   rescored >= settings.classifier_threshold)
+    return shared.revoked_rescored(settings, people, changed, reflagged, rescored), twin_posts
 
 
 def speech_flips(config: ExperimentConfig, held_out: pd.DataFrame, revoked: np.ndarray,

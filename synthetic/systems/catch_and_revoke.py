@@ -143,16 +143,23 @@ class PulledPosts:
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:func:`person_signals` from each distinct text's flag and threat probability:
         reduced over the pulled-in posts alone."""
+        return self.pulled_signals(np.asarray(text_flagged, dtype=bool)[self.text],
+                                   np.asarray(text_probability, dtype=np.float64)[self.text])
+
+    def pulled_signals(self, flagged: np.ndarray, probability: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`person_signals` from the flag and threat probability of each pulled-in
+        post, in order (where some posts' outputs are not their text's)."""
         n = len(self.count)
-        flagged = np.zeros(n, dtype=bool)
+        person_flagged = np.zeros(n, dtype=bool)
         highest = np.zeros(n)
         if len(self.runs):
-            flagged[self.authors] = np.logical_or.reduceat(
-                np.asarray(text_flagged, dtype=bool)[self.text], self.runs)
+            person_flagged[self.authors] = np.logical_or.reduceat(
+                np.asarray(flagged, dtype=bool), self.runs)
             # At least 0, the value of a person with no post pulled in, as person_signals.
             highest[self.authors] = np.maximum(np.maximum.reduceat(
-                np.asarray(text_probability, dtype=np.float64)[self.text], self.runs), 0.0)
-        return self.count, flagged, highest
+                np.asarray(probability, dtype=np.float64), self.runs), 0.0)
+        return self.count, person_flagged, highest
 
 
 def author_runs(post_author: np.ndarray) -> np.ndarray | None:

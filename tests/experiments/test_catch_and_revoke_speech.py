@@ -12,12 +12,15 @@ from experiments.systems.catch_and_revoke import (
     POSTS_STREAM,
     SPEECH_COLUMN,
     SPEECH_GROUPS,
+    _pipeline,
     _SharedWorld,
+    coverage_of,
     speech_twin,
 )
 from synthetic.population import apply_mechanisms
 from synthetic.posts import TOPIC_COLUMNS, generate_posts
 from synthetic.posts.vocabulary import SOLIDARITY_TOPIC
+from synthetic.systems.catch_and_revoke import pulled_in
 from tests.experiments.conftest import apply_changes, shipped_data
 from tests.synthetic.helpers import assert_same_frame
 
@@ -153,3 +156,31 @@ def test_each_worlds_revocation_is_read_from_its_own_people_and_settings(neutral
         seen.append(revoked)
     # The worlds differ, so a stale reading would have shown.
     assert len({r.tobytes() for r in seen[:5]}) == 5
+
+
+def test_a_twin_read_on_the_pulled_in_posts_is_the_twin_of_every_post(neutral):
+    # A twin's rescored posts are read among the pulled-in posts alone; its revocations are
+    # those of the whole pipeline run on every post, cut at the factual cut-off.
+    config = neutral.config
+    people = neutral.population.people
+    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
+    settings = config.system_settings().model_copy(update={"protest_coverage": 0.5})
+    shared = _SharedWorld(config, people, split, settings)
+    held_out = people.loc[~split].reset_index(drop=True)
+    _, text_probability, text_flagged = shared.classifier(settings)
+    probability, flagged = text_probability[shared.text_code], text_flagged[shared.text_code]
+    rng = np.random.default_rng(3)
+    rows = np.flatnonzero(rng.random(len(probability)) < 0.02)
+    new_flagged, new_probability = rng.random(rows.size) < 0.5, rng.random(rows.size)
+    twin_flagged, twin_probability = flagged.copy(), probability.copy()
+    twin_flagged[rows], twin_probability[rows] = new_flagged, new_probability
+    pulled = pulled_in(shared.author, shared.post_uniform,
+                       coverage_of(held_out, settings.protest_coverage))
+    assert 0 < pulled[rows].sum() < rows.size  # some rescored posts are pulled in, some not
+    pipeline = _pipeline(settings)
+    factual = pipeline.stages(held_out, shared.author, pulled, flagged, probability)["revoked"]
+    expected = pipeline.stages(held_out, shared.author, pulled, twin_flagged, twin_probability,
+                               cut_off=pipeline.cut_off_)["revoked"].to_numpy()
+    revoked = shared.revoked_rescored(settings, people, rows, new_flagged, new_probability)
+    assert np.array_equal(revoked, expected)
+    assert not np.array_equal(expected, factual.to_numpy())
