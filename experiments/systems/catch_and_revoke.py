@@ -294,6 +294,7 @@ class _SharedWorld:
         self._keywords: dict[tuple[str, ...], np.ndarray] = side.keywords
         self._features: dict[int, object] = side.features
         self._signals: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._highest: dict[tuple[int, str], np.ndarray] = {}
         self._pulled: dict[str, PulledPosts] = side.pulled
         self._last_view: _HeldOutView | None = None
 
@@ -393,8 +394,12 @@ class _SharedWorld:
         pulled = self._pulled[watched]
         key = (id(flagged), watched)
         if key not in self._signals:
-            # Each distinct text's outputs, read on the pulled-in posts alone.
-            self._signals[key] = pulled.signals(flagged, probability)
+            # Each distinct text's outputs, read on the pulled-in posts alone; the highest
+            # probability once per classifier, however many lexicons flag with it.
+            highest = (id(probability), watched)
+            if highest not in self._highest:
+                self._highest[highest] = pulled.highest(probability)
+            self._signals[key] = (pulled.count, pulled.flagged(flagged), self._highest[highest])
         return pulled, self._signals[key]
 
 

@@ -143,23 +143,38 @@ class PulledPosts:
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:func:`person_signals` from each distinct text's flag and threat probability:
         reduced over the pulled-in posts alone."""
-        return self.pulled_signals(np.asarray(text_flagged, dtype=bool)[self.text],
-                                   np.asarray(text_probability, dtype=np.float64)[self.text])
+        return self.count, self.flagged(text_flagged), self.highest(text_probability)
+
+    def flagged(self, text_flagged: np.ndarray) -> np.ndarray:
+        """Whether any of each person's pulled-in posts was flagged (``flagged`` of
+        :func:`person_signals`), from each distinct text's flag."""
+        return self._any(np.asarray(text_flagged, dtype=bool)[self.text])
+
+    def highest(self, text_probability: np.ndarray) -> np.ndarray:
+        """Each person's highest threat probability of a pulled-in post (``highest`` of
+        :func:`person_signals`), from each distinct text's probability."""
+        return self._highest(np.asarray(text_probability, dtype=np.float64)[self.text])
 
     def pulled_signals(self, flagged: np.ndarray, probability: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:func:`person_signals` from the flag and threat probability of each pulled-in
         post, in order (where some posts' outputs are not their text's)."""
-        n = len(self.count)
-        person_flagged = np.zeros(n, dtype=bool)
-        highest = np.zeros(n)
+        return (self.count, self._any(np.asarray(flagged, dtype=bool)),
+                self._highest(np.asarray(probability, dtype=np.float64)))
+
+    def _any(self, post_flagged: np.ndarray) -> np.ndarray:
+        person_flagged = np.zeros(len(self.count), dtype=bool)
         if len(self.runs):
-            person_flagged[self.authors] = np.logical_or.reduceat(
-                np.asarray(flagged, dtype=bool), self.runs)
+            person_flagged[self.authors] = np.logical_or.reduceat(post_flagged, self.runs)
+        return person_flagged
+
+    def _highest(self, post_probability: np.ndarray) -> np.ndarray:
+        highest = np.zeros(len(self.count))
+        if len(self.runs):
             # At least 0, the value of a person with no post pulled in, as person_signals.
-            highest[self.authors] = np.maximum(np.maximum.reduceat(
-                np.asarray(probability, dtype=np.float64), self.runs), 0.0)
-        return self.count, person_flagged, highest
+            highest[self.authors] = np.maximum(np.maximum.reduceat(post_probability,
+                                                                   self.runs), 0.0)
+        return highest
 
 
 def author_runs(post_author: np.ndarray) -> np.ndarray | None:
