@@ -51,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``bias-audit`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
-    from synthetic.threads import one_allocation_arena
+    from synthetic.threads import arrow_allocates_by_malloc, one_allocation_arena
 
     # Before any import starts a thread: glibc fixes its arena limit at the first new arena.
     one_allocation_arena()
+    arrow_allocates_by_malloc()
     from audit.controls import visible
     from audit.errors import AuditInputError
 

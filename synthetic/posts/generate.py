@@ -661,18 +661,32 @@ def generate_posts(
     # which bounds the memory of the per-post working arrays, and give the same posts.
     # Blocks go on two threads (NumPy lets go of the interpreter on long arrays), whose two
     # blocks' working arrays together take what one block of twice the size would.
-    parts = map_in_threads(
-        lambda block: _posts_of(people.iloc[block], counts[block], seed, stream, threat_share,
-                                threat_rate, annotators), _people_blocks(counts), "posts")
+    blocks = _people_blocks(counts)
+
+    def block_posts(block: slice) -> dict[str, object]:
+        part = _posts_of(people.iloc[block], counts[block], seed, stream, threat_share,
+                         threat_rate, annotators)
+        if len(blocks) > 1:
+            # Each block joins its own combinations' texts on its thread: a text two blocks
+            # share is joined twice, but no block waits for the others to be numbered
+            # together (the texts are numbered together below).
+            part["texts"] = _render_part(part.pop("rows"), part.pop("layout"))
+        return part
+
+    parts = map_in_threads(block_posts, blocks, "posts")
     # Column by column, each block's part let go as it is joined.
     columns = {name: _concatenate([part.pop(name) for part in parts]) for name in list(parts[0])
-               if name not in ("codes", "rows", "layout")}
-    layout = parts[0].pop("layout")
-    codes, rows = _merge_combinations([part.pop("codes") for part in parts],
-                                      [part.pop("rows") for part in parts])
+               if name not in ("codes", "rows", "layout", "texts")}
+    if len(parts) == 1:
+        codes = parts[0].pop("codes")
+        distinct = _render_rows(parts[0].pop("rows"), parts[0].pop("layout"))
+    else:
+        codes, distinct = _join_blocks([part.pop("codes") for part in parts],
+                                       [part.pop("texts") for part in parts])
     del parts
-    distinct = _render_rows(rows, layout)
-    del rows
+    # The texts before the frame, and their codes let go: the frame copies its columns.
+    text = _text_column(codes, distinct, text_dtype)
+    del codes, distinct
     topic, sentiment, style = columns.pop("topic"), columns.pop("sentiment"), \
         columns.pop("style")
     return pd.DataFrame({
@@ -686,7 +700,7 @@ def generate_posts(
         "religious_phrase": columns.pop("religious_phrase"),
         "dialect_marker": columns.pop("dialect_marker"),
         **{name: columns.pop(name) for name in _MARKER_COLUMNS},
-        "text": _text_column(codes, distinct, text_dtype),
+        "text": text,
         "annotator_threat": columns.pop("annotator_threat"),
         "annotator_sentiment": pd.Categorical.from_codes(columns.pop("annotator_sentiment"),
                                                          vocab.SENTIMENTS),
@@ -759,34 +773,38 @@ def _posts_of(people: pd.DataFrame, counts: np.ndarray, seed: int, stream: str,
     }
 
 
-def _merge_combinations(codes: list[np.ndarray], rows: list[list[np.ndarray]]
-                        ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Each post's code into one set of distinct combinations, from the blocks' own.
+def _join_blocks(codes: list[np.ndarray], texts: list[pa.LargeStringArray]
+                 ) -> tuple[np.ndarray, pa.ChunkedArray]:
+    """Each post's row in the blocks' texts one after the other, and those texts.
 
-    The blocks' combinations, one after the other, are numbered by first appearance: a
-    combination's first appearance among them is its first post's, so the numbering is the
-    one a single block of every post would give, and each text is joined once.
+    A block's texts come in order of their first post, and the blocks in order of their
+    posts, so the first of the rows holding a text is its first post's: numbering the texts
+    by first appearance in the joined rows (:func:`_text_column`) numbers them as one block
+    of every post would.
     """
-    if len(codes) == 1:
-        return codes[0], rows[0]
-    columns = [np.concatenate([block[j] for block in rows]) for j in range(len(rows[0]))]
-    merged, first = _distinct_rows(columns, _key_size())
-    offsets = np.cumsum([0, *(len(block[0]) for block in rows[:-1])])
-    return (np.concatenate([merged[offset + code]
-                            for offset, code in zip(offsets, codes, strict=True)]),
-            [column[first] for column in columns])
+    offsets = np.cumsum([0, *(len(block) for block in texts[:-1])])
+    # Chunked, not copied into one array: the texts are the largest part of the posts.
+    return (np.concatenate([offset + code for offset, code in zip(offsets, codes, strict=True)]),
+            pa.chunked_array(texts, type=pa.large_string()))
 
 
-def _text_column(codes: np.ndarray, distinct: pa.LargeStringArray, text_dtype: str
-                 ) -> pd.Categorical | pd.api.extensions.ExtensionArray:
-    """The text of every post from its code into the distinct texts, as ``text_dtype``."""
+def _text_column(codes: np.ndarray, distinct: pa.LargeStringArray | pa.ChunkedArray,
+                 text_dtype: str) -> pd.Categorical | pd.api.extensions.ExtensionArray:
+    """The text of every post from its code into the distinct texts (one array, or the
+    blocks' arrays one after the other), as ``text_dtype``."""
     if text_dtype == "category":
         # Two combinations of segments can join to one text: number the texts themselves
-        # (in order of first appearance).
+        # (in order of first appearance; the chunks of a chunked array share one numbering).
         encoded = distinct.dictionary_encode()
-        text_codes = encoded.indices.to_numpy().astype(np.int32)
+        chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+        text_codes = (np.concatenate([chunk.indices.to_numpy() for chunk in chunks])
+                      .astype(np.int32, copy=False))
+        dictionary = chunks[0].dictionary  # one per chunk, the same for all
+        del encoded, chunks
         return pd.Categorical.from_codes(text_codes[codes], dtype=_distinct_categories(
-            pd.Index(pd.array(encoded.dictionary, dtype="str"))), validate=False)
+            pd.Index(pd.array(dictionary, dtype="str"))), validate=False)
+    if isinstance(distinct, pa.ChunkedArray):
+        distinct = distinct.combine_chunks()
     # Gathered by Arrow, with no Python string per post.
     return pd.array(distinct.take(pa.array(codes)), dtype="str")
 

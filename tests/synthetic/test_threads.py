@@ -3,8 +3,11 @@ threads; and the posts and features made that way equal those made on one thread
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +19,7 @@ from synthetic.posts import generate_posts
 from synthetic.threads import map_in_threads, one_allocation_arena
 
 SEED = 11
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +70,30 @@ def test_an_error_in_a_part_is_raised_to_the_caller(two_cores):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_the_allocation_arena_setting_is_taken_on_linux():
     assert one_allocation_arena() is True
+
+
+def test_the_command_has_arrow_allocate_from_the_c_library(tmp_path):
+    # In a process of its own: the setting is the whole process's. Arrow's own allocator is
+    # the default until the command starts, and posts drawn after it are the same.
+    script = (
+        "import pyarrow as pa\n"
+        "from experiments.cli import main\n"
+        "from synthetic.population import generate\n"
+        "from synthetic.posts import generate_posts\n"
+        "people = generate('us_visa_holders', 500, seed=3).people\n"
+        "before = generate_posts(people, 3, months=12, text_dtype='category')\n"
+        "print(pa.default_memory_pool().backend_name)\n"
+        "main(['experiments'])\n"
+        "print(pa.default_memory_pool().backend_name)\n"
+        "after = generate_posts(people, 3, months=12, text_dtype='category')\n"
+        "import pandas as pd\n"
+        "pd.testing.assert_frame_equal(before, after, check_exact=True)\n"
+        "print(list(after['text'].cat.categories) == list(before['text'].cat.categories))\n")
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                           check=True).stdout.splitlines()
+    assert shown[0] != "system"
+    assert shown[-2:] == ["system", "True"]
 
 
 @pytest.mark.parametrize("cores", [1, 2])
