@@ -799,7 +799,9 @@ def _text_column(codes: np.ndarray, distinct: pa.LargeStringArray | pa.ChunkedAr
         chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
         text_codes = (np.concatenate([chunk.indices.to_numpy() for chunk in chunks])
                       .astype(np.int32, copy=False))
-        dictionary = chunks[0].dictionary  # one per chunk, the same for all
+        # Every chunk's codes index the last chunk's dictionary (a chunk's is all of it, or
+        # the texts up to that chunk, in the same order).
+        dictionary = chunks[-1].dictionary
         del encoded, chunks
         return pd.Categorical.from_codes(text_codes[codes], dtype=_distinct_categories(
             pd.Index(pd.array(dictionary, dtype="str"))), validate=False)
