@@ -298,6 +298,11 @@ class _SharedWorld:
         self._pulled: dict[str, PulledPosts] = side.pulled
         self._last_view: _HeldOutView | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        # What is keyed by an array's id, or read through a weak reference, names objects of
+        # this process only: another process (a Dask worker deciding worlds) reads it anew.
+        return {**self.__dict__, "_last_view": None, "_signals": {}, "_highest": {}}
+
     def classifier(self, settings: Settings) -> tuple[BabelXScorer, np.ndarray, np.ndarray]:
         """The classifier of these settings, and the threat probability and flag of each
         distinct text (a post's are its text's: ``[self.text_code]``).

@@ -3,6 +3,8 @@ moves only with the biases that touch speech, and the speech twin rewrites only 
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -184,3 +186,17 @@ def test_a_twin_read_on_the_pulled_in_posts_is_the_twin_of_every_post(neutral):
     revoked = shared.revoked_rescored(settings, people, rows, new_flagged, new_probability)
     assert np.array_equal(revoked, expected)
     assert not np.array_equal(expected, factual.to_numpy())
+
+
+def test_a_shared_world_sent_to_another_process_decides_alike(neutral):
+    # A Dask worker receives the shared world pickled: what names objects of this process
+    # (arrays by id, people by weak reference) does not travel, and the copy decides alike.
+    config = neutral.config
+    people = neutral.population.people
+    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
+    settings = config.system_settings()
+    shared = _SharedWorld(config, people, split, settings)
+    revoked = shared.revoked(settings, people)
+    copy = pickle.loads(pickle.dumps(shared))
+    assert copy._last_view is None and not copy._signals and not copy._highest
+    assert np.array_equal(copy.revoked(settings, people), revoked)
