@@ -1,5 +1,7 @@
 """Catch and Revoke: the speech comparison (posted in support of Palestinian rights or not)
-moves only with the biases that touch speech, and the speech twin rewrites only posts."""
+moves only with the biases that touch speech, and the speech twin rewrites only posts; a
+world's revocation, and a twin's, read through the shared world are the whole pipeline's,
+here and in another process."""
 
 from __future__ import annotations
 
