@@ -45,6 +45,12 @@ def _child(experiment: str, size: int, attribution: bool) -> None:
     """Run one experiment in this process and print its timings as one JSON line."""
     import importlib
 
+    from synthetic.threads import arrow_allocates_by_malloc, one_allocation_arena
+
+    # As the command does, before anything starts a thread.
+    one_allocation_arena()
+    arrow_allocates_by_malloc()
+
     from experiments.config import load_config
     from experiments.engine.runner import run_experiment
 
