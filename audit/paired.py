@@ -127,12 +127,13 @@ def _group_codes(groups: np.ndarray | pd.Series | pd.Categorical
     """Each person's code into the distinct texts of ``groups``, and those texts: as
     ``pd.factorize(np.asarray(groups).astype(str))`` gives them."""
     if isinstance(getattr(groups, "dtype", None), pd.CategoricalDtype):
-        codes = np.asarray(pd.Categorical(groups).codes)
+        categorical = pd.Categorical(groups)
+        codes = np.asarray(categorical.codes)
         if not len(codes) or codes.min() < 0:  # a missing group is the text "nan"
             return _group_codes(np.asarray(groups))
         # The categories present, renumbered by first appearance as factorize numbers them.
         raw_code, raw_present = pd.factorize(codes)
-        return _text_codes(raw_code, np.asarray(pd.Categorical(groups).categories)[raw_present])
+        return _text_codes(raw_code, np.asarray(categorical.categories)[raw_present])
     if groups.dtype == object:
         raw_code, raw_present = pd.factorize(groups, use_na_sentinel=False)
         if not all(isinstance(value, str) for value in raw_present):

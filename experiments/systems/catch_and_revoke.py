@@ -337,9 +337,9 @@ class _SharedWorld:
         columns), and which posts were pulled in."""
         view = self._view(people)
         pulled, signals = self._signals_of(settings, view)
-        records = view.records(_pipeline(settings))
-        return (_pipeline(settings).stages_from_signals(view.held_out, *signals,
-                                                        records=records), pulled.mask)
+        pipeline = _pipeline(settings)
+        return (pipeline.stages_from_signals(view.held_out, *signals,
+                                             records=view.records(pipeline)), pulled.mask)
 
     def revoked(self, settings: Settings, people: pd.DataFrame) -> np.ndarray:
         """Who of the held-out people of ``people`` is revoked (``revoked`` of

@@ -68,6 +68,16 @@ def _speech_gap(decisions, groups, truth) -> float:
     return rates[0] - rates[1]
 
 
+def _shared_world(run, settings=None):
+    """The run's config, people and training split, ``settings`` (default: the run's) and a
+    shared world of its own on them."""
+    config = run.config
+    people = run.population.people
+    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
+    settings = config.system_settings() if settings is None else settings
+    return config, people, split, settings, _SharedWorld(config, people, split, settings)
+
+
 def test_speech_comparison_shows_no_significant_difference_with_every_bias_off(neutral):
     stages = neutral.system_run.decided.extra_tables["stage_metrics"]
     row = stages[(stages["stage"] == "revoked") & (stages["grouping"] == SPEECH_COLUMN)
@@ -94,11 +104,7 @@ def test_each_speech_bias_widens_the_speech_gap(neutral, bias):
 
 
 def test_speech_twin_rewrites_only_the_solidarity_posts(neutral):
-    config = neutral.config
-    people = neutral.population.people
-    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
-    settings = config.system_settings()
-    shared = _SharedWorld(config, people, split, settings)
+    config, people, split, settings, shared = _shared_world(neutral)
     before = people.copy()
     _, twin_posts = speech_twin(shared, settings, people)
     assert_same_frame(people, before)  # every column of every student unchanged
@@ -137,10 +143,7 @@ def test_each_worlds_revocation_is_read_from_its_own_people_and_settings(neutral
     # A shared world reads each world's people once while they come again: a world on other
     # people, or with another list of concern or protest-site coverage, is not read from the
     # previous one.
-    config = neutral.config
-    people = neutral.population.people
-    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
-    settings = config.system_settings()
+    config, people, split, settings, shared = _shared_world(neutral)
     biased = apply_mechanisms(people, {
         **{name: m.model_dump() for name, m in config.mechanisms.items()},
         "label_bias": {"strength": 1.0, "targets": ["region:Middle East and North Africa"]},
@@ -148,7 +151,6 @@ def test_each_worlds_revocation_is_read_from_its_own_people_and_settings(neutral
         config.experiment.seed)
     concern = settings.model_copy(update={"countries_of_concern": ["IRN", "EGY"]})
     protest = settings.model_copy(update={"protest_coverage": 1.0})
-    shared = _SharedWorld(config, people, split, settings)
     seen = []
     for world_settings, world_people in [(settings, people), (concern, people),
                                          (protest, people), (settings, biased),
@@ -165,11 +167,8 @@ def test_each_worlds_revocation_is_read_from_its_own_people_and_settings(neutral
 def test_a_twin_read_on_the_pulled_in_posts_is_the_twin_of_every_post(neutral):
     # A twin's rescored posts are read among the pulled-in posts alone; its revocations are
     # those of the whole pipeline run on every post, cut at the factual cut-off.
-    config = neutral.config
-    people = neutral.population.people
-    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
-    settings = config.system_settings().model_copy(update={"protest_coverage": 0.5})
-    shared = _SharedWorld(config, people, split, settings)
+    _, people, split, settings, shared = _shared_world(
+        neutral, neutral.config.system_settings().model_copy(update={"protest_coverage": 0.5}))
     held_out = people.loc[~split].reset_index(drop=True)
     _, text_probability, text_flagged = shared.classifier(settings)
     probability, flagged = text_probability[shared.text_code], text_flagged[shared.text_code]
@@ -193,11 +192,7 @@ def test_a_twin_read_on_the_pulled_in_posts_is_the_twin_of_every_post(neutral):
 def test_a_shared_world_sent_to_another_process_decides_alike(neutral):
     # A Dask worker receives the shared world pickled: what names objects of this process
     # (arrays by id, people by weak reference) does not travel, and the copy decides alike.
-    config = neutral.config
-    people = neutral.population.people
-    split = train_split(len(people), config.split.train_fraction, config.experiment.seed)
-    settings = config.system_settings()
-    shared = _SharedWorld(config, people, split, settings)
+    _, people, _, settings, shared = _shared_world(neutral)
     revoked = shared.revoked(settings, people)
     copy = pickle.loads(pickle.dumps(shared))
     assert copy._last_view is None and not copy._signals and not copy._highest
