@@ -138,26 +138,37 @@ def _text_words(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]] | 
     (int32: the distinct words are far fewer than 2**31) and the distinct words.
 
     Texts are split in blocks of :data:`FEATURE_BLOCK`, which bounds the memory of the
-    split; the blocks' distinct words are numbered together, by first appearance.
+    split, two blocks at a time on two threads (Arrow splits and numbers a block's words
+    without holding the interpreter); the blocks' distinct words are numbered together, by
+    first appearance, in the blocks' order, so the result does not depend on the threads.
     """
-    starts, codes, distinct = [], [], []
-    words_before = 0  # words of the earlier blocks
-    for start in range(0, len(texts), FEATURE_BLOCK):
-        words = _space_words(texts.iloc[start:start + FEATURE_BLOCK])
-        if words is None:
-            return None
-        row, code, block_words = words
-        starts.append(np.searchsorted(row, np.arange(min(FEATURE_BLOCK, len(texts) - start)))
-                      + words_before)
-        words_before += len(code)
-        codes.append(code)
-        distinct.append(pa.array(block_words, type=pa.large_string()))
-    if not codes:
+    blocks = map_in_threads(_block_words, [texts.iloc[start:start + FEATURE_BLOCK]
+                                           for start in range(0, len(texts), FEATURE_BLOCK)],
+                            "words")
+    if any(block is None for block in blocks):
+        return None
+    if not blocks:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), []
-    encoded = pa.chunked_array(distinct).dictionary_encode()
+    words_before = np.cumsum([0] + [len(code) for _, code, _ in blocks[:-1]])
+    encoded = pa.chunked_array([block_words for _, _, block_words in blocks]).dictionary_encode()
     merged = np.concatenate([chunk.indices.to_numpy()[code].astype(np.int32)
-                             for chunk, code in zip(encoded.chunks, codes, strict=True)])
-    return np.concatenate(starts), merged, encoded.chunk(0).dictionary.to_pylist()
+                             for chunk, (_, code, _) in zip(encoded.chunks, blocks, strict=True)])
+    return (np.concatenate([starts + before for (starts, _, _), before
+                            in zip(blocks, words_before, strict=True)]),
+            merged, encoded.chunk(0).dictionary.to_pylist())
+
+
+def _block_words(block: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.LargeStringArray] | None:
+    """One block's part of :func:`_text_words`: where each text's words start (within the
+    block), each word's code among the block's distinct words, and those words; None as
+    :func:`_space_words`. Only what is kept is returned: the word-by-word rows are dropped
+    here, on the block's thread."""
+    words = _space_words(block, as_list=False)
+    if words is None:
+        return None
+    row, code, distinct = words
+    return (np.searchsorted(row, np.arange(len(block))), code.astype(np.int32),
+            distinct)
 
 
 #: The token pattern of scikit-learn's text vectorisers (words of two characters or more).
@@ -166,9 +177,10 @@ TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
 FEATURE_BLOCK = 250_000
 
 
-def _space_words(texts: Sequence[str] | pd.Series
-                 ) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """Every text split at its spaces: each word's text row, its code, and the distinct words.
+def _space_words(texts: Sequence[str] | pd.Series, *, as_list: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray, list[str] | pa.LargeStringArray] | None:
+    """Every text split at its spaces: each word's text row, its code, and the distinct words
+    (a list, or with ``as_list=False`` the Arrow array).
 
     None when the texts cannot be held as UTF-8 (a lone surrogate): the caller falls back to
     its text-by-text path, which fails on them as it always did.
@@ -186,7 +198,7 @@ def _space_words(texts: Sequence[str] | pd.Series
     encoded = split.flatten().dictionary_encode()
     row = np.repeat(np.arange(len(array)), counts)
     return (row, encoded.indices.to_numpy().astype(np.int64),
-            encoded.dictionary.to_pylist())
+            encoded.dictionary.to_pylist() if as_list else encoded.dictionary)
 
 
 def _hash_indices(features: list[str], n_features: int) -> np.ndarray:

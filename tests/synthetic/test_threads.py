@@ -126,6 +126,26 @@ def test_features_in_halves_on_threads_equal_those_of_one_thread(posts, monkeypa
     assert np.array_equal(halves.data, whole.data)
 
 
+def test_words_of_texts_in_blocks_on_threads_equal_those_of_one_block(posts, monkeypatch,
+                                                                      two_cores):
+    import synthetic.systems.babel_x as babel_x
+
+    texts = pd.Series(posts["text"].cat.categories, dtype="str")
+    whole = babel_x._text_words(texts)
+    monkeypatch.setattr(babel_x, "FEATURE_BLOCK", len(texts) // 5)
+    blocks = babel_x._text_words(texts)
+    for one, many in zip(whole[:2], blocks[:2], strict=True):
+        assert one.dtype == many.dtype and np.array_equal(one, many)
+    assert whole[2] == blocks[2]
+    pattern = babel_x.keyword_pattern(babel_x.DEFAULT_KEYWORDS)
+    babel_x.TEXT_WORDS.clear()
+    assert (babel_x.keyword_hits(texts, babel_x.DEFAULT_KEYWORDS).tolist()
+            == texts.str.contains(pattern, regex=True).tolist())
+    # A block Arrow cannot hold (a lone surrogate, in a later block) sends every text to the
+    # search text by text, as one block would.
+    assert babel_x._text_words(pd.Series([*texts.iloc[:-1], "bomb \ud800"], dtype=object)) is None
+
+
 def test_parts_cover_the_input_once_in_order():
     from synthetic.threads import MAX_THREADS, thread_parts
 
