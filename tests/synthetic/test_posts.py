@@ -262,3 +262,53 @@ def test_people_blocks_cover_everyone_once():
         covered = np.concatenate([np.arange(len(counts))[b] for b in blocks])
         assert np.array_equal(covered, np.arange(len(counts)))
         assert all(b.stop > b.start for b in blocks) or len(counts) == 0
+
+
+def _splitmix_whole(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser on a whole array at once, as written in its definition."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 2**15, 2**15 + 1, 3 * 2**15 + 17])
+def test_post_noise_in_chunks_equals_the_hash_of_the_whole_array(size):
+    import zlib
+
+    from synthetic.posts import generate as posts_generate
+
+    rng = np.random.default_rng(size)
+    keys = rng.integers(0, 2**63, size, dtype=np.uint64)
+    post_index = rng.integers(0, 500, size)
+    noise = posts_generate.PostNoise(keys, post_index)
+    with np.errstate(over="ignore"):
+        base = _splitmix_whole(keys + post_index.astype(np.uint64)
+                               * np.uint64(0x9E3779B97F4A7C15))
+    assert noise._base.tobytes() == base.tobytes()
+    for variable in ("topic", "slot3", "pulled_in"):
+        salt = np.uint64((zlib.crc32(variable.encode()) * 0x9E3779B97F4A7C15)
+                         & 0xFFFFFFFFFFFFFFFF)
+        whole = (_splitmix_whole(base ^ salt) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        uniform = noise.uniform(variable)
+        assert uniform.dtype == np.float64 and uniform.tobytes() == whole.tobytes()
+        # A pick from it, one size for all or one per post, across the chunks' edges.
+        for sizes in (8, post_index % 7, (post_index % 7).astype(np.int32)):
+            picked = posts_generate._pick(uniform, sizes)
+            expected = np.minimum((uniform * sizes).astype(np.int64), np.asarray(sizes) - 1)
+            assert picked.dtype == expected.dtype and np.array_equal(picked, expected)
+
+
+def test_picks_by_author_in_small_blocks_equal_one_gather_of_every_post():
+    from synthetic.posts import generate as posts_generate
+
+    rng = np.random.default_rng(3)
+    cdf = np.cumsum(rng.random((300, 12)), axis=1)
+    cdf /= cdf[:, -1:]
+    author = np.sort(rng.integers(0, 300, 3 * posts_generate._GATHER_BLOCK + 11))
+    u = rng.random(len(author))
+    u[:3] = [0.0, cdf[author[1], 4], 1 - 2**-53]  # on a step of the cumulative probability
+    expected = np.minimum((u[:, None] >= cdf[author]).sum(axis=1), cdf.shape[1] - 1)
+    assert np.array_equal(posts_generate._pick_by_author(u, cdf, author), expected)
