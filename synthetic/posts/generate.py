@@ -835,8 +835,12 @@ def _join_blocks(codes: list[np.ndarray], texts: list[pa.LargeStringArray]
     of every post would.
     """
     offsets = np.cumsum([0, *(len(block) for block in texts[:-1])])
+    # A code per post in 4 bytes where the texts allow (they are held while the texts are
+    # numbered, the largest moment of drawing millions of posts).
+    code_type = np.int32 if sum(len(block) for block in texts) < 2**31 else np.int64
     # Chunked, not copied into one array: the texts are the largest part of the posts.
-    return (np.concatenate([offset + code for offset, code in zip(offsets, codes, strict=True)]),
+    return (np.concatenate([(offset + code).astype(code_type, copy=False)
+                            for offset, code in zip(offsets, codes, strict=True)]),
             pa.chunked_array(texts, type=pa.large_string()))
 
 

@@ -135,7 +135,8 @@ def keyword_hits(texts: Iterable[str] | pd.Series, keywords: Sequence[str]) -> n
 
 def _text_words(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """:func:`_space_words` held compactly: where each text's words start, each word's code
-    (int32: the distinct words are far fewer than 2**31) and the distinct words.
+    (2 bytes where the distinct words are at most 65,536, as posts' words are, else 4) and
+    the distinct words.
 
     Texts are split in blocks of :data:`FEATURE_BLOCK`, which bounds the memory of the
     split, two blocks at a time on two threads (Arrow splits and numbers a block's words
@@ -148,14 +149,16 @@ def _text_words(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]] | 
     if any(block is None for block in blocks):
         return None
     if not blocks:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), []
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), []
     words_before = np.cumsum([0] + [len(code) for _, code, _ in blocks[:-1]])
     encoded = pa.chunked_array([block_words for _, _, block_words in blocks]).dictionary_encode()
-    merged = np.concatenate([chunk.indices.to_numpy()[code].astype(np.int32)
+    distinct = encoded.chunk(0).dictionary
+    code_type = np.uint16 if len(distinct) <= 2**16 else np.int32
+    merged = np.concatenate([chunk.indices.to_numpy()[code].astype(code_type)
                              for chunk, (_, code, _) in zip(encoded.chunks, blocks, strict=True)])
     return (np.concatenate([starts + before for (starts, _, _), before
                             in zip(blocks, words_before, strict=True)]),
-            merged, encoded.chunk(0).dictionary.to_pylist())
+            merged, distinct.to_pylist())
 
 
 def _block_words(block: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.LargeStringArray] | None:
@@ -229,18 +232,59 @@ def hashed_features(texts: Sequence[str] | pd.Series, n_features: int) -> sparse
              else pd.Series(list(texts), dtype=object))
     parts = thread_parts(len(texts), FEATURE_BLOCK)
     if len(parts) == 1:
-        return _hashed_features(texts, n_features)
-    return sparse.vstack(map_in_threads(
-        lambda part: _hashed_features(texts.iloc[part].reset_index(drop=True), n_features),
-        parts, "features"), format="csr")
+        return stack_rows(_hashed_feature_blocks(texts, n_features))
+    halves = map_in_threads(
+        lambda part: _hashed_feature_blocks(texts.iloc[part].reset_index(drop=True),
+                                            n_features), parts, "features")
+    return stack_rows([block for half in halves for block in half])
 
 
-def _hashed_features(texts: pd.Series, n_features: int) -> sparse.csr_matrix:
-    """:func:`hashed_features` of ``texts`` (a Series with a default index) on this thread."""
+def stack_rows(blocks: list[sparse.csr_matrix]) -> sparse.csr_matrix:
+    """``scipy.sparse.vstack(blocks, format="csr")``, the same arrays, with each block let go
+    as soon as it is copied: ``blocks`` is emptied, so that the stack and every block are
+    never held at once (over millions of texts, each is hundreds of MB).
+
+    Blocks whose index arrays are not int32, or a stack too large for int32 indices, go to
+    ``vstack`` itself."""
+    if len(blocks) == 1:
+        return blocks.pop()
+    n_columns = blocks[0].shape[1]
+    size = sum(block.data.size for block in blocks)
+    if (max(size, n_columns) > np.iinfo(np.int32).max
+            or any(block.indptr.dtype != np.int32 or block.indices.dtype != np.int32
+                   or block.shape[1] != n_columns for block in blocks)):
+        stacked = sparse.vstack(blocks, format="csr")
+        blocks.clear()
+        return stacked
+    # As vstack fills its arrays: each block's data and indices one after the other, and
+    # its row pointers moved on by the entries before it.
+    data = np.empty(size, dtype=np.result_type(*(block.data for block in blocks)))
+    indices = np.empty(size, dtype=np.int32)
+    indptr = np.empty(sum(block.shape[0] for block in blocks) + 1, dtype=np.int32)
+    rows = entries = 0
+    before = np.int32(0)
+    blocks.reverse()  # popped from the end, in order
+    while blocks:
+        block = blocks.pop()
+        data[entries:entries + block.data.size] = block.data
+        indices[entries:entries + block.indices.size] = block.indices
+        entries += block.indices.size
+        indptr[rows:rows + block.shape[0]] = block.indptr[:-1]
+        indptr[rows:rows + block.shape[0]] += before
+        rows += block.shape[0]
+        before += block.indptr[-1]
+        del block
+    indptr[-1] = before
+    return sparse.csr_matrix((data, indices, indptr), shape=(rows, n_columns))
+
+
+def _hashed_feature_blocks(texts: pd.Series, n_features: int) -> list[sparse.csr_matrix]:
+    """:func:`hashed_features` of ``texts`` (a Series with a default index) on this thread,
+    as the matrices of its blocks of :data:`FEATURE_BLOCK` texts."""
     vectorizer = HashingVectorizer(n_features=n_features, ngram_range=(1, 2),
                                    alternate_sign=False, norm="l2", dtype=np.float32)
     if texts.empty:
-        return vectorizer.transform([])  # scikit-learn's own message
+        return [vectorizer.transform([])]  # scikit-learn's own message
     blocks = []
     vocabulary: dict[str, int] = {}
     token_column: list[int] = []
@@ -288,7 +332,7 @@ def _hashed_features(texts: pd.Series, n_features: int) -> sparse.csr_matrix:
             shape=(len(block), n_features)).tocsr()
         matrix.sum_duplicates()  # and sorts each row's columns, as the vectoriser's hasher
         blocks.append(normalize(matrix, norm="l2", copy=False))
-    return blocks[0] if len(blocks) == 1 else sparse.vstack(blocks, format="csr")
+    return blocks
 
 
 def _fit_inputs(texts: Sequence[str] | pd.Series, threat_labels: np.ndarray,
@@ -486,7 +530,8 @@ class BabelXScorer(BaseEstimator):
     def threat_probability(self, features: sparse.spmatrix) -> np.ndarray:
         """The classifier's probability that each post is a threat."""
         check_is_fitted(self, "threat_model_")
-        return self.threat_model_.predict_proba(features)[:, 1]
+        # A copy: the column alone is kept, not both columns of predict_proba's array.
+        return self.threat_model_.predict_proba(features)[:, 1].copy()
 
     def sentiment(self, features: sparse.spmatrix) -> np.ndarray:
         """The classifier's sentiment of each post (``SENTIMENTS``)."""

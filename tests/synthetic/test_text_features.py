@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from synthetic.population import generate
@@ -18,6 +19,7 @@ from synthetic.systems.babel_x import (
     hashed_features,
     keyword_hits,
     keyword_pattern,
+    stack_rows,
 )
 from synthetic.systems.base import CutOff, top_count
 
@@ -138,3 +140,29 @@ def test_top_count_selects_as_a_stable_sort_does(values, n):
     assert np.array_equal(selected, expected) and cut == expected_cut
     assert selected.sum() == min(n, len(scores))
     assert np.array_equal(cut.select(scores), selected)
+
+
+def _random_block(rng: np.random.Generator, rows: int, density: float,
+                  index_type: type = np.int32) -> sparse.csr_matrix:
+    block = sparse.random(rows, 300, density=density, format="csr", dtype=np.float32,
+                          random_state=rng)
+    block.indices = block.indices.astype(index_type)
+    block.indptr = block.indptr.astype(index_type)
+    return block
+
+
+@pytest.mark.parametrize("index_type", [np.int32, np.int64])
+def test_stacked_rows_equal_scipys_vstack_and_let_the_blocks_go(index_type):
+    rng = np.random.default_rng(5)
+    shapes = [(40, 0.05), (0, 0.1), (7, 0.0), (25, 0.3), (1, 1.0)]
+    blocks = [_random_block(rng, rows, density, index_type) for rows, density in shapes]
+    expected = sparse.vstack(blocks, format="csr")
+    stacked = stack_rows(blocks)
+    assert blocks == []  # every block let go
+    assert type(stacked) is type(expected) and stacked.shape == expected.shape
+    for name in ("data", "indices", "indptr"):
+        mine, theirs = getattr(stacked, name), getattr(expected, name)
+        assert mine.dtype == theirs.dtype and mine.tobytes() == theirs.tobytes(), name
+    single = [_random_block(rng, 9, 0.2)]
+    kept = single[0]
+    assert stack_rows(single) is kept and single == []
