@@ -4,12 +4,11 @@ Drawing a figure is matplotlib's Python code on one core, and a report draws its
 after every number is computed, while the machine's other cores idle. :class:`FigureHelper`
 forks a copy of the process when it is made (before the run starts any thread, so the copy
 holds no lock that another thread held), and the copy loads matplotlib while the run
-computes. :func:`start_drawing` then hands a list of figures to the copy, which starts at once, and
-:meth:`PendingFigures.result` has this process join in (:func:`draw_figures` does both):
-each takes the next figure nobody has taken yet, so a process that finishes early takes
-more. A figure is
-the same bytes whichever process draws it: the copy has the same matplotlib, fonts and
-settings.
+computes. :func:`start_drawing` then hands a list of figures to the copy, which starts at
+once, and :meth:`PendingFigures.result` has this process join in (:func:`draw_figures` does
+both): each takes the next figure nobody has taken yet, so a process that finishes early
+takes more. A figure is the same bytes whichever process draws it: the copy has the same
+matplotlib, fonts and settings.
 
 The helper is an optimisation and never a condition: where no copy can be forked (another
 platform, threads already running, a daemonic process) or the copy fails, every figure is

@@ -93,7 +93,6 @@ def one_allocation_arena() -> bool:
     return bool(mallopt(_M_ARENA_MAX, 1))
 
 
-
 def arrow_allocates_by_malloc() -> bool:
     """Have Arrow (the posts' texts, and pandas' text columns) allocate from the C library,
     as NumPy does; call it once, at the start of a program (the ``bias-audit`` command does).

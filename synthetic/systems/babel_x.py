@@ -152,7 +152,9 @@ def _text_words(texts: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]] | 
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16), []
     words_before = np.cumsum([0] + [len(code) for _, code, _ in blocks[:-1]])
     encoded = pa.chunked_array([block_words for _, _, block_words in blocks]).dictionary_encode()
-    distinct = encoded.chunk(0).dictionary
+    # Every chunk's codes index the last chunk's dictionary (a chunk's is all of it, or the
+    # words up to that chunk, in the same order), as the posts' texts are numbered.
+    distinct = encoded.chunks[-1].dictionary
     code_type = np.uint16 if len(distinct) <= 2**16 else np.int32
     merged = np.concatenate([chunk.indices.to_numpy()[code].astype(code_type)
                              for chunk, (_, code, _) in zip(encoded.chunks, blocks, strict=True)])
